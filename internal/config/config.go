@@ -1,0 +1,145 @@
+// Package config holds wsgate's one configuration struct, its defaults, its
+// validation (which reports every problem at once) and its binding to
+// command-line flags with WSGATE_* environment-variable twins.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Config is the whole of wsgate's configuration. Each field's comment gives
+// its default; Default returns a Config holding all of them.
+type Config struct {
+	// Listen is the WebSocket listener's address. Default 127.0.0.1:8080.
+	Listen string
+	// ReusePort sets SO_REUSEPORT so several wsgate processes share Listen.
+	ReusePort bool
+	// EchoPath is the path of the echo endpoint; empty disables it.
+	// Default /echo.
+	EchoPath string
+
+	// MaxMessage is the largest message (after reassembly) accepted, in
+	// bytes; larger ones close the connection with 1009. Default 64 KiB.
+	MaxMessage int64
+	// MaxFrame is the largest single frame accepted; 0 means MaxMessage.
+	MaxFrame int64
+	// MaxHeader is the largest handshake request (request line and headers)
+	// accepted; larger ones get 431. Default 8 KiB.
+	MaxHeader int
+
+	// HandshakeTimeout bounds the time from accept to a complete request.
+	// Default 5s.
+	HandshakeTimeout time.Duration
+	// PingInterval is how long a connection may be silent before the server
+	// pings it. Default 30s; 0 disables pings.
+	PingInterval time.Duration
+	// IdleTimeout closes a connection that has sent nothing (not even a
+	// pong) for this long. Default 75s; 0 disables it.
+	IdleTimeout time.Duration
+	// CloseTimeout is how long a server-initiated close waits for the
+	// peer's close frame before dropping TCP. Default 5s.
+	CloseTimeout time.Duration
+	// WriteTimeout is how long a connection's socket may refuse bytes
+	// before the connection is treated as a slow consumer. Default 20s.
+	WriteTimeout time.Duration
+
+	// Pollers is the number of event-loop goroutines. Default GOMAXPROCS.
+	Pollers int
+	// Workers is the size of the worker pool for handler work. Default
+	// 2×GOMAXPROCS.
+	Workers int
+	// ReadBuffer is each poller's shared read buffer, in bytes. Default 64 KiB.
+	ReadBuffer int
+	// Tick is the resolution of the deadline timer wheel. Default 250ms.
+	Tick time.Duration
+
+	// Origins is the Origin allow-list: exact origins ("https://app.example.com"),
+	// patterns with one leading "*." host label ("https://*.example.com"),
+	// "null" to admit the opaque origin. Empty admits requests without an
+	// Origin header and any origin (non-browser and dev use).
+	Origins []string
+	// Subprotocols lists the subprotocols the server speaks, in preference
+	// order; the first one the client offers is selected.
+	Subprotocols []string
+}
+
+// Default returns the configuration wsgate runs with when given no flags.
+func Default() Config {
+	n := runtime.GOMAXPROCS(0)
+	return Config{
+		Listen:           "127.0.0.1:8080",
+		EchoPath:         "/echo",
+		MaxMessage:       64 << 10,
+		MaxHeader:        8 << 10,
+		HandshakeTimeout: 5 * time.Second,
+		PingInterval:     30 * time.Second,
+		IdleTimeout:      75 * time.Second,
+		CloseTimeout:     5 * time.Second,
+		WriteTimeout:     20 * time.Second,
+		Pollers:          n,
+		Workers:          2 * n,
+		ReadBuffer:       64 << 10,
+		Tick:             250 * time.Millisecond,
+	}
+}
+
+// Validate reports every problem in c at once, joined into one error.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("config: "+format, args...)) }
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen %q: %v", c.Listen, err)
+	}
+	if c.EchoPath != "" && !strings.HasPrefix(c.EchoPath, "/") {
+		bad("echo-path %q must start with /", c.EchoPath)
+	}
+	if c.MaxMessage < 1 || c.MaxMessage > 1<<30 {
+		bad("max-message %d must be between 1 and 1 GiB", c.MaxMessage)
+	}
+	if c.MaxFrame < 0 || c.MaxFrame > c.MaxMessage {
+		bad("max-frame %d must be between 0 (same as max-message) and max-message %d", c.MaxFrame, c.MaxMessage)
+	}
+	if c.MaxHeader < 256 || c.MaxHeader > 1<<20 {
+		bad("max-header %d must be between 256 B and 1 MiB", c.MaxHeader)
+	}
+	if c.HandshakeTimeout <= 0 {
+		bad("handshake-timeout %v must be positive", c.HandshakeTimeout)
+	}
+	if c.PingInterval < 0 || c.IdleTimeout < 0 || c.CloseTimeout <= 0 || c.WriteTimeout <= 0 {
+		bad("ping-interval and idle-timeout must be >= 0, close-timeout and write-timeout > 0")
+	}
+	if c.PingInterval > 0 && c.IdleTimeout > 0 && c.IdleTimeout <= c.PingInterval {
+		bad("idle-timeout %v must exceed ping-interval %v so a live peer can answer the ping", c.IdleTimeout, c.PingInterval)
+	}
+	if c.Pollers < 1 || c.Pollers > 1024 {
+		bad("pollers %d must be between 1 and 1024", c.Pollers)
+	}
+	if c.Workers < 1 || c.Workers > 65536 {
+		bad("workers %d must be between 1 and 65536", c.Workers)
+	}
+	if c.ReadBuffer < 4<<10 || c.ReadBuffer > 16<<20 {
+		bad("read-buffer %d must be between 4 KiB and 16 MiB", c.ReadBuffer)
+	}
+	if c.Tick < 10*time.Millisecond || c.Tick > 5*time.Second {
+		bad("tick %v must be between 10ms and 5s", c.Tick)
+	}
+	for _, o := range c.Origins {
+		if err := CheckOriginPattern(o); err != nil {
+			bad("origin %q: %v", o, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// FrameLimit returns the effective per-frame limit.
+func (c *Config) FrameLimit() int64 {
+	if c.MaxFrame == 0 {
+		return c.MaxMessage
+	}
+	return c.MaxFrame
+}

@@ -1,0 +1,158 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// EnvPrefix prefixes every flag's environment-variable twin: the flag
+// -max-message is also read from WSGATE_MAX_MESSAGE.
+const EnvPrefix = "WSGATE_"
+
+// byteSize is a flag.Value for sizes written as 65536, 64KiB or 16MiB.
+type byteSize struct{ p *int64 }
+
+func (b byteSize) String() string {
+	if b.p == nil {
+		return "0"
+	}
+	return FormatBytes(*b.p)
+}
+
+func (b byteSize) Set(s string) error {
+	n, err := ParseBytes(s)
+	if err != nil {
+		return err
+	}
+	*b.p = n
+	return nil
+}
+
+type intBytes struct{ p *int }
+
+func (b intBytes) String() string {
+	if b.p == nil {
+		return "0"
+	}
+	return FormatBytes(int64(*b.p))
+}
+
+func (b intBytes) Set(s string) error {
+	n, err := ParseBytes(s)
+	if err != nil {
+		return err
+	}
+	*b.p = int(n)
+	return nil
+}
+
+type stringList struct{ p *[]string }
+
+func (l stringList) String() string {
+	if l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l stringList) Set(s string) error {
+	*l.p = (*l.p)[:0]
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			*l.p = append(*l.p, f)
+		}
+	}
+	return nil
+}
+
+// ParseBytes parses a byte count: a plain integer or one with a B, KiB,
+// MiB or GiB suffix (KB, MB and GB mean the same binary units).
+func ParseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"GiB", 1 << 30}, {"GB", 1 << 30}, {"MiB", 1 << 20}, {"MB", 1 << 20}, {"KiB", 1 << 10}, {"KB", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suf) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suf)), u.m
+			break
+		}
+	}
+	var n int64
+	if _, err := fmt.Sscanf(t, "%d", &n); err != nil || fmt.Sprint(n) != t {
+		return 0, fmt.Errorf("bad byte size %q", s)
+	}
+	return n * mult, nil
+}
+
+// FormatBytes writes n in the largest binary unit that divides it.
+func FormatBytes(n int64) string {
+	switch {
+	case n != 0 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n != 0 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n != 0 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprint(n)
+}
+
+// Bind defines every field of c as a flag on fs, with c's current values
+// as defaults. Call ApplyEnv after fs.Parse.
+func (c *Config) Bind(fs *flag.FlagSet) {
+	// Listener.
+	fs.StringVar(&c.Listen, "listen", c.Listen, "[listener] WebSocket listen address (host:port)")
+	fs.BoolVar(&c.ReusePort, "reuseport", c.ReusePort, "[listener] set SO_REUSEPORT so several processes share -listen")
+	fs.StringVar(&c.EchoPath, "echo-path", c.EchoPath, "[endpoints] path of the echo endpoint (empty disables it)")
+	fs.Var(stringList{&c.Origins}, "origins", "[security] comma-separated Origin allow-list: exact origins, https://*.example.com patterns, null; empty admits all")
+	fs.Var(stringList{&c.Subprotocols}, "subprotocols", "[endpoints] comma-separated subprotocols the server speaks, in preference order")
+	// Limits.
+	fs.Var(byteSize{&c.MaxMessage}, "max-message", "[limits] largest message accepted (bigger closes with 1009)")
+	fs.Var(byteSize{&c.MaxFrame}, "max-frame", "[limits] largest frame accepted; 0 means max-message")
+	fs.Var(intBytes{&c.MaxHeader}, "max-header", "[limits] largest handshake request accepted (bigger gets 431)")
+	// Timeouts.
+	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", c.HandshakeTimeout, "[timeouts] time allowed from accept to a complete upgrade request")
+	fs.DurationVar(&c.PingInterval, "ping-interval", c.PingInterval, "[timeouts] ping a connection silent this long (0 disables)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "[timeouts] close a connection silent this long, pongs included (0 disables)")
+	fs.DurationVar(&c.CloseTimeout, "close-timeout", c.CloseTimeout, "[timeouts] wait this long for the peer's close frame after sending ours")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "[timeouts] a socket refusing bytes this long marks a slow consumer")
+	// Engine.
+	fs.IntVar(&c.Pollers, "pollers", c.Pollers, "[engine] event-loop goroutines")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "[engine] worker pool size for handler work")
+	fs.Var(intBytes{&c.ReadBuffer}, "read-buffer", "[engine] shared read buffer per poller")
+	fs.DurationVar(&c.Tick, "tick", c.Tick, "[engine] resolution of the deadline timer wheel")
+}
+
+// EnvName returns the environment-variable twin of a flag name.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// ApplyEnv sets every flag of fs that was not given on the command line
+// from its WSGATE_* twin, if that is set. Problems are returned together.
+func ApplyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		if v, ok := lookup(EnvName(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Sprintf("config: %s=%q: %v", EnvName(f.Name), v, err))
+			}
+		}
+	})
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	return nil
+}

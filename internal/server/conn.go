@@ -1,0 +1,326 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/poller"
+)
+
+// Connection states.
+const (
+	stateHandshake uint32 = iota + 1 // reading the upgrade request
+	stateOpen                        // upgraded, messages flow
+	stateClosing                     // our close frame is out; waiting for the peer's
+	stateRejected                    // HTTP error sent; waiting for the peer to hang up
+	stateClosed
+)
+
+// gate bits: which goroutine may release the decoder's pooled buffers.
+const (
+	gateInData = 1 << iota
+	gateClosed
+)
+
+// conn is one client connection. Ownership: dec, hsBuf and kind belong to
+// the poller goroutine that runs OnData for this connection; state,
+// lastRead, pinged and gate are atomics shared with the wheel goroutine and
+// whichever goroutine closes the connection; poller.Conn guards its own
+// queue.
+type conn struct {
+	poller.Conn
+	srv      *Server
+	hsBuf    *[]byte // partial upgrade request (pooled), nil otherwise
+	dec      frame.Decoder
+	state    atomic.Uint32
+	gate     atomic.Uint32
+	lastRead atomic.Int32 // wheel tick of the last read
+	pinged   atomic.Int32 // lastRead value when we last pinged, so one ping per silence
+	kind     endpointKind
+}
+
+// PollerConn implements poller.Session.
+func (c *conn) PollerConn() *poller.Conn { return &c.Conn }
+
+// enter marks the start of OnData; false means the connection is closed.
+func (c *conn) enter() bool {
+	for {
+		v := c.gate.Load()
+		if v&gateClosed != 0 {
+			return false
+		}
+		if c.gate.CompareAndSwap(v, v|gateInData) {
+			return true
+		}
+	}
+}
+
+// leave marks the end of OnData and releases buffers if the connection
+// closed meanwhile.
+func (c *conn) leave() {
+	if old := c.gate.And(^uint32(gateInData)); old&gateClosed != 0 {
+		c.release()
+	}
+}
+
+// markClosed is called once when the connection is closed; it releases
+// buffers unless OnData is running, in which case leave does.
+func (c *conn) markClosed() {
+	if old := c.gate.Or(gateClosed); old&gateInData == 0 {
+		c.release()
+	}
+}
+
+func (c *conn) release() {
+	c.dec.Release()
+	if c.hsBuf != nil {
+		putHSBuf(c.hsBuf)
+		c.hsBuf = nil
+	}
+}
+
+var hsBufPool sync.Pool // *[]byte
+
+func getHSBuf(size int) *[]byte {
+	if v := hsBufPool.Get(); v != nil {
+		b := v.(*[]byte)
+		if cap(*b) >= size {
+			*b = (*b)[:0]
+			return b
+		}
+	}
+	b := make([]byte, 0, size)
+	return &b
+}
+
+func putHSBuf(b *[]byte) { hsBufPool.Put(b) }
+
+var crlfcrlf = []byte("\r\n\r\n")
+
+func (c *conn) onData(data []byte) {
+	c.lastRead.Store(int32(c.srv.eng.Now()))
+	switch c.state.Load() {
+	case stateHandshake:
+		c.onHandshakeData(data)
+	case stateOpen, stateClosing:
+		c.feed(data)
+	}
+}
+
+// onHandshakeData accumulates the request until CRLFCRLF. A request that
+// arrives whole in one read is parsed in place, without a copy.
+func (c *conn) onHandshakeData(data []byte) {
+	limit := c.srv.cfg.MaxHeader
+	if c.hsBuf == nil {
+		if i := bytes.Index(data, crlfcrlf); i >= 0 && i+4 <= limit {
+			c.onRequest(data[:i+4], data[i+4:])
+			return
+		}
+		if len(data) >= limit {
+			c.reject(errHeaderTooLarge)
+			return
+		}
+		c.hsBuf = getHSBuf(limit)
+		*c.hsBuf = append(*c.hsBuf, data...)
+		return
+	}
+	buf := c.hsBuf
+	old := len(*buf)
+	take := min(len(data), limit-old)
+	*buf = append(*buf, data[:take]...)
+	from := max(old-3, 0)
+	if i := bytes.Index((*buf)[from:], crlfcrlf); i >= 0 {
+		end := from + i + 4
+		c.onRequest((*buf)[:end], data[end-old:])
+		c.hsBuf = nil
+		putHSBuf(buf)
+		return
+	}
+	if len(*buf) >= limit {
+		c.hsBuf = nil
+		putHSBuf(buf)
+		c.reject(errHeaderTooLarge)
+	}
+}
+
+// onRequest upgrades the connection for a complete request; rest holds any
+// bytes that followed the request in the same read (early frames).
+func (c *conn) onRequest(req, rest []byte) {
+	s := c.srv
+	if s.draining.Load() {
+		c.reject(errDraining)
+		return
+	}
+	h := s.hsPool.Get().(*handshake)
+	resp, kind, err := h.upgrade(req)
+	if err != nil {
+		s.hsPool.Put(h)
+		c.rejectWith(resp)
+		return
+	}
+	c.kind = kind
+	c.dec.Init(&s.limits, false, false)
+	c.state.Store(stateOpen)
+	_ = c.Write(resp)
+	s.hsPool.Put(h)
+	s.accepted.Add(1)
+	c.scheduleCheck()
+	if len(rest) > 0 {
+		c.feed(rest)
+	}
+}
+
+// reject answers the handshake with err's HTTP status and reason.
+func (c *conn) reject(err error) {
+	var buf [256]byte
+	c.rejectWith(appendRejection(buf[:0], err))
+}
+
+func (c *conn) rejectWith(resp []byte) {
+	c.srv.rejected.Add(1)
+	c.state.Store(stateRejected)
+	_ = c.Write(resp)
+	// Half-close and let the client hang up first, so it reads the whole
+	// response instead of a reset; the wheel closes it if it does not.
+	c.ShutdownWrite()
+	c.srv.eng.Schedule(&c.Conn, c.srv.cfg.CloseTimeout)
+}
+
+// feed runs the decoder over data and writes what the handlers produced
+// with one write.
+func (c *conn) feed(data []byte) {
+	err := c.dec.Feed(data, c)
+	b := &c.srv.batches[c.FD()%len(c.srv.batches)]
+	if err != nil {
+		var pe *frame.ProtocolError
+		if errors.As(err, &pe) {
+			// Fail the connection (RFC 6455 section 7.1.7): close frame with
+			// the code, then TCP.
+			b.b = frame.AppendClose(b.b, pe.Code, pe.Msg)
+			c.state.Store(stateClosing)
+		}
+		c.flushBatch(b)
+		c.CloseWhenFlushed()
+		return
+	}
+	c.flushBatch(b)
+}
+
+func (c *conn) flushBatch(b *batch) {
+	if len(b.b) == 0 {
+		return
+	}
+	_ = c.Write(b.b)
+	if cap(b.b) > 1<<20 {
+		b.b = nil // do not pin a huge echo buffer
+	} else {
+		b.b = b.b[:0]
+	}
+}
+
+// errStop ends a Feed after a close frame: nothing after it is read.
+var errStop = errors.New("server: close frame received")
+
+// OnMessage implements frame.Handler.
+func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error {
+	if c.state.Load() != stateOpen {
+		return nil // closing: data after our close frame is dropped
+	}
+	switch c.kind {
+	case endpointEcho:
+		b := &c.srv.batches[c.FD()%len(c.srv.batches)]
+		b.b = frame.AppendFrame(b.b, true, 0, op, payload)
+		if len(b.b) >= 64<<10 {
+			c.flushBatch(b)
+		}
+	}
+	return nil
+}
+
+// OnControl implements frame.Handler.
+func (c *conn) OnControl(op frame.Opcode, payload []byte) error {
+	b := &c.srv.batches[c.FD()%len(c.srv.batches)]
+	switch op {
+	case frame.OpPing:
+		if c.state.Load() == stateOpen {
+			b.b = frame.AppendFrame(b.b, true, 0, frame.OpPong, payload)
+		}
+	case frame.OpClose:
+		if c.state.CompareAndSwap(stateOpen, stateClosing) {
+			// Echo the peer's code (an empty close gets an empty close).
+			code, _, _ := frame.ParseClose(payload)
+			if code == frame.CloseNoStatus {
+				b.b = append(b.b, frame.CompiledCloseEmpty...)
+			} else {
+				b.b = frame.AppendClose(b.b, code, "")
+			}
+		}
+		c.flushBatch(b)
+		c.CloseWhenFlushed()
+		return errStop
+	}
+	return nil
+}
+
+// Close initiates a close handshake with code and reason from any
+// goroutine; the connection is dropped if the peer has not answered within
+// the close timeout.
+func (c *conn) closeWith(code frame.CloseCode, reason string) {
+	if !c.state.CompareAndSwap(stateOpen, stateClosing) {
+		return
+	}
+	var buf [2 + 2 + frame.MaxControlPayload]byte
+	_ = c.Write(frame.AppendClose(buf[:0], code, reason))
+	c.srv.eng.Schedule(&c.Conn, c.srv.cfg.CloseTimeout)
+}
+
+// scheduleCheck arms the timer for the next idle, ping or write check.
+func (c *conn) scheduleCheck() {
+	cfg := &c.srv.cfg
+	d := cfg.WriteTimeout
+	if cfg.PingInterval > 0 {
+		d = min(d, cfg.PingInterval)
+	}
+	if cfg.IdleTimeout > 0 {
+		d = min(d, cfg.IdleTimeout)
+	}
+	c.srv.eng.Schedule(&c.Conn, max(d/2, time.Second))
+}
+
+// onTimer runs on the wheel goroutine.
+func (c *conn) onTimer() {
+	switch c.state.Load() {
+	case stateHandshake, stateRejected, stateClosing:
+		// Handshake timeout, or the peer never finished closing.
+		_ = c.Close()
+		return
+	case stateOpen:
+	default:
+		return
+	}
+	s := c.srv
+	now := s.eng.Now()
+	if since := c.BlockedSince(); since != 0 && now-since >= s.eng.Ticks(s.cfg.WriteTimeout) {
+		// The socket refused bytes for the whole write timeout: a slow
+		// consumer. Its queue cannot take a close frame either.
+		_ = c.Close()
+		return
+	}
+	last := c.lastRead.Load()
+	idle := now - int64(last)
+	if s.cfg.IdleTimeout > 0 && idle >= s.eng.Ticks(s.cfg.IdleTimeout) {
+		c.closeWith(frame.CloseGoingAway, "idle timeout")
+		return
+	}
+	if s.cfg.PingInterval > 0 && idle >= s.eng.Ticks(s.cfg.PingInterval) && c.pinged.Load() != last {
+		c.pinged.Store(last)
+		_ = c.Write(pingFrame[:])
+	}
+	c.scheduleCheck()
+}
+
+var pingFrame = [...]byte{0x89, 0x00}

@@ -1,0 +1,228 @@
+package server
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/gobwas/ws"
+)
+
+// Handshake rejections of our own, beside gobwas/ws's. Each carries the
+// HTTP status the client gets.
+var (
+	errNotFound = ws.RejectConnectionError(ws.RejectionStatus(http.StatusNotFound),
+		ws.RejectionReason("server: no WebSocket endpoint at this path"))
+	errOriginForbidden = ws.RejectConnectionError(ws.RejectionStatus(http.StatusForbidden),
+		ws.RejectionReason("server: origin not allowed"))
+	errBadKey = ws.RejectConnectionError(ws.RejectionStatus(http.StatusBadRequest),
+		ws.RejectionReason(`server: "Sec-WebSocket-Key" must be base64 of 16 bytes`))
+	errHeaderTooLarge = ws.RejectConnectionError(ws.RejectionStatus(http.StatusRequestHeaderFieldsTooLarge),
+		ws.RejectionReason("server: request headers too large"))
+	errDraining = ws.RejectConnectionError(ws.RejectionStatus(http.StatusServiceUnavailable),
+		ws.RejectionReason("server: shutting down"))
+)
+
+// endpointKind says which protocol serves an upgraded connection.
+type endpointKind uint8
+
+const (
+	endpointEcho endpointKind = iota + 1
+)
+
+type route struct {
+	path string
+	kind endpointKind
+}
+
+// handshake parses one upgrade request with gobwas/ws's Upgrader. Objects
+// are pooled and reused, so their hooks (closures over the object) are
+// built once, and parsing allocates nothing in steady state.
+type handshake struct {
+	srv  *Server
+	up   ws.Upgrader
+	rd   bytes.Reader
+	out  []byte // the response gobwas writes, captured
+	req  []byte // the raw request being parsed
+	kind endpointKind
+}
+
+func newHandshake(s *Server) *handshake {
+	h := &handshake{srv: s, out: make([]byte, 0, 256)}
+	h.up = ws.Upgrader{
+		ReadBufferSize:  s.cfg.MaxHeader + 64,
+		WriteBufferSize: 512,
+		OnRequest:       h.onRequest,
+		OnHeader:        h.onHeader,
+		OnBeforeUpgrade: h.onBeforeUpgrade,
+	}
+	if len(s.cfg.Subprotocols) > 0 {
+		h.up.Protocol = h.selectProtocol
+	}
+	return h
+}
+
+// Read and Write make handshake the io.ReadWriter gobwas/ws works on.
+func (h *handshake) Read(p []byte) (int, error) { return h.rd.Read(p) }
+
+func (h *handshake) Write(p []byte) (int, error) {
+	h.out = append(h.out, p...)
+	return len(p), nil
+}
+
+func (h *handshake) onRequest(uri []byte) error {
+	path := uri
+	if i := bytes.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	for i := range h.srv.routes {
+		if string(path) == h.srv.routes[i].path {
+			h.kind = h.srv.routes[i].kind
+			return nil
+		}
+	}
+	return errNotFound
+}
+
+func (h *handshake) onHeader(key, value []byte) error {
+	if bytes.EqualFold(key, []byte("Origin")) && !h.srv.origins.Allowed(value) {
+		return errOriginForbidden
+	}
+	return nil
+}
+
+func (h *handshake) selectProtocol(p []byte) bool {
+	for _, sp := range h.srv.cfg.Subprotocols {
+		if string(p) == sp {
+			return true
+		}
+	}
+	return false
+}
+
+// onBeforeUpgrade checks what gobwas/ws leaves unchecked: the key must be
+// base64 of exactly 16 bytes (gobwas/ws checks only its length).
+func (h *handshake) onBeforeUpgrade() (ws.HandshakeHeader, error) {
+	key := headerValue(h.req, "sec-websocket-key")
+	var dec [18]byte
+	n, err := base64.StdEncoding.Decode(dec[:], key)
+	if err != nil || n != 16 {
+		return nil, errBadKey
+	}
+	return nil, nil
+}
+
+// upgrade parses req (a complete request ending in CRLFCRLF). On success
+// it returns the 101 response; otherwise the error response and the
+// rejection.
+func (h *handshake) upgrade(req []byte) (resp []byte, kind endpointKind, err error) {
+	h.req = req
+	h.out = h.out[:0]
+	h.kind = 0
+	h.rd.Reset(req)
+	_, err = h.up.Upgrade(h)
+	if err != nil {
+		return appendRejection(h.out[:0], err), 0, err
+	}
+	return h.out, h.kind, nil
+}
+
+// appendRejection writes our own HTTP error response for err. gobwas/ws
+// answers a bad HTTP version with 505; RFC 6455 section 4.2.1 asks for
+// 400-class answers to malformed handshakes, so the mapping is ours.
+func appendRejection(dst []byte, err error) []byte {
+	status := http.StatusBadRequest
+	var extra string
+	var rej *ws.ConnectionRejectedError
+	switch {
+	case err == ws.ErrHandshakeBadMethod:
+		status = http.StatusMethodNotAllowed
+		extra = "Allow: GET\r\n"
+	case err == ws.ErrHandshakeUpgradeRequired:
+		status = http.StatusUpgradeRequired
+		extra = "Sec-WebSocket-Version: 13\r\n"
+	case err == ws.ErrHandshakeBadProtocol:
+		status = http.StatusBadRequest
+	case errors.As(err, &rej):
+		status = rej.StatusCode()
+	}
+	if status == http.StatusServiceUnavailable {
+		extra += "Retry-After: 5\r\n"
+	}
+	reason := rejectionText(err)
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, http.StatusText(status)...)
+	dst = append(dst, "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"...)
+	dst = append(dst, extra...)
+	dst = append(dst, "Content-Length: "...)
+	dst = strconv.AppendInt(dst, int64(len(reason)+1), 10)
+	dst = append(dst, "\r\n\r\n"...)
+	dst = append(dst, reason...)
+	return append(dst, '\n')
+}
+
+func rejectionText(err error) string {
+	switch err {
+	case ws.ErrHandshakeBadProtocol:
+		return "handshake: HTTP/1.1 or later is required"
+	case ws.ErrHandshakeBadMethod:
+		return "handshake: method must be GET"
+	case ws.ErrHandshakeUpgradeRequired:
+		return "handshake: Sec-WebSocket-Version must be 13"
+	case ws.ErrHandshakeBadSecVersion:
+		return "handshake: Sec-WebSocket-Version header missing"
+	case ws.ErrHandshakeBadUpgrade:
+		return "handshake: Upgrade header must be websocket"
+	case ws.ErrHandshakeBadConnection:
+		return "handshake: Connection header must include upgrade"
+	case ws.ErrHandshakeBadSecKey:
+		return "handshake: Sec-WebSocket-Key missing or malformed"
+	case ws.ErrHandshakeBadHost:
+		return "handshake: Host header missing"
+	case ws.ErrMalformedRequest:
+		return "handshake: malformed request"
+	case io.EOF, io.ErrUnexpectedEOF:
+		return "handshake: malformed request"
+	}
+	return err.Error()
+}
+
+// headerValue returns the trimmed value of the first header named name
+// (lower case) in a raw request, or nil.
+func headerValue(req []byte, name string) []byte {
+	for len(req) > 0 {
+		i := bytes.Index(req, []byte("\r\n"))
+		if i < 0 {
+			return nil
+		}
+		line := req[:i]
+		req = req[i+2:]
+		colon := bytes.IndexByte(line, ':')
+		if colon != len(name) || !asciiEqualFold(line[:colon], name) {
+			continue
+		}
+		return bytes.TrimSpace(line[colon+1:])
+	}
+	return nil
+}
+
+func asciiEqualFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}

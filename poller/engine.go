@@ -1,0 +1,227 @@
+// Package poller is wsgate's event loop: a thin layer over lesismal/nbio's
+// epoll engine that adds what a gateway needs and nbio leaves out.
+//
+//   - Reads: nbio hands OnData a slice of the poller goroutine's shared read
+//     buffer; nothing is allocated per connection for reading.
+//   - Writes: each Conn keeps a queue of references to shared, reference
+//     counted Bufs, flushed with one writev per Flush; a socket that is full
+//     waits for EPOLLOUT in a second epoll set (the write poller), so the
+//     queue keeps references rather than copies until the kernel takes them.
+//   - Timers: one hashed timing Wheel drives every deadline, with one
+//     intrusive node per connection: no time.Timer and no goroutine per
+//     connection.
+//
+// The package knows bytes and connections, nothing about WebSocket.
+package poller
+
+import (
+	"context"
+	"errors"
+	"net"
+	"runtime"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/lesismal/nbio"
+	"github.com/lesismal/nbio/logging"
+)
+
+// Session is a protocol layer's per-connection state; it embeds a Conn and
+// returns it from PollerConn.
+type Session interface {
+	PollerConn() *Conn
+}
+
+// Handler receives the Engine's events. OnOpen and OnData run on poller
+// goroutines (OnData always on the connection's own poller, so calls for one
+// connection never overlap); OnTimer runs on the wheel goroutine; OnClose
+// runs once per connection.
+type Handler interface {
+	// OnOpen returns the Session for a new connection. Returning nil closes
+	// the connection.
+	OnOpen(nc *nbio.Conn) Session
+	// OnData gets bytes read from the connection. data aliases the poller's
+	// shared read buffer and is valid only until OnData returns.
+	OnData(s Session, data []byte)
+	// OnTimer is called when the connection's timer, armed with
+	// Engine.Schedule, fires.
+	OnTimer(s Session)
+	// OnClose is called once after the connection is closed.
+	OnClose(s Session, err error)
+}
+
+// Config configures an Engine. The zero value of each field is replaced by
+// the default given in its comment.
+type Config struct {
+	// Name names the engine in nbio's logs; default "wsgate".
+	Name string
+	// Addrs are TCP addresses to listen on; empty for a client-only engine.
+	Addrs []string
+	// Pollers is the number of event-loop goroutines; default GOMAXPROCS.
+	Pollers int
+	// ReadBufferSize is each poller's shared read buffer; default 64 KiB.
+	ReadBufferSize int
+	// Tick is the timer wheel's resolution; default 250 ms.
+	Tick time.Duration
+	// ReusePort sets SO_REUSEPORT on listeners so several processes can
+	// share one port.
+	ReusePort bool
+	// Backlog is the listen backlog hint (the kernel caps it at somaxconn);
+	// the Go runtime's own choice is used when 0.
+	Backlog int
+}
+
+// Engine runs the event loop.
+type Engine struct {
+	nb    *nbio.Engine
+	wheel *Wheel
+	wp    *writePoller
+	h     Handler
+	lns   []net.Listener
+}
+
+// New creates an Engine; Start begins serving.
+func New(cfg Config, h Handler) (*Engine, error) {
+	if h == nil {
+		return nil, errors.New("poller: nil handler")
+	}
+	if cfg.Name == "" {
+		cfg.Name = "wsgate"
+	}
+	if cfg.Pollers <= 0 {
+		cfg.Pollers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.ReadBufferSize <= 0 {
+		cfg.ReadBufferSize = 64 << 10
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = 250 * time.Millisecond
+	}
+	wp, err := newWritePoller()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{h: h, wp: wp}
+	e.wheel = newWheel(cfg.Tick, cfg.Pollers, e.fire)
+	logging.SetLevel(logging.LevelNone)
+	e.nb = nbio.NewEngine(nbio.Config{
+		Name:           cfg.Name,
+		Network:        "tcp",
+		Addrs:          cfg.Addrs,
+		NPoller:        cfg.Pollers,
+		ReadBufferSize: cfg.ReadBufferSize,
+		Listen:         e.listenFunc(cfg.ReusePort),
+	})
+	e.nb.OnOpen(e.onOpen)
+	e.nb.OnData(e.onData)
+	e.nb.OnClose(e.onClose)
+	return e, nil
+}
+
+func (e *Engine) listenFunc(reuse bool) func(network, addr string) (net.Listener, error) {
+	return func(network, addr string) (net.Listener, error) {
+		lc := net.ListenConfig{}
+		if reuse {
+			lc.Control = func(_, _ string, rc syscall.RawConn) error {
+				var serr error
+				err := rc.Control(func(fd uintptr) {
+					serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, 0xf /* SO_REUSEPORT */, 1)
+				})
+				if err != nil {
+					return err
+				}
+				return serr
+			}
+		}
+		ln, err := lc.Listen(context.Background(), network, addr)
+		if err == nil {
+			e.lns = append(e.lns, ln)
+		}
+		return ln, err
+	}
+}
+
+// Start opens the listeners and starts the pollers, the wheel and the
+// write poller.
+func (e *Engine) Start() error {
+	if err := e.nb.Start(); err != nil {
+		return err
+	}
+	go e.wheel.run()
+	go e.wp.run()
+	return nil
+}
+
+// Addrs returns the listeners' addresses (with the real port when the
+// configured port was 0).
+func (e *Engine) Addrs() []net.Addr {
+	out := make([]net.Addr, len(e.lns))
+	for i, ln := range e.lns {
+		out[i] = ln.Addr()
+	}
+	return out
+}
+
+// Stop closes every connection and stops all goroutines.
+func (e *Engine) Stop() {
+	e.nb.Stop()
+	e.wheel.close()
+	e.wp.close()
+}
+
+// AddConn adopts an established connection (a dialled client connection,
+// for instance) into the event loop.
+func (e *Engine) AddConn(c net.Conn) (*nbio.Conn, error) { return e.nb.AddConn(c) }
+
+// Now returns the wheel's current tick.
+func (e *Engine) Now() int64 { return e.wheel.Now() }
+
+// Ticks converts d to wheel ticks, rounding up.
+func (e *Engine) Ticks(d time.Duration) int64 { return e.wheel.Ticks(d) }
+
+// Schedule arms c's timer to fire once after d, replacing any earlier
+// arming.
+func (e *Engine) Schedule(c *Conn, d time.Duration) { e.wheel.Schedule(&c.timer, int(c.fd), d) }
+
+// Cancel disarms c's timer.
+func (e *Engine) Cancel(c *Conn) { e.wheel.Cancel(&c.timer) }
+
+func (e *Engine) fire(n *TimerNode) {
+	c := (*Conn)(unsafe.Pointer(n))
+	if s, ok := c.nc.Session().(Session); ok {
+		e.h.OnTimer(s)
+	}
+}
+
+func (e *Engine) onOpen(nc *nbio.Conn) {
+	s := e.h.OnOpen(nc)
+	if s == nil {
+		nc.Close()
+		return
+	}
+	c := s.PollerConn()
+	c.nc = nc
+	c.e = e
+	c.fd = int32(nc.Hash())
+	nc.SetSession(s)
+	e.wp.add(c)
+}
+
+func (e *Engine) onData(nc *nbio.Conn, data []byte) {
+	if s, ok := nc.Session().(Session); ok {
+		e.h.OnData(s, data)
+	}
+}
+
+func (e *Engine) onClose(nc *nbio.Conn, err error) {
+	s, ok := nc.Session().(Session)
+	if !ok {
+		return
+	}
+	c := s.PollerConn()
+	e.wheel.Cancel(&c.timer)
+	e.wp.remove(c)
+	c.onClosed()
+	e.h.OnClose(s, err)
+}
