@@ -1,5 +1,7 @@
 package frame
 
+import "encoding/binary"
+
 // Limits bounds what a Decoder accepts. Zero means no limit. One Limits value
 // is shared read-only by many decoders; do not modify it while they run.
 type Limits struct {
@@ -22,18 +24,47 @@ type Handler interface {
 	OnMessage(op Opcode, compressed bool, payload []byte) error
 	// OnControl gets ping, pong and close frames (a close payload is already
 	// validated by ParseClose). payload is valid only until OnControl
-	// returns. A non-nil error stops Feed and is returned from it.
+	// returns. A non-nil error stops Feed and is returned from it. The
+	// decoder keeps decoding after a close frame; return an error to stop.
 	OnControl(op Opcode, payload []byte) error
 }
+
+// maxHeader is the longest frame header: 2 + 8 (length) + 4 (mask key).
+const maxHeader = 14
+
+// Decoder flag bits.
+const (
+	fClient     uint8 = 1 << iota // decoding server frames: must be unmasked
+	fAllowRSV1                    // RSV1 allowed on the first frame of a data message
+	fInPayload                    // header parsed, payload bytes pending
+	fFin                          // current frame has FIN
+	fCompressed                   // current data message had RSV1
+	fBuffered                     // current frame's payload is being collected in buf
+	fDead                         // Feed returned an error
+)
 
 // Decoder is an incremental, in-place RFC 6455 frame decoder for one
 // connection. The zero value must be Init'ed before use. A Decoder is not
 // safe for concurrent use; it is owned by the goroutine that reads its
 // connection.
+//
+// Invariant: buf is non-nil only while a frame split across Feed calls or a
+// fragmented message is in progress. Inside a fragmented message buf holds
+// exactly the msgLen message bytes received so far, followed by the bytes of
+// a split control frame if one is in progress.
 type Decoder struct {
-	lim    *Limits
-	client bool
-	rsv1   bool
+	lim     *Limits         // shared, read-only; nil = no limits
+	buf     *[]byte         // pooled scratch / message buffer, nil when idle
+	left    int64           // payload bytes of the current frame still to come
+	msgLen  int64           // bytes of the fragmented message so far
+	utf8    UTF8State       // validator for the current text message
+	key     [4]byte         // masking key of the current frame
+	hdr     [maxHeader]byte // partial header carried across Feed calls
+	hdrN    uint8           // bytes in hdr
+	maskPos uint8           // key position for the next payload byte
+	op      Opcode          // opcode of the current frame
+	msgOp   Opcode          // opcode of the fragmented message in progress, or 0
+	flags   uint8           // f* bits
 }
 
 // Init prepares d for a new connection. client=true decodes frames sent by a
@@ -42,20 +73,323 @@ type Decoder struct {
 // a data message (permessage-deflate negotiated). lim may be nil (no limits).
 func (d *Decoder) Init(lim *Limits, client bool, allowRSV1 bool) {
 	d.Release()
-	*d = Decoder{lim: lim, client: client, rsv1: allowRSV1}
+	*d = Decoder{lim: lim}
+	if client {
+		d.flags |= fClient
+	}
+	if allowRSV1 {
+		d.flags |= fAllowRSV1
+	}
+}
+
+// Buffered reports whether d holds a pooled buffer: true while a frame split
+// across Feed calls or a fragmented message with payload is in progress.
+func (d *Decoder) Buffered() bool { return d.buf != nil }
+
+// Release returns any pooled buffer. Call it when the connection closes.
+// The decoder must be Init'ed again before further use.
+func (d *Decoder) Release() {
+	if d.buf != nil {
+		putBuf(d.buf)
+		d.buf = nil
+	}
 }
 
 // Feed decodes data, calling h for every complete message and control frame.
 // data is modified in place (unmasking) and must not be used by the caller
-// afterwards except through what h received. After Feed returns an error the
-// decoder is dead: close the connection with the error's close code.
+// afterwards except through what h received. Bytes of an incomplete frame at
+// the end of data are kept (copied) until the next Feed. After Feed returns
+// an error the decoder is dead: close the connection with the close code of
+// the *ProtocolError (or 1011 for an error returned by h).
 func (d *Decoder) Feed(data []byte, h Handler) error {
-	return ErrDecoderFailed // TODO: decoder under construction
+	if d.flags&fDead != 0 {
+		return ErrDecoderFailed
+	}
+	for {
+		if d.flags&fInPayload == 0 {
+			if len(data) == 0 {
+				return nil
+			}
+			n, err := d.readHeader(data)
+			if err != nil {
+				return d.fail(err)
+			}
+			data = data[n:]
+			if d.flags&fInPayload == 0 {
+				return nil // header incomplete, kept in d.hdr
+			}
+		}
+		n := len(data)
+		if int64(n) > d.left {
+			n = int(d.left)
+		}
+		if err := d.payload(data[:n], h); err != nil {
+			return d.fail(err)
+		}
+		data = data[n:]
+		if d.flags&fInPayload != 0 {
+			return nil // frame continues in the next Feed
+		}
+	}
 }
 
-// Buffered reports whether d holds a pooled buffer: true while a frame split
-// across Feed calls or a fragmented message is in progress.
-func (d *Decoder) Buffered() bool { return false }
+// fail kills the decoder and returns err.
+func (d *Decoder) fail(err error) error {
+	d.flags |= fDead
+	d.hdrN = 0
+	d.Release()
+	return err
+}
 
-// Release returns any pooled buffer. Call it when the connection closes.
-func (d *Decoder) Release() {}
+// headerLen returns the full header length implied by the second header byte.
+func headerLen(b1 byte) int {
+	n := 2
+	switch b1 & 0x7F {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if b1&0x80 != 0 {
+		n += 4
+	}
+	return n
+}
+
+// readHeader consumes header bytes from data, completing a header saved by
+// an earlier call if any. It returns the bytes consumed. When the header is
+// complete it starts the frame (fInPayload set); otherwise the bytes are kept
+// in d.hdr and what they show is already checked, so errors come early.
+func (d *Decoder) readHeader(data []byte) (int, error) {
+	var hb []byte
+	n := 0
+	if d.hdrN == 0 && len(data) >= 2 && len(data) >= headerLen(data[1]) {
+		n = headerLen(data[1])
+		hb = data[:n]
+	} else {
+		have := int(d.hdrN)
+		if have < 2 {
+			k := copy(d.hdr[have:2], data)
+			have += k
+			n += k
+		}
+		need := 2
+		if have >= 2 {
+			need = headerLen(d.hdr[1])
+			k := copy(d.hdr[have:need], data[n:])
+			have += k
+			n += k
+		}
+		if have < need {
+			d.hdrN = uint8(have)
+			_, err := d.checkHeader(d.hdr[:have])
+			return n, err
+		}
+		d.hdrN = 0
+		hb = d.hdr[:need]
+	}
+	length, err := d.checkHeader(hb)
+	if err != nil {
+		return n, err
+	}
+	d.startFrame(hb, length)
+	return n, nil
+}
+
+// checkHeader validates the header bytes in h, which may be a prefix of the
+// header: it checks whatever the available bytes show, always in the same
+// order, so the first error found does not depend on how input was split.
+// For a complete header it returns the payload length.
+func (d *Decoder) checkHeader(h []byte) (int64, error) {
+	b0 := h[0]
+	op := Opcode(b0 & 0xF)
+	if op.reserved() {
+		return 0, ErrReservedOpcode
+	}
+	ctl := op.IsControl()
+	if rsv := b0 & 0x70; rsv != 0 {
+		if rsv != RSV1 || d.flags&fAllowRSV1 == 0 || ctl || op == OpContinuation {
+			return 0, ErrReservedBits
+		}
+	}
+	switch {
+	case ctl && b0&0x80 == 0:
+		return 0, ErrFragmentedControl
+	case op == OpContinuation && d.msgOp == 0:
+		return 0, ErrUnexpectedContinuation
+	case (op == OpText || op == OpBinary) && d.msgOp != 0:
+		return 0, ErrExpectedContinuation
+	}
+	if len(h) < 2 {
+		return 0, nil
+	}
+	b1 := h[1]
+	masked := b1&0x80 != 0
+	if client := d.flags&fClient != 0; client && masked {
+		return 0, ErrMaskedServerFrame
+	} else if !client && !masked {
+		return 0, ErrUnmasked
+	}
+	var length int64
+	switch l7 := b1 & 0x7F; {
+	case ctl && l7 > MaxControlPayload:
+		return 0, ErrControlTooLong
+	case l7 == 126:
+		if len(h) < 4 {
+			return 0, nil
+		}
+		length = int64(binary.BigEndian.Uint16(h[2:4]))
+	case l7 == 127:
+		if len(h) < 10 {
+			return 0, nil
+		}
+		u := binary.BigEndian.Uint64(h[2:10])
+		if u>>63 != 0 {
+			return 0, ErrLengthTopBit
+		}
+		length = int64(u)
+	default:
+		length = int64(l7)
+	}
+	if lim := d.lim; lim != nil {
+		if lim.MaxFrame > 0 && length > lim.MaxFrame {
+			return 0, ErrFrameTooBig
+		}
+		if !ctl && lim.MaxMessage > 0 && length > lim.MaxMessage-d.msgLen {
+			return 0, ErrMessageTooBig
+		}
+	}
+	return length, nil
+}
+
+// startFrame sets up the decoder for the payload of the checked header hb.
+func (d *Decoder) startFrame(hb []byte, length int64) {
+	b0, b1 := hb[0], hb[1]
+	op := Opcode(b0 & 0xF)
+	d.op = op
+	d.left = length
+	d.maskPos = 0
+	if b1&0x80 != 0 {
+		copy(d.key[:], hb[len(hb)-4:])
+	}
+	d.flags = d.flags&^(fFin|fBuffered) | fInPayload
+	if b0&0x80 != 0 {
+		d.flags |= fFin
+	}
+	if op == OpText || op == OpBinary {
+		d.utf8 = 0
+		d.flags &^= fCompressed
+		if b0&RSV1 != 0 {
+			d.flags |= fCompressed
+		}
+		if b0&0x80 == 0 {
+			d.msgOp = op
+		}
+	}
+}
+
+// payload handles the next chunk of the current frame's payload: unmask,
+// validate, deliver in place if the whole frame is here, otherwise collect.
+func (d *Decoder) payload(chunk []byte, h Handler) error {
+	if d.flags&fClient == 0 {
+		d.maskPos = uint8(Mask(chunk, d.key, int(d.maskPos)))
+	}
+	d.left -= int64(len(chunk))
+	done := d.left == 0
+	if done {
+		d.flags &^= fInPayload
+	}
+	if d.op.IsControl() {
+		return d.control(chunk, done, h)
+	}
+	msgOp := d.op
+	if msgOp == OpContinuation {
+		msgOp = d.msgOp
+	}
+	fin := d.flags&fFin != 0
+	compressed := d.flags&fCompressed != 0
+	if msgOp == OpText && !compressed {
+		if !d.utf8.Feed(chunk) || (done && fin && !d.utf8.Complete()) {
+			return ErrInvalidUTF8
+		}
+	}
+	if done && fin && d.msgOp == 0 && d.flags&fBuffered == 0 {
+		return h.OnMessage(msgOp, compressed, chunk) // whole frame in data: zero copy
+	}
+	d.appendBuf(chunk)
+	if d.msgOp != 0 {
+		d.msgLen += int64(len(chunk))
+	}
+	if !done {
+		d.flags |= fBuffered
+		return nil
+	}
+	d.flags &^= fBuffered
+	if !fin {
+		return nil
+	}
+	var msg []byte
+	if d.buf != nil {
+		msg = *d.buf
+	}
+	err := h.OnMessage(msgOp, compressed, msg)
+	d.msgOp, d.msgLen = 0, 0
+	d.Release()
+	return err
+}
+
+// control handles a chunk of a ping, pong or close frame payload. A control
+// frame split across Feed calls is collected after the message bytes in buf.
+func (d *Decoder) control(chunk []byte, done bool, h Handler) error {
+	p := chunk
+	if !done || d.flags&fBuffered != 0 {
+		d.appendBuf(chunk)
+		if !done {
+			d.flags |= fBuffered
+			return nil
+		}
+		d.flags &^= fBuffered
+		p = (*d.buf)[d.msgLen:]
+	}
+	var err error
+	if d.op == OpClose {
+		_, _, err = ParseClose(p)
+	}
+	if err == nil {
+		err = h.OnControl(d.op, p)
+	}
+	if d.buf != nil {
+		if *d.buf = (*d.buf)[:d.msgLen]; d.msgLen == 0 {
+			d.Release()
+		}
+	}
+	return err
+}
+
+// appendBuf appends p to the pooled buffer, taking or growing it as needed.
+// A new buffer is sized for the rest of the current frame too (capped at the
+// largest pool class), so a split frame is normally copied only once.
+func (d *Decoder) appendBuf(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	var cur []byte
+	if d.buf != nil {
+		cur = *d.buf
+	}
+	need := len(cur) + len(p)
+	if need > cap(cur) {
+		want := int64(need) + min(d.left, 1<<maxClassShift)
+		if c := int64(2 * cap(cur)); c > want {
+			want = c
+		}
+		nb := getBuf(int(want))
+		*nb = append(*nb, cur...)
+		if d.buf != nil {
+			putBuf(d.buf)
+		}
+		d.buf = nb
+		cur = *nb
+	}
+	*d.buf = append(cur, p...)
+}
