@@ -1,0 +1,184 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/wsgate/wsgate/bench/internal/procmem"
+)
+
+// runResult is one server's run.
+type runResult struct {
+	Server string `json:"server"`
+	Round  int    `json:"round"`
+	Conns  int    `json:"conns"`
+	// Before is the last baseline sample (after the warm-up connection
+	// closed); After the last sample with every connection open and idle.
+	Before procmem.Mem `json:"before"`
+	After  procmem.Mem `json:"after"`
+	// Samples are all the samples after connecting, oldest first.
+	Samples []procmem.Mem `json:"samples_after"`
+	// RSSPerConn, AnonPerConn and PSSPerConn are (After - Before) / Conns
+	// of VmRSS, RssAnon and Pss, in bytes.
+	RSSPerConn  float64 `json:"rss_per_conn"`
+	AnonPerConn float64 `json:"anon_per_conn"`
+	PSSPerConn  float64 `json:"pss_per_conn"`
+	// HeapBefore and HeapAfter are the floor's own runtime figures after a
+	// runtime.GC (floor only: wsgate has no such hook).
+	HeapBefore *floorHeap `json:"heap_before,omitempty"`
+	HeapAfter  *floorHeap `json:"heap_after,omitempty"`
+	// HeapPerConn is (HeapInuse after - before) / Conns, floor only.
+	HeapPerConn float64 `json:"heap_inuse_per_conn,omitempty"`
+	// ConnectSeconds is how long opening every connection took.
+	ConnectSeconds float64 `json:"connect_seconds"`
+}
+
+// measureOne runs one server through warm-up, baseline, connect, idle and
+// sample, and stops it.
+func measureOne(o *options, bins *binaries, kind string, round int, echo *echoState) (*runResult, error) {
+	gogc := gogcString(o.gogc)
+	var p *proc
+	var err error
+	if kind == kindFloor {
+		p, err = startFloor(bins, gogc)
+	} else {
+		p, err = startWSGate(bins, gogc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer p.stop()
+
+	ex, err := warmUp(p, o, echo)
+	if err != nil {
+		return nil, err
+	}
+	res := &runResult{Server: kind, Round: round, Conns: o.conns}
+	time.Sleep(o.settle)
+	if res.Before, _, err = sample(p, o); err != nil {
+		return nil, err
+	}
+	if kind == kindFloor {
+		if res.HeapBefore, err = p.floorStats(); err != nil {
+			return nil, err
+		}
+	}
+
+	t0 := time.Now()
+	conns, err := dialAll(dialPlan{addr: p.addr, n: o.conns, sources: o.sources, workers: o.workers,
+		timeout: 10 * time.Second, ex: ex})
+	if err != nil {
+		return nil, fmt.Errorf("opening %d connections: %w (server stderr: %s)", o.conns, err, p.stderr)
+	}
+	defer closeAll(conns)
+	res.ConnectSeconds = time.Since(t0).Seconds()
+
+	time.Sleep(o.idle)
+	if res.After, res.Samples, err = sample(p, o); err != nil {
+		return nil, err
+	}
+	if kind == kindFloor {
+		if res.HeapAfter, err = p.floorStats(); err != nil {
+			return nil, err
+		}
+		if res.HeapAfter.Conns != int64(o.conns) {
+			return nil, fmt.Errorf("floor reports %d open connections, want %d", res.HeapAfter.Conns, o.conns)
+		}
+		res.HeapPerConn = float64(int64(res.HeapAfter.HeapInuse)-int64(res.HeapBefore.HeapInuse)) / float64(o.conns)
+	}
+	if err := stillOpen(conns); err != nil {
+		return nil, err
+	}
+	n := float64(o.conns)
+	res.RSSPerConn = float64(res.After.RSS-res.Before.RSS) / n
+	res.AnonPerConn = float64(res.After.RSSAnon-res.Before.RSSAnon) / n
+	res.PSSPerConn = float64(res.After.PSS-res.Before.PSS) / n
+	return res, nil
+}
+
+// warmUp opens, exercises and closes one connection, so lazily built
+// server state (pools, the accept path, the handshake objects) is in the
+// baseline. For wsgate it also finds out, once, whether echo works, and
+// returns the exchange every connection of this run will do.
+func warmUp(p *proc, o *options, echo *echoState) (exchange, error) {
+	plan := dialPlan{addr: p.addr, n: 1, sources: o.sources, workers: 1, timeout: 5 * time.Second}
+	if p.kind == kindFloor {
+		plan.ex = tcpExchange
+	} else {
+		useEcho := echo.want && (!echo.checked || echo.works)
+		plan.ex = wsExchange(p.addr, "/echo", useEcho)
+		c, err := dialOne(plan, 0)
+		if err != nil && useEcho && !echo.checked {
+			echo.checked, echo.works, echo.reason = true, false, err.Error()
+			plan.ex = wsExchange(p.addr, "/echo", false)
+			c, err = dialOne(plan, 0)
+		} else if useEcho {
+			echo.checked, echo.works = true, err == nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("warm-up connection: %w (server stderr: %s)", err, p.stderr)
+		}
+		abort(c)
+		return plan.ex, nil
+	}
+	c, err := dialOne(plan, 0)
+	if err != nil {
+		return nil, fmt.Errorf("warm-up connection: %w", err)
+	}
+	abort(c)
+	return plan.ex, nil
+}
+
+// sample takes o.samples memory samples o.interval apart and returns the
+// last and all of them; it fails if the server has exited.
+func sample(p *proc, o *options) (procmem.Mem, []procmem.Mem, error) {
+	var all []procmem.Mem
+	for i := 0; i < o.samples; i++ {
+		if i > 0 {
+			time.Sleep(o.interval)
+		}
+		if !p.alive() {
+			return procmem.Mem{}, nil, fmt.Errorf("%s exited (stderr: %s)", p.kind, p.stderr)
+		}
+		m, err := procmem.Read(p.pid())
+		if err != nil {
+			return procmem.Mem{}, nil, fmt.Errorf("reading %s's memory: %w", p.kind, err)
+		}
+		all = append(all, m)
+	}
+	return all[len(all)-1], all, nil
+}
+
+// stillOpen checks, without blocking, that the server has closed none of
+// the connections and sent nothing on them: a non-blocking MSG_PEEK must
+// find no data (EAGAIN) on every socket.
+func stillOpen(conns []net.Conn) error {
+	closed, sent := 0, 0
+	var one [1]byte
+	for _, c := range conns {
+		rc, err := c.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			return err
+		}
+		var n int
+		var rerr error
+		if err := rc.Control(func(fd uintptr) {
+			n, _, rerr = syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		}); err != nil {
+			return err
+		}
+		switch {
+		case rerr == syscall.EAGAIN:
+		case rerr == nil && n > 0:
+			sent++
+		default:
+			closed++ // n == 0: EOF; or a reset
+		}
+	}
+	if closed > 0 || sent > 0 {
+		return fmt.Errorf("of %d idle connections the server closed %d and sent unexpected bytes on %d", len(conns), closed, sent)
+	}
+	return nil
+}
