@@ -60,33 +60,101 @@ func buildUTF8DFA() *[int(utf8States) << 8]UTF8State {
 // the byte sequence invalid; the state then stays invalid.
 func (s *UTF8State) Feed(p []byte) bool {
 	st := *s
-	if st == utf8Reject {
-		return false
-	}
 	t := utf8DFA
-	i := 0
-	for i < len(p) {
-		if st == utf8Accept {
-			// ASCII fast path: 8 bytes at a time, then byte by byte.
-			for i+8 <= len(p) && binary.LittleEndian.Uint64(p[i:])&0x8080808080808080 == 0 {
-				i += 8
+	for len(p) > 0 {
+		if st == utf8Accept && len(p) >= 4 {
+			var ok bool
+			if p, ok = validFast(p); !ok {
+				*s = utf8Reject
+				return false
 			}
-			for i < len(p) && p[i] < 0x80 {
-				i++
-			}
-			if i == len(p) {
-				break
-			}
+			continue
 		}
-		st = t[int(st)<<8|int(p[i])]
 		if st == utf8Reject {
-			*s = utf8Reject
-			return false
+			break
 		}
-		i++
+		st = t[int(st)<<8|int(p[0])]
+		p = p[1:]
 	}
 	*s = st
-	return true
+	return st != utf8Reject
+}
+
+// utf8Lead describes a valid lead byte: the sequence length n (0 = invalid,
+// 1 = ASCII) and the range lo..hi allowed for the second byte, which is
+// what excludes overlongs, surrogates and code points above U+10FFFF.
+type utf8Lead struct{ n, lo, hi uint8 }
+
+// utf8Leads is indexed by the first byte of a sequence. Built once, only read.
+var utf8Leads = buildUTF8Leads()
+
+func buildUTF8Leads() *[256]utf8Lead {
+	t := new([256]utf8Lead)
+	for b := range t {
+		var l utf8Lead
+		switch {
+		case b < 0x80:
+			l = utf8Lead{1, 0, 0xFF}
+		case b >= 0xC2 && b <= 0xDF:
+			l = utf8Lead{2, 0x80, 0xBF}
+		case b == 0xE0:
+			l = utf8Lead{3, 0xA0, 0xBF}
+		case b == 0xED:
+			l = utf8Lead{3, 0x80, 0x9F}
+		case b >= 0xE1 && b <= 0xEF:
+			l = utf8Lead{3, 0x80, 0xBF}
+		case b == 0xF0:
+			l = utf8Lead{4, 0x90, 0xBF}
+		case b >= 0xF1 && b <= 0xF3:
+			l = utf8Lead{4, 0x80, 0xBF}
+		case b == 0xF4:
+			l = utf8Lead{4, 0x80, 0x8F}
+		default:
+			l = utf8Lead{0, 0xFF, 0} // empty range: always fails
+		}
+		t[b] = l
+	}
+	return t
+}
+
+// validFast validates whole code points from the start of p while at least
+// four bytes remain, so no sequence can be cut by the end of p. It returns
+// the unvalidated rest (shorter than four bytes) or ok=false.
+func validFast(p []byte) (rest []byte, ok bool) {
+	const hi8 = 0x8080808080808080
+	leads := utf8Leads
+	for len(p) >= 4 {
+		for len(p) >= 16 && (binary.LittleEndian.Uint64(p)|binary.LittleEndian.Uint64(p[8:]))&hi8 == 0 {
+			p = p[16:]
+		}
+		if len(p) < 4 {
+			break
+		}
+		c := p[0]
+		if c < 0x80 {
+			p = p[1:]
+			continue
+		}
+		l := leads[c]
+		if b1 := p[1]; b1 < l.lo || b1 > l.hi {
+			return p, false
+		}
+		switch l.n {
+		case 2:
+			p = p[2:]
+		case 3:
+			if p[2]&0xC0 != 0x80 {
+				return p, false
+			}
+			p = p[3:]
+		default:
+			if p[2]&0xC0 != 0x80 || p[3]&0xC0 != 0x80 {
+				return p, false
+			}
+			p = p[4:]
+		}
+	}
+	return p, true
 }
 
 // Complete reports whether the bytes fed so far end between code points,
