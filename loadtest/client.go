@@ -1,0 +1,579 @@
+package loadtest
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/lesismal/nbio"
+	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/frame/deflate"
+)
+
+// Client errors.
+var (
+	ErrTLSUnsupported = errors.New("loadtest: wss:// targets are not supported by the event-loop client yet")
+	ErrClientClosed   = errors.New("loadtest: client closed")
+	ErrNotOpen        = errors.New("loadtest: connection not open")
+)
+
+// ClientOptions configures a Client. Zero values take the documented default.
+type ClientOptions struct {
+	DialTimeout      time.Duration // TCP connect timeout; default 5s
+	HandshakeTimeout time.Duration // request sent to verified 101; default 5s
+	Deflate          bool          // offer permessage-deflate (no context takeover)
+	SourceIPs        []net.IP      // local addresses used round robin; none = kernel's choice
+	MaxDials         int           // concurrent TCP dials; default 256
+	MaxMessage       int64         // largest message accepted; default 16 MiB
+	Pollers          int           // nbio poller goroutines; default GOMAXPROCS
+}
+
+// Events receives a connection's life. Open and Message run on an event-loop
+// goroutine with the connection's lock held: they may call the *Locked
+// methods of Conn and must not block. Close and Fail run without the lock.
+type Events interface {
+	Open(c *Conn)
+	Message(c *Conn, op frame.Opcode, payload []byte)
+	// Close reports that an open connection closed; byServer is false when
+	// this process closed it (Client.Close, Conn.Close).
+	Close(c *Conn, byServer bool, reason string)
+	// Fail reports a connection that never opened; kind is one of refused,
+	// timeout, reset, http_NNN, protocol, addr, fd_limit, tls, other.
+	Fail(c *Conn, kind string, err error)
+}
+
+// Client is the event-loop WebSocket client: every connection is an nbio
+// connection served by a few poller goroutines, with no goroutine per
+// connection. Dials run on a bounded set of short-lived goroutines.
+type Client struct {
+	nb      *nbio.Engine
+	rec     *Recorder
+	opts    ClientOptions
+	lim     frame.Limits
+	nextIP  atomic.Uint32
+	dialSem chan struct{}
+	dials   sync.WaitGroup
+	bufs    sync.Pool // *[]byte scratch for frames and inflated messages
+	mu      sync.Mutex
+	conns   map[*Conn]struct{} // guarded by mu: connections not yet closed
+	closed  bool               // guarded by mu
+}
+
+// Connection states.
+const (
+	stDialing uint8 = iota
+	stHandshake
+	stOpen
+	stClosed
+)
+
+// Conn is one client connection. Its fields are guarded by mu; the event
+// loop holds mu while it delivers data.
+type Conn struct {
+	mu      sync.Mutex
+	cl      *Client
+	nc      *nbio.Conn
+	ev      Events
+	dec     frame.Decoder
+	hs      []byte // handshake response bytes so far; nil once open
+	failErr error  // why the handshake failed, set before closing
+	reason  string // why an open connection closed, when known before OnClose
+	startNs int64  // dial start, monotonic nanoseconds since the recorder start
+	rnd     rng
+	accept  [28]byte
+	ID      uint32 // caller's connection number
+	Tag     uint32 // caller's data (scenario role, publisher id...)
+	state   uint8
+	deflate bool
+	bits    uint8
+	local   bool  // this process initiated the close
+	UserN   int64 // scenario's counter (echo: last sequence number sent)
+	State   any   // scenario's per-connection state (broadcast: sequence trackers)
+}
+
+// NewClient starts an nbio engine in client mode.
+func NewClient(opts ClientOptions, rec *Recorder) (*Client, error) {
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 5 * time.Second
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = 5 * time.Second
+	}
+	if opts.MaxDials <= 0 {
+		opts.MaxDials = 256
+	}
+	if opts.MaxMessage <= 0 {
+		opts.MaxMessage = 16 << 20
+	}
+	if opts.Pollers <= 0 {
+		opts.Pollers = runtime.GOMAXPROCS(0)
+	}
+	cl := &Client{
+		rec: rec, opts: opts,
+		lim:     frame.Limits{MaxMessage: opts.MaxMessage},
+		dialSem: make(chan struct{}, opts.MaxDials),
+		conns:   map[*Conn]struct{}{},
+	}
+	cl.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
+	cl.nb = nbio.NewEngine(nbio.Config{Name: "wsload", NPoller: opts.Pollers, ReadBufferSize: 64 << 10})
+	cl.nb.OnData(cl.onData)
+	cl.nb.OnClose(cl.onClose)
+	if err := cl.nb.Start(); err != nil {
+		return nil, err
+	}
+	return cl, nil
+}
+
+func (cl *Client) getBuf() *[]byte  { return cl.bufs.Get().(*[]byte) }
+func (cl *Client) putBuf(b *[]byte) { *b = (*b)[:0]; cl.bufs.Put(b) }
+
+func (cl *Client) sinceStart() int64 { return int64(time.Since(cl.rec.start)) }
+
+// Dial starts a connection to t. It blocks while MaxDials dials are in
+// flight (that is the back-pressure a ramp sees), then returns; the outcome
+// arrives through ev. It returns ErrClientClosed after Close.
+func (cl *Client) Dial(t *Target, ev Events, id, tag uint32) (*Conn, error) {
+	c := &Conn{cl: cl, ev: ev, ID: id, Tag: tag}
+	c.rnd.seed(uint64(id)<<32 ^ uint64(cl.sinceStart()))
+	cl.mu.Lock()
+	if cl.closed {
+		cl.mu.Unlock()
+		return nil, ErrClientClosed
+	}
+	cl.conns[c] = struct{}{}
+	cl.dials.Add(1)
+	cl.mu.Unlock()
+	cl.dialSem <- struct{}{}
+	cl.rec.C.ConnectAttempts.Add(1)
+	c.startNs = cl.sinceStart()
+	go cl.dial(c, t)
+	return c, nil
+}
+
+func (cl *Client) localAddr() net.Addr {
+	if len(cl.opts.SourceIPs) == 0 {
+		return nil
+	}
+	i := cl.nextIP.Add(1) - 1
+	return &net.TCPAddr{IP: cl.opts.SourceIPs[int(i)%len(cl.opts.SourceIPs)]}
+}
+
+// ipBindAddressNoPort is IP_BIND_ADDRESS_NO_PORT (Linux 4.2+): a bound
+// source address takes its port at connect time, so ports are shared
+// across destinations.
+const ipBindAddressNoPort = 24
+
+func bindNoPort(_, _ string, rc syscall.RawConn) error {
+	return rc.Control(func(fd uintptr) {
+		_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
+	})
+}
+
+func (cl *Client) dial(c *Conn, t *Target) {
+	defer cl.dials.Done()
+	defer func() { <-cl.dialSem }()
+	if t.TLS {
+		cl.fail(c, ErrTLSUnsupported)
+		return
+	}
+	d := net.Dialer{Timeout: cl.opts.DialTimeout, LocalAddr: cl.localAddr()}
+	if d.LocalAddr != nil {
+		d.Control = bindNoPort
+	}
+	tc, err := d.Dial("tcp", t.Addr)
+	if err != nil {
+		cl.fail(c, err)
+		return
+	}
+	var key [24]byte
+	c.mu.Lock()
+	makeKey(&c.rnd, &key, &c.accept)
+	c.state = stHandshake
+	c.hs = make([]byte, 0, 512)
+	nc, err := cl.nb.AddConn(tc)
+	if err != nil {
+		c.mu.Unlock()
+		_ = tc.Close()
+		cl.fail(c, err)
+		return
+	}
+	c.nc = nc
+	nc.SetSession(c)
+	_ = nc.SetReadDeadline(time.Now().Add(cl.opts.HandshakeTimeout))
+	b := cl.getBuf()
+	*b = t.appendRequest((*b)[:0], key[:], cl.opts.Deflate)
+	_, err = nc.Write(*b)
+	cl.putBuf(b)
+	c.mu.Unlock()
+	if err != nil {
+		c.mu.Lock()
+		c.failErr = err
+		c.mu.Unlock()
+		_ = nc.Close()
+	}
+}
+
+// fail reports a connection that closed before opening.
+func (cl *Client) fail(c *Conn, err error) {
+	c.mu.Lock()
+	c.state = stClosed
+	c.mu.Unlock()
+	cl.forget(c)
+	kind := FailureKind(err)
+	cl.rec.Fail(kind)
+	c.ev.Fail(c, kind, err)
+}
+
+func (cl *Client) forget(c *Conn) {
+	cl.mu.Lock()
+	delete(cl.conns, c)
+	cl.mu.Unlock()
+}
+
+// FailureKind classifies a dial or handshake error.
+func FailureKind(err error) string {
+	var se *StatusError
+	var ne net.Error
+	switch {
+	case errors.As(err, &se):
+		return "http_" + itoa(se.Code)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, nbio.ErrReadTimeout), errors.Is(err, nbio.ErrDialTimeout),
+		errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), err == nil,
+		errors.Is(err, errEOF):
+		return "reset"
+	case errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.EADDRINUSE):
+		return "addr"
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return "fd_limit"
+	case errors.Is(err, ErrTLSUnsupported):
+		return "tls"
+	case errors.Is(err, ErrBadResponse), errors.Is(err, ErrBadAccept),
+		errors.Is(err, ErrHeaderTooBig), errors.Is(err, ErrBadExtension),
+		errors.Is(err, deflate.ErrNotOffered), errors.Is(err, deflate.ErrUnknownExtension):
+		return "protocol"
+	}
+	return "other"
+}
+
+// errEOF marks a connection the server closed during the handshake.
+var errEOF = errors.New("loadtest: connection closed during handshake")
+
+func (cl *Client) onData(nc *nbio.Conn, data []byte) {
+	c, ok := nc.Session().(*Conn)
+	if !ok {
+		_ = nc.Close()
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.state {
+	case stHandshake:
+		c.handshakeDataLocked(data)
+	case stOpen:
+		if err := c.dec.Feed(data, c); err != nil {
+			c.protocolErrorLocked(err)
+		}
+	}
+}
+
+func (c *Conn) handshakeDataLocked(data []byte) {
+	c.hs = append(c.hs, data...)
+	if bytes.Index(c.hs, []byte("\r\n\r\n")) < 0 {
+		if len(c.hs) > maxResponseHeader {
+			c.failErr = ErrHeaderTooBig
+			_ = c.nc.Close()
+		}
+		return
+	}
+	r, err := parseResponse(c.hs, &c.accept, c.cl.opts.Deflate)
+	if err != nil {
+		c.failErr = err
+		_ = c.nc.Close()
+		return
+	}
+	cl := c.cl
+	cl.rec.Record(KindHandshake, c.ID, time.Duration(cl.sinceStart()-c.startNs))
+	cl.rec.C.Connected.Add(1)
+	cl.rec.C.Open.Add(1)
+	_ = c.nc.SetReadDeadline(time.Time{})
+	rest := c.hs[r.header:]
+	c.hs = nil
+	c.state = stOpen
+	c.deflate, c.bits = r.deflate, uint8(r.clientBits)
+	c.dec.Init(&cl.lim, true, r.deflate)
+	c.ev.Open(c)
+	if len(rest) > 0 && c.state == stOpen {
+		if err := c.dec.Feed(rest, c); err != nil {
+			c.protocolErrorLocked(err)
+		}
+	}
+}
+
+func (c *Conn) protocolErrorLocked(err error) {
+	c.cl.rec.C.Errors.Add(1)
+	code := frame.CloseProtocolError
+	var pe *frame.ProtocolError
+	if errors.As(err, &pe) {
+		code = pe.Code
+	}
+	c.reason = "protocol_error"
+	c.writeControlLocked(frame.OpClose, closePayload(code))
+	_ = c.nc.Close()
+}
+
+func closePayload(code frame.CloseCode) []byte {
+	return []byte{byte(code >> 8), byte(code)}
+}
+
+// OnMessage implements frame.Handler.
+func (c *Conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error {
+	if !compressed {
+		c.ev.Message(c, op, payload)
+		return nil
+	}
+	b := c.cl.getBuf()
+	out, err := deflate.Decompress((*b)[:0], payload, c.cl.opts.MaxMessage)
+	if err == nil && op == frame.OpText && !frame.ValidUTF8(out) {
+		err = frame.ErrInvalidUTF8
+	}
+	if err == nil {
+		c.ev.Message(c, op, out)
+	}
+	*b = out[:0]
+	c.cl.putBuf(b)
+	return err
+}
+
+// OnControl implements frame.Handler: pings are answered, a close is echoed
+// and the connection shut.
+func (c *Conn) OnControl(op frame.Opcode, payload []byte) error {
+	switch op {
+	case frame.OpPing:
+		c.writeControlLocked(frame.OpPong, payload)
+	case frame.OpClose:
+		code, _, _ := frame.ParseClose(payload)
+		if c.reason == "" {
+			c.reason = "close_" + itoa(int(code))
+		}
+		if !c.local {
+			c.writeControlLocked(frame.OpClose, payload)
+		}
+		_ = c.nc.Close()
+	}
+	return nil
+}
+
+func (c *Conn) writeControlLocked(op frame.Opcode, payload []byte) {
+	var buf [6 + 125]byte
+	b := frame.AppendMaskedFrame(buf[:0], true, 0, op, c.rnd.key(), payload)
+	_, _ = c.nc.Write(b)
+}
+
+func (cl *Client) onClose(nc *nbio.Conn, err error) {
+	c, ok := nc.Session().(*Conn)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	prev := c.state
+	c.state = stClosed
+	c.dec.Release()
+	failErr, reason, local := c.failErr, c.reason, c.local
+	c.hs = nil
+	c.mu.Unlock()
+	cl.forget(c)
+	switch prev {
+	case stHandshake:
+		if failErr == nil {
+			failErr = err
+			if err == nil {
+				failErr = errEOF
+			}
+		}
+		kind := FailureKind(failErr)
+		cl.rec.Fail(kind)
+		c.ev.Fail(c, kind, failErr)
+	case stOpen:
+		cl.rec.C.Open.Add(-1)
+		if reason == "" {
+			reason = closeReason(err, local)
+		}
+		if !local {
+			cl.rec.C.Disconnects.Add(1)
+			cl.rec.C.ServerCloses.Add(1)
+			cl.rec.Closed(reason)
+		}
+		c.ev.Close(c, !local, reason)
+	}
+}
+
+func closeReason(err error, local bool) string {
+	switch {
+	case local:
+		return "local"
+	case err == nil:
+		return "eof"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "reset"
+	}
+	return "error"
+}
+
+// Close closes the connection, sending a normal close frame first when open.
+func (c *Conn) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked()
+}
+
+func (c *Conn) closeLocked() {
+	c.local = true
+	if c.nc == nil {
+		return
+	}
+	if c.state == stOpen {
+		c.writeControlLocked(frame.OpClose, closePayload(frame.CloseNormal))
+	}
+	_ = c.nc.Close()
+}
+
+// Abort closes the TCP connection without a close frame.
+func (c *Conn) Abort() {
+	c.mu.Lock()
+	c.local = true
+	if c.nc != nil {
+		_ = c.nc.Close()
+	}
+	c.mu.Unlock()
+}
+
+// Send sends one data message. It is safe from any goroutine.
+func (c *Conn) Send(op frame.Opcode, payload []byte) error {
+	c.mu.Lock()
+	err := c.SendLocked(op, payload)
+	c.mu.Unlock()
+	return err
+}
+
+// SendLocked sends one data message; the caller holds the connection's lock
+// (inside Events.Open or Events.Message). The payload is copied: the caller
+// may reuse it when SendLocked returns.
+func (c *Conn) SendLocked(op frame.Opcode, payload []byte) error {
+	if c.state != stOpen || c.local {
+		return ErrNotOpen
+	}
+	cl := c.cl
+	b := cl.getBuf()
+	if c.deflate {
+		z := cl.getBuf()
+		*z = deflate.Compress((*z)[:0], payload, 1, int(c.bits))
+		*b = frame.AppendMaskedFrame((*b)[:0], true, 0x40, op, c.rnd.key(), *z)
+		cl.putBuf(z)
+	} else {
+		*b = frame.AppendMaskedFrame((*b)[:0], true, 0, op, c.rnd.key(), payload)
+	}
+	_, err := c.nc.Write(*b)
+	cl.putBuf(b)
+	if err != nil {
+		cl.rec.C.Errors.Add(1)
+		return err
+	}
+	cl.rec.C.MsgsOut.Add(1)
+	cl.rec.C.BytesOut.Add(int64(len(payload)))
+	return nil
+}
+
+// Open reports whether the connection is open.
+func (c *Conn) Open() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == stOpen && !c.local
+}
+
+// Len returns the number of connections not yet closed.
+func (cl *Client) Len() int {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return len(cl.conns)
+}
+
+// Close stops new dials, sends a close frame on every open connection, waits
+// up to grace for the server's replies, then closes everything and stops
+// the engine.
+func (cl *Client) Close(grace time.Duration) {
+	cl.mu.Lock()
+	cl.closed = true
+	cl.mu.Unlock()
+	cl.dials.Wait()
+	for _, c := range cl.snapshotConns() {
+		c.Close()
+	}
+	deadline := time.Now().Add(grace)
+	for cl.Len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, c := range cl.snapshotConns() {
+		c.Abort()
+	}
+	cl.nb.Stop()
+}
+
+func (cl *Client) snapshotConns() []*Conn {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	out := make([]*Conn, 0, len(cl.conns))
+	for c := range cl.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// rng is a xorshift64* generator: cheap mask keys and handshake keys.
+type rng struct{ s uint64 }
+
+func (r *rng) seed(s uint64) {
+	r.s = s*0x9E3779B97F4A7C15 | 1
+}
+
+func (r *rng) next() uint64 {
+	r.s ^= r.s >> 12
+	r.s ^= r.s << 25
+	r.s ^= r.s >> 27
+	return r.s * 2685821657736338717
+}
+
+func (r *rng) key() [4]byte {
+	v := r.next()
+	return [4]byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)}
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}

@@ -1,0 +1,196 @@
+package loadtest
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// plainSet holds the slow and stalled readers. They use ordinary blocking
+// net.Conns outside the event loop: a stalled reader is never read after its
+// handshake (the server's send queue to it fills up), a slow reader is read
+// by its own goroutine at Config.SlowRate bytes per second. They are few by
+// design (a fraction of the run), so a goroutine each is acceptable.
+type plainSet struct {
+	e     *env
+	mu    sync.Mutex
+	conns []*plainConn // guarded by mu
+	wg    sync.WaitGroup
+	stop  chan struct{}
+	once  sync.Once
+}
+
+type plainConn struct {
+	nc     net.Conn
+	slow   bool
+	closed bool // slow: the server closed it (set by its reader goroutine)
+}
+
+func (s *plainSet) stopCh() chan struct{} {
+	s.once.Do(func() { s.stop = make(chan struct{}) })
+	return s.stop
+}
+
+// start dials one slow (slow=true) or stalled reader in the background.
+func (s *plainSet) start(t *Target, slow bool) {
+	stop := s.stopCh()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		pc, err := s.dial(t, slow)
+		if err != nil {
+			return
+		}
+		if slow {
+			s.readSlowly(pc, stop)
+		}
+	}()
+}
+
+func (s *plainSet) dial(t *Target, slow bool) (*plainConn, error) {
+	e := s.e
+	rec := e.rec
+	rec.C.ConnectAttempts.Add(1)
+	start := time.Now()
+	fail := func(err error) (*plainConn, error) {
+		rec.Fail(FailureKind(err))
+		return nil, err
+	}
+	if t.TLS {
+		return fail(ErrTLSUnsupported)
+	}
+	d := net.Dialer{Timeout: e.cfg.DialTimeout, LocalAddr: e.cl.localAddr()}
+	if d.LocalAddr != nil {
+		d.Control = bindNoPort
+	}
+	nc, err := d.Dial("tcp", t.Addr)
+	if err != nil {
+		return fail(err)
+	}
+	var r rng
+	r.seed(uint64(start.UnixNano()))
+	var key [24]byte
+	var accept [28]byte
+	makeKey(&r, &key, &accept)
+	_ = nc.SetDeadline(time.Now().Add(e.cfg.HandshakeTimeout))
+	if _, err := nc.Write(t.appendRequest(nil, key[:], false)); err != nil {
+		nc.Close()
+		return fail(err)
+	}
+	head, err := readHead(nc)
+	if err == nil {
+		_, err = parseResponse(head, &accept, false)
+	}
+	if err != nil {
+		nc.Close()
+		return fail(err)
+	}
+	_ = nc.SetDeadline(time.Time{})
+	rec.Record(KindHandshake, 0, time.Since(start))
+	rec.C.Connected.Add(1)
+	rec.C.Open.Add(1)
+	if slow {
+		rec.C.SlowConns.Add(1)
+	} else {
+		rec.C.StalledConns.Add(1)
+	}
+	pc := &plainConn{nc: nc, slow: slow}
+	s.mu.Lock()
+	s.conns = append(s.conns, pc)
+	s.mu.Unlock()
+	return pc, nil
+}
+
+// readHead reads byte by byte up to the end of the response head, so that
+// no frame bytes are consumed (a stalled reader must leave them unread).
+func readHead(nc net.Conn) ([]byte, error) {
+	var head []byte
+	var b [1]byte
+	for len(head) < maxResponseHeader {
+		if _, err := io.ReadFull(nc, b[:]); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, errEOF
+			}
+			return nil, err
+		}
+		head = append(head, b[0])
+		if n := len(head); n >= 4 && string(head[n-4:]) == "\r\n\r\n" {
+			return head, nil
+		}
+	}
+	return nil, ErrHeaderTooBig
+}
+
+// readSlowly reads pc at SlowRate bytes per second until stop or an error.
+func (s *plainSet) readSlowly(pc *plainConn, stop chan struct{}) {
+	rate := s.e.cfg.SlowRate
+	chunk := rate / 10
+	if chunk < 1 {
+		chunk = 1
+	}
+	br := bufio.NewReaderSize(pc.nc, 16)
+	buf := make([]byte, chunk)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		_ = pc.nc.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		n, err := br.Read(buf)
+		s.e.rec.C.BytesIn.Add(int64(n))
+		var ne net.Error
+		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+			s.mu.Lock()
+			pc.closed = true
+			s.mu.Unlock()
+			return
+		}
+	}
+}
+
+// finish stops the slow readers, checks which stalled readers the server
+// disconnected (by draining what they never read, up to a bound), and
+// closes them all.
+func (s *plainSet) finish() {
+	close(s.stopCh())
+	s.wg.Wait()
+	s.mu.Lock()
+	conns := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+	rec := s.e.rec
+	for _, pc := range conns {
+		if pc.slow {
+			if pc.closed {
+				rec.C.SlowClosed.Add(1)
+			}
+		} else if serverClosed(pc.nc) {
+			rec.C.StalledClosed.Add(1)
+		}
+		_ = pc.nc.Close()
+		rec.C.Open.Add(-1)
+	}
+}
+
+// serverClosed drains nc for at most 64 MiB or 100 ms and reports whether
+// it ended with EOF or a reset.
+func serverClosed(nc net.Conn) bool {
+	buf := make([]byte, 64<<10)
+	deadline := time.Now().Add(100 * time.Millisecond)
+	_ = nc.SetReadDeadline(deadline)
+	for total := 0; total < 64<<20; {
+		n, err := nc.Read(buf)
+		total += n
+		if err != nil {
+			var ne net.Error
+			return !(errors.As(err, &ne) && ne.Timeout())
+		}
+	}
+	return false
+}

@@ -1,0 +1,222 @@
+package loadtest
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Progress receives one Point per second while a run goes on.
+type Progress func(p Point, server *ProcSample)
+
+// Barrier waits until every worker of a multi-process run is ready (it is
+// nil in a single-process run).
+type Barrier func(ctx context.Context) error
+
+// env is what a scenario works with.
+type env struct {
+	cfg     *Config
+	rec     *Recorder
+	cl      *Client
+	targets []*Target
+	barrier Barrier
+	plain   *plainSet
+	sending atomic.Bool // scenario is in its measuring phase
+}
+
+// Run executes cfg's scenario until it ends or ctx is cancelled (Ctrl-C),
+// and returns what was measured so far in either case.
+func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Snapshot, error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &env{cfg: cfg, rec: NewRecorder(), barrier: barrier}
+	path := cfg.Path
+	if cfg.Scenario == "broadcast" && path == "" {
+		path = "/room/" + cfg.Room
+	}
+	for _, u := range cfg.Targets {
+		t, err := ParseTarget(u, path)
+		if err != nil {
+			return nil, err
+		}
+		e.targets = append(e.targets, t)
+	}
+	cl, err := NewClient(ClientOptions{
+		DialTimeout: cfg.DialTimeout, HandshakeTimeout: cfg.HandshakeTimeout,
+		Deflate: cfg.Deflate, SourceIPs: cfg.ipShare(),
+	}, e.rec)
+	if err != nil {
+		return nil, err
+	}
+	e.cl = cl
+	e.plain = &plainSet{e: e}
+	stopTick := e.startTicker(prog)
+	var runErr error
+	switch cfg.Scenario {
+	case "connect":
+		runErr = runConnect(ctx, e)
+	case "echo":
+		runErr = runEcho(ctx, e)
+	case "broadcast":
+		runErr = runBroadcast(ctx, e)
+	case "churn":
+		runErr = runChurn(ctx, e)
+	}
+	e.sending.Store(false)
+	e.plain.finish()
+	cl.Close(500 * time.Millisecond)
+	server := stopTick()
+	snap := e.rec.Snapshot(cfg.Scenario)
+	snap.Targets = cfg.Targets
+	snap.Server = server
+	snap.Config = configMap(cfg)
+	snap.finalize()
+	return snap, runErr
+}
+
+// startTicker records a Point every second and samples the server process;
+// the returned function stops it and returns the server samples.
+func (e *env) startTicker(prog Progress) func() []ProcSample {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var ps *procSampler
+	if e.cfg.ServerPID > 0 {
+		ps = &procSampler{pid: e.cfg.ServerPID}
+		ps.sample(0)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			p := e.rec.Tick()
+			var sp *ProcSample
+			if ps != nil {
+				if s, ok := ps.sample(p.Second); ok {
+					sp = &s
+				}
+			}
+			if prog != nil {
+				prog(p, sp)
+			}
+		}
+	}()
+	return func() []ProcSample {
+		close(done)
+		wg.Wait()
+		if ps == nil {
+			return nil
+		}
+		return ps.samples
+	}
+}
+
+// role of connection i of n given the slow and stalled fractions: the
+// fractions are spread evenly over the index range.
+const (
+	roleNormal = iota
+	roleSlow
+	roleStalled
+)
+
+func (e *env) role(i int) int {
+	f := func(frac float64) bool { return int(float64(i+1)*frac) > int(float64(i)*frac) }
+	switch {
+	case f(e.cfg.StalledFraction):
+		return roleStalled
+	case f(e.cfg.SlowFraction):
+		return roleSlow
+	}
+	return roleNormal
+}
+
+// target returns the target of connection i.
+func (e *env) target(i int) *Target { return e.targets[i%len(e.targets)] }
+
+// globalID numbers connection i of this worker uniquely across workers.
+func (e *env) globalID(i int) uint32 { return uint32(i*e.cfg.Workers + e.cfg.WorkerIndex) }
+
+// ramp opens n connections at cfg.ConnRate (this worker's share), calling
+// dial(i) for each; it returns early when ctx ends.
+func (e *env) ramp(ctx context.Context, n int, dial func(i int)) {
+	rate := e.cfg.ConnRate / float64(e.cfg.Workers)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if ctx.Err() != nil {
+			return
+		}
+		due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+		if d := time.Until(due); d > 0 {
+			if !sleepCtx(ctx, d) {
+				return
+			}
+		}
+		dial(i)
+	}
+}
+
+// dialRole dials connection i according to its role; ev receives normal
+// connections.
+func (e *env) dialRole(i int, t *Target, ev Events, tag uint32) {
+	switch e.role(i) {
+	case roleSlow:
+		e.plain.start(t, true)
+	case roleStalled:
+		e.plain.start(t, false)
+	default:
+		_, _ = e.cl.Dial(t, ev, e.globalID(i), tag)
+	}
+}
+
+// waitOpen waits until every dial of the ramp has finished (opened or
+// failed) or the handshake timeout passes, whichever is first.
+func (e *env) waitOpen(ctx context.Context, expected int64) {
+	deadline := time.Now().Add(e.cfg.DialTimeout + e.cfg.HandshakeTimeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		c := e.rec.C.Connected.Load() + e.rec.C.ConnectFailed.Load()
+		if c >= expected {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func configMap(c *Config) map[string]any {
+	m := map[string]any{
+		"scenario": c.Scenario, "conns": c.Conns, "conn_rate": c.ConnRate,
+		"duration": c.Duration.String(), "deflate": c.Deflate, "workers": c.Workers,
+		"slow_fraction": c.SlowFraction, "stalled_fraction": c.StalledFraction,
+		"source_ips": len(c.SourceIPs),
+	}
+	switch c.Scenario {
+	case "echo":
+		m["inflight"], m["msg_rate"], m["size"], m["binary"] = c.InFlight, c.MsgRate, c.Size, c.Binary
+	case "broadcast":
+		m["room"], m["publishers"], m["pub_rate"], m["size"] = c.Room, c.Publishers, c.PubRate, c.Size
+		m["publish_url"] = c.PublishURL
+	case "churn":
+		m["lifetime"], m["backoff_base"], m["backoff_max"] = c.Lifetime.String(), c.BackoffBase.String(), c.BackoffMax.String()
+		m["abrupt_fraction"] = c.AbruptFraction
+	}
+	return m
+}

@@ -1,0 +1,204 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/wsgate/wsgate/frame"
+)
+
+// Broadcast roles, kept in Conn.Tag.
+const (
+	tagSubscriber = 0
+	tagPublisher  = 1
+)
+
+// bcastEvents drives the broadcast scenario: subscribers check every
+// delivery's (publisher, sequence) and latency; publishers' own deliveries
+// are only counted as bytes in.
+type bcastEvents struct {
+	e    *env
+	pubs int // publishers over all workers
+	mu   sync.Mutex
+	pubc map[uint32]*Conn // guarded by mu: open publisher connections by publisher id
+}
+
+func (ev *bcastEvents) Open(c *Conn) {
+	if c.Tag == tagPublisher {
+		ev.mu.Lock()
+		ev.pubc[c.ID&^pubConnBit] = c
+		ev.mu.Unlock()
+		return
+	}
+	c.State = make([]seqTracker, ev.pubs)
+	c.cl.rec.C.Subscribers.Add(1)
+}
+
+// pubConnBit marks the connection id of a publisher connection; the low
+// bits are the publisher id.
+const pubConnBit = 1 << 31
+
+func (ev *bcastEvents) Message(c *Conn, op frame.Opcode, p []byte) {
+	now := time.Now().UnixNano()
+	countIn(c, p)
+	if c.Tag == tagPublisher {
+		return
+	}
+	rec := c.cl.rec
+	trk, _ := c.State.([]seqTracker)
+	ts, id, seq, ok := parseStamp(p)
+	if !ok || int(id) >= len(trk) || seq == 0 {
+		rec.C.Corrupt.Add(1)
+		return
+	}
+	switch trk[id].observe(seq) {
+	case seqDuplicate:
+		rec.C.Duplicates.Add(1)
+		return
+	case seqReordered:
+		rec.C.Reordered.Add(1)
+	}
+	rec.C.Delivered.Add(1)
+	rec.Record(KindMessage, c.ID, time.Duration(now-ts))
+}
+
+func (ev *bcastEvents) Close(*Conn, bool, string) {}
+func (ev *bcastEvents) Fail(*Conn, string, error) {}
+
+// runBroadcast connects the subscribers and this worker's publishers, waits
+// for every worker, publishes for Duration, and drains deliveries.
+func runBroadcast(ctx context.Context, e *env) error {
+	cfg := e.cfg
+	ev := &bcastEvents{e: e, pubs: cfg.Publishers, pubc: map[uint32]*Conn{}}
+	var myPubs []uint32
+	for p := cfg.WorkerIndex; p < cfg.Publishers; p += cfg.Workers {
+		myPubs = append(myPubs, uint32(p))
+	}
+	n := cfg.share(cfg.Conns)
+	e.ramp(ctx, n, func(i int) { e.dialRole(i, e.target(i), ev, tagSubscriber) })
+	if cfg.PublishURL == "" {
+		for k, id := range myPubs {
+			_, _ = e.cl.Dial(e.target(k), ev, pubConnBit|id, tagPublisher)
+		}
+	}
+	want := int64(n)
+	if cfg.PublishURL == "" {
+		want += int64(len(myPubs))
+	}
+	e.waitOpen(ctx, want)
+	sleepCtx(ctx, 200*time.Millisecond) // let the server register the joins
+	if e.barrier != nil {
+		if err := e.barrier(ctx); err != nil {
+			return err
+		}
+	}
+	e.sending.Store(true)
+	end := time.Now().Add(cfg.Duration)
+	var wg sync.WaitGroup
+	for _, id := range myPubs {
+		wg.Add(1)
+		go func(id uint32) {
+			defer wg.Done()
+			ev.publish(ctx, id, end)
+		}(id)
+	}
+	wg.Wait()
+	e.sending.Store(false)
+	e.drainBroadcast(ctx)
+	return nil
+}
+
+// drainBroadcast waits until every expected delivery arrived (single
+// process) or deliveries have been quiet for 300 ms, at most Drain.
+func (e *env) drainBroadcast(ctx context.Context) {
+	c := &e.rec.C
+	last, quietSince := int64(-1), time.Now()
+	e.drain(ctx, func() bool {
+		d := c.Delivered.Load() + c.Duplicates.Load()
+		if e.cfg.Workers == 1 && c.Delivered.Load() >= c.Published.Load()*c.Subscribers.Load() {
+			return true
+		}
+		if d != last {
+			last, quietSince = d, time.Now()
+		}
+		return e.cfg.Workers > 1 && time.Since(quietSince) > 300*time.Millisecond
+	})
+}
+
+// publish sends publisher id's messages at its share of PubRate until end.
+// The stamp carries the intended send time.
+func (ev *bcastEvents) publish(ctx context.Context, id uint32, end time.Time) {
+	e := ev.e
+	rate := e.cfg.PubRate / float64(e.cfg.Publishers)
+	interval := time.Duration(float64(time.Second) / rate)
+	p := newPayload(e.cfg.Size, uint64(id)+7)
+	op := frame.OpText
+	if e.cfg.Binary && e.cfg.PublishURL == "" {
+		op = frame.OpBinary
+	}
+	var hc *http.Client
+	if e.cfg.PublishURL != "" {
+		hc = &http.Client{Timeout: 5 * time.Second}
+	}
+	start := time.Now()
+	for seq := uint64(1); ctx.Err() == nil; seq++ {
+		due := start.Add(time.Duration(seq-1) * interval)
+		if !due.Before(end) {
+			return
+		}
+		if d := time.Until(due); d > 0 {
+			if !sleepCtx(ctx, d) {
+				return
+			}
+		} else if -d > time.Millisecond {
+			e.rec.C.Late.Add(1)
+		}
+		putStamp(p, due.UnixNano(), id, seq)
+		var err error
+		if hc != nil {
+			err = ev.publishHTTP(hc, p)
+		} else {
+			err = ev.publishWS(id, op, p)
+		}
+		if err != nil {
+			e.rec.C.PublishFailed.Add(1)
+			continue
+		}
+		e.rec.C.Published.Add(1)
+	}
+}
+
+func (ev *bcastEvents) publishWS(id uint32, op frame.Opcode, p []byte) error {
+	ev.mu.Lock()
+	c := ev.pubc[id]
+	ev.mu.Unlock()
+	if c == nil {
+		return ErrNotOpen
+	}
+	return c.Send(op, p)
+}
+
+// publishRequest is the admin API's body: POST /api/publish.
+type publishRequest struct {
+	Room    string `json:"room"`
+	Payload string `json:"payload"`
+}
+
+func (ev *bcastEvents) publishHTTP(hc *http.Client, p []byte) error {
+	body, _ := json.Marshal(publishRequest{Room: ev.e.cfg.Room, Payload: string(p)})
+	resp, err := hc.Post(ev.e.cfg.PublishURL, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return &StatusError{Code: resp.StatusCode}
+	}
+	return nil
+}

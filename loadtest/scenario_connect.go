@@ -1,0 +1,35 @@
+package loadtest
+
+import (
+	"context"
+	"time"
+
+	"github.com/wsgate/wsgate/frame"
+)
+
+// nopEvents counts nothing beyond what the Client records itself: the
+// connect scenario only opens and holds connections.
+type nopEvents struct{}
+
+func (nopEvents) Open(*Conn)                                {}
+func (nopEvents) Message(c *Conn, _ frame.Opcode, p []byte) { countIn(c, p) }
+func (nopEvents) Close(*Conn, bool, string)                 {}
+func (nopEvents) Fail(*Conn, string, error)                 {}
+
+func countIn(c *Conn, p []byte) {
+	c.cl.rec.C.MsgsIn.Add(1)
+	c.cl.rec.C.BytesIn.Add(int64(len(p)))
+}
+
+// runConnect ramps to Conns connections at ConnRate per second, then holds
+// them for Duration. Handshake latency and failures by kind are recorded by
+// the Client.
+func runConnect(ctx context.Context, e *env) error {
+	n := e.cfg.share(e.cfg.Conns)
+	e.ramp(ctx, n, func(i int) { e.dialRole(i, e.target(i), nopEvents{}, 0) })
+	sleepCtx(ctx, e.cfg.Duration)
+	return nil
+}
+
+// holdUntil sleeps until t or ctx ends.
+func holdUntil(ctx context.Context, t time.Time) { sleepCtx(ctx, time.Until(t)) }

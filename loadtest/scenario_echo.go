@@ -1,0 +1,175 @@
+package loadtest
+
+import (
+	"context"
+	"time"
+
+	"github.com/wsgate/wsgate/frame"
+)
+
+// echoEvents drives the echo scenario. In closed loop every reply sends the
+// next message on the same connection (InFlight per connection); in open
+// loop a scheduler sends at a fixed total rate and replies are only
+// measured.
+type echoEvents struct {
+	e        *env
+	op       frame.Opcode
+	template []byte // read-only payload with a zero stamp
+	closed   bool   // closed loop
+}
+
+// Conn.Tag bit used by the echo scenario: the first InFlight messages have
+// been sent on this connection.
+const tagStarted = 1
+
+func newEchoEvents(e *env) *echoEvents {
+	op := frame.OpText
+	if e.cfg.Binary {
+		op = frame.OpBinary
+	}
+	return &echoEvents{e: e, op: op, template: newPayload(e.cfg.Size, 1), closed: e.cfg.MsgRate == 0}
+}
+
+func (ev *echoEvents) Open(c *Conn) {
+	if ev.closed && ev.e.sending.Load() {
+		ev.startLocked(c)
+	}
+}
+
+// startLocked sends the first InFlight messages of a closed loop.
+func (ev *echoEvents) startLocked(c *Conn) {
+	if c.Tag&tagStarted != 0 {
+		return
+	}
+	c.Tag |= tagStarted
+	for k := 0; k < ev.e.cfg.InFlight; k++ {
+		ev.sendLocked(c, time.Now().UnixNano())
+	}
+}
+
+// sendLocked sends one stamped message whose intended send time is ts.
+func (ev *echoEvents) sendLocked(c *Conn, ts int64) {
+	b := c.cl.getBuf()
+	p := append((*b)[:0], ev.template...)
+	c.UserN++
+	putStamp(p, ts, c.ID, uint64(c.UserN))
+	_ = c.SendLocked(ev.op, p)
+	*b = p[:0]
+	c.cl.putBuf(b)
+}
+
+func (ev *echoEvents) Message(c *Conn, op frame.Opcode, p []byte) {
+	now := time.Now().UnixNano()
+	rec := c.cl.rec
+	countIn(c, p)
+	ts, id, _, ok := parseStamp(p)
+	if !ok || id != c.ID || len(p) != len(ev.template) || op != ev.op {
+		rec.C.Corrupt.Add(1)
+		return
+	}
+	rec.C.Delivered.Add(1)
+	rec.Record(KindMessage, c.ID, time.Duration(now-ts))
+	if ev.closed && ev.e.sending.Load() {
+		ev.sendLocked(c, now)
+	}
+}
+
+func (ev *echoEvents) Close(*Conn, bool, string) {}
+func (ev *echoEvents) Fail(*Conn, string, error) {}
+
+// runEcho ramps up, sends for Duration, then drains replies for up to Drain.
+func runEcho(ctx context.Context, e *env) error {
+	ev := newEchoEvents(e)
+	n := e.cfg.share(e.cfg.Conns)
+	e.ramp(ctx, n, func(i int) { e.dialRole(i, e.target(i), ev, 0) })
+	e.waitOpen(ctx, int64(n))
+	if e.barrier != nil {
+		if err := e.barrier(ctx); err != nil {
+			return err
+		}
+	}
+	e.sending.Store(true)
+	end := time.Now().Add(e.cfg.Duration)
+	if ev.closed {
+		for _, c := range e.cl.snapshotConns() {
+			c.mu.Lock()
+			if c.state == stOpen {
+				ev.startLocked(c)
+			}
+			c.mu.Unlock()
+		}
+		holdUntil(ctx, end)
+	} else {
+		ev.openLoop(ctx, end)
+	}
+	e.sending.Store(false)
+	e.drain(ctx, func() bool {
+		c := &e.rec.C
+		return c.Delivered.Load()+c.Corrupt.Load() >= c.MsgsOut.Load()
+	})
+	c := &e.rec.C
+	c.Expected.Store(c.MsgsOut.Load())
+	if lost := c.MsgsOut.Load() - c.Delivered.Load() - c.Corrupt.Load(); lost > 0 {
+		c.Lost.Store(lost)
+	}
+	return nil
+}
+
+// drain waits up to Drain (or ctx) until done reports true.
+func (e *env) drain(ctx context.Context, done func() bool) {
+	deadline := time.Now().Add(e.cfg.Drain)
+	for !done() && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// openLoop sends at MsgRate (this worker's share) over the open connections
+// round robin until end. Each message carries its intended send time, so
+// a scheduler or socket that falls behind shows up as latency
+// (coordinated omission is not hidden).
+func (ev *echoEvents) openLoop(ctx context.Context, end time.Time) {
+	e := ev.e
+	rate := e.cfg.MsgRate / float64(e.cfg.Workers)
+	interval := time.Duration(float64(time.Second) / rate)
+	if interval <= 0 {
+		interval = 1
+	}
+	conns := e.cl.snapshotConns()
+	refresh := time.Now().Add(time.Second)
+	start := time.Now()
+	startUnix := start.UnixNano()
+	var i int64
+	rr := 0
+	for ctx.Err() == nil {
+		now := time.Now()
+		if !now.Before(end) {
+			return
+		}
+		if now.After(refresh) {
+			conns, refresh = e.cl.snapshotConns(), now.Add(time.Second)
+		}
+		for ; ; i++ {
+			due := time.Duration(i) * interval
+			if start.Add(due).After(now) {
+				break
+			}
+			if now.Sub(start)-due > time.Millisecond {
+				e.rec.C.Late.Add(1)
+			}
+			if len(conns) == 0 {
+				continue
+			}
+			rr = (rr + 1) % len(conns)
+			c := conns[rr]
+			c.mu.Lock()
+			if c.state == stOpen {
+				ev.sendLocked(c, startUnix+int64(due))
+			}
+			c.mu.Unlock()
+		}
+		next := start.Add(time.Duration(i) * interval)
+		if d := time.Until(next); d > 0 {
+			sleepCtx(ctx, d)
+		}
+	}
+}
