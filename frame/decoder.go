@@ -32,6 +32,11 @@ type Handler interface {
 // maxHeader is the longest frame header: 2 + 8 (length) + 4 (mask key).
 const maxHeader = 14
 
+// maxPrealloc caps how much of a split frame's announced length is
+// allocated before the bytes arrive, so a header alone cannot make a decoder
+// without limits allocate much. Longer frames grow the buffer by doubling.
+const maxPrealloc = 1 << 20
+
 // Decoder flag bits.
 const (
 	fClient     uint8 = 1 << iota // decoding server frames: must be unmasked
@@ -44,7 +49,8 @@ const (
 )
 
 // Decoder is an incremental, in-place RFC 6455 frame decoder for one
-// connection. The zero value must be Init'ed before use. A Decoder is not
+// connection. Call Init before use (the zero value behaves like
+// Init(nil, false, false): server role, no limits, no RSV1). A Decoder is not
 // safe for concurrent use; it is owned by the goroutine that reads its
 // connection.
 //
@@ -367,8 +373,8 @@ func (d *Decoder) control(chunk []byte, done bool, h Handler) error {
 }
 
 // appendBuf appends p to the pooled buffer, taking or growing it as needed.
-// A new buffer is sized for the rest of the current frame too (capped at the
-// largest pool class), so a split frame is normally copied only once.
+// A new buffer is sized for the rest of the current frame too (up to
+// maxPrealloc), so a split frame is normally copied only once.
 func (d *Decoder) appendBuf(p []byte) {
 	if len(p) == 0 {
 		return
@@ -379,7 +385,7 @@ func (d *Decoder) appendBuf(p []byte) {
 	}
 	need := len(cur) + len(p)
 	if need > cap(cur) {
-		want := int64(need) + min(d.left, 1<<maxClassShift)
+		want := int64(need) + min(d.left, maxPrealloc)
 		if c := int64(2 * cap(cur)); c > want {
 			want = c
 		}

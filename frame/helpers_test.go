@@ -120,14 +120,6 @@ func decodeBytewise(cfg decodeConfig, stream []byte) result {
 	return decodeChunks(cfg, stream, cuts...)
 }
 
-// forEachSplit calls fn with the result of feeding stream in two calls, cut
-// at every offset 0..len(stream).
-func forEachSplit(cfg decodeConfig, stream []byte, fn func(cut int, r result)) {
-	for i := 0; i <= len(stream); i++ {
-		fn(i, decodeChunks(cfg, stream, i))
-	}
-}
-
 // Frame builders for tests. rsv is in wire position (RSV1).
 func cf(fin bool, rsv byte, op Opcode, payload string) []byte {
 	return AppendMaskedFrame(nil, fin, rsv, op, testKey, []byte(payload))
