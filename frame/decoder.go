@@ -78,7 +78,7 @@ type Decoder struct {
 // client (they must be masked). allowRSV1 accepts RSV1 on the first frame of
 // a data message (permessage-deflate negotiated). lim may be nil (no limits).
 func (d *Decoder) Init(lim *Limits, client bool, allowRSV1 bool) {
-	d.Release()
+	d.releaseBuf()
 	*d = Decoder{lim: lim}
 	if client {
 		d.flags |= fClient
@@ -93,8 +93,16 @@ func (d *Decoder) Init(lim *Limits, client bool, allowRSV1 bool) {
 func (d *Decoder) Buffered() bool { return d.buf != nil }
 
 // Release returns any pooled buffer. Call it when the connection closes.
-// The decoder must be Init'ed again before further use.
+// The decoder is dead afterwards (Feed returns ErrDecoderFailed) until Init;
+// called from inside a Handler callback, it makes Feed stop after the
+// callback returns.
 func (d *Decoder) Release() {
+	d.releaseBuf()
+	d.flags |= fDead
+}
+
+// releaseBuf returns the pooled buffer, if any, to its pool.
+func (d *Decoder) releaseBuf() {
 	if d.buf != nil {
 		putBuf(d.buf)
 		d.buf = nil
@@ -133,7 +141,7 @@ func (d *Decoder) Feed(data []byte, h Handler) error {
 			return d.fail(err)
 		}
 		data = data[n:]
-		if d.flags&fInPayload != 0 {
+		if d.flags&(fInPayload|fDead) != 0 {
 			return nil // frame continues in the next Feed
 		}
 	}
@@ -141,7 +149,6 @@ func (d *Decoder) Feed(data []byte, h Handler) error {
 
 // fail kills the decoder and returns err.
 func (d *Decoder) fail(err error) error {
-	d.flags |= fDead
 	d.hdrN = 0
 	d.Release()
 	return err
@@ -340,7 +347,7 @@ func (d *Decoder) payload(chunk []byte, h Handler) error {
 	}
 	err := h.OnMessage(msgOp, compressed, msg)
 	d.msgOp, d.msgLen = 0, 0
-	d.Release()
+	d.releaseBuf()
 	return err
 }
 
@@ -366,7 +373,7 @@ func (d *Decoder) control(chunk []byte, done bool, h Handler) error {
 	}
 	if d.buf != nil {
 		if *d.buf = (*d.buf)[:d.msgLen]; d.msgLen == 0 {
-			d.Release()
+			d.releaseBuf()
 		}
 	}
 	return err

@@ -359,3 +359,38 @@ func TestManyFragments(t *testing.T) {
 		t.Fatalf("one byte over: %v", r.err)
 	}
 }
+
+// releasingHandler calls Release on its decoder from inside OnControl, as a
+// server closing the connection from a callback would.
+type releasingHandler struct {
+	recorder
+	d *Decoder
+}
+
+func (h *releasingHandler) OnControl(op Opcode, p []byte) error {
+	h.d.Release()
+	return h.recorder.OnControl(op, p)
+}
+
+func TestDecoderReleaseInCallback(t *testing.T) {
+	stream := cat(cf(false, 0, OpText, "abc"), cf(true, 0, OpPing, "x"), cf(true, 0, OpContinuation, "d"), cf(true, 0, OpText, "e"))
+	for cut := 0; cut <= len(stream); cut++ {
+		var d Decoder
+		d.Init(nil, false, false)
+		h := releasingHandler{d: &d}
+		data := bytes.Clone(stream)
+		err := d.Feed(data[:cut], &h)
+		if err == nil {
+			err = d.Feed(data[cut:], &h)
+		}
+		if len(h.events) != 1 || d.Buffered() {
+			t.Fatalf("cut %d: events %v buffered %v", cut, h.events, d.Buffered())
+		}
+		if err != nil && err != ErrDecoderFailed {
+			t.Fatalf("cut %d: %v", cut, err)
+		}
+		if err := d.Feed(cf(true, 0, OpText, "x"), &h); err != ErrDecoderFailed {
+			t.Fatalf("cut %d: Feed after Release: %v", cut, err)
+		}
+	}
+}
