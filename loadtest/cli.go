@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/lesismal/nbio/logging"
 )
 
 // Exit codes of Main.
@@ -144,6 +146,7 @@ func isBoolFlag(a string) bool {
 // Main runs wsload with args (without the program name) and returns the
 // process exit code. Ctrl-C ends the run early and still prints the summary.
 func Main(args []string, stdout, stderr io.Writer) int {
+	logging.SetLevel(logging.LevelError) // nbio's start/stop lines would interleave with progress
 	cfg, o, err := parseArgs(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitUsage

@@ -309,6 +309,9 @@ func (c *Conn) handshakeDataLocked(data []byte) {
 	c.hs = nil
 	c.state = stOpen
 	c.deflate, c.bits = r.deflate, uint8(r.clientBits)
+	if r.deflate {
+		cl.rec.C.DeflateConns.Add(1)
+	}
 	c.dec.Init(&cl.lim, true, r.deflate)
 	c.ev.Open(c)
 	if len(rest) > 0 && c.state == stOpen {
@@ -393,6 +396,12 @@ func (cl *Client) onClose(nc *nbio.Conn, err error) {
 	cl.forget(c)
 	switch prev {
 	case stHandshake:
+		if local && failErr == nil {
+			// Closed by this process mid-handshake (end of run): not a
+			// server failure.
+			cl.rec.Closed("cancelled_in_handshake")
+			return
+		}
 		if failErr == nil {
 			failErr = err
 			if err == nil {

@@ -129,14 +129,17 @@ const (
 )
 
 func (e *env) role(i int) int {
-	f := func(frac float64) bool { return int(float64(i+1)*frac) > int(float64(i)*frac) }
-	switch {
-	case f(e.cfg.StalledFraction):
-		return roleStalled
-	case f(e.cfg.SlowFraction):
-		return roleSlow
+	step := func(k int, frac float64) bool { return int(float64(k+1)*frac) > int(float64(k)*frac) }
+	st, sl := e.cfg.StalledFraction, e.cfg.SlowFraction
+	special := st + sl
+	if special == 0 || !step(i, special) {
+		return roleNormal
 	}
-	return roleNormal
+	// The k-th special connection is stalled or slow in proportion.
+	if k := int(float64(i) * special); step(k, st/special) {
+		return roleStalled
+	}
+	return roleSlow
 }
 
 // target returns the target of connection i.

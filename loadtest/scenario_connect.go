@@ -27,6 +27,7 @@ func countIn(c *Conn, p []byte) {
 func runConnect(ctx context.Context, e *env) error {
 	n := e.cfg.share(e.cfg.Conns)
 	e.ramp(ctx, n, func(i int) { e.dialRole(i, e.target(i), nopEvents{}, 0) })
+	e.waitOpen(ctx, int64(n))
 	sleepCtx(ctx, e.cfg.Duration)
 	return nil
 }

@@ -132,7 +132,8 @@ func (x *Hist) UnmarshalJSON(b []byte) error {
 // Counters are the totals of a run. Every field is a count; merging adds them.
 type Counters struct {
 	ConnectAttempts int64 `json:"connect_attempts"`
-	Connected       int64 `json:"connected"` // successful handshakes
+	Connected       int64 `json:"connected"`     // successful handshakes
+	DeflateConns    int64 `json:"deflate_conns"` // of those, with permessage-deflate negotiated
 	ConnectFailed   int64 `json:"connect_failed"`
 	Disconnects     int64 `json:"disconnects"`   // open connections that closed before the end
 	ServerCloses    int64 `json:"server_closes"` // of those, closed by the server or network
@@ -168,7 +169,7 @@ func (c *Counters) add(o *Counters) {
 }
 
 func counterPtrs(c *Counters) []*int64 {
-	return []*int64{&c.ConnectAttempts, &c.Connected, &c.ConnectFailed, &c.Disconnects,
+	return []*int64{&c.ConnectAttempts, &c.Connected, &c.DeflateConns, &c.ConnectFailed, &c.Disconnects,
 		&c.ServerCloses, &c.Reconnects, &c.MsgsOut, &c.MsgsIn, &c.BytesOut, &c.BytesIn,
 		&c.Errors, &c.Subscribers, &c.Published, &c.PublishFailed, &c.Expected, &c.Delivered, &c.Lost,
 		&c.Duplicates, &c.Reordered, &c.Corrupt, &c.Late, &c.SlowConns, &c.StalledConns,
@@ -177,16 +178,16 @@ func counterPtrs(c *Counters) []*int64 {
 
 // liveCounters is the atomic form of Counters used while running.
 type liveCounters struct {
-	ConnectAttempts, Connected, ConnectFailed, Disconnects, ServerCloses, Reconnects  atomic.Int64
-	MsgsOut, MsgsIn, BytesOut, BytesIn, Errors, Subscribers, Published, PublishFailed atomic.Int64
-	Expected, Delivered, Lost, Duplicates, Reordered, Corrupt, Late                   atomic.Int64
-	SlowConns, StalledConns, SlowClosed, StalledClosed                                atomic.Int64
-	Open                                                                              atomic.Int64
+	ConnectAttempts, Connected, DeflateConns, ConnectFailed, Disconnects, ServerCloses, Reconnects atomic.Int64
+	MsgsOut, MsgsIn, BytesOut, BytesIn, Errors, Subscribers, Published, PublishFailed              atomic.Int64
+	Expected, Delivered, Lost, Duplicates, Reordered, Corrupt, Late                                atomic.Int64
+	SlowConns, StalledConns, SlowClosed, StalledClosed                                             atomic.Int64
+	Open                                                                                           atomic.Int64
 }
 
 func (l *liveCounters) snapshot() Counters {
 	return Counters{
-		ConnectAttempts: l.ConnectAttempts.Load(), Connected: l.Connected.Load(),
+		ConnectAttempts: l.ConnectAttempts.Load(), Connected: l.Connected.Load(), DeflateConns: l.DeflateConns.Load(),
 		ConnectFailed: l.ConnectFailed.Load(), Disconnects: l.Disconnects.Load(),
 		ServerCloses: l.ServerCloses.Load(), Reconnects: l.Reconnects.Load(),
 		MsgsOut: l.MsgsOut.Load(), MsgsIn: l.MsgsIn.Load(), BytesOut: l.BytesOut.Load(),

@@ -1,0 +1,129 @@
+package loadtest
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary act as a wsload worker process, so that
+// --procs tests re-execute it instead of building cmd/wsload.
+func TestMain(m *testing.M) {
+	if os.Getenv("WSLOAD_TEST_WORKER") == "1" {
+		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// repoRoot returns the repository root (the parent of loadtest/).
+func repoRoot(t testing.TB) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+var npmOnce sync.Once
+var npmErr error
+
+// nodeModules installs the npm packages of test/node (ws@8 among them)
+// once, idempotently, and returns the node_modules path.
+func nodeModules(t testing.TB) string {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed (apt-get install -y nodejs npm)")
+	}
+	dir := filepath.Join(repoRoot(t), "test", "node")
+	mods := filepath.Join(dir, "node_modules")
+	npmOnce.Do(func() {
+		if _, err := os.Stat(filepath.Join(mods, "ws", "package.json")); err == nil {
+			return
+		}
+		cmd := exec.Command("npm", "install", "--no-audit", "--no-fund", "--prefix", dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			npmErr = err
+			t.Logf("npm install: %s", out)
+		}
+	})
+	if npmErr != nil {
+		t.Fatalf("npm install in %s: %v", dir, npmErr)
+	}
+	return mods
+}
+
+// nodeServer is a running loadtest/testdata/wsserver.js.
+type nodeServer struct {
+	URL  string // ws://127.0.0.1:PORT
+	HTTP string // http://127.0.0.1:PORT
+	PID  int
+}
+
+// startNode starts the Node ws server with extra flags and stops it when
+// the test ends.
+func startNode(t testing.TB, flags ...string) *nodeServer {
+	t.Helper()
+	mods := nodeModules(t)
+	script := filepath.Join(repoRoot(t), "loadtest", "testdata", "wsserver.js")
+	cmd := exec.Command("node", append([]string{script, "--port", "0"}, flags...)...)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+mods)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = stdin.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	line := make(chan string, 1)
+	go func() {
+		br := bufio.NewReader(stdout)
+		s, _ := br.ReadString('\n')
+		line <- s
+		_, _ = io.Copy(io.Discard, br)
+	}()
+	select {
+	case s := <-line:
+		u := strings.TrimSpace(strings.TrimPrefix(s, "listening "))
+		if !strings.HasPrefix(u, "ws://") {
+			t.Fatalf("node server said %q", s)
+		}
+		return &nodeServer{URL: u, HTTP: "http" + strings.TrimPrefix(u, "ws"), PID: cmd.Process.Pid}
+	case <-time.After(15 * time.Second):
+		t.Fatal("node server did not start")
+	}
+	return nil
+}
+
+// run runs cfg and fails the test on error.
+func run(t testing.TB, cfg *Config) *Snapshot {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := Run(ctx, cfg, nil, nil)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return s
+}
