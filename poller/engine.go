@@ -185,10 +185,11 @@ func (e *Engine) Ticks(d time.Duration) int64 { return e.wheel.Ticks(d) }
 func (e *Engine) Schedule(c *Conn, d time.Duration) { e.wheel.Schedule(&c.timer, int(c.fd), d) }
 
 // Cancel disarms c's timer.
-func (e *Engine) Cancel(c *Conn) { e.wheel.Cancel(&c.timer) }
+func (e *Engine) Cancel(c *Conn) { e.wheel.Cancel(&c.timer, int(c.fd)) }
 
 func (e *Engine) fire(n *TimerNode) {
 	c := (*Conn)(unsafe.Pointer(n))
+	raceHandoff(c.nc)
 	if s, ok := c.nc.Session().(Session); ok {
 		e.h.OnTimer(s)
 	}
@@ -206,21 +207,24 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 	c.fd = int32(nc.Hash())
 	nc.SetSession(s)
 	e.wp.add(c)
+	raceHandoff(nc)
 }
 
 func (e *Engine) onData(nc *nbio.Conn, data []byte) {
+	raceHandoff(nc)
 	if s, ok := nc.Session().(Session); ok {
 		e.h.OnData(s, data)
 	}
 }
 
 func (e *Engine) onClose(nc *nbio.Conn, err error) {
+	raceHandoff(nc)
 	s, ok := nc.Session().(Session)
 	if !ok {
 		return
 	}
 	c := s.PollerConn()
-	e.wheel.Cancel(&c.timer)
+	e.wheel.Cancel(&c.timer, int(c.fd))
 	e.wp.remove(c)
 	c.onClosed()
 	e.h.OnClose(s, err)

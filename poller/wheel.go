@@ -37,7 +37,6 @@ type wheelShard struct {
 type TimerNode struct {
 	prev, next *TimerNode
 	when       int64
-	shard      int32
 }
 
 func newWheel(tick time.Duration, shards int, fire func(n *TimerNode)) *Wheel {
@@ -46,6 +45,7 @@ func newWheel(tick time.Duration, shards int, fire func(n *TimerNode)) *Wheel {
 	}
 	w := &Wheel{tick: tick, start: time.Now(), shards: make([]wheelShard, shards), fire: fire,
 		stop: make(chan struct{}), done: make(chan struct{})}
+	w.now.Store(1) // tick 0 never occurs, so 0 can mean "unset"
 	for i := range w.shards {
 		for j := range w.shards[i].slots {
 			h := &w.shards[i].slots[j]
@@ -76,7 +76,6 @@ func (w *Wheel) Schedule(n *TimerNode, shardKey int, d time.Duration) {
 		n.prev.next, n.next.prev = n.next, n.prev
 	}
 	n.when = when
-	n.shard = int32(shardKey % len(w.shards))
 	h := &s.slots[when%wheelSlots]
 	n.prev, n.next = h.prev, h
 	h.prev.next = n
@@ -84,9 +83,10 @@ func (w *Wheel) Schedule(n *TimerNode, shardKey int, d time.Duration) {
 	s.mu.Unlock()
 }
 
-// Cancel unschedules n; it is safe to call on an unscheduled node.
-func (w *Wheel) Cancel(n *TimerNode) {
-	s := &w.shards[int(n.shard)%len(w.shards)]
+// Cancel unschedules n, which must have been scheduled (if at all) with
+// the same shardKey; it is safe to call on an unscheduled node.
+func (w *Wheel) Cancel(n *TimerNode, shardKey int) {
+	s := &w.shards[shardKey%len(w.shards)]
 	s.mu.Lock()
 	if n.next != nil {
 		n.prev.next, n.next.prev = n.next, n.prev
@@ -105,7 +105,7 @@ func (w *Wheel) run() {
 			return
 		case <-t.C:
 		}
-		target := int64(time.Since(w.start) / w.tick)
+		target := 1 + int64(time.Since(w.start)/w.tick)
 		for now := w.now.Load(); now < target; now++ {
 			w.now.Store(now + 1)
 			for i := range w.shards {
