@@ -1,0 +1,72 @@
+# wsgate: two commands matter. `make run` starts the gateway on safe
+# defaults (localhost only); `make test` installs what the tests need and
+# runs them. Everything else is optional.
+
+GO        ?= go
+BIN       := bin
+PKGS      := ./...
+FUZZTIME  ?= 20s
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+
+.PHONY: all build run test test-short check fmt vet staticcheck race fuzz bench bench-idle deps tools clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/wsgate ./cmd/wsgate
+
+## run: start wsgate on 127.0.0.1:8080 (echo at /echo)
+run: build
+	./$(BIN)/wsgate -listen 127.0.0.1:8080
+
+## deps: install test dependencies (Go modules, npm clients, Debian packages); idempotent
+deps:
+	$(GO) mod download
+	./scripts/setup-test-deps.sh
+
+## test: the full test suite, with third-party clients and the race detector
+test: deps
+	WSGATE_REQUIRE_INTEROP=1 $(GO) test -race -shuffle=on -count=1 -timeout 14m $(PKGS)
+
+## test-short: the Go tests alone, without installing anything
+test-short:
+	$(GO) test -count=1 -short $(PKGS)
+
+## check: gofmt, go vet, staticcheck and the race detector
+check: fmt vet staticcheck race
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+staticcheck: tools
+	$$($(GO) env GOPATH)/bin/staticcheck $(PKGS)
+
+race:
+	$(GO) test -race -count=1 -short $(PKGS)
+
+tools:
+	./scripts/setup-tools.sh
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+## bench: micro-benchmarks, then the idle-memory comparison
+bench: bench-micro bench-idle
+
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem ./frame/... ./poller/... ./internal/...
+
+## bench-idle: RSS per idle connection, wsgate against a bare nbio TCP server
+bench-idle:
+	$(GO) run ./bench/idle -conns $${CONNS:-10000}
+
+clean:
+	rm -rf $(BIN)
