@@ -13,8 +13,8 @@ import (
 // tconn stands in for the server's connection; pad makes a leaked one
 // visible in heap statistics.
 type tconn struct {
-	id  int
-	pad [1024]byte
+	id int
+	_  [1024]byte
 }
 
 func newConns(n int) []*tconn {
