@@ -83,7 +83,7 @@ def parse_args(argv):
     p.add_argument(
         "--sizes",
         type=parse_sizes,
-        default=parse_sizes(os.environ.get("WSGATE_ECHO_SIZES", DEFAULT_SIZES)),
+        default=parse_sizes(os.environ.get("WSGATE_ECHO_SIZES") or DEFAULT_SIZES),
     )
     env_max = os.environ.get("WSGATE_ECHO_MAX_SIZE")
     p.add_argument(
