@@ -296,6 +296,23 @@ func TestConformanceOpcodes(t *testing.T) {
 	}
 }
 
+// waitOpen polls srv until its open connection count is want, failing tb
+// after d.
+func waitOpen(tb testing.TB, srv *server.Server, want int64, d time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		got := srv.Stats().Open
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("server has %d open connections after %v, want %d", got, d, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // rawRoundTrip writes req on a fresh TCP connection and reads the HTTP
 // response and its body.
 func rawRoundTrip(tb testing.TB, addr string, req []byte) (*http.Response, string) {
