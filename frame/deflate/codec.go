@@ -207,7 +207,11 @@ func Decompress(dst, compressed []byte, limit int64) ([]byte, error) {
 	start := len(dst)
 	var err error
 	for err == nil {
-		dst, err = readChunk(r.fr, dst, start, limit)
+		var buf []byte
+		dst, buf = chunkBuf(dst, start, limit)
+		var n int
+		n, err = r.fr.Read(buf)
+		dst, err = advance(dst, n, err, start, limit)
 	}
 	putReader(r)
 	switch err {
@@ -219,11 +223,10 @@ func Decompress(dst, compressed []byte, limit int64) ([]byte, error) {
 	return dst[:start], ErrCorrupt
 }
 
-// readChunk reads once from fr into the spare capacity of dst, growing dst
-// by up to readChunkSize first. Output is written from dst[start:]; if it
-// passes limit (> 0), readChunk returns ErrTooBig, having written at most
-// limit+1 bytes.
-func readChunk(fr io.Reader, dst []byte, start int, limit int64) ([]byte, error) {
+// chunkBuf grows dst by up to readChunkSize if needed and returns it with
+// the buffer the next read goes to: its spare capacity, cut so that output
+// written from dst[start:] can pass limit (> 0) by one byte at most.
+func chunkBuf(dst []byte, start int, limit int64) ([]byte, []byte) {
 	want, hard := readChunkSize, 0
 	rem := limit - int64(len(dst)-start) // bytes still allowed, if limit > 0
 	if limit > 0 {
@@ -239,7 +242,13 @@ func readChunk(fr io.Reader, dst []byte, start int, limit int64) ([]byte, error)
 	if limit > 0 && int64(len(buf)) > rem+1 {
 		buf = buf[:rem+1]
 	}
-	n, err := fr.Read(buf)
+	return dst, buf
+}
+
+// advance extends dst by the n bytes a read put into its spare capacity and
+// returns ErrTooBig if the output from dst[start:] passed limit (> 0), else
+// the read's err.
+func advance(dst []byte, n int, err error, start int, limit int64) ([]byte, error) {
 	dst = dst[:len(dst)+n]
 	if limit > 0 && int64(len(dst)-start) > limit {
 		return dst, ErrTooBig

@@ -115,7 +115,11 @@ func (d *Decompressor) readMessage(dst []byte, limit int64) (out []byte, err err
 		}
 	}()
 	for {
-		if out, err = readChunk(d.r.fr, out, start, limit); err != nil {
+		// out must hold the grown buffer before Read may panic.
+		var buf []byte
+		out, buf = chunkBuf(out, start, limit)
+		n, rerr := d.r.fr.Read(buf)
+		if out, err = advance(out, n, rerr, start, limit); err != nil {
 			return out, err
 		}
 	}
