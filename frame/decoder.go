@@ -114,7 +114,7 @@ func (d *Decoder) releaseBuf() {
 // afterwards except through what h received. Bytes of an incomplete frame at
 // the end of data are kept (copied) until the next Feed. After Feed returns
 // an error the decoder is dead: close the connection with the close code of
-// the *ProtocolError (or 1011 for an error returned by h).
+// the *ProtocolError; an error returned by h is passed through unchanged.
 func (d *Decoder) Feed(data []byte, h Handler) error {
 	if d.flags&fDead != 0 {
 		return ErrDecoderFailed
@@ -142,7 +142,7 @@ func (d *Decoder) Feed(data []byte, h Handler) error {
 		}
 		data = data[n:]
 		if d.flags&(fInPayload|fDead) != 0 {
-			return nil // frame continues in the next Feed
+			return nil // frame continues in the next Feed, or Release was called
 		}
 	}
 }
@@ -304,6 +304,9 @@ func (d *Decoder) startFrame(hb []byte, length int64) {
 // payload handles the next chunk of the current frame's payload: unmask,
 // validate, deliver in place if the whole frame is here, otherwise collect.
 func (d *Decoder) payload(chunk []byte, h Handler) error {
+	if len(chunk) == 0 && d.left > 0 {
+		return nil // header ended the data; the payload may still come whole
+	}
 	if d.flags&fClient == 0 {
 		d.maskPos = uint8(Mask(chunk, d.key, int(d.maskPos)))
 	}

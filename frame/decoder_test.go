@@ -394,3 +394,36 @@ func TestDecoderReleaseInCallback(t *testing.T) {
 		}
 	}
 }
+
+// aliasHandler records where the payload of the last message lives.
+type aliasHandler struct{ p []byte }
+
+func (h *aliasHandler) OnMessage(op Opcode, compressed bool, p []byte) error {
+	h.p = p
+	return nil
+}
+func (h *aliasHandler) OnControl(op Opcode, p []byte) error { h.p = p; return nil }
+
+// TestZeroCopy: a frame complete in the data, or whose header ended the
+// previous data, is delivered as a sub-slice of the data.
+func TestZeroCopy(t *testing.T) {
+	for _, op := range []Opcode{OpText, OpPing} {
+		f := cf(true, 0, op, "payload bytes")
+		hs := HeaderSize(13, true)
+		var d Decoder
+		d.Init(nil, false, false)
+		var h aliasHandler
+		data := bytes.Clone(f)
+		if err := d.Feed(data, &h); err != nil || &h.p[0] != &data[hs] {
+			t.Fatalf("%v complete frame: err %v, payload not aliased", op, err)
+		}
+		data = bytes.Clone(f)
+		h.p = nil
+		if err := d.Feed(data[:hs], &h); err != nil || h.p != nil || d.Buffered() {
+			t.Fatalf("%v header only: err %v buffered %v", op, err, d.Buffered())
+		}
+		if err := d.Feed(data[hs:], &h); err != nil || &h.p[0] != &data[hs] || string(h.p) != "payload bytes" {
+			t.Fatalf("%v payload after header: err %v, payload %q not aliased", op, err, h.p)
+		}
+	}
+}

@@ -124,7 +124,11 @@ func validFast(p []byte) (rest []byte, ok bool) {
 	const hi8 = 0x8080808080808080
 	leads := utf8Leads
 	for len(p) >= 4 {
-		for len(p) >= 16 && (binary.LittleEndian.Uint64(p)|binary.LittleEndian.Uint64(p[8:]))&hi8 == 0 {
+		for len(p) >= 16 {
+			q := p[:16:16] // lets the compiler drop the bounds checks
+			if (binary.LittleEndian.Uint64(q[:8])|binary.LittleEndian.Uint64(q[8:]))&hi8 != 0 {
+				break
+			}
 			p = p[16:]
 		}
 		if len(p) < 4 {
