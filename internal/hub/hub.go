@@ -60,7 +60,8 @@ func (h *Hub[M]) Rooms(fn func(room string, members int) bool) {
 	h.rooms.each(fn)
 }
 
-// Len returns the number of rooms.
+// Len returns the number of rooms. It takes each shard's read lock in
+// turn, so it is meant for stats and tests, not for hot paths.
 func (h *Hub[M]) Len() int {
 	return h.rooms.len()
 }
@@ -88,7 +89,8 @@ func (h *Hub[M]) CountUser(user string) int {
 	return h.users.count(user)
 }
 
-// Users returns the number of users with at least one member.
+// Users returns the number of users with at least one member; like Len,
+// it walks every shard.
 func (h *Hub[M]) Users() int {
 	return h.users.len()
 }
