@@ -37,10 +37,16 @@ var npmErr error
 func nodeModules(t testing.TB) string {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
+		if os.Getenv("WSGATE_REQUIRE_INTEROP") == "1" {
+			t.Fatal("node is required (scripts/setup-test-deps.sh installs it)")
+		}
 		t.Skip("node is not installed (apt-get install -y nodejs npm)")
 	}
 	dir := filepath.Join(repoRoot(t), "test", "node")
 	mods := filepath.Join(dir, "node_modules")
+	if _, err := os.Stat(filepath.Join(mods, "ws", "package.json")); err != nil && testing.Short() {
+		t.Skip("-short: npm ws is not installed and -short installs nothing")
+	}
 	npmOnce.Do(func() {
 		if _, err := os.Stat(filepath.Join(mods, "ws", "package.json")); err == nil {
 			return
