@@ -91,8 +91,8 @@ func (s *set[M]) shrink() {
 	if s.pos != nil && n <= dropIndexAt {
 		s.pos = nil
 	}
-	if c := cap(s.members); c < minShrinkCap || n >= c/4 {
-		return
+	if c := cap(s.members); n == 0 || c < minShrinkCap || n >= c/4 {
+		return // an emptied set is about to be deleted whole
 	}
 	members := make([]M, n, 2*n)
 	copy(members, s.members)
