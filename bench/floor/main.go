@@ -67,42 +67,57 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	var addr atomic.Value // net.Addr
-	var open atomic.Int64
-	logging.SetLevel(logging.LevelNone)
-	eng := nbio.NewEngine(nbio.Config{
-		Name:           "floor",
-		Network:        "tcp",
-		Addrs:          []string{*listen},
-		NPoller:        *pollers,
-		ReadBufferSize: *readBuf,
-		Listen: func(network, a string) (net.Listener, error) {
-			ln, err := (&net.ListenConfig{}).Listen(context.Background(), network, a)
-			if err == nil {
-				addr.Store(ln.Addr())
-			}
-			return ln, err
-		},
-	})
-	eng.OnOpen(func(*nbio.Conn) { open.Add(1) })
-	eng.OnClose(func(*nbio.Conn, error) { open.Add(-1) })
-	eng.OnData(func(c *nbio.Conn, data []byte) { _, _ = c.Write(data) })
-	if err := eng.Start(); err != nil {
+	srv, err := start(*listen, *pollers, *readBuf)
+	if err != nil {
 		fmt.Fprintln(stderr, "floor: start:", err)
 		return 1
 	}
-	defer eng.Stop()
+	defer srv.eng.Stop()
 
 	out := &lockedWriter{w: stdout}
-	fmt.Fprintf(out, "floor listening %v\n", addr.Load())
+	fmt.Fprintf(out, "floor listening %v\n", srv.addr)
 
 	if os.Getenv("WSGATE_BENCH_STATS") == "1" {
-		go serveCommands(stdin, out, &open)
+		go serveCommands(stdin, out, &srv.open)
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
 	return 0
+}
+
+// server is a running floor.
+type server struct {
+	eng  *nbio.Engine
+	addr net.Addr
+	open atomic.Int64 // connections open now
+}
+
+// start runs a bare nbio echo server: OnData writes back what it read.
+func start(listen string, pollers, readBuf int) (*server, error) {
+	s := &server{}
+	logging.SetLevel(logging.LevelNone)
+	s.eng = nbio.NewEngine(nbio.Config{
+		Name:           "floor",
+		Network:        "tcp",
+		Addrs:          []string{listen},
+		NPoller:        pollers,
+		ReadBufferSize: readBuf,
+		Listen: func(network, a string) (net.Listener, error) {
+			ln, err := (&net.ListenConfig{}).Listen(context.Background(), network, a)
+			if err == nil {
+				s.addr = ln.Addr()
+			}
+			return ln, err
+		},
+	})
+	s.eng.OnOpen(func(*nbio.Conn) { s.open.Add(1) })
+	s.eng.OnClose(func(*nbio.Conn, error) { s.open.Add(-1) })
+	s.eng.OnData(func(c *nbio.Conn, data []byte) { _, _ = c.Write(data) })
+	if err := s.eng.Start(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // serveCommands answers the stats hook's commands until stdin closes.

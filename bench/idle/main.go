@@ -115,6 +115,7 @@ func measureAll(o *options, log io.Writer) (*report, error) {
 	}
 	defer bins.remove()
 	rep := newReport(o, start)
+	rep.Source = bins.rev
 	if o.structs {
 		rep.Structs, rep.StructsErr = structSizes(bins.wsgate)
 	}

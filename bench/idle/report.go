@@ -30,8 +30,11 @@ process memory and are not counted.`
 
 // report is everything one invocation measured.
 type report struct {
-	Date    string          `json:"date"`
-	Command string          `json:"command"`
+	Date    string `json:"date"`
+	Command string `json:"command"`
+	// Source is `git describe --always --dirty` of the tree the servers
+	// were built from.
+	Source  string          `json:"source"`
 	Machine procmem.Machine `json:"machine"`
 	Conns   int             `json:"conns"`
 	Rounds  int             `json:"rounds"`
@@ -99,7 +102,7 @@ func writeReport(w io.Writer, r *report) {
 	fmt.Fprintf(w, "Idle memory per connection, %s\n", r.Date)
 	fmt.Fprintf(w, "machine: %s, %d cores, %.1f GiB, kernel %s, THP %s, %s\n",
 		m.CPU, m.Cores, float64(m.MemTotal)/(1<<30), m.Kernel, m.THP, m.Go)
-	fmt.Fprintf(w, "command: %s\n", r.Command)
+	fmt.Fprintf(w, "command: %s (source %s)\n", r.Command, r.Source)
 	fmt.Fprintf(w, "conns %d, rounds %d, source addresses %d, GOGC %s\n", r.Conns, r.Rounds, r.Sources, r.GOGC)
 	fmt.Fprintf(w, "wsgate echo: %s\n\n", r.Echo)
 

@@ -28,18 +28,31 @@ type binaries struct {
 	dir    string
 	wsgate string
 	floor  string
+	// rev is `git describe --always --dirty` of the tree they were built
+	// from, or "unknown".
+	rev string
 }
 
-// build compiles cmd/wsgate and bench/floor into a temporary directory. It
-// runs from the module root (go run ./bench/idle is run from there).
+// build compiles cmd/wsgate and bench/floor, from the module that holds the
+// current directory, into a temporary directory.
 func build() (*binaries, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	gomod := strings.TrimSpace(string(out))
+	if err != nil || gomod == "" || gomod == os.DevNull {
+		return nil, fmt.Errorf("idle: run from inside the wsgate module (go env GOMOD: %q, %v)", gomod, err)
+	}
+	root := filepath.Dir(gomod)
 	dir, err := os.MkdirTemp("", "wsgate-bench-idle-")
 	if err != nil {
 		return nil, err
 	}
-	b := &binaries{dir: dir, wsgate: filepath.Join(dir, "wsgate"), floor: filepath.Join(dir, "floor")}
+	b := &binaries{dir: dir, wsgate: filepath.Join(dir, "wsgate"), floor: filepath.Join(dir, "floor"), rev: "unknown"}
+	if out, err := exec.Command("git", "-C", root, "describe", "--always", "--dirty").Output(); err == nil {
+		b.rev = strings.TrimSpace(string(out))
+	}
 	for _, t := range []struct{ out, pkg string }{{b.wsgate, "./cmd/wsgate"}, {b.floor, "./bench/floor"}} {
 		cmd := exec.Command("go", "build", "-o", t.out, t.pkg)
+		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("idle: go build %s: %v\n%s", t.pkg, err, out)
