@@ -67,9 +67,9 @@ type Config struct {
 	// ReusePort sets SO_REUSEPORT on listeners so several processes can
 	// share one port.
 	ReusePort bool
-	// Backlog is the listen backlog hint (the kernel caps it at somaxconn);
-	// the Go runtime's own choice is used when 0.
-	Backlog int
+	// OpenTimeout, when set, arms every new connection's timer for this
+	// long as soon as it is accepted (a handshake deadline, say).
+	OpenTimeout time.Duration
 }
 
 // Engine runs the event loop.
@@ -79,6 +79,7 @@ type Engine struct {
 	wp    *writePoller
 	h     Handler
 	lns   []net.Listener
+	open  time.Duration
 }
 
 // New creates an Engine; Start begins serving.
@@ -102,7 +103,7 @@ func New(cfg Config, h Handler) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{h: h, wp: wp}
+	e := &Engine{h: h, wp: wp, open: cfg.OpenTimeout}
 	e.wheel = newWheel(cfg.Tick, cfg.Pollers, e.fire)
 	logging.SetLevel(logging.LevelNone)
 	e.nb = nbio.NewEngine(nbio.Config{
@@ -207,6 +208,9 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 	c.fd = int32(nc.Hash())
 	nc.SetSession(s)
 	e.wp.add(c)
+	if e.open > 0 {
+		e.wheel.Schedule(&c.timer, int(c.fd), e.open)
+	}
 	raceHandoff(nc)
 }
 

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"runtime"
 	"strings"
@@ -22,6 +23,41 @@ type Config struct {
 	// EchoPath is the path of the echo endpoint; empty disables it.
 	// Default /echo.
 	EchoPath string
+	// RoomPrefix is the path prefix of the room endpoint: a connection to
+	// RoomPrefix+NAME joins room NAME, and each message it sends goes to
+	// every other member. Empty disables it. Default /room/.
+	RoomPrefix string
+	// EchoSelf makes a room member receive its own messages too.
+	EchoSelf bool
+	// DevMode allows what a production listener must not: the user id from
+	// a ?user= query parameter without authentication. Default false.
+	DevMode bool
+
+	// Admin is the admin HTTP listener (publish API, stats, metrics,
+	// health); empty disables it. Default 127.0.0.1:9090.
+	Admin string
+	// APIKey, when set, is required on admin API requests as
+	// "Authorization: Bearer KEY" or "X-API-Key: KEY". Prefer
+	// APIKeyFile or the WSGATE_API_KEY environment variable to a flag,
+	// which other users can read in the process list.
+	APIKey string
+	// APIKeyFile names a file holding the API key (trailing newline ignored).
+	APIKeyFile string
+
+	// SendQueue is the most bytes that may wait in one connection's
+	// outbound queue; past it the slow-consumer policy acts. Default 512 KiB.
+	SendQueue int64
+	// SlowPolicy is what happens to a slow consumer, whose queue passes
+	// SendQueue or whose socket refuses bytes for WriteTimeout: "close"
+	// (default: close 1008 "slow consumer") or "drop-oldest" (discard the
+	// oldest queued messages, counted, and keep the connection).
+	SlowPolicy string
+	// WorkerQueue is the number of jobs each worker may have waiting;
+	// publishers wait when it is full. Default 4096.
+	WorkerQueue int
+
+	// Logger receives the server's logs; nil discards them. Not a flag.
+	Logger *slog.Logger
 
 	// MaxMessage is the largest message (after reassembly) accepted, in
 	// bytes; larger ones close the connection with 1009. Default 64 KiB.
@@ -74,6 +110,11 @@ func Default() Config {
 	return Config{
 		Listen:           "127.0.0.1:8080",
 		EchoPath:         "/echo",
+		RoomPrefix:       "/room/",
+		Admin:            "127.0.0.1:9090",
+		SendQueue:        512 << 10,
+		SlowPolicy:       "close",
+		WorkerQueue:      4096,
 		MaxMessage:       64 << 10,
 		MaxHeader:        8 << 10,
 		HandshakeTimeout: 5 * time.Second,
@@ -97,6 +138,26 @@ func (c *Config) Validate() error {
 	}
 	if c.EchoPath != "" && !strings.HasPrefix(c.EchoPath, "/") {
 		bad("echo-path %q must start with /", c.EchoPath)
+	}
+	if c.RoomPrefix != "" && (!strings.HasPrefix(c.RoomPrefix, "/") || !strings.HasSuffix(c.RoomPrefix, "/")) {
+		bad("room-prefix %q must start and end with /", c.RoomPrefix)
+	}
+	if c.Admin != "" {
+		if _, _, err := net.SplitHostPort(c.Admin); err != nil {
+			bad("admin %q: %v", c.Admin, err)
+		}
+	}
+	if c.APIKey != "" && c.APIKeyFile != "" {
+		bad("api-key and api-key-file are exclusive")
+	}
+	if c.SendQueue < 4<<10 || c.SendQueue > 1<<30 {
+		bad("send-queue %d must be between 4 KiB and 1 GiB", c.SendQueue)
+	}
+	if c.SlowPolicy != "close" && c.SlowPolicy != "drop-oldest" {
+		bad("slow-policy %q must be close or drop-oldest", c.SlowPolicy)
+	}
+	if c.WorkerQueue < 1 || c.WorkerQueue > 1<<20 {
+		bad("worker-queue %d must be between 1 and 1Mi", c.WorkerQueue)
 	}
 	if c.MaxMessage < 1 || c.MaxMessage > 1<<30 {
 		bad("max-message %d must be between 1 and 1 GiB", c.MaxMessage)

@@ -47,6 +47,7 @@ func startTestServer(t testing.TB, mod func(*config.Config)) *Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
+	cfg.Admin = "127.0.0.1:0"
 	if mod != nil {
 		mod(&cfg)
 	}

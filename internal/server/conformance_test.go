@@ -25,6 +25,7 @@ func startServer(tb testing.TB, mod func(*config.Config)) (*server.Server, strin
 	tb.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
+	cfg.Admin = "127.0.0.1:0"
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -17,6 +17,7 @@ const (
 	stateOpen                        // upgraded, messages flow
 	stateClosing                     // our close frame is out; waiting for the peer's
 	stateRejected                    // HTTP error sent; waiting for the peer to hang up
+	stateFailed                      // protocol error: close frame sent, input ignored
 	stateClosed
 )
 
@@ -40,8 +41,14 @@ type conn struct {
 	gate     atomic.Uint32
 	lastRead atomic.Int32 // wheel tick of the last read
 	pinged   atomic.Int32 // lastRead value when we last pinged, so one ping per silence
+	reason   atomic.Uint32
 	kind     endpointKind
+	ext      *connExt // room and user, for connections that have them
+	opened   int64    // unix nanos at accept, for the handshake latency
 }
+
+// setReason records why the connection is closing; the first reason wins.
+func (c *conn) setReason(r closeReason) { c.reason.CompareAndSwap(0, uint32(r)) }
 
 // PollerConn implements poller.Session.
 func (c *conn) PollerConn() *poller.Conn { return &c.Conn }
@@ -159,15 +166,21 @@ func (c *conn) onRequest(req, rest []byte) {
 	resp, kind, err := h.upgrade(req)
 	if err != nil {
 		s.hsPool.Put(h)
-		c.rejectWith(resp)
+		c.rejectWith(resp, err)
 		return
 	}
 	c.kind = kind
+	if len(h.room) > 0 || len(h.user) > 0 {
+		c.ext = &connExt{room: string(h.room), user: string(h.user)}
+	}
 	c.dec.Init(&s.limits, false, false)
 	c.state.Store(stateOpen)
 	_ = c.Write(resp)
 	s.hsPool.Put(h)
 	s.accepted.Add(1)
+	s.m.Handshakes[hsOK].Inc()
+	s.m.HandshakeSeconds.Update(float64(time.Now().UnixNano()-c.opened) / 1e9)
+	c.joinRooms()
 	c.scheduleCheck()
 	if len(rest) > 0 {
 		c.feed(rest)
@@ -177,11 +190,16 @@ func (c *conn) onRequest(req, rest []byte) {
 // reject answers the handshake with err's HTTP status and reason.
 func (c *conn) reject(err error) {
 	var buf [256]byte
-	c.rejectWith(appendRejection(buf[:0], err))
+	c.rejectWith(appendRejection(buf[:0], err), err)
 }
 
-func (c *conn) rejectWith(resp []byte) {
-	c.srv.rejected.Add(1)
+func (c *conn) rejectWith(resp []byte, err error) {
+	s := c.srv
+	s.rejected.Add(1)
+	status := rejectionStatus(err)
+	s.m.Handshakes[hsResultForStatus(status)].Inc()
+	s.logReject(c, status, err)
+	c.setReason(reasonRejected)
 	c.state.Store(stateRejected)
 	_ = c.Write(resp)
 	// Half-close and let the client hang up first, so it reads the whole
@@ -197,14 +215,24 @@ func (c *conn) feed(data []byte) {
 	b := &c.srv.batches[c.FD()%len(c.srv.batches)]
 	if err != nil {
 		var pe *frame.ProtocolError
-		if errors.As(err, &pe) {
-			// Fail the connection (RFC 6455 section 7.1.7): close frame with
-			// the code, then TCP.
-			b.b = frame.AppendClose(b.b, pe.Code, pe.Msg)
-			c.state.Store(stateClosing)
+		if err == errStop || err == frame.ErrDecoderFailed || !errors.As(err, &pe) {
+			c.flushBatch(b)
+			return
 		}
+		// Fail the connection (RFC 6455 section 7.1.7): the close frame
+		// with the code, then half-close so the peer reads it rather than
+		// a reset; anything more it sends is ignored, and the wheel drops
+		// the connection if the peer does not hang up first.
+		b.b = frame.AppendClose(b.b, pe.Code, pe.Msg)
+		c.setReason(reasonForCode(pe.Code))
+		c.state.Store(stateFailed)
 		c.flushBatch(b)
-		c.CloseWhenFlushed()
+		if c.Queued() == 0 {
+			c.ShutdownWrite()
+		} else {
+			c.CloseWhenFlushed()
+		}
+		c.srv.eng.Schedule(&c.Conn, c.srv.cfg.CloseTimeout)
 		return
 	}
 	c.flushBatch(b)
@@ -230,13 +258,24 @@ func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 	if c.state.Load() != stateOpen {
 		return nil // closing: data after our close frame is dropped
 	}
+	s := c.srv
+	i := opIndex(op)
+	s.m.MessagesIn[i].Inc()
+	s.m.BytesIn[i].Add(len(payload))
 	switch c.kind {
 	case endpointEcho:
-		b := &c.srv.batches[c.FD()%len(c.srv.batches)]
+		b := &s.batches[c.FD()%len(s.batches)]
 		b.b = frame.AppendFrame(b.b, true, 0, op, payload)
+		s.m.MessagesOut[i].Inc()
+		s.m.BytesOut[i].Add(len(payload))
 		if len(b.b) >= 64<<10 {
 			c.flushBatch(b)
 		}
+	case endpointRoom:
+		// Frame once into a shared buffer; a worker fans it out.
+		fb := poller.NewBuf(frame.HeaderSize(len(payload), false) + len(payload))
+		fb.B = frame.AppendFrame(fb.B, true, 0, op, payload)
+		s.workers.submit(c.ext.room, job{buf: fb, op: op, room: c.ext.room, from: c})
 	}
 	return nil
 }
@@ -251,6 +290,7 @@ func (c *conn) OnControl(op frame.Opcode, payload []byte) error {
 		}
 	case frame.OpClose:
 		if c.state.CompareAndSwap(stateOpen, stateClosing) {
+			c.setReason(reasonPeerClose)
 			// Echo the peer's code (an empty close gets an empty close).
 			code, _, _ := frame.ParseClose(payload)
 			if code == frame.CloseNoStatus {
@@ -269,10 +309,11 @@ func (c *conn) OnControl(op frame.Opcode, payload []byte) error {
 // Close initiates a close handshake with code and reason from any
 // goroutine; the connection is dropped if the peer has not answered within
 // the close timeout.
-func (c *conn) closeWith(code frame.CloseCode, reason string) {
+func (c *conn) closeWith(code frame.CloseCode, reason string, why closeReason) {
 	if !c.state.CompareAndSwap(stateOpen, stateClosing) {
 		return
 	}
+	c.setReason(why)
 	var buf [2 + 2 + frame.MaxControlPayload]byte
 	_ = c.Write(frame.AppendClose(buf[:0], code, reason))
 	c.srv.eng.Schedule(&c.Conn, c.srv.cfg.CloseTimeout)
@@ -294,8 +335,14 @@ func (c *conn) scheduleCheck() {
 // onTimer runs on the wheel goroutine.
 func (c *conn) onTimer() {
 	switch c.state.Load() {
-	case stateHandshake, stateRejected, stateClosing:
-		// Handshake timeout, or the peer never finished closing.
+	case stateHandshake:
+		c.setReason(reasonHandshakeTimeout)
+		c.srv.m.Handshakes[hsTimeout].Inc()
+		_ = c.Close()
+		return
+	case stateRejected, stateClosing, stateFailed:
+		// The peer never finished closing.
+		c.setReason(reasonCloseTimeout)
 		_ = c.Close()
 		return
 	case stateOpen:
@@ -305,15 +352,16 @@ func (c *conn) onTimer() {
 	s := c.srv
 	now := s.eng.Now()
 	if since := c.BlockedSince(); since != 0 && now-since >= s.eng.Ticks(s.cfg.WriteTimeout) {
-		// The socket refused bytes for the whole write timeout: a slow
-		// consumer. Its queue cannot take a close frame either.
-		_ = c.Close()
-		return
+		// The socket refused bytes for the whole write timeout.
+		c.slowConsumer(true)
+		if c.state.Load() != stateOpen {
+			return
+		}
 	}
 	last := c.lastRead.Load()
 	idle := now - int64(last)
 	if s.cfg.IdleTimeout > 0 && idle >= s.eng.Ticks(s.cfg.IdleTimeout) {
-		c.closeWith(frame.CloseGoingAway, "idle timeout")
+		c.closeWith(frame.CloseGoingAway, "idle timeout", reasonIdle)
 		return
 	}
 	if s.cfg.PingInterval > 0 && idle >= s.eng.Ticks(s.cfg.PingInterval) && c.pinged.Load() != last {

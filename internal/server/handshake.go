@@ -31,12 +31,17 @@ type endpointKind uint8
 
 const (
 	endpointEcho endpointKind = iota + 1
+	endpointRoom
 )
 
 type route struct {
-	path string
-	kind endpointKind
+	path   string
+	kind   endpointKind
+	prefix bool // path is a prefix; the rest names a room
 }
+
+var errBadRoom = ws.RejectConnectionError(ws.RejectionStatus(http.StatusBadRequest),
+	ws.RejectionReason("server: room name must be 1-128 characters of A-Z a-z 0-9 . _ - : @ ~"))
 
 // handshake parses one upgrade request with gobwas/ws's Upgrader. Objects
 // are pooled and reused, so their hooks (closures over the object) are
@@ -48,6 +53,8 @@ type handshake struct {
 	out  []byte // the response gobwas writes, captured
 	req  []byte // the raw request being parsed
 	kind endpointKind
+	room []byte // room name from the path (aliases req)
+	user []byte // user id from ?user= in dev mode (aliases req)
 }
 
 func newHandshake(s *Server) *handshake {
@@ -74,17 +81,45 @@ func (h *handshake) Write(p []byte) (int, error) {
 }
 
 func (h *handshake) onRequest(uri []byte) error {
-	path := uri
+	path, query := uri, []byte(nil)
 	if i := bytes.IndexByte(path, '?'); i >= 0 {
-		path = path[:i]
+		path, query = path[:i], path[i+1:]
+	}
+	if h.srv.cfg.DevMode {
+		h.user = queryValue(query, "user")
 	}
 	for i := range h.srv.routes {
-		if string(path) == h.srv.routes[i].path {
-			h.kind = h.srv.routes[i].kind
+		r := &h.srv.routes[i]
+		if r.prefix {
+			if name, ok := bytes.CutPrefix(path, []byte(r.path)); ok {
+				if !validName(string(name)) {
+					return errBadRoom
+				}
+				h.kind, h.room = r.kind, name
+				return nil
+			}
+			continue
+		}
+		if string(path) == r.path {
+			h.kind = r.kind
 			return nil
 		}
 	}
 	return errNotFound
+}
+
+// queryValue returns the raw value of the first key=value pair named key.
+// Values are used as identifiers only, so they are not unescaped; a value
+// that is not a valid name is ignored.
+func queryValue(query []byte, key string) []byte {
+	for len(query) > 0 {
+		var pair []byte
+		pair, query, _ = bytes.Cut(query, []byte("&"))
+		if k, v, ok := bytes.Cut(pair, []byte("=")); ok && string(k) == key && validName(string(v)) {
+			return v
+		}
+	}
+	return nil
 }
 
 func (h *handshake) onHeader(key, value []byte) error {
@@ -122,6 +157,7 @@ func (h *handshake) upgrade(req []byte) (resp []byte, kind endpointKind, err err
 	h.req = req
 	h.out = h.out[:0]
 	h.kind = 0
+	h.room, h.user = nil, nil
 	h.rd.Reset(req)
 	_, err = h.up.Upgrade(h)
 	if err != nil {
@@ -134,20 +170,13 @@ func (h *handshake) upgrade(req []byte) (resp []byte, kind endpointKind, err err
 // answers a bad HTTP version with 505; RFC 6455 section 4.2.1 asks for
 // 400-class answers to malformed handshakes, so the mapping is ours.
 func appendRejection(dst []byte, err error) []byte {
-	status := http.StatusBadRequest
+	status := rejectionStatus(err)
 	var extra string
-	var rej *ws.ConnectionRejectedError
-	switch {
-	case err == ws.ErrHandshakeBadMethod:
-		status = http.StatusMethodNotAllowed
+	switch status {
+	case http.StatusMethodNotAllowed:
 		extra = "Allow: GET\r\n"
-	case err == ws.ErrHandshakeUpgradeRequired:
-		status = http.StatusUpgradeRequired
+	case http.StatusUpgradeRequired:
 		extra = "Sec-WebSocket-Version: 13\r\n"
-	case err == ws.ErrHandshakeBadProtocol:
-		status = http.StatusBadRequest
-	case errors.As(err, &rej):
-		status = rej.StatusCode()
 	}
 	if status == http.StatusServiceUnavailable {
 		extra += "Retry-After: 5\r\n"
@@ -164,6 +193,22 @@ func appendRejection(dst []byte, err error) []byte {
 	dst = append(dst, "\r\n\r\n"...)
 	dst = append(dst, reason...)
 	return append(dst, '\n')
+}
+
+// rejectionStatus maps a handshake error to the HTTP status we answer.
+func rejectionStatus(err error) int {
+	var rej *ws.ConnectionRejectedError
+	switch {
+	case err == ws.ErrHandshakeBadMethod:
+		return http.StatusMethodNotAllowed
+	case err == ws.ErrHandshakeUpgradeRequired:
+		return http.StatusUpgradeRequired
+	case err == ws.ErrHandshakeBadProtocol:
+		return http.StatusBadRequest
+	case errors.As(err, &rej):
+		return rej.StatusCode()
+	}
+	return http.StatusBadRequest
 }
 
 func rejectionText(err error) string {

@@ -1,35 +1,53 @@
 // Package server is wsgate's composition root: it wires the event loop
-// (poller), the handshake (gobwas/ws), the codec (frame) and the endpoints
-// into a running gateway. It is the only package that knows all the parts.
+// (poller), the handshake (gobwas/ws), the codec (frame), the hub and the
+// metrics into a running gateway. It is the only package that knows all
+// the parts.
 package server
 
 import (
+	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
+	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/lesismal/nbio"
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/config"
+	"github.com/wsgate/wsgate/internal/hub"
+	"github.com/wsgate/wsgate/internal/metrics"
 	"github.com/wsgate/wsgate/poller"
 )
 
 // Server is a running wsgate instance.
 type Server struct {
 	cfg     config.Config
+	log     *slog.Logger
 	eng     *poller.Engine
 	limits  frame.Limits
 	origins *config.OriginMatcher
 	routes  []route
+	hub     *hub.Hub[*conn]
+	workers *workerPool
+	m       *metrics.Metrics
+	apiKey  string
+	admin   *http.Server
+	adminLn net.Listener
 
 	// batches are per-poller output buffers. nbio calls OnData for a
 	// connection only on the poller goroutine that owns its descriptor
 	// (fd % pollers), so batches[fd%len] is used by one goroutine at a time.
 	batches []batch
 
-	hsPool sync.Pool // *handshake
+	hsPool    sync.Pool // *handshake
+	rejectLog logLimiter
 
 	open      atomic.Int64
 	accepted  atomic.Int64
@@ -50,13 +68,45 @@ func New(cfg config.Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg:     cfg,
+		log:     cfg.Logger,
 		limits:  frame.Limits{MaxFrame: cfg.FrameLimit(), MaxMessage: cfg.MaxMessage},
 		origins: config.NewOriginMatcher(cfg.Origins),
 		batches: make([]batch, cfg.Pollers),
+		hub:     hub.New[*conn](0),
+		apiKey:  cfg.APIKey,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.APIKeyFile != "" {
+		b, err := os.ReadFile(cfg.APIKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		s.apiKey = strings.TrimSpace(string(b))
 	}
 	if cfg.EchoPath != "" {
 		s.routes = append(s.routes, route{path: cfg.EchoPath, kind: endpointEcho})
 	}
+	if cfg.RoomPrefix != "" {
+		s.routes = append(s.routes, route{path: cfg.RoomPrefix, kind: endpointRoom, prefix: true})
+	}
+	s.workers = newWorkerPool(cfg.Workers, cfg.WorkerQueue)
+	s.m = metrics.New(reasonNames[:], hsResultNames[:], limitNames[:], cfg.Pollers, metrics.Gauges{
+		Open:        func() float64 { return float64(s.open.Load()) },
+		WorkerQueue: func() float64 { return float64(s.workers.pending()) },
+		Rooms:       func() float64 { return float64(s.hub.Len()) },
+		Users:       func() float64 { return float64(s.hub.Users()) },
+		Draining: func() float64 {
+			if s.draining.Load() {
+				return 1
+			}
+			return 0
+		},
+	})
+	s.workers.m = s.m
+	s.workers.run = s.runJobs
+	s.rejectLog.burst = 10
 	s.hsPool.New = func() any { return newHandshake(s) }
 	eng, err := poller.New(poller.Config{
 		Addrs:          []string{cfg.Listen},
@@ -64,6 +114,7 @@ func New(cfg config.Config) (*Server, error) {
 		ReadBufferSize: cfg.ReadBuffer,
 		Tick:           cfg.Tick,
 		ReusePort:      cfg.ReusePort,
+		OpenTimeout:    cfg.HandshakeTimeout,
 	}, (*handler)(s))
 	if err != nil {
 		return nil, err
@@ -72,11 +123,31 @@ func New(cfg config.Config) (*Server, error) {
 	return s, nil
 }
 
-// Start opens the listener and starts the event loop; it returns at once.
-func (s *Server) Start() error { return s.eng.Start() }
+// Start opens the listeners and starts the event loop and the workers; it
+// returns at once.
+func (s *Server) Start() error {
+	if s.cfg.Admin != "" {
+		ln, err := net.Listen("tcp", s.cfg.Admin)
+		if err != nil {
+			return err
+		}
+		s.adminLn = ln
+		s.admin = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = s.admin.Serve(ln) }()
+	}
+	s.workers.start()
+	if err := s.eng.Start(); err != nil {
+		s.workers.stop()
+		if s.admin != nil {
+			s.admin.Close()
+		}
+		return err
+	}
+	return nil
+}
 
-// Addr returns the listener's address (with the real port when the
-// configured port was 0).
+// Addr returns the WebSocket listener's address (with the real port when
+// the configured port was 0).
 func (s *Server) Addr() net.Addr {
 	if a := s.eng.Addrs(); len(a) > 0 {
 		return a[0]
@@ -84,22 +155,57 @@ func (s *Server) Addr() net.Addr {
 	return nil
 }
 
+// AdminAddr returns the admin listener's address, or nil.
+func (s *Server) AdminAddr() net.Addr {
+	if s.adminLn == nil {
+		return nil
+	}
+	return s.adminLn.Addr()
+}
+
 // Stats is a snapshot of the server's counters.
 type Stats struct {
 	// Open is the number of connections (handshaking or upgraded) now open.
-	Open int64
+	Open int64 `json:"open"`
 	// Accepted counts successful upgrades; Rejected counts refused handshakes.
-	Accepted, Rejected int64
+	Accepted int64 `json:"accepted"`
+	Rejected int64 `json:"rejected"`
+	// Rooms and Users are the sizes of the hub's indexes.
+	Rooms int `json:"rooms"`
+	Users int `json:"users"`
+	// MessagesIn and MessagesOut count data messages received and queued.
+	MessagesIn  uint64 `json:"messages_in"`
+	MessagesOut uint64 `json:"messages_out"`
+	// SlowClosed and Dropped count slow-consumer actions.
+	SlowClosed uint64 `json:"slow_consumer_closed"`
+	Dropped    uint64 `json:"dropped_messages"`
 }
 
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
-	return Stats{Open: s.open.Load(), Accepted: s.accepted.Load(), Rejected: s.rejected.Load()}
+	m := s.m
+	return Stats{
+		Open: s.open.Load(), Accepted: s.accepted.Load(), Rejected: s.rejected.Load(),
+		Rooms: s.hub.Len(), Users: s.hub.Users(),
+		MessagesIn:  m.MessagesIn[0].Get() + m.MessagesIn[1].Get(),
+		MessagesOut: m.MessagesOut[0].Get() + m.MessagesOut[1].Get(),
+		SlowClosed:  m.SlowConsumer[metrics.PolicyClose].Get(),
+		Dropped:     m.Dropped.Get(),
+	}
 }
 
 // Close stops the server at once, dropping every connection.
 func (s *Server) Close() error {
-	s.closeOnce.Do(func() { s.eng.Stop() })
+	s.closeOnce.Do(func() {
+		s.draining.Store(true)
+		if s.admin != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = s.admin.Shutdown(ctx)
+			cancel()
+		}
+		s.eng.Stop()
+		s.workers.stop()
+	})
 	return nil
 }
 
@@ -108,11 +214,9 @@ type handler Server
 
 func (h *handler) OnOpen(nc *nbio.Conn) poller.Session {
 	s := (*Server)(h)
-	if s.draining.Load() {
-		return nil
-	}
-	c := &conn{srv: s}
+	c := &conn{srv: s, opened: time.Now().UnixNano()}
 	s.open.Add(1)
+	s.m.ConnsOpened.Inc()
 	c.state.Store(stateHandshake)
 	return c
 }
@@ -130,8 +234,18 @@ func (h *handler) OnTimer(ps poller.Session) { ps.(*conn).onTimer() }
 
 func (h *handler) OnClose(ps poller.Session, err error) {
 	c := ps.(*conn)
-	(*Server)(h).open.Add(-1)
-	c.state.Store(stateClosed)
+	s := (*Server)(h)
+	s.open.Add(-1)
+	prev := c.state.Swap(stateClosed)
+	c.setReason(reasonPeerGone)
+	r := closeReason(c.reason.Load())
+	s.m.ConnsClosed[r].Inc()
+	if prev == stateOpen || prev == stateClosing {
+		c.leaveRooms()
+	}
+	if r != reasonPeerClose && r != reasonPeerGone {
+		s.log.Debug("connection closed", "reason", r.String(), "remote", c.RemoteAddr().String())
+	}
 	c.markClosed()
 }
 

@@ -1,0 +1,144 @@
+// Package metrics defines wsgate's Prometheus metrics on
+// github.com/VictoriaMetrics/metrics. Every series is created once, when the
+// server is built, so recording on the hot path is an atomic add and never
+// allocates. Names follow Prometheus conventions: a wsgate_ prefix, base
+// units (seconds, bytes) and _total for counters.
+package metrics
+
+import (
+	"io"
+	"strings"
+
+	vm "github.com/VictoriaMetrics/metrics"
+)
+
+// Metrics holds one server's series. Fields indexed by an enum hold one
+// series per label value, in the order of the names given to New.
+type Metrics struct {
+	set *vm.Set
+
+	// ConnsOpened counts accepted TCP connections.
+	ConnsOpened *vm.Counter
+	// ConnsClosed counts closed connections by close reason.
+	ConnsClosed []*vm.Counter
+	// Handshakes counts handshakes by result ("ok" or a rejection kind).
+	Handshakes []*vm.Counter
+	// HandshakeSeconds is the time from accept to the 101 response.
+	HandshakeSeconds *vm.Histogram
+
+	// MessagesIn and BytesIn count client messages by opcode (text, binary).
+	MessagesIn, BytesIn [2]*vm.Counter
+	// MessagesOut and BytesOut count messages queued to clients by opcode.
+	MessagesOut, BytesOut [2]*vm.Counter
+	// Broadcasts counts messages fanned out to a room or user.
+	Broadcasts *vm.Counter
+	// SlowConsumer counts slow-consumer actions by policy (close, drop-oldest).
+	SlowConsumer [2]*vm.Counter
+	// Dropped counts messages discarded by the drop-oldest policy.
+	Dropped *vm.Counter
+	// RateLimited counts rate-limit hits by kind.
+	RateLimited []*vm.Counter
+	// WorkerSeconds is the time a worker spends on one job.
+	WorkerSeconds *vm.Histogram
+	// LoopSeconds is the time spent handling one read, per poller.
+	LoopSeconds []*vm.Histogram
+	// CompressedIn/Out count payload bytes before and after compression,
+	// for the compression ratio.
+	DeflateRaw, DeflateWire *vm.Counter
+}
+
+// Opcode indexes for MessagesIn/Out and BytesIn/Out.
+const (
+	OpText = iota
+	OpBinary
+)
+
+// Policy indexes for SlowConsumer.
+const (
+	PolicyClose = iota
+	PolicyDropOldest
+)
+
+// Gauges are read when /metrics is scraped.
+type Gauges struct {
+	// Open returns the number of open connections.
+	Open func() float64
+	// Queued returns the bytes waiting in outbound queues.
+	Queued func() float64
+	// WorkerQueue returns the jobs waiting for workers.
+	WorkerQueue func() float64
+	// Rooms and Users return the sizes of the hub's indexes.
+	Rooms, Users func() float64
+	// Draining is 1 while the server drains.
+	Draining func() float64
+}
+
+// New creates the series. reasons, results and limits name the label values
+// of ConnsClosed, Handshakes and RateLimited, in enum order.
+func New(reasons, results, limits []string, pollers int, g Gauges) *Metrics {
+	s := vm.NewSet()
+	m := &Metrics{set: s}
+	m.ConnsOpened = s.NewCounter("wsgate_connections_opened_total")
+	for _, r := range reasons {
+		m.ConnsClosed = append(m.ConnsClosed, s.NewCounter(`wsgate_connections_closed_total{reason="`+r+`"}`))
+	}
+	for _, r := range results {
+		m.Handshakes = append(m.Handshakes, s.NewCounter(`wsgate_handshakes_total{result="`+r+`"}`))
+	}
+	m.HandshakeSeconds = s.NewHistogram("wsgate_handshake_duration_seconds")
+	for i, op := range []string{"text", "binary"} {
+		m.MessagesIn[i] = s.NewCounter(`wsgate_messages_total{direction="in",opcode="` + op + `"}`)
+		m.BytesIn[i] = s.NewCounter(`wsgate_message_bytes_total{direction="in",opcode="` + op + `"}`)
+		m.MessagesOut[i] = s.NewCounter(`wsgate_messages_total{direction="out",opcode="` + op + `"}`)
+		m.BytesOut[i] = s.NewCounter(`wsgate_message_bytes_total{direction="out",opcode="` + op + `"}`)
+	}
+	m.Broadcasts = s.NewCounter("wsgate_broadcasts_total")
+	m.SlowConsumer[PolicyClose] = s.NewCounter(`wsgate_slow_consumer_actions_total{policy="close"}`)
+	m.SlowConsumer[PolicyDropOldest] = s.NewCounter(`wsgate_slow_consumer_actions_total{policy="drop-oldest"}`)
+	m.Dropped = s.NewCounter("wsgate_dropped_messages_total")
+	for _, l := range limits {
+		m.RateLimited = append(m.RateLimited, s.NewCounter(`wsgate_rate_limited_total{kind="`+l+`"}`))
+	}
+	m.WorkerSeconds = s.NewHistogram("wsgate_worker_job_duration_seconds")
+	for i := 0; i < pollers; i++ {
+		m.LoopSeconds = append(m.LoopSeconds, s.NewHistogram(`wsgate_loop_read_duration_seconds{poller="`+itoa(i)+`"}`))
+	}
+	m.DeflateRaw = s.NewCounter("wsgate_deflate_raw_bytes_total")
+	m.DeflateWire = s.NewCounter("wsgate_deflate_wire_bytes_total")
+	gauge := func(name string, f func() float64) {
+		if f != nil {
+			s.NewGauge(name, f)
+		}
+	}
+	gauge("wsgate_connections_open", g.Open)
+	gauge("wsgate_queued_bytes", g.Queued)
+	gauge("wsgate_worker_queue_jobs", g.WorkerQueue)
+	gauge("wsgate_rooms", g.Rooms)
+	gauge("wsgate_users", g.Users)
+	gauge("wsgate_draining", g.Draining)
+	gauge("wsgate_deflate_compression_ratio", func() float64 {
+		w := m.DeflateWire.Get()
+		if w == 0 {
+			return 0
+		}
+		return float64(m.DeflateRaw.Get()) / float64(w)
+	})
+	return m
+}
+
+// WritePrometheus writes every series, then the process and Go runtime
+// metrics (RSS, heap, goroutines, GC), in Prometheus text format.
+func (m *Metrics) WritePrometheus(w io.Writer) {
+	m.set.WritePrometheus(w)
+	vm.WriteProcessMetrics(w)
+}
+
+// Label turns a name into a label value: lower case, spaces to underscores.
+func Label(s string) string { return strings.ReplaceAll(strings.ToLower(s), " ", "_") }
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}

@@ -1,0 +1,203 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/poller"
+)
+
+// publishRequest is the body of POST /api/publish and
+// POST /api/users/{id}/send.
+type publishRequest struct {
+	// Room names the room (publish only).
+	Room string `json:"room"`
+	// Payload is the message; for binary messages, standard base64.
+	Payload string `json:"payload"`
+	// Binary sends a binary message instead of text.
+	Binary bool `json:"binary"`
+}
+
+type publishResponse struct {
+	Room       string `json:"room,omitempty"`
+	User       string `json:"user,omitempty"`
+	Recipients int    `json:"recipients"`
+}
+
+type roomInfo struct {
+	Name    string `json:"name"`
+	Members int    `json:"members"`
+}
+
+// adminHandler serves the admin API. /api/* requires the API key when one
+// is configured; health and metrics endpoints do not (the admin listener
+// binds to loopback by default).
+func (s *Server) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.requireKey(h)) }
+	api("POST /api/publish", s.handlePublish)
+	api("POST /api/users/{id}/send", s.handleUserSend)
+	api("GET /api/rooms", s.handleRooms)
+	api("GET /api/stats", s.handleStats)
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		s.m.WritePrometheus(w)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
+	return mux
+}
+
+func (s *Server) requireKey(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.apiKey != "" {
+			got := r.Header.Get("X-API-Key")
+			if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+				got = b
+			}
+			if subtle.ConstantTimeCompare([]byte(got), []byte(s.apiKey)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="wsgate"`)
+				writeJSONError(w, http.StatusUnauthorized, "missing or wrong API key")
+				return
+			}
+		}
+		h(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// readPublish decodes and checks a publish body and frames the message
+// once into a shared buffer.
+func (s *Server) readPublish(w http.ResponseWriter, r *http.Request) (publishRequest, *poller.Buf, frame.Opcode, bool) {
+	var req publishRequest
+	body := http.MaxBytesReader(w, r.Body, 2*s.cfg.MaxMessage+4096)
+	if err := json.NewDecoder(body).Decode(&req); err != nil {
+		writeJSONError(w, http.StatusBadRequest, "body must be JSON {room, payload, binary}: "+err.Error())
+		return req, nil, 0, false
+	}
+	payload := []byte(req.Payload)
+	op := frame.OpText
+	if req.Binary {
+		op = frame.OpBinary
+		var err error
+		if payload, err = base64.StdEncoding.DecodeString(req.Payload); err != nil {
+			writeJSONError(w, http.StatusBadRequest, "binary payload must be standard base64")
+			return req, nil, 0, false
+		}
+	} else if !frame.ValidUTF8(payload) {
+		writeJSONError(w, http.StatusBadRequest, "text payload must be UTF-8")
+		return req, nil, 0, false
+	}
+	if int64(len(payload)) > s.cfg.MaxMessage {
+		writeJSONError(w, http.StatusRequestEntityTooLarge, "payload over max-message")
+		return req, nil, 0, false
+	}
+	b := poller.NewBuf(frame.HeaderSize(len(payload), false) + len(payload))
+	b.B = frame.AppendFrame(b.B, true, 0, op, payload)
+	return req, b, op, true
+}
+
+func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
+	req, b, op, ok := s.readPublish(w, r)
+	if !ok {
+		return
+	}
+	if !validName(req.Room) {
+		b.Release()
+		writeJSONError(w, http.StatusBadRequest, "room must be 1-128 characters of A-Z a-z 0-9 . _ - : @ ~")
+		return
+	}
+	n := s.hub.Count(req.Room)
+	if !s.submitAdmin(w, r, req.Room, job{buf: b, op: op, room: req.Room}) {
+		return
+	}
+	writeJSON(w, http.StatusOK, publishResponse{Room: req.Room, Recipients: n})
+}
+
+func (s *Server) handleUserSend(w http.ResponseWriter, r *http.Request) {
+	user := r.PathValue("id")
+	req, b, op, ok := s.readPublish(w, r)
+	if !ok {
+		return
+	}
+	_ = req
+	n := s.hub.CountUser(user)
+	if !s.submitAdmin(w, r, "user:"+user, job{buf: b, op: op, user: user}) {
+		return
+	}
+	writeJSON(w, http.StatusOK, publishResponse{User: user, Recipients: n})
+}
+
+func (s *Server) submitAdmin(w http.ResponseWriter, r *http.Request, key string, j job) bool {
+	if s.draining.Load() {
+		j.buf.Release()
+		writeJSONError(w, http.StatusServiceUnavailable, "draining")
+		return false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.workers.submitCtx(ctx, key, j); err != nil {
+		j.buf.Release()
+		w.Header().Set("Retry-After", "1")
+		writeJSONError(w, http.StatusServiceUnavailable, "fan-out queue full")
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleRooms(w http.ResponseWriter, r *http.Request) {
+	rooms := []roomInfo{}
+	s.hub.Rooms(func(name string, members int) bool {
+		rooms = append(rooms, roomInfo{Name: name, Members: members})
+		return true
+	})
+	sort.Slice(rooms, func(i, j int) bool { return rooms[i].Name < rooms[j].Name })
+	writeJSON(w, http.StatusOK, map[string]any{"rooms": rooms})
+}
+
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Stats())
+}
+
+// validName reports whether a room name is acceptable: 1-128 characters
+// from a conservative set that needs no escaping in paths or logs.
+func validName(name string) bool {
+	if len(name) == 0 || len(name) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.' || c == '_' || c == '-' || c == ':' || c == '@' || c == '~':
+		default:
+			return false
+		}
+	}
+	return true
+}

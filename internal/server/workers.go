@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"hash/maphash"
+	"sync"
+	"time"
+
+	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/internal/metrics"
+	"github.com/wsgate/wsgate/poller"
+)
+
+// job is one message to fan out: to a room's members or to a user's
+// connections. The job owns one reference to buf.
+type job struct {
+	buf  *poller.Buf
+	op   frame.Opcode
+	room string
+	user string
+	from *conn // the publishing connection, or nil for the admin API
+}
+
+// workerPool runs fan-out jobs on a fixed set of goroutines. Jobs are
+// assigned by a hash of their room (or user), so every message for one
+// room is handled by one worker, in the order it was submitted: that is
+// what keeps each publisher's messages in order at every receiver.
+type workerPool struct {
+	qs   []chan job
+	seed maphash.Seed
+	wg   sync.WaitGroup
+	m    *metrics.Metrics
+	run  func(w *worker, first job)
+}
+
+// worker is one goroutine's reusable scratch space.
+type worker struct {
+	q       chan job
+	members []*conn
+	dirty   []*conn
+}
+
+func newWorkerPool(n, queue int) *workerPool {
+	p := &workerPool{qs: make([]chan job, n), seed: maphash.MakeSeed()}
+	for i := range p.qs {
+		p.qs[i] = make(chan job, queue)
+	}
+	return p
+}
+
+func (p *workerPool) start() {
+	for _, q := range p.qs {
+		p.wg.Add(1)
+		go func(w *worker) {
+			defer p.wg.Done()
+			for j := range w.q {
+				t := time.Now()
+				p.run(w, j)
+				p.m.WorkerSeconds.UpdateDuration(t)
+			}
+		}(&worker{q: q})
+	}
+}
+
+// stop closes the queues and waits for the workers to finish what was
+// queued.
+func (p *workerPool) stop() {
+	for _, q := range p.qs {
+		close(q)
+	}
+	p.wg.Wait()
+}
+
+func (p *workerPool) queueFor(key string) chan job {
+	return p.qs[maphash.String(p.seed, key)%uint64(len(p.qs))]
+}
+
+// submit queues j, waiting while the worker's queue is full: a publisher
+// faster than its fan-out slows down instead of growing memory.
+func (p *workerPool) submit(key string, j job) {
+	p.queueFor(key) <- j
+}
+
+// submitCtx is submit with a deadline, for the admin API.
+func (p *workerPool) submitCtx(ctx context.Context, key string, j job) error {
+	select {
+	case p.queueFor(key) <- j:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// pending returns the number of queued jobs.
+func (p *workerPool) pending() int {
+	n := 0
+	for _, q := range p.qs {
+		n += len(q)
+	}
+	return n
+}
