@@ -10,14 +10,17 @@ import (
 )
 
 // makeBomb returns a permessage-deflate payload (tail removed) of about
-// 1 MB that inflates to 16 x 64 MiB = 1 GiB of zeros. DEFLATE cannot do
+// 1 MB that inflates to 16 x 64 MiB = 1 GiB of zeros (64 MiB under -race). DEFLATE cannot do
 // better than about 1032:1, so a 1 GiB bomb cannot be smaller than ~1 MB.
 // It compresses 128 MiB of zeros in two sync-flushed segments; the second
 // segment only refers back into zeros, so repeating it keeps inflating
 // zeros.
 func makeBomb(t testing.TB) (bomb []byte, size int64) {
 	t.Helper()
-	const seg = 64 << 20
+	seg := 64 << 20
+	if raceEnabled {
+		seg = 4 << 20 // a 64 MiB bomb: the race detector slows compression 10x
+	}
 	var out bytes.Buffer
 	w, err := flate.NewWriter(&out, 5)
 	if err != nil {
@@ -37,7 +40,7 @@ func makeBomb(t testing.TB) (bomb []byte, size int64) {
 	for range 15 {
 		bomb = append(bomb, second...)
 	}
-	return bomb[:len(bomb)-len(syncTail)], 16 * seg
+	return bomb[:len(bomb)-len(syncTail)], 16 * int64(seg)
 }
 
 // TestDecompressionBomb feeds a 1 GiB bomb to Decompress and the

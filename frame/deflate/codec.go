@@ -195,13 +195,15 @@ func putReader(r *reader) {
 
 // Decompress appends to dst the payload of one message compressed without
 // context takeover (RSV1 set, fragments already joined). It appends the
-// 00 00 ff ff tail without copying compressed and reads into dst, growing
-// it by at most 4 KiB at a time; it fails with ErrTooBig as soon as the
-// output would pass limit bytes (limit <= 0: no limit), so dst never grows
-// past len(dst)+limit+1 however much the input would inflate. A corrupt
-// stream fails with ErrCorrupt. On error it returns dst[:len(dst)] (its
-// spare capacity may have been written). It uses a pooled reader and
-// allocates nothing when dst has room.
+// 00 00 ff ff tail without copying compressed and inflates straight into
+// dst's spare capacity, growing dst as needed (doubling, in steps of at
+// least 4 KiB) but never past len(dst)+limit+1 bytes of capacity: it fails
+// with ErrTooBig as soon as the output would pass limit bytes (limit <= 0:
+// no limit), however much the input would inflate. A corrupt stream fails
+// with ErrCorrupt. On error it returns dst[:len(dst)] (its spare capacity
+// may have been written). Empty messages may be encoded as 0x00 or
+// 0x02 0x00; both decode. It uses a pooled reader and allocates nothing when
+// dst has room.
 func Decompress(dst, compressed []byte, limit int64) ([]byte, error) {
 	r := getReader(compressed, finalTail)
 	start := len(dst)

@@ -44,7 +44,15 @@ func (c *Compressor) Close() {
 // Decompressor decompresses the messages of one connection whose peer uses
 // context takeover (the negotiated Params lack ClientNoContextTakeover). The
 // zero value is ready to use; it takes a flate reader from the pool on the
-// first message and holds it (about 43 KiB) until Close. Not safe for
+// first message and holds it (about 37 KiB) until Close.
+//
+// How a message ends: the flate reader is fed the message plus 00 00 ff ff
+// and, once the sync flush's empty stored block is decoded, asks for the
+// next block header. Returning io.EOF there would stick in the reader (its
+// window could then only be kept by copying 32 KiB per message), so the
+// source panics with a private value instead, which readMessage recovers:
+// the reader is left untouched, between blocks, with its window. A message
+// that ends inside a block is reported as ErrCorrupt. Not safe for
 // concurrent use: it belongs to whoever reads the connection.
 //
 // After an error the stream state is lost: every later call returns the
