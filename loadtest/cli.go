@@ -74,6 +74,8 @@ func parseArgs(args []string, stderr io.Writer) (*Config, *cliOptions, error) {
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", 5*time.Second, "upgrade response timeout")
 	fs.StringVar(&o.sourceIPs, "source-ips", "", "local source addresses, e.g. 127.0.0.2-127.0.0.40 (round robin)")
 	fs.BoolVar(&cfg.Deflate, "deflate", false, "offer permessage-deflate")
+	fs.StringVar(&cfg.CAFile, "ca-file", "", "wss: PEM roots to verify the server with (default: system roots)")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "wss: skip certificate verification")
 	fs.Float64Var(&cfg.SlowFraction, "slow-fraction", 0, "share of connections that read slowly")
 	fs.Float64Var(&cfg.StalledFraction, "stalled-fraction", 0, "share of connections that never read")
 	fs.IntVar(&cfg.SlowRate, "slow-rate", 1024, "bytes per second a slow reader reads")
@@ -137,7 +139,7 @@ func reorder(args []string) []string {
 
 func isBoolFlag(a string) bool {
 	switch strings.TrimLeft(a, "-") {
-	case "deflate", "binary", "quiet", "worker", "h", "help":
+	case "deflate", "binary", "quiet", "worker", "insecure", "h", "help":
 		return true
 	}
 	return false

@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"net"
 	"runtime"
@@ -17,9 +18,8 @@ import (
 
 // Client errors.
 var (
-	ErrTLSUnsupported = errors.New("loadtest: wss:// targets are not supported by the event-loop client yet")
-	ErrClientClosed   = errors.New("loadtest: client closed")
-	ErrNotOpen        = errors.New("loadtest: connection not open")
+	ErrClientClosed = errors.New("loadtest: client closed")
+	ErrNotOpen      = errors.New("loadtest: connection not open")
 )
 
 // ClientOptions configures a Client. Zero values take the documented default.
@@ -31,6 +31,8 @@ type ClientOptions struct {
 	MaxDials         int           // concurrent TCP dials; default 256
 	MaxMessage       int64         // largest message accepted; default 16 MiB
 	Pollers          int           // nbio poller goroutines; default GOMAXPROCS
+	CAFile           string        // wss: PEM roots to verify the server with; default the system's
+	Insecure         bool          // wss: skip certificate verification
 }
 
 // Events receives a connection's life. Open and Message run on an event-loop
@@ -54,6 +56,7 @@ type Client struct {
 	nb      *nbio.Engine
 	rec     *Recorder
 	opts    ClientOptions
+	tlsCfg  *tls.Config
 	lim     frame.Limits
 	nextIP  atomic.Uint32
 	dialSem chan struct{}
@@ -78,6 +81,8 @@ type Conn struct {
 	mu      sync.Mutex
 	cl      *Client
 	nc      *nbio.Conn
+	tls     *tls.Conn // wss only: the TLS client over pipe
+	pipe    *tlsPipe
 	ev      Events
 	dec     frame.Decoder
 	hs      []byte // handshake response bytes so far; nil once open
@@ -120,6 +125,11 @@ func NewClient(opts ClientOptions, rec *Recorder) (*Client, error) {
 		conns:   map[*Conn]struct{}{},
 	}
 	cl.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
+	tc, err := tlsConfig(opts.CAFile, opts.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	cl.tlsCfg = tc
 	cl.nb = nbio.NewEngine(nbio.Config{Name: "wsload", NPoller: opts.Pollers, ReadBufferSize: 64 << 10})
 	cl.nb.OnData(cl.onData)
 	cl.nb.OnClose(cl.onClose)
@@ -177,10 +187,6 @@ func bindNoPort(_, _ string, rc syscall.RawConn) error {
 func (cl *Client) dial(c *Conn, t *Target) {
 	defer cl.dials.Done()
 	defer func() { <-cl.dialSem }()
-	if t.TLS {
-		cl.fail(c, ErrTLSUnsupported)
-		return
-	}
 	d := net.Dialer{Timeout: cl.opts.DialTimeout, LocalAddr: cl.localAddr()}
 	if d.LocalAddr != nil {
 		d.Control = bindNoPort
@@ -190,24 +196,45 @@ func (cl *Client) dial(c *Conn, t *Target) {
 		cl.fail(c, err)
 		return
 	}
+	var tconn *tls.Conn
+	var pipe *tlsPipe
+	if t.TLS {
+		if tconn, pipe, err = cl.tlsHandshake(tc, t); err != nil {
+			_ = tc.Close()
+			cl.fail(c, err)
+			return
+		}
+	}
 	var key [24]byte
 	c.mu.Lock()
 	makeKey(&c.rnd, &key, &c.accept)
 	c.state = stHandshake
 	c.hs = make([]byte, 0, 512)
-	nc, err := cl.nb.AddConn(tc)
+	// The session is set before the socket joins the event loop, so the
+	// loop never sees a connection without its state.
+	nc, err := nbio.NBConn(tc)
+	if err == nil {
+		c.nc, c.tls, c.pipe = nc, tconn, pipe
+		nc.SetSession(c)
+		if pipe != nil {
+			pipe.handoff(nc)
+		}
+		_, err = cl.nb.AddConn(nc)
+	}
 	if err != nil {
 		c.mu.Unlock()
-		_ = tc.Close()
+		if nc != nil {
+			_ = nc.Close()
+		} else {
+			_ = tc.Close()
+		}
 		cl.fail(c, err)
 		return
 	}
-	c.nc = nc
-	nc.SetSession(c)
 	_ = nc.SetReadDeadline(time.Now().Add(cl.opts.HandshakeTimeout))
 	b := cl.getBuf()
 	*b = t.appendRequest((*b)[:0], key[:], cl.opts.Deflate)
-	_, err = nc.Write(*b)
+	_, err = c.writeRaw(*b)
 	cl.putBuf(b)
 	c.mu.Unlock()
 	if err != nil {
@@ -254,7 +281,7 @@ func FailureKind(err error) string {
 		return "addr"
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
 		return "fd_limit"
-	case errors.Is(err, ErrTLSUnsupported):
+	case errors.As(err, new(*tlsError)), errors.Is(err, ErrBadCAFile):
 		return "tls"
 	case errors.Is(err, ErrBadResponse), errors.Is(err, ErrBadAccept),
 		errors.Is(err, ErrHeaderTooBig), errors.Is(err, ErrBadExtension),
@@ -275,6 +302,18 @@ func (cl *Client) onData(nc *nbio.Conn, data []byte) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.tls == nil {
+		c.plainLocked(data)
+		return
+	}
+	if err := c.readTLSLocked(data, c.plainLocked); err != nil {
+		c.failErr = err
+		_ = nc.Close()
+	}
+}
+
+// plainLocked handles bytes received (decrypted, for wss).
+func (c *Conn) plainLocked(data []byte) {
 	switch c.state {
 	case stHandshake:
 		c.handshakeDataLocked(data)
@@ -283,6 +322,14 @@ func (cl *Client) onData(nc *nbio.Conn, data []byte) {
 			c.protocolErrorLocked(err)
 		}
 	}
+}
+
+// writeRaw writes bytes to the connection, through TLS for wss.
+func (c *Conn) writeRaw(b []byte) (int, error) {
+	if c.tls != nil {
+		return c.tls.Write(b)
+	}
+	return c.nc.Write(b)
 }
 
 func (c *Conn) handshakeDataLocked(data []byte) {
@@ -378,7 +425,7 @@ func (c *Conn) OnControl(op frame.Opcode, payload []byte) error {
 func (c *Conn) writeControlLocked(op frame.Opcode, payload []byte) {
 	var buf [6 + 125]byte
 	b := frame.AppendMaskedFrame(buf[:0], true, 0, op, c.rnd.key(), payload)
-	_, _ = c.nc.Write(b)
+	_, _ = c.writeRaw(b)
 }
 
 func (cl *Client) onClose(nc *nbio.Conn, err error) {
@@ -490,7 +537,7 @@ func (c *Conn) SendLocked(op frame.Opcode, payload []byte) error {
 	} else {
 		*b = frame.AppendMaskedFrame((*b)[:0], true, 0, op, c.rnd.key(), payload)
 	}
-	_, err := c.nc.Write(*b)
+	_, err := c.writeRaw(*b)
 	cl.putBuf(b)
 	if err != nil {
 		cl.rec.C.Errors.Add(1)

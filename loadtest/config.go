@@ -34,6 +34,8 @@ type Config struct {
 	HandshakeTimeout time.Duration // default 5s
 	SourceIPs        []net.IP      // local addresses used round robin
 	Deflate          bool          // offer permessage-deflate
+	CAFile           string        // wss: PEM file of roots to trust (default: the system's)
+	Insecure         bool          // wss: do not verify the server certificate
 
 	SlowFraction    float64 // share of connections that read slowly (plain goroutine reader)
 	StalledFraction float64 // share of connections that never read after the handshake

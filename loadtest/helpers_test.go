@@ -112,7 +112,7 @@ func startNode(t testing.TB, flags ...string) *nodeServer {
 	select {
 	case s := <-line:
 		u := strings.TrimSpace(strings.TrimPrefix(s, "listening "))
-		if !strings.HasPrefix(u, "ws://") {
+		if !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") {
 			t.Fatalf("node server said %q", s)
 		}
 		return &nodeServer{URL: u, HTTP: "http" + strings.TrimPrefix(u, "ws"), PID: cmd.Process.Pid}

@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -59,9 +60,6 @@ func (s *plainSet) dial(t *Target, slow bool) (*plainConn, error) {
 		rec.Fail(FailureKind(err))
 		return nil, err
 	}
-	if t.TLS {
-		return fail(ErrTLSUnsupported)
-	}
 	d := net.Dialer{Timeout: e.cfg.DialTimeout, LocalAddr: e.cl.localAddr()}
 	if d.LocalAddr != nil {
 		d.Control = bindNoPort
@@ -69,6 +67,17 @@ func (s *plainSet) dial(t *Target, slow bool) (*plainConn, error) {
 	nc, err := d.Dial("tcp", t.Addr)
 	if err != nil {
 		return fail(err)
+	}
+	if t.TLS {
+		cfg := e.cl.tlsCfg.Clone()
+		cfg.ServerName, _, _ = net.SplitHostPort(t.Addr)
+		tconn := tls.Client(nc, cfg)
+		_ = nc.SetDeadline(time.Now().Add(e.cfg.HandshakeTimeout))
+		if err := tconn.Handshake(); err != nil {
+			nc.Close()
+			return fail(&tlsError{err})
+		}
+		nc = tconn
 	}
 	var r rng
 	r.seed(uint64(start.UnixNano()))

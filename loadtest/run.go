@@ -46,7 +46,7 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 	}
 	cl, err := NewClient(ClientOptions{
 		DialTimeout: cfg.DialTimeout, HandshakeTimeout: cfg.HandshakeTimeout,
-		Deflate: cfg.Deflate, SourceIPs: cfg.ipShare(),
+		Deflate: cfg.Deflate, SourceIPs: cfg.ipShare(), CAFile: cfg.CAFile, Insecure: cfg.Insecure,
 	}, e.rec)
 	if err != nil {
 		return nil, err

@@ -5,7 +5,7 @@
 //
 // Usage:
 //   node wsserver.js [--host 127.0.0.1] [--port 0] [--drop-every K] [--delay-ms D]
-//                    [--no-deflate]
+//                    [--no-deflate] [--tls-cert FILE --tls-key FILE]
 //
 // Endpoints (one port):
 //   GET /echo (upgrade)         every message is echoed with its opcode
@@ -20,15 +20,19 @@
 // delivery), counted over the whole server, so tests can prove that losses
 // are detected. --delay-ms D delays every echo reply and broadcast by D ms.
 //
-// The first line on stdout is "listening ws://HOST:PORT". The server exits
+// With --tls-cert and --tls-key it serves wss:// (and https://) instead.
+//
+// The first line on stdout is "listening ws://HOST:PORT" (wss:// with TLS). The server exits
 // when its stdin closes (so a crashed test cannot leak it) or on SIGTERM.
 'use strict';
 
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const { WebSocketServer } = require('ws');
 
 function parseArgs(argv) {
-  const o = { host: '127.0.0.1', port: 0, dropEvery: 0, delayMs: 0, deflate: true };
+  const o = { host: '127.0.0.1', port: 0, dropEvery: 0, delayMs: 0, deflate: true, cert: '', key: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -38,6 +42,8 @@ function parseArgs(argv) {
       case '--drop-every': o.dropEvery = Number(next()); break;
       case '--delay-ms': o.delayMs = Number(next()); break;
       case '--no-deflate': o.deflate = false; break;
+      case '--tls-cert': o.cert = next(); break;
+      case '--tls-key': o.key = next(); break;
       default: throw new Error('unknown flag ' + a);
     }
   }
@@ -68,7 +74,7 @@ function broadcast(name, data, isBinary) {
   return list.length;
 }
 
-const server = http.createServer((req, res) => {
+const handler = (req, res) => {
   if (req.method === 'POST' && req.url === '/api/publish') {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -84,7 +90,10 @@ const server = http.createServer((req, res) => {
     return;
   }
   res.writeHead(404); res.end('not found');
-});
+};
+const server = opts.cert
+  ? https.createServer({ cert: fs.readFileSync(opts.cert), key: fs.readFileSync(opts.key) }, handler)
+  : http.createServer(handler);
 
 const wss = new WebSocketServer({
   noServer: true,
@@ -123,7 +132,8 @@ server.on('upgrade', (req, socket, head) => {
 
 server.listen(opts.port, opts.host, () => {
   const a = server.address();
-  process.stdout.write(`listening ws://${a.address}:${a.port}\n`);
+  const scheme = opts.cert ? 'wss' : 'ws';
+  process.stdout.write(`listening ${scheme}://${a.address}:${a.port}\n`);
 });
 
 process.stdin.on('end', () => process.exit(0));
