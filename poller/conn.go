@@ -345,6 +345,7 @@ func (c *Conn) writeFD(p []byte) (int, error) {
 	}
 	n, err := syscall.Write(int(c.fd), p)
 	c.nc.Unlock()
+	c.e.countWrite(c.fd, n)
 	if n < 0 {
 		n = 0
 	}
@@ -359,6 +360,7 @@ func (c *Conn) writevFD(iov []syscall.Iovec) (int, error) {
 	}
 	n, errno := writev(int(c.fd), iov)
 	c.nc.Unlock()
+	c.e.countWrite(c.fd, n)
 	if errno != 0 {
 		return n, errno
 	}

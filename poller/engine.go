@@ -19,6 +19,7 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -80,6 +81,31 @@ type Engine struct {
 	h     Handler
 	lns   []net.Listener
 	open  time.Duration
+	io    []ioStats // sharded by fd, so writers on different pollers do not share a line
+}
+
+type ioStats struct {
+	writes atomic.Uint64
+	bytes  atomic.Uint64
+	_      [48]byte
+}
+
+// IOStats reports the write syscalls the engine made (write and writev)
+// and the bytes they carried; bytes/syscalls is the batching achieved.
+func (e *Engine) IOStats() (syscalls, bytes uint64) {
+	for i := range e.io {
+		syscalls += e.io[i].writes.Load()
+		bytes += e.io[i].bytes.Load()
+	}
+	return syscalls, bytes
+}
+
+func (e *Engine) countWrite(fd int32, n int) {
+	st := &e.io[int(fd)%len(e.io)]
+	st.writes.Add(1)
+	if n > 0 {
+		st.bytes.Add(uint64(n))
+	}
 }
 
 // New creates an Engine; Start begins serving.
@@ -103,7 +129,7 @@ func New(cfg Config, h Handler) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{h: h, wp: wp, open: cfg.OpenTimeout}
+	e := &Engine{h: h, wp: wp, open: cfg.OpenTimeout, io: make([]ioStats, cfg.Pollers)}
 	e.wheel = newWheel(cfg.Tick, cfg.Pollers, e.fire)
 	logging.SetLevel(logging.LevelNone)
 	e.nb = nbio.NewEngine(nbio.Config{

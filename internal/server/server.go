@@ -179,12 +179,18 @@ type Stats struct {
 	// SlowClosed and Dropped count slow-consumer actions.
 	SlowClosed uint64 `json:"slow_consumer_closed"`
 	Dropped    uint64 `json:"dropped_messages"`
+	// WriteSyscalls and WrittenBytes count the socket writes (write and
+	// writev) and what they carried: their ratio is the batching achieved.
+	WriteSyscalls uint64 `json:"write_syscalls"`
+	WrittenBytes  uint64 `json:"written_bytes"`
 }
 
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
 	m := s.m
+	sys, wb := s.eng.IOStats()
 	return Stats{
+		WriteSyscalls: sys, WrittenBytes: wb,
 		Open: s.open.Load(), Accepted: s.accepted.Load(), Rejected: s.rejected.Load(),
 		Rooms: s.hub.Len(), Users: s.hub.Users(),
 		MessagesIn:  m.MessagesIn[0].Get() + m.MessagesIn[1].Get(),
