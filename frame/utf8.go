@@ -124,19 +124,18 @@ func validFast(p []byte) (rest []byte, ok bool) {
 	const hi8 = 0x8080808080808080
 	leads := utf8Leads
 	for len(p) >= 4 {
-		for len(p) >= 16 {
-			q := p[:16:16] // lets the compiler drop the bounds checks
-			if (binary.LittleEndian.Uint64(q[:8])|binary.LittleEndian.Uint64(q[8:]))&hi8 != 0 {
-				break
-			}
-			p = p[16:]
-		}
-		if len(p) < 4 {
-			break
-		}
 		c := p[0]
 		if c < 0x80 {
+			// In an ASCII run: skip 16 bytes at a time. Runs of multi-byte
+			// runes (CJK, emoji) do not pay for this check.
 			p = p[1:]
+			for len(p) >= 16 {
+				q := p[:16:16] // lets the compiler drop the bounds checks
+				if (binary.LittleEndian.Uint64(q[:8])|binary.LittleEndian.Uint64(q[8:]))&hi8 != 0 {
+					break
+				}
+				p = p[16:]
+			}
 			continue
 		}
 		l := leads[c]
