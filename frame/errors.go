@@ -52,6 +52,7 @@ var (
 	ErrMessageTooBig = &ProtocolError{CloseMessageTooBig, "frame: message too big"}
 )
 
-// ErrDecoderFailed is returned by Decoder.Feed when it is called again after
-// it already returned an error. It signals a caller bug, hence 1011.
+// ErrDecoderFailed is returned by Decoder.Feed when it is called after it
+// already returned an error, or after Release without a new Init. It signals
+// a caller bug, hence 1011.
 var ErrDecoderFailed = &ProtocolError{CloseInternalError, "frame: decoder used after an error"}
