@@ -16,9 +16,9 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/wsgate ./cmd/wsgate
 
-## run: start wsgate on 127.0.0.1:8080 (echo at /echo)
+## run: start wsgate on 127.0.0.1:8080 (echo at /echo, rooms at /room/NAME, admin on :9090) in dev mode
 run: build
-	./$(BIN)/wsgate -listen 127.0.0.1:8080
+	./$(BIN)/wsgate -listen 127.0.0.1:8080 -admin 127.0.0.1:9090 -dev
 
 ## deps: install test dependencies (Go modules, npm clients, Debian packages); idempotent
 deps:

@@ -79,7 +79,7 @@ type Engine struct {
 	wheel *Wheel
 	wp    *writePoller
 	h     Handler
-	lns   []net.Listener
+	lns   []*listener
 	open  time.Duration
 	io    []ioStats // sharded by fd, so writers on different pollers do not share a line
 }
@@ -162,10 +162,12 @@ func (e *Engine) listenFunc(reuse bool) func(network, addr string) (net.Listener
 			}
 		}
 		ln, err := lc.Listen(context.Background(), network, addr)
-		if err == nil {
-			e.lns = append(e.lns, ln)
+		if err != nil {
+			return nil, err
 		}
-		return ln, err
+		l := newListener(ln)
+		e.lns = append(e.lns, l)
+		return l, nil
 	}
 }
 
@@ -188,6 +190,32 @@ func (e *Engine) Addrs() []net.Addr {
 		out[i] = ln.Addr()
 	}
 	return out
+}
+
+// StopAccepting closes the listeners: new connections are refused while
+// established ones carry on. Use it to begin a graceful drain.
+func (e *Engine) StopAccepting() {
+	for _, l := range e.lns {
+		l.stopAccepting()
+	}
+}
+
+// Each calls fn for every open connection's Session. It works on a
+// snapshot, so fn may close connections.
+func (e *Engine) Each(fn func(Session)) {
+	e.wp.mu.RLock()
+	snap := make([]*Conn, 0, 1024)
+	for _, c := range e.wp.conns {
+		if c != nil {
+			snap = append(snap, c)
+		}
+	}
+	e.wp.mu.RUnlock()
+	for _, c := range snap {
+		if s, ok := c.nc.Session().(Session); ok {
+			fn(s)
+		}
+	}
 }
 
 // Stop closes every connection and stops all goroutines.

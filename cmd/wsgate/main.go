@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/wsgate/wsgate/internal/config"
@@ -29,10 +32,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfg.Bind(fs)
 	showVersion := fs.Bool("version", false, "print the version and exit")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: wsgate [flags]\n\nEvery flag can also be set from the environment: -max-message is WSGATE_MAX_MESSAGE.\nFlags are grouped by the tag at the start of their description.\n\n")
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { usage(stderr, fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -52,23 +52,88 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	cfg.Logger = log
 	srv, err := server.New(cfg)
 	if err != nil {
-		log.Error("wsgate: cannot build server", "err", err)
+		log.Error("cannot build server", "err", err)
 		return 1
 	}
 	if err := srv.Start(); err != nil {
-		log.Error("wsgate: cannot start", "err", err)
+		log.Error("cannot start", "err", err)
 		return 1
 	}
-	log.Info("wsgate listening", "addr", srv.Addr().String(), "echo", cfg.EchoPath,
-		"max_message", cfg.MaxMessage, "pollers", cfg.Pollers, "pid", os.Getpid(), "version", version)
+	attrs := []any{"addr", srv.Addr().String(), "echo", cfg.EchoPath, "rooms", cfg.RoomPrefix,
+		"max_message", cfg.MaxMessage, "pollers", cfg.Pollers, "workers", cfg.Workers,
+		"pid", os.Getpid(), "version", version}
+	if a := srv.AdminAddr(); a != nil {
+		attrs = append(attrs, "admin", a.String())
+	}
+	if cfg.DevMode {
+		attrs = append(attrs, "mode", "DEV (user ids from ?user=, no authentication; never expose this listener)")
+	}
+	log.Info("wsgate listening", attrs...)
 
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	s := <-sig
-	log.Info("wsgate stopping", "signal", s.String())
-	_ = srv.Close()
-	return 0
+	log.Info("graceful shutdown: draining; a second signal forces exit", "signal", s.String())
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(context.Background()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Warn("drain incomplete", "err", err)
+		}
+		log.Info("wsgate stopped")
+		return 0
+	case s := <-sig:
+		log.Warn("forced exit", "signal", s.String())
+		return 1
+	}
+}
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// usage prints the flags grouped by the [group] tag that starts each
+// description, with each flag's environment twin.
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: wsgate [flags]\n\nwsgate is a WebSocket gateway. Every flag has an environment twin: -max-message is %s.\nSizes accept KiB/MiB/GiB suffixes; durations accept ms/s/m.\n", config.EnvName("max-message"))
+	groups := map[string][]*flag.Flag{}
+	fs.VisitAll(func(f *flag.Flag) {
+		g := "general"
+		if strings.HasPrefix(f.Usage, "[") {
+			if i := strings.IndexByte(f.Usage, ']'); i > 0 {
+				g = f.Usage[1:i]
+			}
+		}
+		groups[g] = append(groups[g], f)
+	})
+	names := make([]string, 0, len(groups))
+	for g := range groups {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	for _, g := range names {
+		fmt.Fprintf(w, "\n%s:\n", strings.ToUpper(g[:1])+g[1:])
+		for _, f := range groups[g] {
+			u := f.Usage
+			if i := strings.IndexByte(u, ']'); strings.HasPrefix(u, "[") && i > 0 {
+				u = strings.TrimSpace(u[i+1:])
+			}
+			def := ""
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+				def = " (default " + f.DefValue + ")"
+			}
+			fmt.Fprintf(w, "  -%s\n      %s%s\n      env %s\n", f.Name, u, def, config.EnvName(f.Name))
+		}
+	}
 }

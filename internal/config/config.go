@@ -56,6 +56,26 @@ type Config struct {
 	// publishers wait when it is full. Default 4096.
 	WorkerQueue int
 
+	// DrainBatch is how many connections a graceful shutdown closes at a
+	// time. Default 1000.
+	DrainBatch int
+	// DrainInterval is the pause between drain batches, so clients do not
+	// all reconnect at once. Default 100ms.
+	DrainInterval time.Duration
+	// DrainTimeout bounds the whole drain; connections still open then are
+	// dropped. Default 30s.
+	DrainTimeout time.Duration
+	// Restart makes shutdown close with 1012 (service restart) instead of
+	// 1001 (going away), telling clients to come back soon.
+	Restart bool
+
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string
+	// LogFormat is text or json. Default text.
+	LogFormat string
+	// Pprof serves net/http/pprof under /debug/pprof/ on the admin listener.
+	Pprof bool
+
 	// Logger receives the server's logs; nil discards them. Not a flag.
 	Logger *slog.Logger
 
@@ -115,6 +135,11 @@ func Default() Config {
 		SendQueue:        512 << 10,
 		SlowPolicy:       "close",
 		WorkerQueue:      4096,
+		DrainBatch:       1000,
+		DrainInterval:    100 * time.Millisecond,
+		DrainTimeout:     30 * time.Second,
+		LogLevel:         "info",
+		LogFormat:        "text",
 		MaxMessage:       64 << 10,
 		MaxHeader:        8 << 10,
 		HandshakeTimeout: 5 * time.Second,
@@ -158,6 +183,20 @@ func (c *Config) Validate() error {
 	}
 	if c.WorkerQueue < 1 || c.WorkerQueue > 1<<20 {
 		bad("worker-queue %d must be between 1 and 1Mi", c.WorkerQueue)
+	}
+	if c.DrainBatch < 1 {
+		bad("drain-batch %d must be at least 1", c.DrainBatch)
+	}
+	if c.DrainInterval < 0 || c.DrainTimeout <= 0 {
+		bad("drain-interval must be >= 0 and drain-timeout > 0")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log-level %q must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log-format %q must be text or json", c.LogFormat)
 	}
 	if c.MaxMessage < 1 || c.MaxMessage > 1<<30 {
 		bad("max-message %d must be between 1 and 1 GiB", c.MaxMessage)

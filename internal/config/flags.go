@@ -129,6 +129,15 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "[timeouts] close a connection silent this long, pongs included (0 disables)")
 	fs.DurationVar(&c.CloseTimeout, "close-timeout", c.CloseTimeout, "[timeouts] wait this long for the peer's close frame after sending ours")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "[timeouts] a socket refusing bytes this long marks a slow consumer")
+	// Shutdown.
+	fs.IntVar(&c.DrainBatch, "drain-batch", c.DrainBatch, "[shutdown] connections closed per batch during a graceful drain")
+	fs.DurationVar(&c.DrainInterval, "drain-interval", c.DrainInterval, "[shutdown] pause between drain batches")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "[shutdown] bound on the whole drain; what is still open then is dropped")
+	fs.BoolVar(&c.Restart, "restart", c.Restart, "[shutdown] close with 1012 (service restart) instead of 1001 (going away)")
+	// Logging and diagnostics.
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "[logging] debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "[logging] text or json")
+	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "[admin] serve net/http/pprof under /debug/pprof/ on the admin listener")
 	// Engine.
 	fs.IntVar(&c.Pollers, "pollers", c.Pollers, "[engine] event-loop goroutines")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "[engine] worker pool size for handler work")

@@ -1,0 +1,87 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/poller"
+)
+
+// Draining reports whether a graceful shutdown has begun.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Shutdown drains the server gracefully. Readiness turns false and the
+// listener stops accepting; then open connections are closed in batches
+// of DrainBatch, DrainInterval apart, so clients do not all reconnect at
+// once. Each connection's close frame (1001, or 1012 with Restart) is
+// queued behind the messages already queued for it, so they are delivered
+// first. Shutdown returns when every connection has closed, or drops the
+// rest when ctx ends or DrainTimeout passes, and then stops the server.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	s.eng.StopAccepting()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
+	defer cancel()
+
+	code, text := frame.CloseGoingAway, "server shutting down"
+	if s.cfg.Restart {
+		code, text = frame.CloseServiceRestart, "server restarting"
+	}
+	var conns []*conn
+	s.eng.Each(func(ps poller.Session) { conns = append(conns, ps.(*conn)) })
+	s.log.Info("draining", "connections", len(conns), "batch", s.cfg.DrainBatch, "interval", s.cfg.DrainInterval)
+	for i := 0; i < len(conns); i += s.cfg.DrainBatch {
+		for _, c := range conns[i:min(i+s.cfg.DrainBatch, len(conns))] {
+			c.shutdownClose(code, text)
+		}
+		if i+s.cfg.DrainBatch < len(conns) && !sleepCtx(ctx, s.cfg.DrainInterval) {
+			break
+		}
+	}
+	err := s.waitClosed(ctx)
+	if err != nil {
+		s.log.Warn("drain timed out; dropping what is left", "open", s.open.Load())
+	}
+	s.Close()
+	return err
+}
+
+// shutdownClose starts the close handshake for a drained connection, or
+// drops one that never finished its handshake.
+func (c *conn) shutdownClose(code frame.CloseCode, text string) {
+	switch c.state.Load() {
+	case stateOpen:
+		c.closeWith(code, text, reasonShutdown)
+	case stateHandshake:
+		c.setReason(reasonShutdown)
+		_ = c.Close()
+	}
+}
+
+func (s *Server) waitClosed(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for s.open.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
