@@ -145,6 +145,9 @@ func TestPreparedConcurrent(t *testing.T) {
 func TestFragmentedCompressed(t *testing.T) {
 	key := [4]byte{1, 2, 3, 4}
 	for _, size := range []int{16, 1000, 70000, 1 << 20} {
+		if raceEnabled && size > 70000 {
+			continue
+		}
 		payload := testPayload(kindJSON, size, 4)
 		comp := Compress(nil, payload, 1, 15)
 		for _, frag := range []int{1, 7, 125, 4096, len(comp)} {

@@ -93,8 +93,8 @@ func TestDecompressorFinalBlock(t *testing.T) {
 // TestHeldMemory measures what a context-takeover Compressor and
 // Decompressor keep per connection (the numbers in the package doc).
 func TestHeldMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measures memory")
+	if testing.Short() || raceEnabled {
+		t.Skip("measures memory (not meaningful under -race)")
 	}
 	const n = 32
 	msg := testPayload(kindJSON, 2000, 1)
