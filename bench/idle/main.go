@@ -43,6 +43,7 @@ type options struct {
 	interval time.Duration
 	jsonOut  string
 	structs  bool
+	rev      string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -60,6 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.samples, "samples", 3, "memory samples per measurement; the last one counts")
 	fs.DurationVar(&o.interval, "interval", time.Second, "time between samples")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the figures to this file as JSON")
+	fs.StringVar(&o.rev, "rev", "", "source revision to record (default: git describe --always --dirty of the module)")
 	fs.BoolVar(&o.structs, "structs", true, "also list the sizes of wsgate's per-connection structs (from the binary's DWARF)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: go run ./bench/idle [flags]\n\nIdle memory per connection: wsgate against a bare nbio server.\n\n")
@@ -116,6 +118,9 @@ func measureAll(o *options, log io.Writer) (*report, error) {
 	defer bins.remove()
 	rep := newReport(o, start)
 	rep.Source = bins.rev
+	if o.rev != "" {
+		rep.Source = o.rev
+	}
 	if o.structs {
 		rep.Structs, rep.StructsErr = structSizes(bins.wsgate)
 	}
