@@ -171,6 +171,7 @@ func TestDecompressCorrupt(t *testing.T) {
 		"bad stored nlen":  {0x00, 0x05, 0x00, 0x00, 0x00, 'H', 'e', 'l', 'l', 'o', 0x00},
 		"distance too far": {0x02, 0x20, 0x01, 0x00}, // fixed block starting with a back-reference
 		"garbage":          bytes.Repeat([]byte{0xff}, 40),
+		"stored block cut": {0x00, 0x0a, 0x00, 0xf5, 0xff, 'a', 'b'}, // LEN 10, 2 bytes
 	}
 	for name, in := range cases {
 		if _, err := Decompress(nil, in, 1<<20); err != ErrCorrupt {
