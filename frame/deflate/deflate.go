@@ -40,7 +40,8 @@
 // limit: a decompression bomb costs the receiver at most limit bytes.
 //
 // A message sent to many receivers is compressed once per negotiated
-// encoding with Prepared.
+// encoding with Prepared (for connections without server context takeover:
+// a stateless frame would desynchronize a connection's Compressor).
 package deflate
 
 import "github.com/wsgate/wsgate/frame"

@@ -48,6 +48,14 @@ func (p *Prepared) Payload() []byte { return p.plain[p.hdr:] }
 // uncompressed frame is returned (RFC 7692 lets each message choose). The
 // result is shared by all callers and must not be modified. The first call
 // per window size compresses; later calls only load a pointer.
+//
+// Compressed frames are made without context, so they are for receivers
+// that negotiated server_no_context_takeover (the default Options). A
+// connection compressing with its own Compressor (context takeover) must
+// not get them: the client's window would then hold bytes the Compressor
+// never saw and its next back-references would point at the wrong data.
+// Give such a connection Frame(false, 0) or compress for it with its
+// Compressor.
 func (p *Prepared) Frame(compressed bool, windowBits int) []byte {
 	if !compressed || p.op.IsControl() || len(p.plain)-p.hdr < p.threshold {
 		return p.plain
