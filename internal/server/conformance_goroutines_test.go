@@ -21,7 +21,7 @@ import (
 // the package is still paused, so no other test's goroutines come and go.
 func TestConformanceNoGoroutinePerConnection(t *testing.T) {
 	const slack = 20
-	const workers = 4
+	const workers = 8
 	n := 5000
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil {

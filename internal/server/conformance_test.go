@@ -91,7 +91,11 @@ func writeSplit(tb testing.TB, c *wstest.Conn, b []byte, chunk int) {
 func TestConformanceFraming(t *testing.T) {
 	t.Parallel()
 	_, addr := startServer(t, bigMessages)
-	sizes := []int{0, 125, 126, 127, 128, 65535, 65536, 3 << 20}
+	few := 3 << 20 // "a few MB"
+	if underRace {
+		few = 1 << 20
+	}
+	sizes := []int{0, 125, 126, 127, 128, 65535, 65536, few}
 	for _, op := range []frame.Opcode{frame.OpText, frame.OpBinary} {
 		for _, n := range sizes {
 			payload := payloadOf(op, n)
@@ -257,9 +261,8 @@ func TestConformanceReservedBits(t *testing.T) {
 		c := wstest.Dial(t, addr, "/echo")
 		wire := wstest.AppendFrame(nil, true, 0, frame.OpText, []byte("valid"), true)
 		wire = wstest.AppendFrame(wire, true, frame.RSV1, frame.OpText, []byte("reserved"), true)
-		if err := c.WriteChunked(wire, 1, 0); err != nil {
-			t.Fatal(err)
-		}
+		// The server may fail the connection before the last byte.
+		_ = c.WriteChunked(wire, 1, 0)
 		c.ExpectMessage(frame.OpText, []byte("valid"))
 		c.ExpectClose(frame.CloseProtocolError)
 	})

@@ -74,7 +74,10 @@ func TestConformanceUTF8(t *testing.T) {
 		t.Run("6_utf8/"+tc.name+"/one_byte_writes", func(t *testing.T) {
 			t.Parallel()
 			c := wstest.Dial(t, addr, "/echo")
-			if err := c.WriteChunked(wstest.AppendFrame(nil, true, 0, frame.OpText, []byte(tc.text), true), 1, 0); err != nil {
+			err := c.WriteChunked(wstest.AppendFrame(nil, true, 0, frame.OpText, []byte(tc.text), true), 1, 0)
+			// An invalid message may fail the connection before its last
+			// byte is written.
+			if err != nil && tc.valid {
 				t.Fatal(err)
 			}
 			expect(c, tc)

@@ -56,6 +56,13 @@ func (c *Conn) Send(fin bool, rsv byte, op frame.Opcode, payload []byte) {
 	}
 }
 
+// TrySend writes one frame and ignores a write error: for frames sent
+// after one that should already have failed the connection, when the
+// server may have closed TCP.
+func (c *Conn) TrySend(fin bool, rsv byte, op frame.Opcode, payload []byte) {
+	_ = c.WriteFrame(fin, rsv, op, payload, true)
+}
+
 // SendRaw writes b in one write and fails the test if the write fails.
 func (c *Conn) SendRaw(b []byte) {
 	c.t().Helper()

@@ -79,7 +79,9 @@ func (f Frame) String() string {
 type Conn struct {
 	// NC is the underlying connection; tests may use it directly.
 	NC net.Conn
-	// Response is the server's 101 response.
+	// Response is the server's 101 response when it was parsed with
+	// net/http (a response that did not start with "HTTP/1.1 101 ");
+	// nil otherwise.
 	Response *http.Response
 	// Timeout bounds each read and write; DefaultTimeout when zero.
 	Timeout time.Duration
@@ -156,6 +158,9 @@ func NewConn(nc net.Conn) *Conn { return &Conn{NC: nc, br: bufio.NewReader(nc)} 
 // carrying key and checks it is a valid 101.
 func (c *Conn) ReadUpgradeResponse(key string) error {
 	_ = c.NC.SetReadDeadline(time.Now().Add(c.timeout()))
+	if head, err := c.br.Peek(13); err == nil && string(head) == "HTTP/1.1 101 " {
+		return c.read101(key)
+	}
 	resp, err := http.ReadResponse(c.br, nil)
 	if err != nil {
 		return fmt.Errorf("wstest: reading handshake response: %w", err)
@@ -172,6 +177,45 @@ func (c *Conn) ReadUpgradeResponse(key string) error {
 		return fmt.Errorf("wstest: 101 without Upgrade: websocket")
 	}
 	c.Response = resp
+	return nil
+}
+
+// read101 parses a 101 response without net/http, which matters when a
+// test opens thousands of connections under the race detector. Response
+// stays nil.
+func (c *Conn) read101(key string) error {
+	var accept, upgrade bool
+	want := AcceptFor(key)
+	for first := true; ; first = false {
+		line, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return fmt.Errorf("wstest: reading handshake response: %w", err)
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			break
+		}
+		if first {
+			continue
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			return fmt.Errorf("wstest: malformed response header %q", line)
+		}
+		value = bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte("Sec-WebSocket-Accept")):
+			if string(value) != want {
+				return fmt.Errorf("%w: %q", ErrBadAccept, value)
+			}
+			accept = true
+		case bytes.EqualFold(name, []byte("Upgrade")):
+			upgrade = bytes.EqualFold(value, []byte("websocket"))
+		}
+	}
+	if !accept || !upgrade {
+		return fmt.Errorf("wstest: 101 without Sec-WebSocket-Accept or Upgrade: websocket")
+	}
 	return nil
 }
 
