@@ -141,7 +141,7 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := s.hub.Count(req.Room)
-	if !s.submitAdmin(w, r, req.Room, job{buf: b, op: op, room: req.Room}) {
+	if !s.submitAdmin(w, r, req.Room, job{buf: b, hdr: frameHeader(b), op: op, room: req.Room}) {
 		return
 	}
 	writeJSON(w, http.StatusOK, publishResponse{Room: req.Room, Recipients: n})
@@ -155,7 +155,7 @@ func (s *Server) handleUserSend(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = req
 	n := s.hub.CountUser(user)
-	if !s.submitAdmin(w, r, "user:"+user, job{buf: b, op: op, user: user}) {
+	if !s.submitAdmin(w, r, "user:"+user, job{buf: b, hdr: frameHeader(b), op: op, user: user}) {
 		return
 	}
 	writeJSON(w, http.StatusOK, publishResponse{User: user, Recipients: n})
@@ -208,4 +208,15 @@ func validName(name string) bool {
 		}
 	}
 	return true
+}
+
+// frameHeader returns the header length of the single unmasked frame in b.
+func frameHeader(b *poller.Buf) int {
+	switch n := b.B[1] & 0x7f; n {
+	case 126:
+		return 4
+	case 127:
+		return 10
+	}
+	return 2
 }

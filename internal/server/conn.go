@@ -43,6 +43,7 @@ type conn struct {
 	pinged   atomic.Int32 // lastRead value when we last pinged, so one ping per silence
 	reason   atomic.Uint32
 	kind     endpointKind
+	dfl      uint8    // negotiated server window bits, 0 without permessage-deflate
 	ext      *connExt // room and user, for connections that have them
 	opened   int64    // unix nanos at accept, for the handshake latency
 }
@@ -84,6 +85,7 @@ func (c *conn) markClosed() {
 
 func (c *conn) release() {
 	c.dec.Release()
+	c.releaseDeflate()
 	if c.hsBuf != nil {
 		putHSBuf(c.hsBuf)
 		c.hsBuf = nil
@@ -173,7 +175,10 @@ func (c *conn) onRequest(req, rest []byte) {
 	if len(h.room) > 0 || len(h.user) > 0 {
 		c.ext = &connExt{room: string(h.room), user: string(h.user)}
 	}
-	c.dec.Init(&s.limits, false, false)
+	if p, ok := h.neg.Accepted(); ok && s.cfg.Deflate {
+		c.setupDeflate(p)
+	}
+	c.dec.Init(&s.limits, false, c.dfl != 0)
 	c.state.Store(stateOpen)
 	_ = c.Write(resp)
 	s.hsPool.Put(h)
@@ -259,13 +264,19 @@ func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 		return nil // closing: data after our close frame is dropped
 	}
 	s := c.srv
+	b := &s.batches[c.FD()%len(s.batches)]
+	if compressed {
+		var err error
+		if payload, err = c.inflate(op, payload, b); err != nil {
+			return err
+		}
+	}
 	i := opIndex(op)
 	s.m.MessagesIn[i].Inc()
 	s.m.BytesIn[i].Add(len(payload))
 	switch c.kind {
 	case endpointEcho:
-		b := &s.batches[c.FD()%len(s.batches)]
-		b.b = frame.AppendFrame(b.b, true, 0, op, payload)
+		b.b = c.appendMessage(b.b, op, payload, b)
 		s.m.MessagesOut[i].Inc()
 		s.m.BytesOut[i].Add(len(payload))
 		if len(b.b) >= 64<<10 {
@@ -273,9 +284,10 @@ func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 		}
 	case endpointRoom:
 		// Frame once into a shared buffer; a worker fans it out.
-		fb := poller.NewBuf(frame.HeaderSize(len(payload), false) + len(payload))
+		hdr := frame.HeaderSize(len(payload), false)
+		fb := poller.NewBuf(hdr + len(payload))
 		fb.B = frame.AppendFrame(fb.B, true, 0, op, payload)
-		s.workers.submit(c.ext.room, job{buf: fb, op: op, room: c.ext.room, from: c})
+		s.workers.submit(c.ext.room, job{buf: fb, hdr: hdr, op: op, room: c.ext.room, from: c})
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"github.com/gobwas/ws"
+
+	"github.com/wsgate/wsgate/frame/deflate"
 )
 
 // Handshake rejections of our own, beside gobwas/ws's. Each carries the
@@ -53,6 +55,7 @@ type handshake struct {
 	out  []byte // the response gobwas writes, captured
 	req  []byte // the raw request being parsed
 	kind endpointKind
+	neg  deflate.Negotiator
 	room []byte // room name from the path (aliases req)
 	user []byte // user id from ?user= in dev mode (aliases req)
 }
@@ -68,6 +71,9 @@ func newHandshake(s *Server) *handshake {
 	}
 	if len(s.cfg.Subprotocols) > 0 {
 		h.up.Protocol = h.selectProtocol
+	}
+	if s.cfg.Deflate {
+		h.up.ExtensionCustom = h.onExtensions
 	}
 	return h
 }
@@ -158,10 +164,14 @@ func (h *handshake) upgrade(req []byte) (resp []byte, kind endpointKind, err err
 	h.out = h.out[:0]
 	h.kind = 0
 	h.room, h.user = nil, nil
+	h.neg.Reset(&h.srv.dflOpts)
 	h.rd.Reset(req)
 	_, err = h.up.Upgrade(h)
 	if err != nil {
 		return appendRejection(h.out[:0], err), 0, err
+	}
+	if p, ok := h.neg.Accepted(); ok && h.srv.cfg.Deflate {
+		h.out = appendExtensionHeader(h.out, p)
 	}
 	return h.out, h.kind, nil
 }

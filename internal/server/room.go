@@ -1,7 +1,10 @@
 package server
 
 import (
+	"sync"
+
 	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/metrics"
 	"github.com/wsgate/wsgate/poller"
 )
@@ -11,6 +14,11 @@ import (
 type connExt struct {
 	room string
 	user string
+	// Context-takeover compression state (only with
+	// -deflate-context-takeover); mu orders compression with queueing.
+	mu     sync.Mutex
+	comp   *deflate.Compressor
+	decomp *deflate.Decompressor
 }
 
 // maxBurst bounds how many queued jobs a worker folds into one flush.
@@ -47,11 +55,24 @@ func (s *Server) enqueueJob(w *worker, j *job) {
 		if c == j.from && !s.cfg.EchoSelf {
 			continue
 		}
-		if first, ok := c.deliver(j.buf); ok {
+		var first, ok, handled bool
+		if c.dfl != 0 && c.ext != nil && s.cfg.DeflateContextTakeover {
+			first, ok, handled = s.deliverTakeover(j, c, w)
+		}
+		if !handled {
+			first, ok = c.deliver(s.variantFor(j, c.dfl, w))
+		}
+		if ok {
 			sent++
 			if first {
 				w.dirty = append(w.dirty, c)
 			}
+		}
+	}
+	for i, v := range w.vars {
+		if v != nil {
+			v.Release()
+			w.vars[i] = nil
 		}
 	}
 	op := opIndex(j.op)

@@ -20,6 +20,7 @@ import (
 	"github.com/lesismal/nbio"
 
 	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/hub"
 	"github.com/wsgate/wsgate/internal/metrics"
@@ -32,6 +33,7 @@ type Server struct {
 	log     *slog.Logger
 	eng     *poller.Engine
 	limits  frame.Limits
+	dflOpts deflate.Options
 	origins *config.OriginMatcher
 	routes  []route
 	hub     *hub.Hub[*conn]
@@ -57,8 +59,10 @@ type Server struct {
 }
 
 type batch struct {
-	b []byte
-	_ [40]byte // keep neighbours off one cache line
+	b       []byte   // frames to write for the connection being served
+	inflate []byte   // decompression scratch
+	comp    []byte   // compression scratch
+	_       [64]byte // keep neighbours off one cache line
 }
 
 // New validates cfg and builds a Server; Start begins serving.
@@ -74,6 +78,7 @@ func New(cfg config.Config) (*Server, error) {
 		batches: make([]batch, cfg.Pollers),
 		hub:     hub.New[*conn](0),
 		apiKey:  cfg.APIKey,
+		dflOpts: deflate.Options{ContextTakeover: cfg.DeflateContextTakeover, Level: cfg.DeflateLevel, Threshold: cfg.DeflateThreshold},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/metrics"
 	"github.com/wsgate/wsgate/poller"
 )
@@ -15,6 +16,7 @@ import (
 // connections. The job owns one reference to buf.
 type job struct {
 	buf  *poller.Buf
+	hdr  int // header length in buf; the payload follows
 	op   frame.Opcode
 	room string
 	user string
@@ -38,6 +40,8 @@ type worker struct {
 	q       chan job
 	members []*conn
 	dirty   []*conn
+	vars    [deflate.MaxWindowBits - deflate.MinWindowBits + 1]*poller.Buf // compressed variants of the current job
+	comp    []byte                                                         // compression scratch
 }
 
 func newWorkerPool(n, queue int) *workerPool {

@@ -1,0 +1,168 @@
+package server
+
+import (
+	"github.com/gobwas/httphead"
+
+	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/frame/deflate"
+	"github.com/wsgate/wsgate/poller"
+)
+
+// Deflate state per connection is one byte, conn.dfl: 0 when
+// permessage-deflate was not negotiated, else the server's window bits
+// (8..15). In the default mode (no context takeover either way) that is
+// all: a compressed message is inflated and each outgoing one deflated
+// with pooled codecs, so an idle connection holds no compression state.
+// With -deflate-context-takeover the connection's connExt also holds a
+// Compressor and/or Decompressor for the directions that keep context.
+
+// onExtensions is gobwas/ws's ExtensionCustom hook: it feeds each
+// Sec-WebSocket-Extensions header line to the negotiator. The response
+// header is written by upgrade, after the whole request was seen.
+func (h *handshake) onExtensions(value []byte, opts []httphead.Option) ([]httphead.Option, bool) {
+	h.neg.Offer(value)
+	return opts, true
+}
+
+// appendExtensionHeader inserts the Sec-WebSocket-Extensions response
+// header into a captured 101 response.
+func appendExtensionHeader(resp []byte, p deflate.Params) []byte {
+	resp = resp[:len(resp)-2] // drop the final CRLF
+	resp = append(resp, "Sec-WebSocket-Extensions: "...)
+	resp = deflate.AppendResponse(resp, p)
+	return append(resp, "\r\n\r\n"...)
+}
+
+// setupDeflate records the negotiated parameters on c.
+func (c *conn) setupDeflate(p deflate.Params) {
+	s := c.srv
+	bits := p.ServerMaxWindowBits
+	if bits == 0 {
+		bits = deflate.MaxWindowBits
+	}
+	c.dfl = uint8(bits)
+	if !s.cfg.DeflateContextTakeover {
+		return
+	}
+	if c.ext == nil {
+		c.ext = &connExt{}
+	}
+	if !p.ServerNoContextTakeover {
+		c.ext.comp = deflate.NewCompressor(s.cfg.DeflateLevel, bits)
+	}
+	if !p.ClientNoContextTakeover {
+		c.ext.decomp = deflate.NewDecompressor()
+	}
+}
+
+// releaseDeflate frees per-connection compression state (takeover mode).
+func (c *conn) releaseDeflate() {
+	if c.ext == nil {
+		return
+	}
+	c.ext.mu.Lock()
+	defer c.ext.mu.Unlock()
+	if c.ext.comp != nil {
+		c.ext.comp.Close()
+		c.ext.comp = nil
+	}
+	if c.ext.decomp != nil {
+		c.ext.decomp.Close()
+		c.ext.decomp = nil
+	}
+}
+
+// inflate decompresses a compressed message into the poller's scratch
+// buffer, stopping at the message limit, and checks UTF-8 for text.
+func (c *conn) inflate(op frame.Opcode, payload []byte, b *batch) ([]byte, error) {
+	s := c.srv
+	var out []byte
+	var err error
+	if c.ext != nil && c.ext.decomp != nil {
+		out, err = c.ext.decomp.Decompress(b.inflate[:0], payload, s.cfg.MaxMessage)
+	} else {
+		out, err = deflate.Decompress(b.inflate[:0], payload, s.cfg.MaxMessage)
+	}
+	if cap(out) <= 1<<20 {
+		b.inflate = out[:0]
+	}
+	if err != nil {
+		return nil, err
+	}
+	if op == frame.OpText && !frame.ValidUTF8(out) {
+		return nil, frame.ErrInvalidUTF8
+	}
+	return out, nil
+}
+
+// appendMessage appends one outgoing data message to dst, compressed
+// when deflate was negotiated and the payload reaches the threshold.
+func (c *conn) appendMessage(dst []byte, op frame.Opcode, payload []byte, b *batch) []byte {
+	s := c.srv
+	if c.dfl == 0 || len(payload) < s.cfg.DeflateThreshold {
+		return frame.AppendFrame(dst, true, 0, op, payload)
+	}
+	var z []byte
+	if c.ext != nil && s.cfg.DeflateContextTakeover {
+		c.ext.mu.Lock()
+		if c.ext.comp != nil {
+			z = c.ext.comp.Compress(b.comp[:0], payload)
+		}
+		c.ext.mu.Unlock()
+	}
+	if z == nil {
+		z = deflate.Compress(b.comp[:0], payload, s.cfg.DeflateLevel, int(c.dfl))
+	}
+	if cap(z) <= 1<<20 {
+		b.comp = z[:0]
+	}
+	s.m.DeflateRaw.Add(len(payload))
+	s.m.DeflateWire.Add(len(z))
+	dst = frame.AppendHeader(dst, true, frame.RSV1, op, len(z), nil)
+	return append(dst, z...)
+}
+
+// variantFor returns the frame of job j for a receiver with deflate state
+// dfl: the shared uncompressed frame, or a compressed variant built once
+// per window size and shared by every receiver with that size. The worker
+// owns vars and releases it after the job.
+func (s *Server) variantFor(j *job, dfl uint8, w *worker) *poller.Buf {
+	payload := j.buf.B[j.hdr:]
+	if dfl == 0 || len(payload) < s.cfg.DeflateThreshold {
+		return j.buf
+	}
+	v := &w.vars[dfl-deflate.MinWindowBits]
+	if *v == nil {
+		w.comp = deflate.Compress(w.comp[:0], payload, s.cfg.DeflateLevel, int(dfl))
+		fb := poller.NewBuf(frame.HeaderSize(len(w.comp), false) + len(w.comp))
+		fb.B = frame.AppendHeader(fb.B, true, frame.RSV1, j.op, len(w.comp), nil)
+		fb.B = append(fb.B, w.comp...)
+		*v = fb
+		s.m.DeflateRaw.Add(len(payload))
+		s.m.DeflateWire.Add(len(w.comp))
+	}
+	return *v
+}
+
+// deliverTakeover compresses j for c with c's own context and queues it
+// (context-takeover mode: one compression per receiver, that mode's cost).
+// The lock keeps compression order equal to queue order. It returns what
+// deliver returns; handled is false when c has no context of its own.
+func (s *Server) deliverTakeover(j *job, c *conn, w *worker) (first, ok, handled bool) {
+	payload := j.buf.B[j.hdr:]
+	if len(payload) < s.cfg.DeflateThreshold {
+		return false, false, false
+	}
+	c.ext.mu.Lock()
+	defer c.ext.mu.Unlock()
+	if c.ext.comp == nil {
+		return false, false, false
+	}
+	w.comp = c.ext.comp.Compress(w.comp[:0], payload)
+	fb := poller.NewBuf(frame.HeaderSize(len(w.comp), false) + len(w.comp))
+	fb.B = frame.AppendHeader(fb.B, true, frame.RSV1, j.op, len(w.comp), nil)
+	fb.B = append(fb.B, w.comp...)
+	first, ok = c.deliver(fb)
+	fb.Release()
+	return first, ok, true
+}

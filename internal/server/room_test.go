@@ -1,0 +1,847 @@
+package server
+
+// End-to-end tests of the room endpoint (/room/NAME): delivery between
+// members, opcodes, name checks, per-room ordering to a thousand readers,
+// the slow-consumer policies, and cleanup of the hub after thousands of
+// connections come and go.
+//
+// Large client populations are a swarm: raw sockets opened with syscalls
+// (no net.Conn, so no runtime poller registration) and read by a few
+// goroutines through their own epoll sets, so a test holds thousands of
+// clients for the cost of a handful of goroutines.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/internal/config"
+	"github.com/wsgate/wsgate/internal/wstest"
+)
+
+// swarm is a set of raw WebSocket client sockets. Dial them first (dial
+// and closeConn run on the test goroutine); startReaders then reads every
+// socket from a few epoll goroutines, counting data messages per socket
+// and checking sequence numbers when seq is set.
+type swarm struct {
+	tb    testing.TB
+	sa    syscall.SockaddrInet4
+	host  string
+	conns []*swarmConn
+	eps   []int
+
+	// seq: every data payload starts with a big-endian uint64 sequence
+	// number, and each socket must see 0, 1, 2, ... in order.
+	seq bool
+	// wantOp, when set, is the only data opcode allowed.
+	wantOp frame.Opcode
+
+	stop   atomic.Bool
+	wg     sync.WaitGroup
+	nerr   atomic.Int64
+	errMu  sync.Mutex
+	errs   []string
+	closed bool
+}
+
+// swarmConn is one client socket. fd, pend and next belong to the reader
+// goroutine that owns the socket; the atomics are read by the test.
+type swarmConn struct {
+	idx       int
+	fd        int
+	pend      []byte // a frame split across reads
+	next      uint64 // next expected sequence number
+	got       atomic.Int64
+	eof       atomic.Bool
+	closeCode atomic.Int32
+}
+
+// newSwarm returns an empty swarm of clients of the server at addr
+// (127.0.0.1:port); every socket is closed when the test ends.
+func newSwarm(tb testing.TB, addr string) *swarm {
+	tb.Helper()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	ip := net.ParseIP(host).To4()
+	if ip == nil {
+		tb.Fatalf("swarm: %q is not IPv4", addr)
+	}
+	s := &swarm{tb: tb, host: addr}
+	s.sa.Port = p
+	copy(s.sa.Addr[:], ip)
+	tb.Cleanup(s.close)
+	return s
+}
+
+// dial opens n more sockets, upgrading each to path(i) (i counts from 0
+// in this call), with 16 dialers at a time. Any failure fails the test.
+func (s *swarm) dial(n int, path func(i int) string) {
+	s.tb.Helper()
+	base := len(s.conns)
+	s.conns = append(s.conns, make([]*swarmConn, n)...)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				fd, err := dialRaw(&s.sa, s.host, path(i))
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("dial %d (%s): %w", i, path(i), err)
+					}
+					mu.Unlock()
+					next.Store(int64(n)) // stop the others
+					return
+				}
+				s.conns[base+i] = &swarmConn{idx: base + i, fd: fd}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		s.tb.Fatalf("swarm: %v", firstErr)
+	}
+}
+
+// dialRaw connects a blocking socket (with 20 s send and receive
+// timeouts), upgrades path, checks for a 101 with nothing after it, and
+// returns the socket in non-blocking mode.
+func dialRaw(sa *syscall.SockaddrInet4, host, path string) (int, error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := upgradeRaw(fd, sa, host, path); err != nil {
+		syscall.Close(fd)
+		return -1, err
+	}
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func upgradeRaw(fd int, sa *syscall.SockaddrInet4, host, path string) error {
+	tv := syscall.Timeval{Sec: 20}
+	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := syscall.Connect(fd, sa)
+		if err == nil || err == syscall.EISCONN {
+			break
+		}
+		if err != syscall.EINTR && err != syscall.EALREADY && err != syscall.EINPROGRESS {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("connect: %w", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if err := writeFull(fd, []byte(req), deadline); err != nil {
+		return err
+	}
+	var buf [1024]byte
+	n := 0
+	for {
+		m, err := syscall.Read(fd, buf[n:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading the response: %w", err)
+		}
+		if m == 0 {
+			return fmt.Errorf("EOF before the response ended: %q", buf[:n])
+		}
+		n += m
+		if i := bytes.Index(buf[:n], []byte("\r\n\r\n")); i >= 0 {
+			if !bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 101 ")) {
+				line, _, _ := bytes.Cut(buf[:n], []byte("\r\n"))
+				return fmt.Errorf("handshake answered %q", line)
+			}
+			if i+4 != n {
+				return fmt.Errorf("%d unexpected bytes after the 101", n-i-4)
+			}
+			return nil
+		}
+		if n == len(buf) {
+			return errors.New("response headers too long")
+		}
+	}
+}
+
+// writeFull writes b to fd (blocking or not) until done or deadline.
+func writeFull(fd int, b []byte, deadline time.Time) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if n > 0 {
+			b = b[n:]
+		}
+		switch {
+		case err == nil || err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			if time.Now().After(deadline) {
+				return fmt.Errorf("write: socket full until the deadline")
+			}
+			time.Sleep(time.Millisecond)
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// send writes one masked message on socket i.
+func (s *swarm) send(i int, op frame.Opcode, payload []byte) error {
+	b := frame.AppendMaskedFrame(nil, true, 0, op, [4]byte{1, 2, 3, 4}, payload)
+	return writeFull(s.conns[i].fd, b, time.Now().Add(10*time.Second))
+}
+
+// closeConn closes socket i, after a close frame when withFrame is set.
+// Use it only on a swarm whose readers are not running.
+func (s *swarm) closeConn(i int, withFrame bool) {
+	c := s.conns[i]
+	if withFrame {
+		b := frame.AppendMaskedFrame(nil, true, 0, frame.OpClose, [4]byte{9, 8, 7, 6}, []byte{0x03, 0xe8})
+		_ = writeFull(c.fd, b, time.Now().Add(5*time.Second))
+	}
+	syscall.Close(c.fd)
+	c.fd = -1
+}
+
+// startReaders starts r epoll goroutines that read every socket dialled so
+// far until the test ends.
+func (s *swarm) startReaders(r int) {
+	s.tb.Helper()
+	s.eps = make([]int, r)
+	for k := range s.eps {
+		ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err != nil {
+			s.tb.Fatal(err)
+		}
+		s.eps[k] = ep
+	}
+	for i, c := range s.conns {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(i)}
+		if err := syscall.EpollCtl(s.eps[i%r], syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+			s.tb.Fatal(err)
+		}
+	}
+	for _, ep := range s.eps {
+		s.wg.Add(1)
+		go s.readLoop(ep)
+	}
+}
+
+func (s *swarm) readLoop(ep int) {
+	defer s.wg.Done()
+	buf := make([]byte, 64<<10)
+	events := make([]syscall.EpollEvent, 256)
+	for !s.stop.Load() {
+		n, err := syscall.EpollWait(ep, events, 50)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			s.fail("epoll_wait: %v", err)
+			return
+		}
+		for _, ev := range events[:n] {
+			s.drain(ep, s.conns[ev.Fd], buf)
+		}
+	}
+}
+
+// drain reads socket c until it would block (or one full buffer: the
+// level-triggered epoll brings it back).
+func (s *swarm) drain(ep int, c *swarmConn, buf []byte) {
+	for {
+		n, err := syscall.Read(c.fd, buf)
+		switch {
+		case n > 0:
+			s.parse(c, buf[:n])
+			if n == len(buf) {
+				return
+			}
+		case err == syscall.EAGAIN:
+			return
+		case err == syscall.EINTR:
+		default: // EOF or reset
+			c.eof.Store(true)
+			_ = syscall.EpollCtl(ep, syscall.EPOLL_CTL_DEL, c.fd, &syscall.EpollEvent{})
+			return
+		}
+	}
+}
+
+// parse handles every complete frame in the bytes read, keeping a split
+// frame's start for the next read.
+func (s *swarm) parse(c *swarmConn, data []byte) {
+	if len(c.pend) > 0 {
+		c.pend = append(c.pend, data...)
+		data = c.pend
+	}
+	for {
+		op, payload, n := nextServerFrame(data)
+		if n == 0 {
+			break
+		}
+		if n < 0 {
+			s.fail("conn %d: bad server frame header % x", c.idx, data[:min(len(data), 10)])
+			data = nil
+			break
+		}
+		s.onFrame(c, op, payload)
+		data = data[n:]
+	}
+	c.pend = append(c.pend[:0], data...)
+}
+
+// nextServerFrame decodes one unmasked, final frame from b: n is its
+// length, 0 when b holds only part of it, -1 when the header is not one a
+// server may send for these tests (masked or fragmented).
+func nextServerFrame(b []byte) (op frame.Opcode, payload []byte, n int) {
+	if len(b) < 2 {
+		return 0, nil, 0
+	}
+	if b[0]&0x80 == 0 || b[0]&0x70 != 0 || b[1]&0x80 != 0 {
+		return 0, nil, -1
+	}
+	l, h := int(b[1]&0x7f), 2
+	switch l {
+	case 126:
+		if len(b) < 4 {
+			return 0, nil, 0
+		}
+		l, h = int(binary.BigEndian.Uint16(b[2:])), 4
+	case 127:
+		if len(b) < 10 {
+			return 0, nil, 0
+		}
+		v := binary.BigEndian.Uint64(b[2:])
+		if v > 1<<30 {
+			return 0, nil, -1
+		}
+		l, h = int(v), 10
+	}
+	if len(b) < h+l {
+		return 0, nil, 0
+	}
+	return frame.Opcode(b[0] & 0x0f), b[h : h+l], h + l
+}
+
+func (s *swarm) onFrame(c *swarmConn, op frame.Opcode, p []byte) {
+	switch op {
+	case frame.OpText, frame.OpBinary:
+		if s.wantOp != 0 && op != s.wantOp {
+			s.fail("conn %d: opcode %v, want %v", c.idx, op, s.wantOp)
+		}
+		if s.seq {
+			if len(p) < 8 {
+				s.fail("conn %d: payload of %d bytes has no sequence number", c.idx, len(p))
+			} else {
+				v := binary.BigEndian.Uint64(p)
+				if v != c.next {
+					s.fail("conn %d: message %d arrived when %d was due", c.idx, v, c.next)
+				}
+				c.next = v + 1
+			}
+		}
+		c.got.Add(1)
+	case frame.OpClose:
+		code := int32(frame.CloseNoStatus)
+		if len(p) >= 2 {
+			code = int32(binary.BigEndian.Uint16(p))
+		}
+		c.closeCode.Store(code)
+	case frame.OpPing, frame.OpPong:
+	default:
+		s.fail("conn %d: unexpected opcode %v", c.idx, op)
+	}
+}
+
+// fail records a problem seen by a reader goroutine (the first 10 are
+// kept); check reports them to the test.
+func (s *swarm) fail(format string, args ...any) {
+	if s.nerr.Add(1) > 10 {
+		return
+	}
+	s.errMu.Lock()
+	s.errs = append(s.errs, fmt.Sprintf(format, args...))
+	s.errMu.Unlock()
+}
+
+// check fails the test if a reader saw anything wrong.
+func (s *swarm) check() {
+	s.tb.Helper()
+	if n := s.nerr.Load(); n > 0 {
+		s.errMu.Lock()
+		defer s.errMu.Unlock()
+		s.tb.Errorf("swarm: %d problems, first ones:\n%s", n, strings.Join(s.errs, "\n"))
+	}
+}
+
+// minGot returns the fewest data messages any socket has received.
+func (s *swarm) minGot() int64 {
+	m := int64(-1)
+	for _, c := range s.conns {
+		if g := c.got.Load(); m < 0 || g < m {
+			m = g
+		}
+	}
+	return m
+}
+
+// waitAll waits until every socket has received want data messages; it
+// fails the test at the deadline (or as soon as a socket holds more, or
+// has hung up before its count is reached).
+func (s *swarm) waitAll(want int64, timeout time.Duration) {
+	s.tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		short, over, gone := 0, 0, 0
+		example := -1
+		for i, c := range s.conns {
+			g := c.got.Load()
+			switch {
+			case g < want:
+				short++
+				if c.eof.Load() {
+					gone++
+				}
+				example = i
+			case g > want:
+				over++
+			}
+		}
+		if over > 0 {
+			s.tb.Fatalf("swarm: %d sockets received more than %d messages", over, want)
+		}
+		if short == 0 {
+			return
+		}
+		if gone > 0 || time.Now().After(deadline) {
+			c := s.conns[example]
+			s.tb.Fatalf("swarm: %d of %d sockets short of %d messages (%d hung up); e.g. socket %d has %d (eof %v, close code %d)",
+				short, len(s.conns), want, gone, example, c.got.Load(), c.eof.Load(), c.closeCode.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// close stops the readers and closes every socket.
+func (s *swarm) close() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.stop.Store(true)
+	s.wg.Wait()
+	for _, ep := range s.eps {
+		syscall.Close(ep)
+	}
+	for _, c := range s.conns {
+		if c != nil && c.fd >= 0 {
+			syscall.Close(c.fd)
+			c.fd = -1
+		}
+	}
+	s.conns = nil // the Cleanup closure keeps s: do not keep the sockets' state
+}
+
+// waitFor polls cond every 10 ms until it holds, failing the test with
+// what after timeout.
+func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// heapAfterGC returns HeapAlloc and HeapInuse after two collections (the
+// second one empties sync.Pools' victim caches).
+func heapAfterGC() (alloc, inuse uint64) {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc, ms.HeapInuse
+}
+
+// noRoomPings turns off the idle timers, so no ping frame joins the
+// streams the tests count.
+func noRoomPings(c *config.Config) {
+	c.PingInterval = 0
+	c.IdleTimeout = 0
+}
+
+func TestRoomBasics(t *testing.T) {
+	srv := startTestServer(t, noRoomPings)
+	addr := srv.Addr().String()
+	a := wstest.Dial(t, addr, "/room/basics")
+	b := wstest.Dial(t, addr, "/room/basics")
+	c := wstest.Dial(t, addr, "/room/basics")
+	other := wstest.Dial(t, addr, "/room/other")
+	waitFor(t, 10*time.Second, "3 members", func() bool { return srv.hub.Count("basics") == 3 })
+
+	a.Send(true, 0, frame.OpText, []byte("from a"))
+	b.ExpectMessage(frame.OpText, []byte("from a"))
+	c.ExpectMessage(frame.OpText, []byte("from a"))
+	bin := []byte{0, 1, 2, 0xff, 0xfe}
+	b.Send(true, 0, frame.OpBinary, bin)
+	// a's first message is b's: a did not get its own.
+	a.ExpectMessage(frame.OpBinary, bin)
+	c.ExpectMessage(frame.OpBinary, bin)
+	c.Send(true, 0, frame.OpText, []byte("from c"))
+	a.ExpectMessage(frame.OpText, []byte("from c"))
+	b.ExpectMessage(frame.OpText, []byte("from c"))
+	// A fragmented message is delivered whole, with its opcode.
+	a.Send(false, 0, frame.OpBinary, []byte("frag"))
+	a.Send(true, 0, frame.OpContinuation, []byte("mented"))
+	b.ExpectMessage(frame.OpBinary, []byte("fragmented"))
+	c.ExpectMessage(frame.OpBinary, []byte("fragmented"))
+
+	// Nothing crossed into the other room, and nobody got their own.
+	other.Send(true, 0, frame.OpText, []byte("alone"))
+	for _, m := range []*wstest.Conn{a, b, c} {
+		m.Send(true, 0, frame.OpText, []byte("sync"))
+	}
+	// Each member now gets exactly two "sync" messages (not three).
+	for _, m := range []*wstest.Conn{a, b, c} {
+		m.ExpectMessage(frame.OpText, []byte("sync"))
+		m.ExpectMessage(frame.OpText, []byte("sync"))
+	}
+	other.Send(true, 0, frame.OpText, []byte("alone2"))
+	a.Send(true, 0, frame.OpText, []byte("last"))
+	b.ExpectMessage(frame.OpText, []byte("last"))
+	c.ExpectMessage(frame.OpText, []byte("last"))
+	if st := srv.Stats(); st.Rooms != 2 {
+		t.Errorf("Stats().Rooms = %d, want 2", st.Rooms)
+	}
+
+	// A member that leaves is gone from the room.
+	c.Close()
+	waitFor(t, 10*time.Second, "c to leave", func() bool { return srv.hub.Count("basics") == 2 })
+	a.Send(true, 0, frame.OpText, []byte("after c"))
+	b.ExpectMessage(frame.OpText, []byte("after c"))
+}
+
+func TestRoomEchoSelf(t *testing.T) {
+	srv := startTestServer(t, func(c *config.Config) { noRoomPings(c); c.EchoSelf = true })
+	addr := srv.Addr().String()
+	a := wstest.Dial(t, addr, "/room/echo")
+	b := wstest.Dial(t, addr, "/room/echo")
+	waitFor(t, 10*time.Second, "2 members", func() bool { return srv.hub.Count("echo") == 2 })
+	a.Send(true, 0, frame.OpText, []byte("mine"))
+	a.ExpectMessage(frame.OpText, []byte("mine"))
+	b.ExpectMessage(frame.OpText, []byte("mine"))
+	b.Send(true, 0, frame.OpBinary, []byte{7})
+	a.ExpectMessage(frame.OpBinary, []byte{7})
+	b.ExpectMessage(frame.OpBinary, []byte{7})
+}
+
+func TestRoomNames(t *testing.T) {
+	srv := startTestServer(t, noRoomPings)
+	addr := srv.Addr().String()
+	for _, tc := range []struct {
+		path string
+		want int // 0 means upgraded
+	}{
+		{"/room/bad%name", 400},
+		{"/room/bad%20name", 400},
+		{"/room/" + strings.Repeat("n", 200), 400},
+		{"/room/" + strings.Repeat("n", 129), 400},
+		{"/room/", 400},
+		{"/room/a/b", 400},
+		{"/room/" + strings.Repeat("n", 128), 0},
+		{"/room/A-z.0_9:x@y~", 0},
+	} {
+		c, err := wstest.Connect(addr, tc.path)
+		var se *wstest.StatusError
+		switch {
+		case tc.want == 0 && err != nil:
+			t.Errorf("%.40s: %v, want an upgrade", tc.path, err)
+		case tc.want == 0:
+			c.Close()
+		case errors.As(err, &se):
+			if se.Status != tc.want {
+				t.Errorf("%.40s: status %d, want %d", tc.path, se.Status, tc.want)
+			}
+		default:
+			if c != nil {
+				c.Close()
+			}
+			t.Errorf("%.40s: err %v, want status %d", tc.path, err, tc.want)
+		}
+	}
+}
+
+// dialStalled joins path with a client socket whose receive buffer is set
+// to 4 KiB before connecting, and which the test never reads until it
+// drains it at the end.
+func dialStalled(t *testing.T, addr, path string) *wstest.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: 10 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	key := wstest.NewKey()
+	c, err := wstest.Upgrade(nc, wstest.Request(addr, path, key), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Timeout = 20 * time.Second
+	return c.Bind(t)
+}
+
+// findMember returns the server's connection for the client whose local
+// address is local.
+func findMember(srv *Server, room string, local net.Addr) *conn {
+	for _, c := range srv.hub.AppendMembers(nil, room) {
+		if c.RemoteAddr().String() == local.String() {
+			return c
+		}
+	}
+	return nil
+}
+
+// TestRoomOrderSlowConsumer sends n sequence-numbered messages from one
+// publisher to a room of readers plus one member that never reads: every
+// reader gets all of them in order, and the stalled member is handled by
+// the slow-consumer policy without hurting the others.
+func TestRoomOrderSlowConsumer(t *testing.T) {
+	for _, policy := range []string{"close", "drop-oldest"} {
+		t.Run(policy, func(t *testing.T) { testOrderSlow(t, policy) })
+	}
+}
+
+func testOrderSlow(t *testing.T, policy string) {
+	readers, n := 1000, 2000
+	if raceEnabled || testing.Short() {
+		readers, n = 300, 1000
+	}
+	const (
+		payloadLen = 256
+		frameLen   = payloadLen + 4
+		sendQueue  = 16 << 10
+		// window bounds the messages in flight to the slowest reader, so
+		// a reader that the loaded test process reads late is never
+		// mistaken for a slow consumer; the stalled member is not paced.
+		window = 32
+		room   = "order"
+	)
+	srv := startTestServer(t, func(c *config.Config) {
+		noRoomPings(c)
+		c.SlowPolicy = policy
+		c.SendQueue = sendQueue
+		if policy == "drop-oldest" {
+			c.WriteTimeout = time.Hour // only the queue limit acts
+		}
+	})
+	addr := srv.Addr().String()
+	sw := newSwarm(t, addr)
+	sw.seq, sw.wantOp = true, frame.OpBinary
+	sw.dial(readers, func(int) string { return "/room/" + room })
+	stalled := dialStalled(t, addr, "/room/"+room)
+	pub := wstest.Dial(t, addr, "/room/"+room)
+	waitFor(t, 30*time.Second, "members to join", func() bool { return srv.hub.Count(room) == readers+2 })
+	sc := findMember(srv, room, stalled.NC.LocalAddr())
+	if sc == nil {
+		t.Fatal("stalled member not found in the room")
+	}
+	sw.startReaders(4)
+
+	payload := make([]byte, payloadLen)
+	maxQueued := 0
+	deadline := time.Now().Add(90 * time.Second)
+	for i := range n {
+		for int64(i)-sw.minGot() > window {
+			if time.Now().After(deadline) {
+				sw.check()
+				t.Fatalf("message %d: the slowest reader has %d (readers lost messages?)", i, sw.minGot())
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		binary.BigEndian.PutUint64(payload, uint64(i))
+		if err := pub.WriteMessage(frame.OpBinary, payload); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+		if i%16 == 0 {
+			maxQueued = max(maxQueued, sc.Queued())
+		}
+	}
+	sw.waitAll(int64(n), 60*time.Second)
+	sw.check()
+	_, inuse := heapAfterGC()
+	t.Logf("%d readers x %d messages; stalled member queued at most %d bytes; HeapInuse %d KiB; %+v",
+		readers, n, maxQueued, inuse>>10, srv.Stats())
+	if inuse > 64<<20 {
+		t.Errorf("HeapInuse after GC = %d MiB, want < 64 MiB", inuse>>20)
+	}
+	if policy == "close" {
+		checkSlowClosed(t, srv, stalled, readers+1)
+	} else {
+		checkDropOldest(t, srv, stalled, n, readers+2, maxQueued, sendQueue+4*frameLen)
+	}
+}
+
+// checkSlowClosed: the stalled member was closed as a slow consumer and
+// left the room; what it can still read is an in-order prefix of the
+// stream, perhaps the 1008 close frame, then the end of the stream.
+func checkSlowClosed(t *testing.T, srv *Server, stalled *wstest.Conn, members int) {
+	waitFor(t, 30*time.Second, "Stats().SlowClosed >= 1", func() bool { return srv.Stats().SlowClosed >= 1 })
+	waitFor(t, 30*time.Second, "the stalled member to leave", func() bool { return srv.hub.Count("order") == members })
+	next := uint64(0)
+	for {
+		f, err := stalled.ReadFrame()
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+			t.Logf("stalled member read %d messages, then the end of the stream (no close frame)", next)
+			return
+		}
+		if err != nil {
+			t.Fatalf("stalled member after %d messages: %v (want the stream to end)", next, err)
+		}
+		switch f.Op {
+		case frame.OpBinary:
+			if v := binary.BigEndian.Uint64(f.Payload); v != next {
+				t.Fatalf("stalled member: message %d arrived when %d was due", v, next)
+			}
+			next++
+		case frame.OpClose:
+			code, reason, _ := frame.ParseClose(f.Payload)
+			if code != frame.ClosePolicyViolation || string(reason) != "slow consumer" {
+				t.Errorf("close frame %d %q, want 1008 \"slow consumer\"", code, reason)
+			}
+			if err := stalled.ReadEOF(); err != nil {
+				t.Errorf("after the close frame: %v", err)
+			}
+			t.Logf("stalled member read %d messages, then close 1008 %q", next, reason)
+			return
+		default:
+			t.Fatalf("stalled member: unexpected %v", f)
+		}
+	}
+}
+
+// checkDropOldest: the stalled member stays, its queue stayed bounded,
+// messages were dropped and counted, and what it reads is increasing (no
+// frame torn by a drop), ending with the last message.
+func checkDropOldest(t *testing.T, srv *Server, stalled *wstest.Conn, n, members, maxQueued, bound int) {
+	st := srv.Stats()
+	if st.Dropped == 0 {
+		t.Errorf("Stats().Dropped = 0, want > 0")
+	}
+	if st.SlowClosed != 0 {
+		t.Errorf("Stats().SlowClosed = %d with drop-oldest, want 0", st.SlowClosed)
+	}
+	if got := srv.hub.Count("order"); got != members {
+		t.Errorf("room has %d members, want %d (the stalled one stays)", got, members)
+	}
+	if maxQueued > bound {
+		t.Errorf("stalled member's queue reached %d bytes, want <= %d", maxQueued, bound)
+	}
+	got, last := 0, int64(-1)
+	for last != int64(n-1) {
+		f, err := stalled.ReadFrame()
+		if err != nil {
+			t.Fatalf("stalled member after %d messages (last %d): %v", got, last, err)
+		}
+		if f.Op != frame.OpBinary || len(f.Payload) < 8 {
+			t.Fatalf("stalled member: unexpected %v", f)
+		}
+		v := int64(binary.BigEndian.Uint64(f.Payload))
+		if v <= last || v >= int64(n) {
+			t.Fatalf("stalled member: message %d after %d", v, last)
+		}
+		last = v
+		got++
+	}
+	t.Logf("stalled member read %d of %d messages, in order; %d dropped", got, n, st.Dropped)
+}
+
+// TestRoomCleanup joins and leaves thousands of connections in cycles and
+// checks the hub ends empty and the heap where it started.
+func TestRoomCleanup(t *testing.T) {
+	cycles, per := 10, 5000
+	if raceEnabled || testing.Short() {
+		cycles, per = 4, 2000
+	}
+	const rooms, users = 50, 1000
+	srv := startTestServer(t, func(c *config.Config) { noRoomPings(c); c.DevMode = true })
+	addr := srv.Addr().String()
+	heap0, _ := heapAfterGC()
+	var heap1 uint64
+	for cy := range cycles {
+		sw := newSwarm(t, addr)
+		sw.dial(per, func(i int) string { return fmt.Sprintf("/room/r%d?user=u%d", i%rooms, (cy+i)%users) })
+		waitFor(t, 30*time.Second, "everyone to join", func() bool {
+			st := srv.Stats()
+			return st.Open == int64(per) && st.Rooms == rooms && st.Users == min(per, users)
+		})
+		for i := range per {
+			sw.closeConn(i, i%2 == 0)
+		}
+		waitFor(t, 30*time.Second, "the hub to empty", func() bool {
+			st := srv.Stats()
+			return st.Open == 0 && st.Rooms == 0 && st.Users == 0
+		})
+		sw.close()
+		if cy == 0 {
+			heap1, _ = heapAfterGC()
+		}
+	}
+	heapN, _ := heapAfterGC()
+	st := srv.Stats()
+	t.Logf("%d cycles of %d: heap %d KiB at start, %d KiB after one cycle, %d KiB at the end; %+v",
+		cycles, per, heap0>>10, heap1>>10, heapN>>10, st)
+	if st.Accepted != int64(cycles*per) {
+		t.Errorf("Accepted = %d, want %d", st.Accepted, cycles*per)
+	}
+	if heapN > heap0+4<<20 {
+		t.Errorf("heap grew from %d KiB to %d KiB over %d cycles", heap0>>10, heapN>>10, cycles)
+	}
+}
