@@ -89,7 +89,9 @@ func (w *writer) compressTo(dst, payload []byte) []byte {
 // level is the flate level 1..9 (others mean DefaultLevel); windowBits is
 // the negotiated server_max_window_bits (0 or out of range means 15); below
 // 15 the custom-window encoder is used and level does not apply. It uses a
-// pooled writer and allocates nothing when dst has room.
+// pooled writer and allocates nothing when dst has room. Use it only for
+// connections that negotiated server_no_context_takeover; the others need
+// every compressed message to come from their Compressor.
 func Compress(dst, payload []byte, level, windowBits int) []byte {
 	level, bits := normLevel(level), normBits(windowBits)
 	w := getWriter(level, bits)
