@@ -167,8 +167,8 @@ func (c *conn) onRequest(req, rest []byte) {
 	h := s.hsPool.Get().(*handshake)
 	resp, kind, err := h.upgrade(req)
 	if err != nil {
+		c.rejectWith(resp, err) // resp aliases h: write it before h goes back
 		s.hsPool.Put(h)
-		c.rejectWith(resp, err)
 		return
 	}
 	c.kind = kind
