@@ -334,7 +334,7 @@ func (c *Conn) writeRaw(b []byte) (int, error) {
 
 func (c *Conn) handshakeDataLocked(data []byte) {
 	c.hs = append(c.hs, data...)
-	if bytes.Index(c.hs, []byte("\r\n\r\n")) < 0 {
+	if !bytes.Contains(c.hs, []byte("\r\n\r\n")) {
 		if len(c.hs) > maxResponseHeader {
 			c.failErr = ErrHeaderTooBig
 			_ = c.nc.Close()

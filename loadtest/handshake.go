@@ -34,12 +34,11 @@ const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // Target is one parsed ws:// or wss:// URL.
 type Target struct {
-	URL     string
-	Addr    string // host:port to dial
-	Host    string // Host header value
-	Path    string // request target with query
-	TLS     bool
-	request []byte // request bytes up to and including the Sec-WebSocket-Key header name
+	URL  string
+	Addr string // host:port to dial
+	Host string // Host header value
+	Path string // request target with query
+	TLS  bool
 }
 
 // ParseTarget parses a ws:// or wss:// URL. path, when not empty, replaces
@@ -69,14 +68,6 @@ func ParseTarget(raw, path string) (*Target, error) {
 		}
 	}
 	return t, nil
-}
-
-// withPath returns a copy of t whose request path is p.
-func (t *Target) withPath(p string) *Target {
-	c := *t
-	c.Path = p
-	c.request = nil
-	return &c
 }
 
 // appendRequest appends the upgrade request with key (24 base64 chars) and,

@@ -23,6 +23,22 @@ type env struct {
 	barrier Barrier
 	plain   *plainSet
 	sending atomic.Bool // scenario is in its measuring phase
+	mStart  time.Time   // measuring phase start; owned by the scenario goroutine
+	mEnd    time.Time
+}
+
+// startMeasure begins the measuring phase (sending, or holding).
+func (e *env) startMeasure() {
+	e.mStart = time.Now()
+	e.sending.Store(true)
+}
+
+// stopMeasure ends the measuring phase.
+func (e *env) stopMeasure() {
+	e.sending.Store(false)
+	if !e.mStart.IsZero() && e.mEnd.IsZero() {
+		e.mEnd = time.Now()
+	}
 }
 
 // Run executes cfg's scenario until it ends or ctx is cancelled (Ctrl-C),
@@ -65,12 +81,13 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 	case "churn":
 		runErr = runChurn(ctx, e)
 	}
-	e.sending.Store(false)
+	e.stopMeasure()
 	e.plain.finish()
 	cl.Close(500 * time.Millisecond)
 	server := stopTick()
 	snap := e.rec.Snapshot(cfg.Scenario)
 	snap.Targets = cfg.Targets
+	snap.Measured = e.mEnd.Sub(e.mStart).Seconds()
 	snap.Server = server
 	snap.Config = configMap(cfg)
 	snap.finalize()

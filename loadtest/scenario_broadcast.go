@@ -97,7 +97,7 @@ func runBroadcast(ctx context.Context, e *env) error {
 			return err
 		}
 	}
-	e.sending.Store(true)
+	e.startMeasure()
 	end := time.Now().Add(cfg.Duration)
 	var wg sync.WaitGroup
 	for _, id := range myPubs {
@@ -108,7 +108,7 @@ func runBroadcast(ctx context.Context, e *env) error {
 		}(id)
 	}
 	wg.Wait()
-	e.sending.Store(false)
+	e.stopMeasure()
 	e.drainBroadcast(ctx)
 	return nil
 }

@@ -76,11 +76,11 @@ func jitter(d time.Duration) time.Duration {
 // runChurn ramps the slots up and lets them churn for Duration.
 func runChurn(ctx context.Context, e *env) error {
 	ev := &churnEvents{e: e, ctx: ctx}
-	e.sending.Store(true)
+	e.startMeasure()
 	n := e.cfg.share(e.cfg.Conns)
 	end := time.Now().Add(e.cfg.Duration)
 	e.ramp(ctx, n, func(i int) { e.dialRole(i, e.target(i), ev, 0) })
 	holdUntil(ctx, end)
-	e.sending.Store(false)
+	e.stopMeasure()
 	return nil
 }

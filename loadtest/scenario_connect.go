@@ -28,7 +28,9 @@ func runConnect(ctx context.Context, e *env) error {
 	n := e.cfg.share(e.cfg.Conns)
 	e.ramp(ctx, n, func(i int) { e.dialRole(i, e.target(i), nopEvents{}, 0) })
 	e.waitOpen(ctx, int64(n))
+	e.startMeasure()
 	sleepCtx(ctx, e.cfg.Duration)
+	e.stopMeasure()
 	return nil
 }
 

@@ -88,7 +88,7 @@ func runEcho(ctx context.Context, e *env) error {
 			return err
 		}
 	}
-	e.sending.Store(true)
+	e.startMeasure()
 	end := time.Now().Add(e.cfg.Duration)
 	if ev.closed {
 		for _, c := range e.cl.snapshotConns() {
@@ -102,7 +102,7 @@ func runEcho(ctx context.Context, e *env) error {
 	} else {
 		ev.openLoop(ctx, end)
 	}
-	e.sending.Store(false)
+	e.stopMeasure()
 	e.drain(ctx, func() bool {
 		c := &e.rec.C
 		return c.Delivered.Load()+c.Corrupt.Load() >= c.MsgsOut.Load()

@@ -249,7 +249,8 @@ type Snapshot struct {
 	Targets  []string         `json:"targets"`
 	Workers  int              `json:"workers"`
 	Start    time.Time        `json:"start"`
-	Elapsed  float64          `json:"elapsed_s"`
+	Elapsed  float64          `json:"elapsed_s"`  // whole run: ramp, measuring phase, drain
+	Measured float64          `json:"measured_s"` // measuring phase (sending or holding); rates use it
 	Counters Counters         `json:"counters"`
 	Failures map[string]int64 `json:"failures"` // connect failures by kind
 	Closes   map[string]int64 `json:"closes"`   // disconnect reasons of open connections
@@ -259,14 +260,21 @@ type Snapshot struct {
 	Config   map[string]any   `json:"config,omitempty"`
 }
 
+// window returns the seconds that rates are computed over.
+func (s *Snapshot) window() float64 {
+	if s.Measured > 0 {
+		return s.Measured
+	}
+	return s.Elapsed
+}
+
 // Merge adds o into s: counters, failure kinds and per-second points add,
 // histograms merge, elapsed time is the longest.
 func (s *Snapshot) Merge(o *Snapshot) {
 	s.Counters.add(&o.Counters)
 	s.Workers += o.Workers
-	if o.Elapsed > s.Elapsed {
-		s.Elapsed = o.Elapsed
-	}
+	s.Elapsed = max(s.Elapsed, o.Elapsed)
+	s.Measured = max(s.Measured, o.Measured)
 	if s.Start.IsZero() || (!o.Start.IsZero() && o.Start.Before(s.Start)) {
 		s.Start = o.Start
 	}

@@ -86,11 +86,11 @@ func fmtMs(v float64) string {
 // WriteSummary writes the end-of-run table.
 func WriteSummary(w io.Writer, s *Snapshot, checks []ThresholdResult) {
 	c := &s.Counters
-	el := s.Elapsed
+	el := s.window()
 	if el <= 0 {
 		el = 1
 	}
-	fmt.Fprintf(w, "\nwsload %s: %s, %d worker(s), %.1fs\n", s.Scenario, strings.Join(s.Targets, " "), s.Workers, s.Elapsed)
+	fmt.Fprintf(w, "\nwsload %s: %s, %d worker(s), %.1fs (%.1fs measured)\n", s.Scenario, strings.Join(s.Targets, " "), s.Workers, s.Elapsed, s.Measured)
 	row := func(k string, v any) { fmt.Fprintf(w, "  %-22s %v\n", k, v) }
 	row("connect attempts", c.ConnectAttempts)
 	row("connected", c.Connected)

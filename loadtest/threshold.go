@@ -17,7 +17,7 @@ var ErrBadThreshold = errors.New("loadtest: bad threshold (want METRIC<VALUE or 
 // the handshake latency), hs_p99 (handshake latency), errors (protocol
 // errors plus connect failures), failures (connect failures), loss (lost
 // messages; a value with % is a share of expected), rate (messages received
-// per second), conns (connections that opened).
+// per second of the measuring phase), conns (connections that opened).
 type Threshold struct {
 	Expr   string
 	Metric string
@@ -113,10 +113,10 @@ func (t Threshold) Measure(s *Snapshot) float64 {
 		}
 		return float64(c.Lost)
 	case "rate":
-		if s.Elapsed <= 0 {
+		if s.window() <= 0 {
 			return 0
 		}
-		return float64(c.MsgsIn) / s.Elapsed
+		return float64(c.MsgsIn) / s.window()
 	case "conns":
 		return float64(c.Connected)
 	}
