@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"bytes"
 	"errors"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -76,12 +78,31 @@ func TestConformanceIdle(t *testing.T) {
 		c.Timeout = 0
 		c.Echo(frame.OpText, []byte("still here"))
 	})
-	t.Run("idle/client_sending_data_is_not_pinged", func(t *testing.T) {
+	t.Run("idle/busy_client_outlives_idle_timeout", func(t *testing.T) {
 		t.Parallel()
+		// Idleness counts from the last read, not from the upgrade: a
+		// client that keeps sending is never closed. (A ping may still
+		// come if the machine stalls this goroutine; it is answered.)
 		c := wstest.Dial(t, addr, "/echo")
-		for range 20 {
-			c.Echo(frame.OpText, []byte("busy"))
-			time.Sleep(150 * time.Millisecond)
+		end := time.Now().Add(5 * time.Second)
+		for i := 0; time.Now().Before(end); i++ {
+			msg := strconv.AppendInt([]byte("busy "), int64(i), 10)
+			c.Send(true, 0, frame.OpText, msg)
+			for {
+				f, err := c.ReadFrame()
+				if err != nil {
+					t.Fatalf("message %d: %v", i, err)
+				}
+				if f.Op == frame.OpPing {
+					c.Send(true, 0, frame.OpPong, f.Payload)
+					continue
+				}
+				if f.Op != frame.OpText || !bytes.Equal(f.Payload, msg) {
+					t.Fatalf("message %d: got %v, want its echo", i, f)
+				}
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	})
 }
