@@ -88,6 +88,10 @@ type Config struct {
 	LogLevel string
 	// LogFormat is text or json. Default text.
 	LogFormat string
+	// Metrics records per-message metrics (message and byte counts,
+	// compression, loop latency). Connection, handshake and policy metrics
+	// are always on. Default true; off only to measure what metrics cost.
+	Metrics bool
 	// Pprof serves net/http/pprof under /debug/pprof/ on the admin listener.
 	Pprof bool
 
@@ -157,6 +161,7 @@ func Default() Config {
 		DrainInterval:    100 * time.Millisecond,
 		DrainTimeout:     30 * time.Second,
 		LogLevel:         "info",
+		Metrics:          true,
 		LogFormat:        "text",
 		MaxMessage:       64 << 10,
 		MaxHeader:        8 << 10,

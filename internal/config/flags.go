@@ -142,6 +142,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	// Logging and diagnostics.
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "[logging] debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "[logging] text or json")
+	fs.BoolVar(&c.Metrics, "metrics", c.Metrics, "[admin] record per-message metrics (counts, bytes, compression, loop latency); connection and policy metrics are always on")
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "[admin] serve net/http/pprof under /debug/pprof/ on the admin listener")
 	// Engine.
 	fs.IntVar(&c.Pollers, "pollers", c.Pollers, "[engine] event-loop goroutines")

@@ -116,8 +116,10 @@ func (c *conn) appendMessage(dst []byte, op frame.Opcode, payload []byte, b *bat
 	if cap(z) <= 1<<20 {
 		b.comp = z[:0]
 	}
-	s.m.DeflateRaw.Add(len(payload))
-	s.m.DeflateWire.Add(len(z))
+	if s.cfg.Metrics {
+		s.m.DeflateRaw.Add(len(payload))
+		s.m.DeflateWire.Add(len(z))
+	}
 	dst = frame.AppendHeader(dst, true, frame.RSV1, op, len(z), nil)
 	return append(dst, z...)
 }

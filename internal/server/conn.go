@@ -272,13 +272,17 @@ func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 		}
 	}
 	i := opIndex(op)
-	s.m.MessagesIn[i].Inc()
-	s.m.BytesIn[i].Add(len(payload))
+	if s.cfg.Metrics {
+		s.m.MessagesIn[i].Inc()
+		s.m.BytesIn[i].Add(len(payload))
+	}
 	switch c.kind {
 	case endpointEcho:
 		b.b = c.appendMessage(b.b, op, payload, b)
-		s.m.MessagesOut[i].Inc()
-		s.m.BytesOut[i].Add(len(payload))
+		if s.cfg.Metrics {
+			s.m.MessagesOut[i].Inc()
+			s.m.BytesOut[i].Add(len(payload))
+		}
 		if len(b.b) >= 64<<10 {
 			c.flushBatch(b)
 		}
