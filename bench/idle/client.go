@@ -132,6 +132,7 @@ func firstLine(b []byte) []byte {
 type dialPlan struct {
 	addr    string
 	n       int
+	first   int // index of the first connection, for spreading over sources
 	sources int // source addresses 127.0.0.2 .. 127.0.0.(1+sources)
 	workers int // dialling goroutines; they exit once all are open
 	timeout time.Duration
@@ -144,7 +145,7 @@ func sourceIP(i, sources int) net.IP {
 	return net.IPv4(127, byte(k>>16), byte(k>>8), byte(k))
 }
 
-// dialAll opens p.n connections with a bounded pool of goroutines and
+// dialAll opens p.n connections (numbered from p.first) with a bounded pool of goroutines and
 // returns them idle; no goroutine per connection remains. On any failure
 // it closes what it opened and returns the first error and the failure
 // count.
@@ -164,7 +165,7 @@ func dialAll(p dialPlan) ([]net.Conn, error) {
 				if i >= p.n || failed.Load() > 0 {
 					return
 				}
-				c, err := dialOne(p, i)
+				c, err := dialOne(p, p.first+i)
 				if err != nil {
 					failed.Add(1)
 					once.Do(func() { firstErr = fmt.Errorf("connection %d: %w", i, err) })

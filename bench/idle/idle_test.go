@@ -223,14 +223,17 @@ func TestSizeClass(t *testing.T) {
 
 func TestSummarize(t *testing.T) {
 	r := &report{Runs: []runResult{
-		{Server: kindFloor, RSSPerConn: 500, AnonPerConn: 400, HeapPerConn: 300},
-		{Server: kindWSGate, RSSPerConn: 700, AnonPerConn: 600},
+		{Server: kindFloor, RSSPerConn: 500, AnonPerConn: 400, HeapPerConn: 300, MarginalPerConn: 400},
+		{Server: kindWSGate, RSSPerConn: 700, AnonPerConn: 600, MarginalPerConn: 600},
 		{Server: kindFloor, RSSPerConn: 520, AnonPerConn: 420, HeapPerConn: 310},
 		{Server: kindWSGate, RSSPerConn: 730, AnonPerConn: 620},
 	}, Rounds: 2}
 	r.summarize()
 	if r.FloorRSS != 510 || r.WSGateRSS != 715 || r.FloorHeap != 305 {
 		t.Fatalf("means: floor %v wsgate %v heap %v", r.FloorRSS, r.WSGateRSS, r.FloorHeap)
+	}
+	if r.FloorMarginal != 200 || r.WSGateMarginal != 300 || r.RatioMarginal != 1.5 {
+		t.Fatalf("marginal: floor %v wsgate %v ratio %v", r.FloorMarginal, r.WSGateMarginal, r.RatioMarginal)
 	}
 	if r.RatioRSS < 1.4019 || r.RatioRSS > 1.402 || r.RatioAnon != 610.0/410.0 {
 		t.Fatalf("ratios: rss %v anon %v", r.RatioRSS, r.RatioAnon)
@@ -264,7 +267,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("runs = %+v, want floor then wsgate", rep.Runs)
 	}
 	for _, x := range rep.Runs {
-		if x.Before.RSS <= 0 || x.After.RSS <= 0 || len(x.Samples) != 2 {
+		if x.Before.RSS <= 0 || x.Half.RSS <= 0 || x.After.RSS <= 0 || len(x.Samples) != 2 {
 			t.Fatalf("%s: implausible samples %+v", x.Server, x)
 		}
 	}

@@ -18,6 +18,8 @@ type runResult struct {
 	// closed); After the last sample with every connection open and idle.
 	Before procmem.Mem `json:"before"`
 	After  procmem.Mem `json:"after"`
+	// Half is the last sample with the first half of the connections open.
+	Half procmem.Mem `json:"half"`
 	// Samples are all the samples after connecting, oldest first.
 	Samples []procmem.Mem `json:"samples_after"`
 	// RSSPerConn, AnonPerConn and PSSPerConn are (After - Before) / Conns
@@ -25,6 +27,10 @@ type runResult struct {
 	RSSPerConn  float64 `json:"rss_per_conn"`
 	AnonPerConn float64 `json:"anon_per_conn"`
 	PSSPerConn  float64 `json:"pss_per_conn"`
+	// MarginalPerConn is (After - Half) / (second half's count) of VmRSS:
+	// what the second half cost, with fixed first-use costs (code pages,
+	// queues, tables) mostly paid by the first half.
+	MarginalPerConn float64 `json:"rss_marginal_per_conn"`
 	// HeapBefore and HeapAfter are the floor's own runtime figures after a
 	// runtime.GC (floor only: wsgate has no such hook).
 	HeapBefore *floorHeap `json:"heap_before,omitempty"`
@@ -66,17 +72,9 @@ func measureOne(o *options, bins *binaries, kind string, round int, echo *echoSt
 		}
 	}
 
-	t0 := time.Now()
-	conns, err := dialAll(dialPlan{addr: p.addr, n: o.conns, sources: o.sources, workers: o.workers,
-		timeout: 10 * time.Second, ex: ex})
-	if err != nil {
-		return nil, fmt.Errorf("opening %d connections: %w (server stderr: %s)", o.conns, err, p.stderr)
-	}
+	conns, err := connect(p, o, ex, res)
 	defer closeAll(conns)
-	res.ConnectSeconds = time.Since(t0).Seconds()
-
-	time.Sleep(o.idle)
-	if res.After, res.Samples, err = sample(p, o); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if kind == kindFloor {
@@ -95,7 +93,37 @@ func measureOne(o *options, bins *binaries, kind string, round int, echo *echoSt
 	res.RSSPerConn = float64(res.After.RSS-res.Before.RSS) / n
 	res.AnonPerConn = float64(res.After.RSSAnon-res.Before.RSSAnon) / n
 	res.PSSPerConn = float64(res.After.PSS-res.Before.PSS) / n
+	half := float64(o.conns - o.conns/2)
+	res.MarginalPerConn = float64(res.After.RSS-res.Half.RSS) / half
 	return res, nil
+}
+
+// connect opens the connections in two halves, sampling memory after each
+// (the first half's sample feeds the marginal figure), and returns them all.
+func connect(p *proc, o *options, ex exchange, res *runResult) ([]net.Conn, error) {
+	t0 := time.Now()
+	var all []net.Conn
+	for i, n := range []int{o.conns / 2, o.conns - o.conns/2} {
+		conns, err := dialAll(dialPlan{addr: p.addr, n: n, first: len(all), sources: o.sources,
+			workers: o.workers, timeout: 10 * time.Second, ex: ex})
+		if err != nil {
+			return all, fmt.Errorf("opening %d connections: %w (server stderr: %s)", o.conns, err, p.stderr)
+		}
+		all = append(all, conns...)
+		if i == 0 {
+			res.ConnectSeconds = time.Since(t0).Seconds()
+			time.Sleep(o.idle)
+			if res.Half, _, err = sample(p, o); err != nil {
+				return all, err
+			}
+			t0 = time.Now()
+		}
+	}
+	res.ConnectSeconds += time.Since(t0).Seconds()
+	time.Sleep(o.idle)
+	var err error
+	res.After, res.Samples, err = sample(p, o)
+	return all, err
 }
 
 // warmUp opens, exercises and closes one connection, so lazily built
