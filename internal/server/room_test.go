@@ -15,7 +15,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"runtime"
 	"strconv"
@@ -667,7 +666,7 @@ func testOrderSlow(t *testing.T, policy string) {
 	const (
 		payloadLen = 256
 		frameLen   = payloadLen + 4
-		sendQueue  = 16 << 10
+		sendQueue  = 64 << 10
 		// window bounds the messages in flight to the slowest reader, so
 		// a reader that the loaded test process reads late is never
 		// mistaken for a slow consumer; the stalled member is not paced.
@@ -676,23 +675,28 @@ func testOrderSlow(t *testing.T, policy string) {
 	)
 	srv := startTestServer(t, func(c *config.Config) {
 		noRoomPings(c)
+		c.DevMode = true // the stalled member has a user id, for fillStalled
 		c.SlowPolicy = policy
 		c.SendQueue = sendQueue
 		if policy == "drop-oldest" {
 			c.WriteTimeout = time.Hour // only the queue limit acts
 		}
+		// The stalled member is read only at the end: let its close
+		// frame wait for that instead of dropping TCP after 5 s.
+		c.CloseTimeout = 2 * time.Minute
 	})
 	addr := srv.Addr().String()
 	sw := newSwarm(t, addr)
 	sw.seq, sw.wantOp = true, frame.OpBinary
 	sw.dial(readers, func(int) string { return "/room/" + room })
-	stalled := dialStalled(t, addr, "/room/"+room)
+	stalled := dialStalled(t, addr, "/room/"+room+"?user=stalled")
 	pub := wstest.Dial(t, addr, "/room/"+room)
 	waitFor(t, 30*time.Second, "members to join", func() bool { return srv.hub.Count(room) == readers+2 })
 	sc := findMember(srv, room, stalled.NC.LocalAddr())
 	if sc == nil {
 		t.Fatal("stalled member not found in the room")
 	}
+	fillStalled(t, srv, sc)
 	sw.startReaders(4)
 
 	payload := make([]byte, payloadLen)
@@ -729,29 +733,48 @@ func testOrderSlow(t *testing.T, policy string) {
 	}
 }
 
+// fillStalled fills the kernel's buffers for the stalled member, which
+// hold megabytes for a socket that does not read (the server's send buffer
+// grows up to tcp_wmem's maximum, 4 MiB here): it sends 32 KiB text
+// messages to that member alone, by user id, until the server sees its
+// socket refuse bytes. The room stream that follows then runs into the
+// queue limit, whatever the kernel's tuning.
+func fillStalled(t *testing.T, srv *Server, sc *conn) {
+	t.Helper()
+	body := publishBody("", bytes.Repeat([]byte("f"), 32<<10), false)
+	for i := range 1000 { // 32 MiB at most
+		status, resp := adminDo(t, "POST", adminBase(srv), "/api/users/stalled/send", body)
+		if status != 200 {
+			t.Fatalf("filling the stalled member: %d %s", status, resp)
+		}
+		// Wait until the worker has queued and flushed it.
+		waitFor(t, 10*time.Second, "the filler to be flushed", func() bool {
+			return srv.Stats().MessagesOut >= uint64(i+1) && (sc.Queued() == 0 || sc.BlockedSince() != 0)
+		})
+		if sc.BlockedSince() != 0 {
+			t.Logf("the stalled member's socket is full after %d KiB", (i+1)*32)
+			return
+		}
+	}
+	t.Fatal("the stalled member's socket never filled")
+}
+
 // checkSlowClosed: the stalled member was closed as a slow consumer and
-// left the room; what it can still read is an in-order prefix of the
-// stream, perhaps the 1008 close frame, then the end of the stream.
+// leaves the room. What it reads is an in-order prefix of the stream, then
+// the 1008 close frame, then the end of the stream (the close timeout is
+// long enough for the test to read it all).
 func checkSlowClosed(t *testing.T, srv *Server, stalled *wstest.Conn, members int) {
 	waitFor(t, 30*time.Second, "Stats().SlowClosed >= 1", func() bool { return srv.Stats().SlowClosed >= 1 })
-	waitFor(t, 30*time.Second, "the stalled member to leave", func() bool { return srv.hub.Count("order") == members })
 	next := uint64(0)
 	for {
 		f, err := stalled.ReadFrame()
-		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
-			t.Logf("stalled member read %d messages, then the end of the stream (no close frame)", next)
-			return
-		}
 		if err != nil {
 			t.Fatalf("stalled member after %d messages: %v (want the stream to end)", next, err)
 		}
-		switch f.Op {
-		case frame.OpBinary:
-			if v := binary.BigEndian.Uint64(f.Payload); v != next {
-				t.Fatalf("stalled member: message %d arrived when %d was due", v, next)
-			}
-			next++
-		case frame.OpClose:
+		if f.Op == frame.OpText {
+			continue // fillStalled's filler
+		}
+		if f.Op == frame.OpClose {
 			code, reason, _ := frame.ParseClose(f.Payload)
 			if code != frame.ClosePolicyViolation || string(reason) != "slow consumer" {
 				t.Errorf("close frame %d %q, want 1008 \"slow consumer\"", code, reason)
@@ -759,11 +782,20 @@ func checkSlowClosed(t *testing.T, srv *Server, stalled *wstest.Conn, members in
 			if err := stalled.ReadEOF(); err != nil {
 				t.Errorf("after the close frame: %v", err)
 			}
-			t.Logf("stalled member read %d messages, then close 1008 %q", next, reason)
-			return
-		default:
+			t.Logf("stalled member read %d messages, then close 1008 %q, then EOF", next, reason)
+			break
+		}
+		if f.Op != frame.OpBinary || len(f.Payload) < 8 {
 			t.Fatalf("stalled member: unexpected %v", f)
 		}
+		if v := binary.BigEndian.Uint64(f.Payload); v != next {
+			t.Fatalf("stalled member: message %d arrived when %d was due", v, next)
+		}
+		next++
+	}
+	waitFor(t, 30*time.Second, "the stalled member to leave", func() bool { return srv.hub.Count("order") == members })
+	if st := srv.Stats(); st.Users != 0 {
+		t.Errorf("Stats().Users = %d after the stalled member left, want 0", st.Users)
 	}
 }
 
@@ -789,6 +821,9 @@ func checkDropOldest(t *testing.T, srv *Server, stalled *wstest.Conn, n, members
 		f, err := stalled.ReadFrame()
 		if err != nil {
 			t.Fatalf("stalled member after %d messages (last %d): %v", got, last, err)
+		}
+		if f.Op == frame.OpText {
+			continue // fillStalled's filler
 		}
 		if f.Op != frame.OpBinary || len(f.Payload) < 8 {
 			t.Fatalf("stalled member: unexpected %v", f)
