@@ -105,6 +105,7 @@ func (c *Conn) pushLocked(b *Buf) {
 	}
 	c.q.items = append(c.q.items, qitem{b: b})
 	c.queued += int32(len(b.B))
+	c.e.countQueued(c.fd, int64(len(b.B)))
 }
 
 // Write copies p into the queue and flushes. When nothing is queued it
@@ -225,6 +226,7 @@ func (c *Conn) Flush() error {
 func (c *Conn) advanceLocked(n int) {
 	q := c.q
 	c.queued -= int32(n)
+	c.e.countQueued(c.fd, -int64(n))
 	for n > 0 && q.head < len(q.items) {
 		it := &q.items[q.head]
 		left := len(it.b.B) - it.off
@@ -265,6 +267,7 @@ func (c *Conn) DropOldest(limit int) int {
 	for i := start; i < len(q.items) && int(c.queued) > limit; i++ {
 		it := q.items[i]
 		c.queued -= int32(len(it.b.B) - it.off)
+		c.e.countQueued(c.fd, -int64(len(it.b.B)-it.off))
 		it.b.Release()
 		q.items[i].b = nil
 		dropped++
@@ -295,6 +298,7 @@ func (c *Conn) releaseQueueLocked() {
 	q.items = q.items[:0]
 	q.head = 0
 	c.q = nil
+	c.e.countQueued(c.fd, -int64(c.queued))
 	c.queued = 0
 	if cap(q.items) <= 64 {
 		queuePool.Put(q)

@@ -87,7 +87,21 @@ type Engine struct {
 type ioStats struct {
 	writes atomic.Uint64
 	bytes  atomic.Uint64
-	_      [48]byte
+	queued atomic.Int64
+	_      [40]byte
+}
+
+// QueuedBytes returns the bytes waiting in all outbound queues.
+func (e *Engine) QueuedBytes() int64 {
+	var n int64
+	for i := range e.io {
+		n += e.io[i].queued.Load()
+	}
+	return n
+}
+
+func (e *Engine) countQueued(fd int32, delta int64) {
+	e.io[int(fd)%len(e.io)].queued.Add(delta)
 }
 
 // IOStats reports the write syscalls the engine made (write and writev)

@@ -45,6 +45,8 @@ type Metrics struct {
 	// CompressedIn/Out count payload bytes before and after compression,
 	// for the compression ratio.
 	DeflateRaw, DeflateWire *vm.Counter
+
+	writeSyscalls, writtenBytes func() float64
 }
 
 // Opcode indexes for MessagesIn/Out and BytesIn/Out.
@@ -71,6 +73,9 @@ type Gauges struct {
 	Rooms, Users func() float64
 	// Draining is 1 while the server drains.
 	Draining func() float64
+	// WriteSyscalls and WrittenBytes return the socket writes made and the
+	// bytes they carried.
+	WriteSyscalls, WrittenBytes func() float64
 }
 
 // New creates the series. reasons, results and limits name the label values
@@ -116,6 +121,7 @@ func New(reasons, results, limits []string, pollers int, g Gauges) *Metrics {
 	gauge("wsgate_rooms", g.Rooms)
 	gauge("wsgate_users", g.Users)
 	gauge("wsgate_draining", g.Draining)
+	m.writeSyscalls, m.writtenBytes = g.WriteSyscalls, g.WrittenBytes
 	gauge("wsgate_deflate_compression_ratio", func() float64 {
 		w := m.DeflateWire.Get()
 		if w == 0 {
@@ -130,6 +136,10 @@ func New(reasons, results, limits []string, pollers int, g Gauges) *Metrics {
 // metrics (RSS, heap, goroutines, GC), in Prometheus text format.
 func (m *Metrics) WritePrometheus(w io.Writer) {
 	m.set.WritePrometheus(w)
+	if m.writeSyscalls != nil {
+		vm.WriteCounterUint64(w, "wsgate_write_syscalls_total", uint64(m.writeSyscalls()))
+		vm.WriteCounterUint64(w, "wsgate_written_bytes_total", uint64(m.writtenBytes()))
+	}
 	vm.WriteProcessMetrics(w)
 }
 

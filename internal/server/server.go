@@ -99,7 +99,16 @@ func New(cfg config.Config) (*Server, error) {
 	}
 	s.workers = newWorkerPool(cfg.Workers, cfg.WorkerQueue)
 	s.m = metrics.New(reasonNames[:], hsResultNames[:], limitNames[:], cfg.Pollers, metrics.Gauges{
-		Open:        func() float64 { return float64(s.open.Load()) },
+		Open:   func() float64 { return float64(s.open.Load()) },
+		Queued: func() float64 { return float64(s.eng.QueuedBytes()) },
+		WriteSyscalls: func() float64 {
+			n, _ := s.eng.IOStats()
+			return float64(n)
+		},
+		WrittenBytes: func() float64 {
+			_, n := s.eng.IOStats()
+			return float64(n)
+		},
 		WorkerQueue: func() float64 { return float64(s.workers.pending()) },
 		Rooms:       func() float64 { return float64(s.hub.Len()) },
 		Users:       func() float64 { return float64(s.hub.Users()) },
