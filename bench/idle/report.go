@@ -26,7 +26,7 @@ either server before the RSS samples, so RSS includes garbage the runtime has no
 collected (both servers alike; GOGC is set the same for both). floor heap/conn is
 HeapInuse after a runtime.GC inside the floor (its stats hook, read after the RSS
 samples); wsgate has no such hook and is measured from outside only.
-wsgate runs with -ping-interval 0 -idle-timeout 0 and its other defaults; the floor with
+wsgate runs with -ping-interval 0 -idle-timeout 0 (-admin on a free port) and its other defaults; the floor with
 the same pollers (GOMAXPROCS) and 64 KiB read buffer. Kernel socket buffers are not
 process memory and are not counted.`
 

@@ -31,6 +31,9 @@ type binaries struct {
 	// rev is `git describe --always --dirty` of the tree they were built
 	// from, or "unknown".
 	rev string
+	// wsgateHelp is the output of `wsgate -help`, to pass only flags the
+	// built version has.
+	wsgateHelp string
 }
 
 // build compiles cmd/wsgate and bench/floor, from the module that holds the
@@ -58,7 +61,14 @@ func build() (*binaries, error) {
 			return nil, fmt.Errorf("idle: go build %s: %v\n%s", t.pkg, err, out)
 		}
 	}
+	help, _ := exec.Command(b.wsgate, "-help").CombinedOutput()
+	b.wsgateHelp = string(help)
 	return b, nil
+}
+
+// hasFlag reports whether the built wsgate has the flag -name.
+func (b *binaries) hasFlag(name string) bool {
+	return strings.Contains(b.wsgateHelp, "\n  -"+name+" ") || strings.Contains(b.wsgateHelp, "\n  -"+name+"\n")
 }
 
 func (b *binaries) remove() { os.RemoveAll(b.dir) }
@@ -128,14 +138,23 @@ func startFloor(b *binaries, gogc string) (*proc, error) {
 }
 
 // startWSGate starts bin/wsgate on a free port with no timers that act on
-// idle connections: -ping-interval 0 -idle-timeout 0. Every other setting
-// is wsgate's default.
+// idle connections: -ping-interval 0 -idle-timeout 0. The admin listener,
+// if this version has one, also gets a free port (its default port may be
+// taken by another run). Every other setting is wsgate's default.
 func startWSGate(b *binaries, gogc string) (*proc, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(b.wsgate, "-listen", addr, "-ping-interval", "0", "-idle-timeout", "0")
+	args := []string{"-listen", addr, "-ping-interval", "0", "-idle-timeout", "0"}
+	if b.hasFlag("admin") {
+		admin, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "-admin", admin)
+	}
+	cmd := exec.Command(b.wsgate, args...)
 	cmd.Env = serverEnv(gogc)
 	p := &proc{kind: kindWSGate, cmd: cmd, addr: addr}
 	if err := p.start(); err != nil {
