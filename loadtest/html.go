@@ -171,7 +171,7 @@ func svgChart(title string, series []chartSeries, xfmt func(float64) string, xti
 	if maxX == minX {
 		maxX = minX + 1
 	}
-	maxY = niceCeil(maxY)
+	maxY = 4 * niceCeil(maxY/4) // four gridline steps of 1, 2 or 5 x 10^n
 	px := func(x float64) float64 { return L + (x-minX)/(maxX-minX)*(W-L-R) }
 	py := func(y float64) float64 { return H - B - y/maxY*(H-T-B) }
 	for i := 0; i <= 4; i++ {
@@ -185,7 +185,11 @@ func svgChart(title string, series []chartSeries, xfmt func(float64) string, xti
 		}
 	}
 	for _, x := range xticks {
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, px(x), H-B+16, xfmt(x))
+		anchor := "middle"
+		if x >= maxX {
+			anchor = "end"
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, px(x), H-B+16, anchor, xfmt(x))
 	}
 	fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#888"/>`, L, W-R, H-B, H-B)
 	for i, s := range series {
@@ -194,7 +198,7 @@ func svgChart(title string, series []chartSeries, xfmt func(float64) string, xti
 			fmt.Fprintf(&pts, "%.1f,%.1f ", px(s.xs[j]), py(s.ys[j]))
 		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.8" points="%s"/>`, s.color, pts.String())
-		fmt.Fprintf(&b, `<text x="%.1f" y="18" fill="%s" style="fill:%s">&#9632; %s</text>`, W-R-110*float64(len(series)-i), s.color, s.color, template.HTMLEscapeString(s.name))
+		fmt.Fprintf(&b, `<text x="%.1f" y="18" fill="%s" style="fill:%s">&#9632; %s</text>`, W-R-150*float64(len(series)-i), s.color, s.color, template.HTMLEscapeString(s.name))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
