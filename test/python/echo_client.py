@@ -28,14 +28,11 @@ Each check prints one line; the last line is a JSON summary. The exit code is
 arguments, 3 if websockets cannot be imported.
 """
 
-import argparse
 import asyncio
-import json
-import os
-import random
-import re
 import sys
 import time
+
+import echo_common as common
 
 try:
     import websockets
@@ -49,99 +46,6 @@ except ImportError as err:  # pragma: no cover - depends on the machine
         file=sys.stderr,
     )
     sys.exit(3)
-
-DEFAULT_SIZES = "0,1,125,126,65535,65536,1MiB,16MiB"
-TEXT_PATTERN = "wsgate echo: caf\u00e9 \u20ac \U0001F600 \u00fc\u00df\n".encode()
-
-
-def parse_size(text):
-    """Return the byte count of text such as "126", "64KiB" or "16MiB"."""
-    m = re.fullmatch(r"\s*(\d+)\s*(b|kib|mib)?\s*", text, re.IGNORECASE)
-    if not m:
-        raise argparse.ArgumentTypeError(f"bad size {text!r}")
-    mult = {"b": 1, "kib": 1 << 10, "mib": 1 << 20}[(m.group(2) or "b").lower()]
-    return int(m.group(1)) * mult
-
-
-def parse_sizes(text):
-    """Return the list of sizes in a comma separated list."""
-    return [parse_size(part) for part in text.split(",")]
-
-
-def parse_window_bits(text):
-    """Return text as window bits, an integer in [8, 15]."""
-    n = int(text)
-    if not 8 <= n <= 15:
-        raise argparse.ArgumentTypeError("window bits must be in [8, 15]")
-    return n
-
-
-def parse_args(argv):
-    """Parse the command line (and the WSGATE_ECHO_* environment)."""
-    p = argparse.ArgumentParser(description="websockets echo interop check")
-    p.add_argument("url")
-    p.add_argument(
-        "--sizes",
-        type=parse_sizes,
-        default=parse_sizes(os.environ.get("WSGATE_ECHO_SIZES") or DEFAULT_SIZES),
-    )
-    env_max = os.environ.get("WSGATE_ECHO_MAX_SIZE")
-    p.add_argument(
-        "--max-size", type=parse_size, default=parse_size(env_max) if env_max else None
-    )
-    p.add_argument("--timeout", type=float, default=20.0)
-    p.add_argument("--deflate", action="store_true")
-    p.add_argument("--server-max-window-bits", type=parse_window_bits)
-    p.add_argument("--client-max-window-bits", type=parse_window_bits)
-    p.add_argument("--server-no-context-takeover", action="store_true")
-    p.add_argument("--client-no-context-takeover", action="store_true")
-    opts = p.parse_args(argv)
-    if opts.timeout <= 0:
-        p.error("--timeout must be positive")
-    return opts
-
-
-def text_payload(n):
-    """Return exactly n bytes of valid UTF-8; the tail is ASCII."""
-    whole, rest = divmod(n, len(TEXT_PATTERN))
-    return TEXT_PATTERN * whole + b"a" * rest
-
-
-def binary_payload(n):
-    """Return n deterministic pseudo-random (incompressible) bytes."""
-    return random.Random(n).randbytes(n)
-
-
-def first_difference(a, b):
-    """Return the index of the first byte where a and b differ."""
-    for i, (x, y) in enumerate(zip(a, b)):
-        if x != y:
-            return i
-    return min(len(a), len(b))
-
-
-class Report:
-    """Collects check results and prints one line per check."""
-
-    def __init__(self):
-        self.checks = []
-
-    def add(self, name, ok, started, detail=""):
-        ms = int((time.monotonic() - started) * 1000)
-        check = {"name": name, "ok": ok, "ms": ms}
-        if detail:
-            check["detail" if ok else "error"] = detail
-        self.checks.append(check)
-        status = "PASS" if ok else "FAIL"
-        suffix = f": {detail}" if detail else ""
-        print(f"{status} {name} ({ms} ms){suffix}", flush=True)
-
-    def skip(self, name, why):
-        self.checks.append({"name": name, "ok": None, "skipped": why})
-        print(f"SKIP {name}: {why}", flush=True)
-
-    def count(self, value):
-        return sum(1 for c in self.checks if c["ok"] is value)
 
 
 def deflate_factory(opts):
@@ -161,7 +65,7 @@ async def check_echo(ws, report, kind, size, timeout):
     """Send one message and check its echo; False if the stream is lost."""
     name = f"{kind}/{size}"
     started = time.monotonic()
-    sent = binary_payload(size) if kind == "binary" else text_payload(size)
+    sent = common.binary_payload(size) if kind == "binary" else common.text_payload(size)
     try:
         await asyncio.wait_for(
             ws.send(sent if kind == "binary" else sent.decode()), timeout
@@ -173,16 +77,9 @@ async def check_echo(ws, report, kind, size, timeout):
     except websockets.exceptions.ConnectionClosed as err:
         report.add(name, False, started, f"connection closed: {err}")
         return False
-    problems = []
     got_kind = "text" if isinstance(got, str) else "binary"
-    if got_kind != kind:
-        problems.append(f"opcode: sent {kind}, echo was {got_kind}")
     got_bytes = got.encode() if isinstance(got, str) else got
-    if got_bytes != sent:
-        problems.append(
-            f"payload: sent {len(sent)} bytes, echo {len(got_bytes)} bytes, "
-            f"first difference at byte {first_difference(sent, got_bytes)}"
-        )
+    problems = common.echo_problems(kind, sent, got_kind, got_bytes)
     report.add(name, not problems, started, "; ".join(problems))
     return True
 
@@ -224,17 +121,13 @@ async def check_close(ws, report, timeout):
 
 async def run(opts, report):
     """Run every check over one connection; return the negotiated extensions."""
-    allowed = [s for s in opts.sizes if opts.max_size is None or s <= opts.max_size]
-    largest = max(allowed + [1])
     started = time.monotonic()
     try:
         ws = await websockets.connect(
             opts.url,
             compression=None,
             extensions=[deflate_factory(opts)] if opts.deflate else None,
-            # Room for deflate's growth of incompressible data; this client's
-            # own limit is not what is tested.
-            max_size=largest + largest // 8 + 65536,
+            max_size=common.client_max_size(opts),
             ping_interval=None,
             open_timeout=opts.timeout,
             close_timeout=opts.timeout,
@@ -261,38 +154,25 @@ async def run(opts, report):
             else:
                 in_step = await check_echo(ws, report, kind, size, opts.timeout)
     if in_step:
-        ping = "wsgate-ping \u00e9 0123456789".encode()
-        await check_ping(ws, report, "ping", ping, opts.timeout)
+        await check_ping(ws, report, "ping", common.PING_PAYLOAD, opts.timeout)
         await check_ping(ws, report, "ping-empty", b"", opts.timeout)
     await check_close(ws, report, opts.timeout)
     return extensions
 
 
 def main(argv):
-    opts = parse_args(argv)
-    report = Report()
+    opts = common.parse_args(argv, "websockets echo interop check")
+    report = common.Report()
     started = time.monotonic()
     extensions = ""
     try:
         extensions = asyncio.run(run(opts, report))
     except Exception as err:  # a bug here must still end in a summary
         report.add("run", False, started, f"unexpected {type(err).__name__}: {err}")
-    passed, failed = report.count(True), report.count(False)
-    summary = {
-        "client": "python-websockets",
-        "version": websockets.__version__,
-        "url": opts.url,
-        "deflate": opts.deflate,
-        "extensions": extensions,
-        "ok": failed == 0 and passed > 0,
-        "passed": passed,
-        "failed": failed,
-        "skipped": report.count(None),
-        "ms": int((time.monotonic() - started) * 1000),
-        "failures": [c for c in report.checks if c["ok"] is False],
-    }
-    print(json.dumps(summary), flush=True)
-    return 0 if summary["ok"] else 1
+    return common.summarize(
+        report, "python-websockets", websockets.__version__, opts.url,
+        opts.deflate, extensions, started,
+    )
 
 
 if __name__ == "__main__":
