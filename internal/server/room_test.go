@@ -106,7 +106,8 @@ func (s *swarm) dial(n int, path func(i int) string) {
 				if i >= n {
 					return
 				}
-				fd, err := dialRaw(&s.sa, s.host, path(i))
+				sa := s.sa // Connect writes into its argument: one per call
+				fd, err := dialRaw(&sa, s.host, path(i))
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
