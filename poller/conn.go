@@ -22,28 +22,28 @@ var (
 // A protocol layer embeds Conn in its own per-connection struct and hands
 // it to the Engine from Handler.OnOpen.
 //
-// Concurrency: mu guards the queue fields; any goroutine may Send, Write or
-// Flush. At most one goroutine performs I/O at a time (the flushing flag), and
-// it does so without holding mu, so senders are never blocked behind a
-// syscall.
+// Concurrency: any goroutine may Send, Write or Flush. The queue fields are
+// guarded by the nbio connection's own lock (nbio.Conn.Lock), which nbio
+// also holds while it closes the socket; holding it across the (non
+// blocking) write syscall therefore guarantees the descriptor is not closed
+// and reused by another connection mid-write, and saves a second mutex in
+// every connection. The syscall never blocks, so the lock is held for
+// microseconds.
 type Conn struct {
 	timer TimerNode // first field: the wheel maps a *TimerNode back to its Conn
 
 	nc *nbio.Conn
 	e  *Engine
+	q  *outQueue // nil while nothing is queued
 
-	mu       sync.Mutex
-	fd       int32
-	queued   int32 // bytes in q not yet written
-	q        *outQueue
-	flushing bool
-	armed    bool // registered with the write poller (waiting for EPOLLOUT)
-	closed   bool
+	fd     int32
+	queued int32 // bytes in q not yet written
+	// blockedSince is the wheel tick at which the socket last refused
+	// bytes, or 0 while writes go through.
+	blockedSince int32
+	armed        bool // registered with the write poller (waiting for EPOLLOUT)
 	// closeWhenFlushed closes the connection once the queue drains.
 	closeWhenFlushed bool
-	// BlockedSince is the wheel tick at which the socket last refused
-	// bytes, or 0 while writes go through. Guarded by mu.
-	blockedSince int64
 }
 
 type qitem struct {
@@ -61,41 +61,49 @@ var queuePool = sync.Pool{New: func() any { return &outQueue{items: make([]qitem
 // NetConn returns the underlying nbio connection.
 func (c *Conn) NetConn() *nbio.Conn { return c.nc }
 
+// Engine returns the engine serving c.
+func (c *Conn) Engine() *Engine { return c.e }
+
 // FD returns the socket's file descriptor.
 func (c *Conn) FD() int { return int(c.fd) }
 
 // RemoteAddr returns the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
+func (c *Conn) closedLocked() bool {
+	closed, _ := c.nc.IsClosed()
+	return closed
+}
+
 // Queued returns the number of bytes waiting to be written.
 func (c *Conn) Queued() int {
-	c.mu.Lock()
+	c.nc.Lock()
 	n := c.queued
-	c.mu.Unlock()
+	c.nc.Unlock()
 	return int(n)
 }
 
 // BlockedSince returns the wheel tick at which the socket started refusing
 // bytes, or 0 when the queue is empty or draining freely.
 func (c *Conn) BlockedSince() int64 {
-	c.mu.Lock()
+	c.nc.Lock()
 	t := c.blockedSince
-	c.mu.Unlock()
-	return t
+	c.nc.Unlock()
+	return int64(t)
 }
 
 // Send queues b, taking over one reference, without writing; call Flush
 // once after queueing a batch. It returns the bytes now queued.
 func (c *Conn) Send(b *Buf) (int, error) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	c.nc.Lock()
+	if c.closedLocked() {
+		c.nc.Unlock()
 		b.Release()
 		return 0, ErrClosed
 	}
 	c.pushLocked(b)
 	n := c.queued
-	c.mu.Unlock()
+	c.nc.Unlock()
 	return int(n), nil
 }
 
@@ -108,30 +116,28 @@ func (c *Conn) pushLocked(b *Buf) {
 	c.e.countQueued(c.fd, int64(len(b.B)))
 }
 
-// Write copies p into the queue and flushes. When nothing is queued it
-// first tries to write p straight to the socket, so the common case costs
-// one syscall and no copy.
+// Write sends p, copying into the queue only what the socket does not take
+// at once: when nothing is queued the common case costs one write syscall
+// and no copy.
 func (c *Conn) Write(p []byte) error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	c.nc.Lock()
+	if c.closedLocked() {
+		c.nc.Unlock()
 		return ErrClosed
 	}
-	if c.q == nil && !c.flushing {
-		c.flushing = true
-		c.mu.Unlock()
-		n, err := c.writeFD(p)
-		c.mu.Lock()
-		c.flushing = false
+	if c.q == nil && !c.armed {
+		n, err := syscall.Write(int(c.fd), p)
+		if n < 0 {
+			n = 0
+		}
+		c.e.countWrite(c.fd, n)
 		if err != nil && err != syscall.EAGAIN && err != syscall.EINTR {
-			c.mu.Unlock()
-			if err != ErrClosed {
-				c.nc.CloseWithError(err)
-			}
+			c.nc.Unlock()
+			c.nc.CloseWithError(err)
 			return err
 		}
-		if n == len(p) && c.q == nil {
-			c.mu.Unlock()
+		if n == len(p) {
+			c.nc.Unlock()
 			return nil
 		}
 		p = p[n:]
@@ -139,29 +145,41 @@ func (c *Conn) Write(p []byte) error {
 	b := NewBuf(len(p))
 	b.B = append(b.B, p...)
 	c.pushLocked(b)
-	c.mu.Unlock()
-	return c.Flush()
+	return c.flushUnlock()
 }
 
 // Flush writes as much of the queue as the socket takes with writev. When
 // the socket is full it registers for a writable event and returns; the
 // write poller resumes the flush later.
 func (c *Conn) Flush() error {
+	c.nc.Lock()
+	if c.closedLocked() {
+		c.nc.Unlock()
+		return ErrClosed
+	}
+	return c.flushUnlock()
+}
+
+// flushUnlock flushes with the lock held, then releases it and performs
+// any close the flush called for.
+func (c *Conn) flushUnlock() error {
+	closeNow, err := c.flushLocked()
+	c.nc.Unlock()
+	if err != nil {
+		c.nc.CloseWithError(err)
+		return err
+	}
+	if closeNow {
+		c.nc.Close()
+	}
+	return nil
+}
+
+func (c *Conn) flushLocked() (closeNow bool, err error) {
 	var iov [64]syscall.Iovec
-	for {
-		c.mu.Lock()
-		if c.closed {
-			c.mu.Unlock()
-			return ErrClosed
-		}
-		if c.flushing || c.q == nil || c.armed {
-			c.mu.Unlock()
-			return nil
-		}
-		c.flushing = true
+	for c.q != nil && !c.armed {
 		q := c.q
-		cnt := 0
-		total := 0
+		cnt, total := 0, 0
 		for i := q.head; i < len(q.items) && cnt < len(iov); i++ {
 			it := q.items[i]
 			p := it.b.B[it.off:]
@@ -173,53 +191,31 @@ func (c *Conn) Flush() error {
 			cnt++
 			total += len(p)
 		}
-		c.mu.Unlock()
-
-		n, errno := c.writevFD(iov[:cnt])
-
-		c.mu.Lock()
-		c.flushing = false
-		if c.closed {
-			if c.q != nil {
-				c.releaseQueueLocked()
-			}
-			c.mu.Unlock()
-			return ErrClosed
-		}
+		n, errno := writev(int(c.fd), iov[:cnt])
+		c.e.countWrite(c.fd, n)
 		if n > 0 {
 			c.advanceLocked(n)
 		}
-		if errno != nil && errno != syscall.EAGAIN && errno != syscall.EINTR {
-			c.mu.Unlock()
-			if errno != ErrClosed {
-				c.nc.CloseWithError(errno)
-			}
-			return errno
+		if errno != 0 && errno != syscall.EAGAIN && errno != syscall.EINTR {
+			return false, errno
 		}
 		if c.q == nil {
 			c.blockedSince = 0
-			closeNow := c.closeWhenFlushed
-			c.mu.Unlock()
-			if closeNow {
-				c.nc.Close()
-			}
-			return nil
+			return c.closeWhenFlushed, nil
 		}
 		if n < total {
 			// The socket is full: wait for EPOLLOUT.
 			if c.blockedSince == 0 {
-				c.blockedSince = c.e.wheel.Now()
+				c.blockedSince = int32(c.e.wheel.Now())
 			}
 			c.armed = true
-			c.mu.Unlock()
 			if err := c.e.wp.arm(c); err != nil {
-				c.nc.CloseWithError(err)
-				return err
+				return false, err
 			}
-			return nil
+			return false, nil
 		}
-		c.mu.Unlock()
 	}
+	return false, nil
 }
 
 // advanceLocked drops n written bytes from the head of the queue.
@@ -253,9 +249,9 @@ func (c *Conn) advanceLocked(n int) {
 // partly written, until at most limit bytes remain queued. It returns how
 // many Bufs were dropped.
 func (c *Conn) DropOldest(limit int) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.q == nil || c.flushing {
+	c.nc.Lock()
+	defer c.nc.Unlock()
+	if c.q == nil {
 		return 0
 	}
 	q := c.q
@@ -309,15 +305,14 @@ func (c *Conn) releaseQueueLocked() {
 // been written (at once if nothing is queued). Bytes sent after this call
 // may or may not go out.
 func (c *Conn) CloseWhenFlushed() {
-	c.mu.Lock()
-	if c.q == nil && !c.flushing {
-		c.mu.Unlock()
+	c.nc.Lock()
+	if c.q == nil {
+		c.nc.Unlock()
 		c.nc.Close()
 		return
 	}
 	c.closeWhenFlushed = true
-	c.mu.Unlock()
-	_ = c.Flush()
+	_ = c.flushUnlock()
 }
 
 // Close closes the connection now; queued bytes are discarded. Use Flush
@@ -328,47 +323,13 @@ func (c *Conn) Close() error { return c.nc.Close() }
 // passes to OnClose.
 func (c *Conn) CloseWithError(err error) error { return c.nc.CloseWithError(err) }
 
-// closed is called once by the engine when nbio reports the close.
+// onClosed is called once by the engine after nbio reports the close.
 func (c *Conn) onClosed() {
-	c.mu.Lock()
-	c.closed = true
-	if c.q != nil && !c.flushing {
+	c.nc.Lock()
+	if c.q != nil {
 		c.releaseQueueLocked()
 	}
-	c.mu.Unlock()
-}
-
-// writeFD writes p with one syscall while holding nbio's connection lock,
-// so the descriptor cannot be closed (and reused by a new connection)
-// in the middle of the write.
-func (c *Conn) writeFD(p []byte) (int, error) {
-	c.nc.Lock()
-	if closed, _ := c.nc.IsClosed(); closed {
-		c.nc.Unlock()
-		return 0, ErrClosed
-	}
-	n, err := syscall.Write(int(c.fd), p)
 	c.nc.Unlock()
-	c.e.countWrite(c.fd, n)
-	if n < 0 {
-		n = 0
-	}
-	return n, err
-}
-
-func (c *Conn) writevFD(iov []syscall.Iovec) (int, error) {
-	c.nc.Lock()
-	if closed, _ := c.nc.IsClosed(); closed {
-		c.nc.Unlock()
-		return 0, ErrClosed
-	}
-	n, errno := writev(int(c.fd), iov)
-	c.nc.Unlock()
-	c.e.countWrite(c.fd, n)
-	if errno != 0 {
-		return n, errno
-	}
-	return n, nil
 }
 
 func writev(fd int, iov []syscall.Iovec) (int, syscall.Errno) {

@@ -87,10 +87,13 @@ func (w *writePoller) run() {
 			if c == nil {
 				continue
 			}
-			c.mu.Lock()
+			c.nc.Lock()
 			c.armed = false
-			c.mu.Unlock()
-			_ = c.Flush()
+			if closed, _ := c.nc.IsClosed(); closed {
+				c.nc.Unlock()
+				continue
+			}
+			_ = c.flushUnlock()
 		}
 	}
 }

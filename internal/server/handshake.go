@@ -56,8 +56,10 @@ type handshake struct {
 	req  []byte // the raw request being parsed
 	kind endpointKind
 	neg  deflate.Negotiator
-	room []byte // room name from the path (aliases req)
-	user []byte // user id from ?user= in dev mode (aliases req)
+	// room and user are copied out of gobwas/ws's read buffer, which goes
+	// back to its pool when Upgrade returns; the arrays are reused.
+	room []byte // room name from the path
+	user []byte // user id from ?user= in dev mode
 }
 
 func newHandshake(s *Server) *handshake {
@@ -92,7 +94,7 @@ func (h *handshake) onRequest(uri []byte) error {
 		path, query = path[:i], path[i+1:]
 	}
 	if h.srv.cfg.DevMode {
-		h.user = queryValue(query, "user")
+		h.user = append(h.user[:0], queryValue(query, "user")...)
 	}
 	for i := range h.srv.routes {
 		r := &h.srv.routes[i]
@@ -101,7 +103,7 @@ func (h *handshake) onRequest(uri []byte) error {
 				if !validName(string(name)) {
 					return errBadRoom
 				}
-				h.kind, h.room = r.kind, name
+				h.kind, h.room = r.kind, append(h.room[:0], name...)
 				return nil
 			}
 			continue
@@ -163,7 +165,7 @@ func (h *handshake) upgrade(req []byte) (resp []byte, kind endpointKind, err err
 	h.req = req
 	h.out = h.out[:0]
 	h.kind = 0
-	h.room, h.user = nil, nil
+	h.room, h.user = h.room[:0], h.user[:0]
 	h.neg.Reset(&h.srv.dflOpts)
 	h.rd.Reset(req)
 	_, err = h.up.Upgrade(h)
