@@ -46,6 +46,13 @@ type swarm struct {
 	seq bool
 	// wantOp, when set, is the only data opcode allowed.
 	wantOp frame.Opcode
+	// header holds extra request header lines, each ending in CRLF.
+	header string
+	// rsv1 admits compressed (RSV1) frames, which are counted, not
+	// inflated, and carry no sequence number to check.
+	rsv1 bool
+	// total counts data messages over all sockets.
+	total atomic.Int64
 
 	stop   atomic.Bool
 	wg     sync.WaitGroup
@@ -107,7 +114,7 @@ func (s *swarm) dial(n int, path func(i int) string) {
 					return
 				}
 				sa := s.sa // Connect writes into its argument: one per call
-				fd, err := dialRaw(&sa, s.host, path(i))
+				fd, err := dialRaw(&sa, s.host, path(i), s.header)
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
@@ -130,12 +137,12 @@ func (s *swarm) dial(n int, path func(i int) string) {
 // dialRaw connects a blocking socket (with 20 s send and receive
 // timeouts), upgrades path, checks for a 101 with nothing after it, and
 // returns the socket in non-blocking mode.
-func dialRaw(sa *syscall.SockaddrInet4, host, path string) (int, error) {
+func dialRaw(sa *syscall.SockaddrInet4, host, path, header string) (int, error) {
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, err
 	}
-	if err := upgradeRaw(fd, sa, host, path); err != nil {
+	if err := upgradeRaw(fd, sa, host, path, header); err != nil {
 		syscall.Close(fd)
 		return -1, err
 	}
@@ -146,7 +153,7 @@ func dialRaw(sa *syscall.SockaddrInet4, host, path string) (int, error) {
 	return fd, nil
 }
 
-func upgradeRaw(fd int, sa *syscall.SockaddrInet4, host, path string) error {
+func upgradeRaw(fd int, sa *syscall.SockaddrInet4, host, path, header string) error {
 	tv := syscall.Timeval{Sec: 20}
 	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
 	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv)
@@ -165,7 +172,7 @@ func upgradeRaw(fd int, sa *syscall.SockaddrInet4, host, path string) error {
 		time.Sleep(time.Millisecond)
 	}
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + header + "\r\n"
 	if err := writeFull(fd, []byte(req), deadline); err != nil {
 		return err
 	}
@@ -311,7 +318,7 @@ func (s *swarm) parse(c *swarmConn, data []byte) {
 		data = c.pend
 	}
 	for {
-		op, payload, n := nextServerFrame(data)
+		op, rsv1, payload, n := nextServerFrame(data, s.rsv1)
 		if n == 0 {
 			break
 		}
@@ -320,7 +327,7 @@ func (s *swarm) parse(c *swarmConn, data []byte) {
 			data = nil
 			break
 		}
-		s.onFrame(c, op, payload)
+		s.onFrame(c, op, rsv1, payload)
 		data = data[n:]
 	}
 	c.pend = append(c.pend[:0], data...)
@@ -328,44 +335,50 @@ func (s *swarm) parse(c *swarmConn, data []byte) {
 
 // nextServerFrame decodes one unmasked, final frame from b: n is its
 // length, 0 when b holds only part of it, -1 when the header is not one a
-// server may send for these tests (masked or fragmented).
-func nextServerFrame(b []byte) (op frame.Opcode, payload []byte, n int) {
+// server may send for these tests (masked, fragmented, or with RSV bits
+// other than RSV1 when rsv1 is allowed).
+func nextServerFrame(b []byte, allowRSV1 bool) (op frame.Opcode, rsv1 bool, payload []byte, n int) {
 	if len(b) < 2 {
-		return 0, nil, 0
+		return 0, false, nil, 0
 	}
-	if b[0]&0x80 == 0 || b[0]&0x70 != 0 || b[1]&0x80 != 0 {
-		return 0, nil, -1
+	rsv := b[0] & 0x70
+	if allowRSV1 {
+		rsv &^= 0x40
 	}
+	if b[0]&0x80 == 0 || rsv != 0 || b[1]&0x80 != 0 {
+		return 0, false, nil, -1
+	}
+	rsv1 = b[0]&0x40 != 0
 	l, h := int(b[1]&0x7f), 2
 	switch l {
 	case 126:
 		if len(b) < 4 {
-			return 0, nil, 0
+			return 0, false, nil, 0
 		}
 		l, h = int(binary.BigEndian.Uint16(b[2:])), 4
 	case 127:
 		if len(b) < 10 {
-			return 0, nil, 0
+			return 0, false, nil, 0
 		}
 		v := binary.BigEndian.Uint64(b[2:])
 		if v > 1<<30 {
-			return 0, nil, -1
+			return 0, false, nil, -1
 		}
 		l, h = int(v), 10
 	}
 	if len(b) < h+l {
-		return 0, nil, 0
+		return 0, false, nil, 0
 	}
-	return frame.Opcode(b[0] & 0x0f), b[h : h+l], h + l
+	return frame.Opcode(b[0] & 0x0f), rsv1, b[h : h+l], h + l
 }
 
-func (s *swarm) onFrame(c *swarmConn, op frame.Opcode, p []byte) {
+func (s *swarm) onFrame(c *swarmConn, op frame.Opcode, rsv1 bool, p []byte) {
 	switch op {
 	case frame.OpText, frame.OpBinary:
 		if s.wantOp != 0 && op != s.wantOp {
 			s.fail("conn %d: opcode %v, want %v", c.idx, op, s.wantOp)
 		}
-		if s.seq {
+		if s.seq && !rsv1 {
 			if len(p) < 8 {
 				s.fail("conn %d: payload of %d bytes has no sequence number", c.idx, len(p))
 			} else {
@@ -377,6 +390,7 @@ func (s *swarm) onFrame(c *swarmConn, op frame.Opcode, p []byte) {
 			}
 		}
 		c.got.Add(1)
+		s.total.Add(1)
 	case frame.OpClose:
 		code := int32(frame.CloseNoStatus)
 		if len(p) >= 2 {
