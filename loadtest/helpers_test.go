@@ -20,7 +20,19 @@ func TestMain(m *testing.M) {
 	if os.Getenv("WSLOAD_TEST_WORKER") == "1" {
 		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if shared.stop != nil {
+		shared.stop()
+	}
+	os.Exit(code)
+}
+
+// shared is the default-flags Node server that most tests use; TestMain
+// stops it after the last test.
+var shared struct {
+	mu   sync.Mutex
+	srv  *nodeServer
+	stop func()
 }
 
 // repoRoot returns the repository root (the parent of loadtest/).
@@ -71,9 +83,25 @@ type nodeServer struct {
 	PID  int
 }
 
-// startNode starts the Node ws server with extra flags and stops it when
-// the test ends.
+// startNode returns a Node ws server: the shared one when there are no
+// flags, else a new one with those flags that stops when the test ends.
 func startNode(t testing.TB, flags ...string) *nodeServer {
+	t.Helper()
+	if len(flags) > 0 {
+		srv, stop := launchNode(t, flags...)
+		t.Cleanup(stop)
+		return srv
+	}
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.srv == nil {
+		shared.srv, shared.stop = launchNode(t)
+	}
+	return shared.srv
+}
+
+// launchNode starts loadtest/testdata/wsserver.js with flags.
+func launchNode(t testing.TB, flags ...string) (*nodeServer, func()) {
 	t.Helper()
 	mods := nodeModules(t)
 	script := filepath.Join(repoRoot(t), "loadtest", "testdata", "wsserver.js")
@@ -91,7 +119,7 @@ func startNode(t testing.TB, flags ...string) *nodeServer {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	stop := func() {
 		_ = stdin.Close()
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
@@ -101,7 +129,7 @@ func startNode(t testing.TB, flags ...string) *nodeServer {
 			_ = cmd.Process.Kill()
 			<-done
 		}
-	})
+	}
 	line := make(chan string, 1)
 	go func() {
 		br := bufio.NewReader(stdout)
@@ -113,13 +141,15 @@ func startNode(t testing.TB, flags ...string) *nodeServer {
 	case s := <-line:
 		u := strings.TrimSpace(strings.TrimPrefix(s, "listening "))
 		if !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") {
+			stop()
 			t.Fatalf("node server said %q", s)
 		}
-		return &nodeServer{URL: u, HTTP: "http" + strings.TrimPrefix(u, "ws"), PID: cmd.Process.Pid}
+		return &nodeServer{URL: u, HTTP: "http" + strings.TrimPrefix(u, "ws"), PID: cmd.Process.Pid}, stop
 	case <-time.After(15 * time.Second):
+		stop()
 		t.Fatal("node server did not start")
 	}
-	return nil
+	return nil, nil
 }
 
 // run runs cfg and fails the test on error.

@@ -114,7 +114,7 @@ func runBroadcast(ctx context.Context, e *env) error {
 }
 
 // drainBroadcast waits until every expected delivery arrived (single
-// process) or deliveries have been quiet for 300 ms, at most Drain.
+// process) or deliveries have been quiet for 500 ms, at most Drain.
 func (e *env) drainBroadcast(ctx context.Context) {
 	c := &e.rec.C
 	last, quietSince := int64(-1), time.Now()
@@ -126,7 +126,7 @@ func (e *env) drainBroadcast(ctx context.Context) {
 		if d != last {
 			last, quietSince = d, time.Now()
 		}
-		return e.cfg.Workers > 1 && time.Since(quietSince) > 300*time.Millisecond
+		return e.cfg.Workers > 1 && time.Since(quietSince) > 500*time.Millisecond
 	})
 }
 

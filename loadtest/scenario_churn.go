@@ -47,8 +47,9 @@ func (ev *churnEvents) redial(slot, failures uint32) {
 		if !ev.e.sending.Load() || ev.ctx.Err() != nil {
 			return
 		}
-		ev.e.rec.C.Reconnects.Add(1)
-		_, _ = ev.e.cl.Dial(ev.e.target(int(slot)), ev, slot, failures)
+		if _, err := ev.e.cl.Dial(ev.e.target(int(slot)), ev, slot, failures); err == nil {
+			ev.e.rec.C.Reconnects.Add(1)
+		}
 	})
 }
 
