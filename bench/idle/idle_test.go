@@ -293,3 +293,40 @@ func TestParseFlags(t *testing.T) {
 		t.Fatalf("defaults: %+v, %v", o, err)
 	}
 }
+
+func TestWarmUpDetectsBrokenEcho(t *testing.T) {
+	// The server upgrades but answers the text frame with a binary one:
+	// the first warm-up finds echo broken, reports why, and the run goes
+	// on with handshakes only.
+	addr := fakeServer(t, wsServe(goodResponse, 0x82))
+	p := &proc{kind: kindWSGate, addr: addr, stderr: &tailBuffer{max: 100}}
+	o, err := parseFlags([]string{"-sources", "1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := echoState{want: true}
+	ex, err := warmUp(p, o, &echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !echo.checked || echo.works || !strings.Contains(echo.reason, "echo") {
+		t.Fatalf("echo state after a broken echo: %+v", echo)
+	}
+	if !strings.HasPrefix(echo.describe(), "NOT WORKING") {
+		t.Fatalf("describe = %q", echo.describe())
+	}
+	if err := ex(dialTest(t, addr)); err != nil {
+		t.Fatalf("the exchange chosen after a broken echo fails: %v", err)
+	}
+	// Later rounds keep the verdict and do not retry echo.
+	if _, err := warmUp(p, o, &echo); err != nil || echo.works {
+		t.Fatalf("second warm-up: %v, %+v", err, echo)
+	}
+
+	good := fakeServer(t, wsServe(goodResponse, 0x81))
+	p.addr = good
+	echo = echoState{want: true}
+	if _, err := warmUp(p, o, &echo); err != nil || !echo.works {
+		t.Fatalf("warm-up against a working echo: %v, %+v", err, echo)
+	}
+}
