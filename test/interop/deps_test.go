@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -62,6 +63,20 @@ func requireNode(t *testing.T) string {
 // it can import websockets.
 func requirePython(t *testing.T) string {
 	t.Helper()
+	return requirePythonModule(t, "websockets")
+}
+
+// requireAutobahn returns the path of the Debian python3 after checking that
+// it can import autobahn.
+func requireAutobahn(t *testing.T) string {
+	t.Helper()
+	return requirePythonModule(t, "autobahn")
+}
+
+// requirePythonModule returns the path of the Debian python3 after checking
+// that it can import module.
+func requirePythonModule(t *testing.T, module string) string {
+	t.Helper()
 	py := debianPython
 	if p := os.Getenv(pythonEnv); p != "" {
 		py = p
@@ -69,8 +84,8 @@ func requirePython(t *testing.T) string {
 	if _, err := os.Stat(py); err != nil {
 		requireDep(t, py)
 	}
-	if out, err := exec.Command(py, "-c", "import websockets").CombinedOutput(); err != nil {
-		requireDep(t, "Python websockets for "+py+" ("+string(out)+")")
+	if out, err := exec.Command(py, "-c", "import "+module).CombinedOutput(); err != nil {
+		requireDep(t, "Python "+module+" for "+py+" ("+strings.TrimSpace(string(out))+")")
 	}
 	return py
 }

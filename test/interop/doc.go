@@ -1,6 +1,7 @@
 // Package interop tests wsgate against WebSocket clients that someone else
-// wrote: npm's ws (test/node/echo_client.js) and Debian's Python websockets
-// (test/python/echo_client.py). The package holds tests only.
+// wrote: npm's ws (test/node/echo_client.js), and Debian's Python websockets
+// (test/python/echo_client.py) and Autobahn|Python
+// (test/python/autobahn_echo_client.py). The package holds tests only.
 //
 // The clients come from scripts/setup-test-deps.sh, which `make test` runs
 // before `go test`. Without them the tests skip, unless WSGATE_REQUIRE_INTEROP
