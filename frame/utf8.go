@@ -123,18 +123,26 @@ func buildUTF8Leads() *[256]utf8Lead {
 func validFast(p []byte) (rest []byte, ok bool) {
 	const hi8 = 0x8080808080808080
 	leads := utf8Leads
+	p = p[:len(p):len(p)] // cap == len: reslicing need not track capacity
 	for len(p) >= 4 {
 		c := p[0]
 		if c < 0x80 {
 			// In an ASCII run: skip 16 bytes at a time. Runs of multi-byte
 			// runes (CJK, emoji) do not pay for this check.
+			// Comparing with > rather than >= keeps the resliced pointer
+			// inside the array, which spares the compiler a fix-up.
 			p = p[1:]
-			for len(p) >= 16 {
-				q := p[:16:16] // lets the compiler drop the bounds checks
-				if (binary.LittleEndian.Uint64(q[:8])|binary.LittleEndian.Uint64(q[8:]))&hi8 != 0 {
+			for len(p) > 32 {
+				q := p[:32:32] // lets the compiler drop the bounds checks
+				w := binary.LittleEndian.Uint64(q[0:8]) | binary.LittleEndian.Uint64(q[8:16]) |
+					binary.LittleEndian.Uint64(q[16:24]) | binary.LittleEndian.Uint64(q[24:32])
+				if w&hi8 != 0 {
 					break
 				}
-				p = p[16:]
+				p = p[32:]
+			}
+			for len(p) > 8 && binary.LittleEndian.Uint64(p)&hi8 == 0 {
+				p = p[8:]
 			}
 			continue
 		}
