@@ -250,7 +250,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("builds both servers and runs them")
 	}
 	o, err := parseFlags([]string{"-conns", "200", "-rounds", "1", "-samples", "2", "-interval", "100ms",
-		"-settle", "100ms", "-idle", "200ms"}, io.Discard)
+		"-settle", "100ms", "-idle", "200ms", "-wsgate-flags", "-pollers 2"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,8 +289,12 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 	o, err := parseFlags(nil, io.Discard)
-	if err != nil || o.conns != 10000 || o.rounds != 2 || !o.echo {
+	if err != nil || o.conns != 10000 || o.rounds != 2 || !o.echo || len(o.extra) != 0 {
 		t.Fatalf("defaults: %+v, %v", o, err)
+	}
+	o, err = parseFlags([]string{"-wsgate-flags", " -metrics=false  -workers 1 "}, io.Discard)
+	if err != nil || strings.Join(o.extra, "|") != "-metrics=false|-workers|1" {
+		t.Fatalf("-wsgate-flags: %q, %v", o.extra, err)
 	}
 }
 

@@ -44,6 +44,7 @@ type options struct {
 	jsonOut  string
 	structs  bool
 	rev      string
+	extra    []string // more wsgate flags
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -62,6 +63,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.interval, "interval", time.Second, "time between samples")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the figures to this file as JSON")
 	fs.StringVar(&o.rev, "rev", "", "source revision to record (default: git describe --always --dirty of the module)")
+	wsFlags := fs.String("wsgate-flags", "", "more flags for wsgate, space-separated (e.g. \"-metrics=false -workers 1\")")
 	fs.BoolVar(&o.structs, "structs", true, "also list the sizes of wsgate's per-connection structs (from the binary's DWARF)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: go run ./bench/idle [flags]\n\nIdle memory per connection: wsgate against a bare nbio server.\n\n")
@@ -70,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	o.extra = strings.Fields(*wsFlags)
 	var bad []string
 	if o.conns < 1 || o.conns > 19900 {
 		bad = append(bad, "-conns must be between 1 and 19900")

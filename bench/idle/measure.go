@@ -50,7 +50,7 @@ func measureOne(o *options, bins *binaries, kind string, round int, echo *echoSt
 	if kind == kindFloor {
 		p, err = startFloor(bins, gogc)
 	} else {
-		p, err = startWSGate(bins, gogc)
+		p, err = startWSGate(bins, gogc, o.extra)
 	}
 	if err != nil {
 		return nil, err

@@ -42,8 +42,10 @@ type report struct {
 	Rounds  int             `json:"rounds"`
 	Sources int             `json:"sources"`
 	GOGC    string          `json:"gogc"`
-	Echo    string          `json:"echo"`
-	Runs    []runResult     `json:"runs"`
+	// WSGateFlags are the flags given with -wsgate-flags.
+	WSGateFlags []string    `json:"wsgate_flags,omitempty"`
+	Echo        string      `json:"echo"`
+	Runs        []runResult `json:"runs"`
 	// Mean per-connection figures over rounds, per server.
 	FloorRSS       float64      `json:"floor_rss_per_conn"`
 	WSGateRSS      float64      `json:"wsgate_rss_per_conn"`
@@ -62,13 +64,14 @@ type report struct {
 
 func newReport(o *options, start time.Time) *report {
 	return &report{
-		Date:    start.UTC().Format(time.RFC3339),
-		Machine: procmem.Describe(),
-		Conns:   o.conns,
-		Rounds:  o.rounds,
-		Sources: o.sources,
-		GOGC:    gogcString(o.gogc),
-		Method:  method,
+		Date:        start.UTC().Format(time.RFC3339),
+		Machine:     procmem.Describe(),
+		Conns:       o.conns,
+		Rounds:      o.rounds,
+		Sources:     o.sources,
+		GOGC:        gogcString(o.gogc),
+		WSGateFlags: o.extra,
+		Method:      method,
 	}
 }
 
@@ -113,7 +116,11 @@ func writeReport(w io.Writer, r *report) {
 	fmt.Fprintf(w, "machine: %s, %d cores, %.1f GiB, kernel %s, THP %s, %s\n",
 		m.CPU, m.Cores, float64(m.MemTotal)/(1<<30), m.Kernel, m.THP, m.Go)
 	fmt.Fprintf(w, "command: %s (source %s)\n", r.Command, r.Source)
-	fmt.Fprintf(w, "conns %d, rounds %d, source addresses %d, GOGC %s\n", r.Conns, r.Rounds, r.Sources, r.GOGC)
+	fmt.Fprintf(w, "conns %d, rounds %d, source addresses %d, GOGC %s", r.Conns, r.Rounds, r.Sources, r.GOGC)
+	if len(r.WSGateFlags) > 0 {
+		fmt.Fprintf(w, ", wsgate flags %s", strings.Join(r.WSGateFlags, " "))
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "wsgate echo: %s\n\n", r.Echo)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

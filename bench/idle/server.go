@@ -140,8 +140,9 @@ func startFloor(b *binaries, gogc string) (*proc, error) {
 // startWSGate starts bin/wsgate on a free port with no timers that act on
 // idle connections: -ping-interval 0 -idle-timeout 0. The admin listener,
 // if this version has one, also gets a free port (its default port may be
-// taken by another run). Every other setting is wsgate's default.
-func startWSGate(b *binaries, gogc string) (*proc, error) {
+// taken by another run). extra flags come last, so they win; every other
+// setting is wsgate's default.
+func startWSGate(b *binaries, gogc string, extra []string) (*proc, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -154,6 +155,7 @@ func startWSGate(b *binaries, gogc string) (*proc, error) {
 		}
 		args = append(args, "-admin", admin)
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(b.wsgate, args...)
 	cmd.Env = serverEnv(gogc)
 	p := &proc{kind: kindWSGate, cmd: cmd, addr: addr}
