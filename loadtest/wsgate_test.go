@@ -10,9 +10,15 @@ import (
 	"time"
 )
 
-// startWsgate builds cmd/wsgate and runs it on a free loopback port. It
-// returns the ws:// base URL and the process id.
-func startWsgate(t *testing.T) (string, int) {
+// gate is a running wsgate.
+type gate struct {
+	URL   string // ws://127.0.0.1:PORT
+	Admin string // http://127.0.0.1:PORT of the admin API
+	PID   int
+}
+
+// startWsgate builds cmd/wsgate and runs it on free loopback ports.
+func startWsgate(t *testing.T) gate {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs cmd/wsgate")
@@ -23,7 +29,7 @@ func startWsgate(t *testing.T) (string, int) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/wsgate: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0")
 	out, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -43,27 +49,33 @@ func startWsgate(t *testing.T) (string, int) {
 			<-done
 		}
 	})
-	addr := make(chan string, 1)
+	addr := make(chan gate, 1)
 	go func() {
 		re := regexp.MustCompile(`addr=(127\.0\.0\.1:\d+)`)
+		adm := regexp.MustCompile(`admin=(127\.0\.0\.1:\d+)`)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
+				g := gate{URL: "ws://" + m[1], PID: cmd.Process.Pid}
+				if a := adm.FindStringSubmatch(sc.Text()); a != nil {
+					g.Admin = "http://" + a[1]
+				}
+				addr <- g
 			}
 		}
 	}()
 	select {
-	case a := <-addr:
-		return "ws://" + a, cmd.Process.Pid
+	case g := <-addr:
+		return g
 	case <-time.After(15 * time.Second):
 		t.Fatal("wsgate did not report its address")
 	}
-	return "", 0
+	return gate{}
 }
 
 func TestWsgateConnectEchoDeflate(t *testing.T) {
-	url, pid := startWsgate(t)
+	g := startWsgate(t)
+	url, pid := g.URL, g.PID
 
 	s := run(t, &Config{Scenario: "connect", Targets: []string{url + "/echo"}, Conns: 200,
 		ConnRate: 2000, Duration: 200 * time.Millisecond, ServerPID: pid})
@@ -87,17 +99,26 @@ func TestWsgateConnectEchoDeflate(t *testing.T) {
 	}
 }
 
-// TestWsgateBroadcast runs once wsgate serves /room/{name}; until then it
-// skips with the reason.
+// TestWsgateBroadcast publishes over WebSocket and over the admin API to
+// wsgate's rooms; it skips while wsgate serves no /room/{name}.
 func TestWsgateBroadcast(t *testing.T) {
-	url, _ := startWsgate(t)
-	probe := run(t, &Config{Scenario: "connect", Targets: []string{url + "/room/probe"}, Conns: 1, Duration: 50 * time.Millisecond})
+	g := startWsgate(t)
+	probe := run(t, &Config{Scenario: "connect", Targets: []string{g.URL + "/room/probe"}, Conns: 1, Duration: 50 * time.Millisecond})
 	if probe.Counters.Connected == 0 {
 		t.Skipf("wsgate does not serve /room/{name} yet (%v)", probe.Failures)
 	}
-	s := run(t, bcastCfg(url))
-	c := s.Counters
-	if c.Subscribers != 30 || c.Published == 0 || c.Delivered != c.Published*30 || c.Duplicates+c.Reordered != 0 {
-		t.Errorf("broadcast: %+v", c)
+	check := func(name string, s *Snapshot) {
+		c := s.Counters
+		if c.Subscribers != 30 || c.Published == 0 || c.PublishFailed != 0 || c.Delivered != c.Published*30 ||
+			c.Duplicates+c.Reordered+c.Corrupt != 0 {
+			t.Errorf("%s: %+v", name, c)
+		}
 	}
+	check("websocket publishers", run(t, bcastCfg(g.URL)))
+	if g.Admin == "" {
+		t.Skip("wsgate reported no admin listener")
+	}
+	cfg := bcastCfg(g.URL)
+	cfg.PublishURL = g.Admin + "/api/publish"
+	check("admin API publishers", run(t, cfg))
 }
