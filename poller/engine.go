@@ -71,6 +71,9 @@ type Config struct {
 	// OpenTimeout, when set, arms every new connection's timer for this
 	// long as soon as it is accepted (a handshake deadline, say).
 	OpenTimeout time.Duration
+	// Data is returned by Engine.Data: the protocol layer's own state,
+	// reachable from every Conn without a pointer per connection.
+	Data any
 }
 
 // Engine runs the event loop.
@@ -81,6 +84,7 @@ type Engine struct {
 	h     Handler
 	lns   []*listener
 	open  time.Duration
+	data  any
 	io    []ioStats // sharded by fd, so writers on different pollers do not share a line
 }
 
@@ -143,7 +147,7 @@ func New(cfg Config, h Handler) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{h: h, wp: wp, open: cfg.OpenTimeout, io: make([]ioStats, cfg.Pollers)}
+	e := &Engine{h: h, wp: wp, open: cfg.OpenTimeout, data: cfg.Data, io: make([]ioStats, cfg.Pollers)}
 	e.wheel = newWheel(cfg.Tick, cfg.Pollers, e.fire)
 	logging.SetLevel(logging.LevelNone)
 	e.nb = nbio.NewEngine(nbio.Config{
@@ -242,6 +246,9 @@ func (e *Engine) Stop() {
 // AddConn adopts an established connection (a dialled client connection,
 // for instance) into the event loop.
 func (e *Engine) AddConn(c net.Conn) (*nbio.Conn, error) { return e.nb.AddConn(c) }
+
+// Data returns Config.Data.
+func (e *Engine) Data() any { return e.data }
 
 // Now returns the wheel's current tick.
 func (e *Engine) Now() int64 { return e.wheel.Now() }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/poller"
@@ -103,9 +104,19 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 // once into a shared buffer.
 func (s *Server) readPublish(w http.ResponseWriter, r *http.Request) (publishRequest, *poller.Buf, frame.Opcode, bool) {
 	var req publishRequest
-	body := http.MaxBytesReader(w, r.Body, 2*s.cfg.MaxMessage+4096)
-	if err := json.NewDecoder(body).Decode(&req); err != nil {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 2*s.cfg.MaxMessage+4096))
+	if err != nil {
+		writeJSONError(w, http.StatusRequestEntityTooLarge, "body too large")
+		return req, nil, 0, false
+	}
+	if err := json.Unmarshal(raw, &req); err != nil {
 		writeJSONError(w, http.StatusBadRequest, "body must be JSON {room, payload, binary}: "+err.Error())
+		return req, nil, 0, false
+	}
+	// encoding/json turns invalid UTF-8 and lone surrogate escapes into
+	// U+FFFD instead of failing; a text message must not change silently.
+	if !utf8.Valid(raw) || strings.Count(req.Payload, "\uFFFD") > countReplacement(raw) {
+		writeJSONError(w, http.StatusBadRequest, "text payload must be UTF-8 (no invalid bytes or lone surrogates)")
 		return req, nil, 0, false
 	}
 	payload := []byte(req.Payload)
@@ -219,4 +230,12 @@ func frameHeader(b *poller.Buf) int {
 		return 10
 	}
 	return 2
+}
+
+// countReplacement counts U+FFFD written in a JSON document, literally or
+// as a \ufffd escape.
+func countReplacement(raw []byte) int {
+	n := strings.Count(string(raw), "\uFFFD")
+	low := strings.ToLower(string(raw))
+	return n + strings.Count(low, `\ufffd`)
 }

@@ -35,7 +35,7 @@ func appendExtensionHeader(resp []byte, p deflate.Params) []byte {
 
 // setupDeflate records the negotiated parameters on c.
 func (c *conn) setupDeflate(p deflate.Params) {
-	s := c.srv
+	s := c.srv()
 	bits := p.ServerMaxWindowBits
 	if bits == 0 {
 		bits = deflate.MaxWindowBits
@@ -75,7 +75,7 @@ func (c *conn) releaseDeflate() {
 // inflate decompresses a compressed message into the poller's scratch
 // buffer, stopping at the message limit, and checks UTF-8 for text.
 func (c *conn) inflate(op frame.Opcode, payload []byte, b *batch) ([]byte, error) {
-	s := c.srv
+	s := c.srv()
 	var out []byte
 	var err error
 	if c.ext != nil && c.ext.decomp != nil {
@@ -98,7 +98,7 @@ func (c *conn) inflate(op frame.Opcode, payload []byte, b *batch) ([]byte, error
 // appendMessage appends one outgoing data message to dst, compressed
 // when deflate was negotiated and the payload reaches the threshold.
 func (c *conn) appendMessage(dst []byte, op frame.Opcode, payload []byte, b *batch) []byte {
-	s := c.srv
+	s := c.srv()
 	if c.dfl == 0 || len(payload) < s.cfg.DeflateThreshold {
 		return frame.AppendFrame(dst, true, 0, op, payload)
 	}

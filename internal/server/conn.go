@@ -21,35 +21,49 @@ const (
 	stateClosed
 )
 
-// gate bits: which goroutine may release the decoder's pooled buffers.
+// gate bits: which goroutine may release the decoder's pooled buffers,
+// whether the current silence was already pinged, and (above gateReasonShift)
+// the close reason.
 const (
 	gateInData = 1 << iota
 	gateClosed
+	gatePinged      // a ping went out since the last read
+	gateReasonShift = 8
 )
 
-// conn is one client connection. Ownership: dec, hsBuf and kind belong to
-// the poller goroutine that runs OnData for this connection; state,
-// lastRead, pinged and gate are atomics shared with the wheel goroutine and
+// conn is one client connection; it is kept small because a host holds
+// hundreds of thousands. Ownership: dec, ext.hs and kind belong to the
+// poller goroutine that runs OnData for this connection; state, lastRead
+// and gate are atomics shared with the wheel goroutine and
 // whichever goroutine closes the connection; poller.Conn guards its own
 // queue.
 type conn struct {
 	poller.Conn
-	srv      *Server
-	hsBuf    *[]byte // partial upgrade request (pooled), nil otherwise
+	ext      *connExt // room, user, split handshake, takeover state: only for connections that need them
 	dec      frame.Decoder
 	state    atomic.Uint32
-	gate     atomic.Uint32
-	lastRead atomic.Int32 // wheel tick of the last read
-	pinged   atomic.Int32 // lastRead value when we last pinged, so one ping per silence
-	reason   atomic.Uint32
+	gate     atomic.Uint32 // gate* bits and the close reason
+	lastRead atomic.Int32  // wheel tick of the last read; before the upgrade, the accept time in micros
 	kind     endpointKind
-	dfl      uint8    // negotiated server window bits, 0 without permessage-deflate
-	ext      *connExt // room and user, for connections that have them
-	opened   int64    // unix nanos at accept, for the handshake latency
+	dfl      uint8 // negotiated server window bits, 0 without permessage-deflate
 }
 
+// srv returns the server, kept once in the engine instead of in every
+// connection.
+func (c *conn) srv() *Server { return c.Engine().Data().(*Server) }
+
 // setReason records why the connection is closing; the first reason wins.
-func (c *conn) setReason(r closeReason) { c.reason.CompareAndSwap(0, uint32(r)) }
+func (c *conn) setReason(r closeReason) {
+	for {
+		v := c.gate.Load()
+		if v>>gateReasonShift != 0 || c.gate.CompareAndSwap(v, v|uint32(r)<<gateReasonShift) {
+			return
+		}
+	}
+}
+
+// closeReason returns the recorded reason, or reasonNone.
+func (c *conn) closeReason() closeReason { return closeReason(c.gate.Load() >> gateReasonShift) }
 
 // PollerConn implements poller.Session.
 func (c *conn) PollerConn() *poller.Conn { return &c.Conn }
@@ -86,9 +100,9 @@ func (c *conn) markClosed() {
 func (c *conn) release() {
 	c.dec.Release()
 	c.releaseDeflate()
-	if c.hsBuf != nil {
-		putHSBuf(c.hsBuf)
-		c.hsBuf = nil
+	if c.ext != nil && c.ext.hs != nil {
+		putHSBuf(c.ext.hs)
+		c.ext.hs = nil
 	}
 }
 
@@ -111,11 +125,14 @@ func putHSBuf(b *[]byte) { hsBufPool.Put(b) }
 var crlfcrlf = []byte("\r\n\r\n")
 
 func (c *conn) onData(data []byte) {
-	c.lastRead.Store(int32(c.srv.eng.Now()))
 	switch c.state.Load() {
 	case stateHandshake:
 		c.onHandshakeData(data)
 	case stateOpen, stateClosing:
+		c.lastRead.Store(int32(c.srv().eng.Now()))
+		if c.gate.Load()&gatePinged != 0 {
+			c.gate.And(^uint32(gatePinged))
+		}
 		c.feed(data)
 	}
 }
@@ -123,8 +140,8 @@ func (c *conn) onData(data []byte) {
 // onHandshakeData accumulates the request until CRLFCRLF. A request that
 // arrives whole in one read is parsed in place, without a copy.
 func (c *conn) onHandshakeData(data []byte) {
-	limit := c.srv.cfg.MaxHeader
-	if c.hsBuf == nil {
+	limit := c.srv().cfg.MaxHeader
+	if c.ext == nil || c.ext.hs == nil {
 		if i := bytes.Index(data, crlfcrlf); i >= 0 && i+4 <= limit {
 			c.onRequest(data[:i+4], data[i+4:])
 			return
@@ -133,11 +150,14 @@ func (c *conn) onHandshakeData(data []byte) {
 			c.reject(errHeaderTooLarge)
 			return
 		}
-		c.hsBuf = getHSBuf(limit)
-		*c.hsBuf = append(*c.hsBuf, data...)
+		if c.ext == nil {
+			c.ext = &connExt{}
+		}
+		c.ext.hs = getHSBuf(limit)
+		*c.ext.hs = append(*c.ext.hs, data...)
 		return
 	}
-	buf := c.hsBuf
+	buf := c.ext.hs
 	old := len(*buf)
 	take := min(len(data), limit-old)
 	*buf = append(*buf, data[:take]...)
@@ -145,12 +165,12 @@ func (c *conn) onHandshakeData(data []byte) {
 	if i := bytes.Index((*buf)[from:], crlfcrlf); i >= 0 {
 		end := from + i + 4
 		c.onRequest((*buf)[:end], data[end-old:])
-		c.hsBuf = nil
+		c.ext.hs = nil
 		putHSBuf(buf)
 		return
 	}
 	if len(*buf) >= limit {
-		c.hsBuf = nil
+		c.ext.hs = nil
 		putHSBuf(buf)
 		c.reject(errHeaderTooLarge)
 	}
@@ -159,7 +179,7 @@ func (c *conn) onHandshakeData(data []byte) {
 // onRequest upgrades the connection for a complete request; rest holds any
 // bytes that followed the request in the same read (early frames).
 func (c *conn) onRequest(req, rest []byte) {
-	s := c.srv
+	s := c.srv()
 	if s.draining.Load() {
 		c.reject(errDraining)
 		return
@@ -173,7 +193,10 @@ func (c *conn) onRequest(req, rest []byte) {
 	}
 	c.kind = kind
 	if len(h.room) > 0 || len(h.user) > 0 {
-		c.ext = &connExt{room: string(h.room), user: string(h.user)}
+		if c.ext == nil {
+			c.ext = &connExt{}
+		}
+		c.ext.room, c.ext.user = string(h.room), string(h.user)
 	}
 	if p, ok := h.neg.Accepted(); ok && s.cfg.Deflate {
 		c.setupDeflate(p)
@@ -184,7 +207,8 @@ func (c *conn) onRequest(req, rest []byte) {
 	s.hsPool.Put(h)
 	s.accepted.Add(1)
 	s.m.Handshakes[hsOK].Inc()
-	s.m.HandshakeSeconds.Update(float64(time.Now().UnixNano()-c.opened) / 1e9)
+	s.m.HandshakeSeconds.Update(float64(s.micros()-c.lastRead.Load()) / 1e6)
+	c.lastRead.Store(int32(s.eng.Now()))
 	c.joinRooms()
 	c.scheduleCheck()
 	if len(rest) > 0 {
@@ -199,7 +223,7 @@ func (c *conn) reject(err error) {
 }
 
 func (c *conn) rejectWith(resp []byte, err error) {
-	s := c.srv
+	s := c.srv()
 	s.rejected.Add(1)
 	status := rejectionStatus(err)
 	s.m.Handshakes[hsResultForStatus(status)].Inc()
@@ -210,14 +234,14 @@ func (c *conn) rejectWith(resp []byte, err error) {
 	// Half-close and let the client hang up first, so it reads the whole
 	// response instead of a reset; the wheel closes it if it does not.
 	c.ShutdownWrite()
-	c.srv.eng.Schedule(&c.Conn, c.srv.cfg.CloseTimeout)
+	c.srv().eng.Schedule(&c.Conn, c.srv().cfg.CloseTimeout)
 }
 
 // feed runs the decoder over data and writes what the handlers produced
 // with one write.
 func (c *conn) feed(data []byte) {
 	err := c.dec.Feed(data, c)
-	b := &c.srv.batches[c.FD()%len(c.srv.batches)]
+	b := &c.srv().batches[c.FD()%len(c.srv().batches)]
 	if err != nil {
 		var pe *frame.ProtocolError
 		if err == errStop || err == frame.ErrDecoderFailed || !errors.As(err, &pe) {
@@ -237,7 +261,7 @@ func (c *conn) feed(data []byte) {
 		} else {
 			c.CloseWhenFlushed()
 		}
-		c.srv.eng.Schedule(&c.Conn, c.srv.cfg.CloseTimeout)
+		c.srv().eng.Schedule(&c.Conn, c.srv().cfg.CloseTimeout)
 		return
 	}
 	c.flushBatch(b)
@@ -263,7 +287,7 @@ func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 	if c.state.Load() != stateOpen {
 		return nil // closing: data after our close frame is dropped
 	}
-	s := c.srv
+	s := c.srv()
 	b := &s.batches[c.FD()%len(s.batches)]
 	if compressed {
 		var err error
@@ -298,7 +322,7 @@ func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 
 // OnControl implements frame.Handler.
 func (c *conn) OnControl(op frame.Opcode, payload []byte) error {
-	b := &c.srv.batches[c.FD()%len(c.srv.batches)]
+	b := &c.srv().batches[c.FD()%len(c.srv().batches)]
 	switch op {
 	case frame.OpPing:
 		if c.state.Load() == stateOpen {
@@ -332,12 +356,12 @@ func (c *conn) closeWith(code frame.CloseCode, reason string, why closeReason) {
 	c.setReason(why)
 	var buf [2 + 2 + frame.MaxControlPayload]byte
 	_ = c.Write(frame.AppendClose(buf[:0], code, reason))
-	c.srv.eng.Schedule(&c.Conn, c.srv.cfg.CloseTimeout)
+	c.srv().eng.Schedule(&c.Conn, c.srv().cfg.CloseTimeout)
 }
 
 // scheduleCheck arms the timer for the next idle, ping or write check.
 func (c *conn) scheduleCheck() {
-	cfg := &c.srv.cfg
+	cfg := &c.srv().cfg
 	d := cfg.WriteTimeout
 	if cfg.PingInterval > 0 {
 		d = min(d, cfg.PingInterval)
@@ -345,7 +369,7 @@ func (c *conn) scheduleCheck() {
 	if cfg.IdleTimeout > 0 {
 		d = min(d, cfg.IdleTimeout)
 	}
-	c.srv.eng.Schedule(&c.Conn, max(d/2, time.Second))
+	c.srv().eng.Schedule(&c.Conn, max(d/2, time.Second))
 }
 
 // onTimer runs on the wheel goroutine.
@@ -353,7 +377,7 @@ func (c *conn) onTimer() {
 	switch c.state.Load() {
 	case stateHandshake:
 		c.setReason(reasonHandshakeTimeout)
-		c.srv.m.Handshakes[hsTimeout].Inc()
+		c.srv().m.Handshakes[hsTimeout].Inc()
 		_ = c.Close()
 		return
 	case stateRejected, stateClosing, stateFailed:
@@ -365,7 +389,7 @@ func (c *conn) onTimer() {
 	default:
 		return
 	}
-	s := c.srv
+	s := c.srv()
 	now := s.eng.Now()
 	if since := c.BlockedSince(); since != 0 && now-since >= s.eng.Ticks(s.cfg.WriteTimeout) {
 		// The socket refused bytes for the whole write timeout.
@@ -380,8 +404,8 @@ func (c *conn) onTimer() {
 		c.closeWith(frame.CloseGoingAway, "idle timeout", reasonIdle)
 		return
 	}
-	if s.cfg.PingInterval > 0 && idle >= s.eng.Ticks(s.cfg.PingInterval) && c.pinged.Load() != last {
-		c.pinged.Store(last)
+	if s.cfg.PingInterval > 0 && idle >= s.eng.Ticks(s.cfg.PingInterval) && c.gate.Load()&gatePinged == 0 {
+		c.gate.Or(gatePinged)
 		_ = c.Write(pingFrame[:])
 	}
 	c.scheduleCheck()

@@ -12,6 +12,7 @@ import (
 // connExt is the state only some connections need (a room, a user id); it
 // is allocated at upgrade only for them, so an echo connection stays small.
 type connExt struct {
+	hs   *[]byte // partial upgrade request (pooled) while it is split across reads
 	room string
 	user string
 	// Context-takeover compression state (only with
@@ -102,7 +103,7 @@ func (c *conn) deliver(b *poller.Buf) (first, ok bool) {
 	if err != nil {
 		return false, false
 	}
-	if int64(queued) > c.srv.cfg.SendQueue {
+	if int64(queued) > c.srv().cfg.SendQueue {
 		c.slowConsumer(false)
 	}
 	return queued == len(b.B), true
@@ -112,7 +113,7 @@ func (c *conn) deliver(b *poller.Buf) (first, ok bool) {
 // passed its limit, or (stuck) whose socket refused bytes for the write
 // timeout.
 func (c *conn) slowConsumer(stuck bool) {
-	s := c.srv
+	s := c.srv()
 	if s.cfg.SlowPolicy == "drop-oldest" {
 		limit := int(s.cfg.SendQueue)
 		if stuck {
@@ -150,10 +151,10 @@ func (c *conn) joinRooms() {
 		return
 	}
 	if c.ext.room != "" {
-		c.srv.hub.Join(c.ext.room, c)
+		c.srv().hub.Join(c.ext.room, c)
 	}
 	if c.ext.user != "" {
-		c.srv.hub.AddUser(c.ext.user, c)
+		c.srv().hub.AddUser(c.ext.user, c)
 	}
 }
 
@@ -164,10 +165,10 @@ func (c *conn) leaveRooms() {
 		return
 	}
 	if c.ext.room != "" {
-		c.srv.hub.Leave(c.ext.room, c)
+		c.srv().hub.Leave(c.ext.room, c)
 	}
 	if c.ext.user != "" {
-		c.srv.hub.RemoveUser(c.ext.user, c)
+		c.srv().hub.RemoveUser(c.ext.user, c)
 	}
 }
 

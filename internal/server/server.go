@@ -48,6 +48,7 @@ type Server struct {
 	// (fd % pollers), so batches[fd%len] is used by one goroutine at a time.
 	batches []batch
 
+	start     time.Time // for micros
 	hsPool    sync.Pool // *handshake
 	rejectLog logLimiter
 
@@ -77,6 +78,7 @@ func New(cfg config.Config) (*Server, error) {
 		limits:  frame.Limits{MaxFrame: cfg.FrameLimit(), MaxMessage: cfg.MaxMessage},
 		origins: config.NewOriginMatcher(cfg.Origins),
 		batches: make([]batch, cfg.Pollers),
+		start:   time.Now(),
 		hub:     hub.New[*conn](0),
 		apiKey:  cfg.APIKey,
 		dflOpts: deflate.Options{ContextTakeover: cfg.DeflateContextTakeover, Level: cfg.DeflateLevel, Threshold: cfg.DeflateThreshold},
@@ -130,6 +132,7 @@ func New(cfg config.Config) (*Server, error) {
 		Tick:           cfg.Tick,
 		ReusePort:      cfg.ReusePort,
 		OpenTimeout:    cfg.HandshakeTimeout,
+		Data:           s,
 	}, (*handler)(s))
 	if err != nil {
 		return nil, err
@@ -235,7 +238,8 @@ type handler Server
 
 func (h *handler) OnOpen(nc *nbio.Conn) poller.Session {
 	s := (*Server)(h)
-	c := &conn{srv: s, opened: time.Now().UnixNano()}
+	c := &conn{}
+	c.lastRead.Store(s.micros()) // until the upgrade, lastRead holds the accept time
 	s.open.Add(1)
 	s.m.ConnsOpened.Inc()
 	c.state.Store(stateHandshake)
@@ -270,7 +274,7 @@ func (h *handler) OnClose(ps poller.Session, err error) {
 	s.open.Add(-1)
 	prev := c.state.Swap(stateClosed)
 	c.setReason(reasonPeerGone)
-	r := closeReason(c.reason.Load())
+	r := c.closeReason()
 	s.m.ConnsClosed[r].Inc()
 	if prev == stateOpen || prev == stateClosing {
 		c.leaveRooms()
@@ -282,3 +286,7 @@ func (h *handler) OnClose(ps poller.Session, err error) {
 }
 
 var errServerClosed = errors.New("server: closed")
+
+// micros returns the microseconds since the server was built, truncated to
+// 32 bits; differences of two readings are right for spans under 71 minutes.
+func (s *Server) micros() int32 { return int32(time.Since(s.start) / time.Microsecond) }
