@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"runtime"
 	"strconv"
@@ -893,5 +894,110 @@ func TestRoomCleanup(t *testing.T) {
 	}
 	if heapN > heap0+4<<20 {
 		t.Errorf("heap grew from %d KiB to %d KiB over %d cycles", heap0>>10, heapN>>10, cycles)
+	}
+}
+
+// TestRoomConcurrentJoins upgrades thousands of connections at once, each
+// to its own room and user, and checks every one landed where its request
+// said: room names and user ids must not be taken from buffers another
+// handshake reuses.
+func TestRoomConcurrentJoins(t *testing.T) {
+	n := 4000
+	if raceEnabled || testing.Short() {
+		n = 1500
+	}
+	srv := startTestServer(t, func(c *config.Config) { noRoomPings(c); c.DevMode = true })
+	sw := newSwarm(t, srv.Addr().String())
+	sw.dial(n, func(i int) string { return fmt.Sprintf("/room/room-%d?user=user-%d", i, i) })
+	// A member joins its room just after its 101 is written: wait for
+	// the hub, not for the handshakes.
+	waitFor(t, 30*time.Second, "everyone to join", func() bool {
+		st := srv.Stats()
+		return st.Open == int64(n) && st.Rooms >= n && st.Users >= n
+	})
+	if st := srv.Stats(); st.Rooms != n || st.Users != n {
+		t.Errorf("%d rooms and %d users, want %d of each", st.Rooms, st.Users, n)
+	}
+	bad := 0
+	for i := range n {
+		if srv.hub.Count(fmt.Sprintf("room-%d", i)) != 1 || srv.hub.CountUser(fmt.Sprintf("user-%d", i)) != 1 {
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d connections are not alone in their room and user", bad, n)
+	}
+}
+
+// TestRoomWriteTimeout: a member whose socket refuses bytes for the write
+// timeout is a slow consumer even though its queue is under the limit.
+func TestRoomWriteTimeout(t *testing.T) {
+	for _, policy := range []string{"close", "drop-oldest"} {
+		t.Run(policy, func(t *testing.T) {
+			srv := startTestServer(t, func(c *config.Config) {
+				noRoomPings(c)
+				c.DevMode = true
+				c.SlowPolicy = policy
+				c.SendQueue = 64 << 20 // the queue limit never acts
+				c.WriteTimeout = time.Second
+				c.Tick = 50 * time.Millisecond
+			})
+			addr := srv.Addr().String()
+			stalled := dialStalled(t, addr, "/room/order?user=stalled")
+			waitFor(t, 10*time.Second, "the member to join", func() bool { return srv.hub.Count("order") == 1 })
+			sc := findMember(srv, "order", stalled.NC.LocalAddr())
+			fillStalled(t, srv, sc)
+			// Queue a few whole messages behind the blocked socket.
+			for range 4 {
+				adminDo(t, "POST", adminBase(srv), "/api/users/stalled/send", publishBody("", []byte("queued"), false))
+			}
+			if policy == "close" {
+				waitFor(t, 30*time.Second, "the write timeout to close the member", func() bool {
+					return srv.Stats().SlowClosed == 1 && srv.hub.Count("order") == 0
+				})
+				// The connection is gone: draining ends in EOF or reset.
+				for {
+					if _, err := stalled.ReadFrame(); err != nil {
+						if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.ECONNRESET) {
+							t.Errorf("draining the closed member: %v, want the end of the stream", err)
+						}
+						break
+					}
+				}
+				return
+			}
+			waitFor(t, 30*time.Second, "the write timeout to drop queued messages", func() bool { return srv.Stats().Dropped >= 4 })
+			if st := srv.Stats(); st.SlowClosed != 0 || srv.hub.Count("order") != 1 {
+				t.Errorf("drop-oldest closed the member: %+v", st)
+			}
+			// The member still works once it reads: once its queue has
+			// drained, a new message arrives whole.
+			got := make(chan string, 1)
+			go func() {
+				for {
+					f, err := stalled.ReadFrame()
+					if err != nil {
+						got <- "error: " + err.Error()
+						return
+					}
+					if f.Op == frame.OpBinary {
+						got <- string(f.Payload)
+						return
+					}
+				}
+			}()
+			waitFor(t, 30*time.Second, "the member's queue to drain", func() bool {
+				return sc.Queued() == 0 && sc.BlockedSince() == 0
+			})
+			adminDo(t, "POST", adminBase(srv), "/api/users/stalled/send", publishBody("", []byte("after"), true))
+			select {
+			case msg := <-got:
+				if msg != "after" {
+					t.Errorf("got %q, want \"after\"", msg)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the message after the drain never arrived")
+			}
+		})
 	}
 }
