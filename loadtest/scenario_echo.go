@@ -138,9 +138,16 @@ func (ev *echoEvents) openLoop(ctx context.Context, end time.Time) {
 	refresh := time.Now().Add(time.Second)
 	start := time.Now()
 	startUnix := start.UnixNano()
+	total := int64(end.Sub(start) / interval) // messages in the schedule
 	var i int64
 	rr := 0
-	for ctx.Err() == nil {
+	defer func() {
+		// Schedule slots never reached: the sender fell behind.
+		if i < total {
+			e.rec.C.Unsent.Add(total - i)
+		}
+	}()
+	for ctx.Err() == nil && i < total {
 		now := time.Now()
 		if !now.Before(end) {
 			return
@@ -148,15 +155,21 @@ func (ev *echoEvents) openLoop(ctx context.Context, end time.Time) {
 		if now.After(refresh) {
 			conns, refresh = e.cl.snapshotConns(), now.Add(time.Second)
 		}
-		for ; ; i++ {
+		for ; i < total; i++ {
 			due := time.Duration(i) * interval
 			if start.Add(due).After(now) {
 				break
+			}
+			if i&63 == 63 {
+				if now = time.Now(); !now.Before(end) {
+					return
+				}
 			}
 			if now.Sub(start)-due > time.Millisecond {
 				e.rec.C.Late.Add(1)
 			}
 			if len(conns) == 0 {
+				e.rec.C.Unsent.Add(1)
 				continue
 			}
 			rr = (rr + 1) % len(conns)
@@ -164,6 +177,8 @@ func (ev *echoEvents) openLoop(ctx context.Context, end time.Time) {
 			c.mu.Lock()
 			if c.state == stOpen {
 				ev.sendLocked(c, startUnix+int64(due))
+			} else {
+				e.rec.C.Unsent.Add(1) // its connection has closed
 			}
 			c.mu.Unlock()
 		}

@@ -152,7 +152,8 @@ type Counters struct {
 	Duplicates      int64 `json:"duplicates"`
 	Reordered       int64 `json:"reordered"`
 	Corrupt         int64 `json:"corrupt"`
-	Late            int64 `json:"late"` // open loop: sends that left later than intended by over 1 ms
+	Late            int64 `json:"late"`   // open loop: sends that left later than intended by over 1 ms
+	Unsent          int64 `json:"unsent"` // open loop: scheduled sends not made by the end (sender behind)
 	SlowConns       int64 `json:"slow_conns"`
 	StalledConns    int64 `json:"stalled_conns"`
 	SlowClosed      int64 `json:"slow_closed"`    // slow readers the server disconnected
@@ -172,7 +173,7 @@ func counterPtrs(c *Counters) []*int64 {
 	return []*int64{&c.ConnectAttempts, &c.Connected, &c.DeflateConns, &c.ConnectFailed, &c.Disconnects,
 		&c.ServerCloses, &c.Reconnects, &c.MsgsOut, &c.MsgsIn, &c.BytesOut, &c.BytesIn,
 		&c.Errors, &c.Subscribers, &c.Published, &c.PublishFailed, &c.Expected, &c.Delivered, &c.Lost,
-		&c.Duplicates, &c.Reordered, &c.Corrupt, &c.Late, &c.SlowConns, &c.StalledConns,
+		&c.Duplicates, &c.Reordered, &c.Corrupt, &c.Late, &c.Unsent, &c.SlowConns, &c.StalledConns,
 		&c.SlowClosed, &c.StalledClosed}
 }
 
@@ -180,7 +181,7 @@ func counterPtrs(c *Counters) []*int64 {
 type liveCounters struct {
 	ConnectAttempts, Connected, DeflateConns, ConnectFailed, Disconnects, ServerCloses, Reconnects atomic.Int64
 	MsgsOut, MsgsIn, BytesOut, BytesIn, Errors, Subscribers, Published, PublishFailed              atomic.Int64
-	Expected, Delivered, Lost, Duplicates, Reordered, Corrupt, Late                                atomic.Int64
+	Expected, Delivered, Lost, Duplicates, Reordered, Corrupt, Late, Unsent                        atomic.Int64
 	SlowConns, StalledConns, SlowClosed, StalledClosed                                             atomic.Int64
 	Open                                                                                           atomic.Int64
 }
@@ -194,7 +195,7 @@ func (l *liveCounters) snapshot() Counters {
 		BytesIn: l.BytesIn.Load(), Errors: l.Errors.Load(), Subscribers: l.Subscribers.Load(), Published: l.Published.Load(),
 		PublishFailed: l.PublishFailed.Load(), Expected: l.Expected.Load(),
 		Delivered: l.Delivered.Load(), Lost: l.Lost.Load(), Duplicates: l.Duplicates.Load(),
-		Reordered: l.Reordered.Load(), Corrupt: l.Corrupt.Load(), Late: l.Late.Load(),
+		Reordered: l.Reordered.Load(), Corrupt: l.Corrupt.Load(), Late: l.Late.Load(), Unsent: l.Unsent.Load(),
 		SlowConns: l.SlowConns.Load(), StalledConns: l.StalledConns.Load(),
 		SlowClosed: l.SlowClosed.Load(), StalledClosed: l.StalledClosed.Load(),
 	}

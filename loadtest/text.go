@@ -121,6 +121,9 @@ func WriteSummary(w io.Writer, s *Snapshot, checks []ThresholdResult) {
 	if c.Late > 0 {
 		row("sent late (>1ms)", c.Late)
 	}
+	if c.Unsent > 0 {
+		row("not sent (behind)", c.Unsent)
+	}
 	row("errors", c.Errors+c.Corrupt)
 	names := make([]string, 0, len(s.Latency))
 	for k := range s.Latency {
