@@ -152,6 +152,12 @@ func TestAdminPublish(t *testing.T) {
 			t.Errorf("%s: %d %s, want 400", tc.name, status, resp)
 		}
 	}
+	big := bytes.Repeat([]byte("b"), 64<<10+1) // MaxMessage + 1
+	for _, binary := range []bool{false, true} {
+		if status, resp := adminDo(t, "POST", base, "/api/publish", publishBody("pub", big, binary)); status != 413 {
+			t.Errorf("payload over max-message (binary %v): %d %.80s, want 413", binary, status, resp)
+		}
+	}
 	// None of the rejected bodies reached a member.
 	adminDo(t, "POST", base, "/api/publish", publishBody("pub", []byte("marker"), false))
 	for _, c := range []*wstest.Conn{a, b} {
