@@ -343,7 +343,11 @@ func opsServer(tb testing.TB, mod func(*config.Config)) (*server.Server, string,
 		tb.Fatalf("Start: %v", err)
 	}
 	tb.Cleanup(func() { srv.Close() })
-	return srv, srv.Addr().String(), "http://" + srv.AdminAddr().String()
+	admin := ""
+	if a := srv.AdminAddr(); a != nil {
+		admin = "http://" + a.String()
+	}
+	return srv, srv.Addr().String(), admin
 }
 
 func opsGet(tb testing.TB, url string) (int, string) {
