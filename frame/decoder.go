@@ -1,6 +1,9 @@
 package frame
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"sync"
+)
 
 // Limits bounds what a Decoder accepts. Zero means no limit. One Limits value
 // is shared read-only by many decoders; do not modify it while they run.
@@ -46,20 +49,21 @@ const (
 	fCompressed                   // current data message had RSV1
 	fBuffered                     // current frame's payload is being collected in buf
 	fDead                         // Feed returned an error
+	fFeeding                      // inside Feed (Release then only marks the decoder dead)
 )
 
-// Decoder is an incremental, in-place RFC 6455 frame decoder for one
-// connection. Call Init before use (the zero value behaves like
-// Init(nil, false, false): server role, no limits, no RSV1). A Decoder is not
-// safe for concurrent use; it is owned by the goroutine that reads its
-// connection.
+// state is a Decoder's progress through a frame or fragmented message. A
+// Decoder that is between messages holds none: Feed works on a state on its
+// stack and moves it to a pooled one only when input ends mid-frame or
+// mid-message, so an idle connection costs the 24 bytes of its Decoder.
 //
 // Invariant: buf is non-nil only while a frame split across Feed calls or a
 // fragmented message is in progress. Inside a fragmented message buf holds
 // exactly the msgLen message bytes received so far, followed by the bytes of
 // a split control frame if one is in progress.
-type Decoder struct {
+type state struct {
 	lim     *Limits         // shared, read-only; nil = no limits
+	outer   *Decoder        // the Decoder being fed (Release may be called from a Handler)
 	buf     *[]byte         // pooled scratch / message buffer, nil when idle
 	left    int64           // payload bytes of the current frame still to come
 	msgLen  int64           // bytes of the fragmented message so far
@@ -73,12 +77,26 @@ type Decoder struct {
 	flags   uint8           // f* bits
 }
 
+// Decoder is an incremental, in-place RFC 6455 frame decoder for one
+// connection. Call Init before use (the zero value behaves like
+// Init(nil, false, false): server role, no limits, no RSV1). A Decoder is not
+// safe for concurrent use; it is owned by the goroutine that reads its
+// connection. Between messages it holds no buffer and no state beyond its
+// configuration.
+type Decoder struct {
+	lim   *Limits // shared, read-only; nil = no limits
+	st    *state  // progress mid-frame or mid-message (pooled), nil when idle
+	flags uint8   // fClient, fAllowRSV1, fDead
+}
+
+var statePool = sync.Pool{New: func() any { return new(state) }}
+
 // Init prepares d for a new connection. client=true decodes frames sent by a
 // server (they must be unmasked); client=false decodes frames sent by a
 // client (they must be masked). allowRSV1 accepts RSV1 on the first frame of
 // a data message (permessage-deflate negotiated). lim may be nil (no limits).
 func (d *Decoder) Init(lim *Limits, client bool, allowRSV1 bool) {
-	d.releaseBuf()
+	d.releaseState()
 	*d = Decoder{lim: lim}
 	if client {
 		d.flags |= fClient
@@ -90,22 +108,25 @@ func (d *Decoder) Init(lim *Limits, client bool, allowRSV1 bool) {
 
 // Buffered reports whether d holds a pooled buffer: true while a frame split
 // across Feed calls or a fragmented message with payload is in progress.
-func (d *Decoder) Buffered() bool { return d.buf != nil }
+func (d *Decoder) Buffered() bool { return d.st != nil && d.st.buf != nil }
 
 // Release returns any pooled buffer. Call it when the connection closes.
 // The decoder is dead afterwards (Feed returns ErrDecoderFailed) until Init;
 // called from inside a Handler callback, it makes Feed stop after the
 // callback returns.
 func (d *Decoder) Release() {
-	d.releaseBuf()
 	d.flags |= fDead
+	if d.flags&fFeeding == 0 {
+		d.releaseState()
+	}
 }
 
-// releaseBuf returns the pooled buffer, if any, to its pool.
-func (d *Decoder) releaseBuf() {
-	if d.buf != nil {
-		putBuf(d.buf)
-		d.buf = nil
+func (d *Decoder) releaseState() {
+	if st := d.st; st != nil {
+		d.st = nil
+		st.releaseBuf()
+		*st = state{}
+		statePool.Put(st)
 	}
 }
 
@@ -119,6 +140,64 @@ func (d *Decoder) Feed(data []byte, h Handler) error {
 	if d.flags&fDead != 0 {
 		return ErrDecoderFailed
 	}
+	if d.st != nil {
+		return d.feedPooled(data, h)
+	}
+	// Between messages: work on a state on the stack, and keep it (in a
+	// pooled state) only if the input ends mid-frame or mid-message.
+	var local state
+	local.lim, local.flags, local.outer = d.lim, d.flags, d
+	d.flags |= fFeeding
+	err := local.feed(data, h)
+	d.flags &^= fFeeding
+	local.outer = nil
+	if err != nil || d.flags&fDead != 0 {
+		d.flags |= fDead
+		local.releaseBuf()
+		return err
+	}
+	if !local.idle() {
+		p := statePool.Get().(*state)
+		*p = local
+		d.st = p
+	}
+	return nil
+}
+
+// feedPooled is Feed for a decoder that is mid-frame or mid-message.
+func (d *Decoder) feedPooled(data []byte, h Handler) error {
+	st := d.st
+	st.outer = d
+	d.flags |= fFeeding
+	err := st.feed(data, h)
+	d.flags &^= fFeeding
+	st.outer = nil
+	if err != nil || d.flags&fDead != 0 {
+		d.flags |= fDead
+		d.releaseState()
+		return err
+	}
+	if st.idle() {
+		d.releaseState()
+	}
+	return nil
+}
+
+// idle reports whether s is between messages, holding nothing.
+func (s *state) idle() bool {
+	return s.buf == nil && s.hdrN == 0 && s.msgOp == 0 && s.flags&fInPayload == 0
+}
+
+// releaseBuf returns the pooled buffer, if any, to its pool.
+func (d *state) releaseBuf() {
+	if d.buf != nil {
+		putBuf(d.buf)
+		d.buf = nil
+	}
+}
+
+// feed is Feed's loop over one state.
+func (d *state) feed(data []byte, h Handler) error {
 	for {
 		if d.flags&fInPayload == 0 {
 			if len(data) == 0 {
@@ -141,16 +220,15 @@ func (d *Decoder) Feed(data []byte, h Handler) error {
 			return d.fail(err)
 		}
 		data = data[n:]
-		if d.flags&(fInPayload|fDead) != 0 {
+		if d.flags&fInPayload != 0 || d.outer.flags&fDead != 0 {
 			return nil // frame continues in the next Feed, or Release was called
 		}
 	}
 }
 
-// fail kills the decoder and returns err.
-func (d *Decoder) fail(err error) error {
+// fail returns err; Feed kills the decoder.
+func (d *state) fail(err error) error {
 	d.hdrN = 0
-	d.Release()
 	return err
 }
 
@@ -173,7 +251,7 @@ func headerLen(b1 byte) int {
 // an earlier call if any. It returns the bytes consumed. When the header is
 // complete it starts the frame (fInPayload set); otherwise the bytes are kept
 // in d.hdr and what they show is already checked, so errors come early.
-func (d *Decoder) readHeader(data []byte) (int, error) {
+func (d *state) readHeader(data []byte) (int, error) {
 	var hb []byte
 	n := 0
 	if d.hdrN == 0 && len(data) >= 2 && len(data) >= headerLen(data[1]) {
@@ -213,7 +291,7 @@ func (d *Decoder) readHeader(data []byte) (int, error) {
 // header: it checks whatever the available bytes show, always in the same
 // order, so the first error found does not depend on how input was split.
 // For a complete header it returns the payload length.
-func (d *Decoder) checkHeader(h []byte) (int64, error) {
+func (d *state) checkHeader(h []byte) (int64, error) {
 	b0 := h[0]
 	op := Opcode(b0 & 0xF)
 	if op.reserved() {
@@ -276,7 +354,7 @@ func (d *Decoder) checkHeader(h []byte) (int64, error) {
 }
 
 // startFrame sets up the decoder for the payload of the checked header hb.
-func (d *Decoder) startFrame(hb []byte, length int64) {
+func (d *state) startFrame(hb []byte, length int64) {
 	b0, b1 := hb[0], hb[1]
 	op := Opcode(b0 & 0xF)
 	d.op = op
@@ -303,7 +381,7 @@ func (d *Decoder) startFrame(hb []byte, length int64) {
 
 // payload handles the next chunk of the current frame's payload: unmask,
 // validate, deliver in place if the whole frame is here, otherwise collect.
-func (d *Decoder) payload(chunk []byte, h Handler) error {
+func (d *state) payload(chunk []byte, h Handler) error {
 	if len(chunk) == 0 && d.left > 0 {
 		return nil // header ended the data; the payload may still come whole
 	}
@@ -356,7 +434,7 @@ func (d *Decoder) payload(chunk []byte, h Handler) error {
 
 // control handles a chunk of a ping, pong or close frame payload. A control
 // frame split across Feed calls is collected after the message bytes in buf.
-func (d *Decoder) control(chunk []byte, done bool, h Handler) error {
+func (d *state) control(chunk []byte, done bool, h Handler) error {
 	p := chunk
 	if !done || d.flags&fBuffered != 0 {
 		d.appendBuf(chunk)
@@ -385,7 +463,7 @@ func (d *Decoder) control(chunk []byte, done bool, h Handler) error {
 // appendBuf appends p to the pooled buffer, taking or growing it as needed.
 // A new buffer is sized for the rest of the current frame too (up to
 // maxPrealloc), so a split frame is normally copied only once.
-func (d *Decoder) appendBuf(p []byte) {
+func (d *state) appendBuf(p []byte) {
 	if len(p) == 0 {
 		return
 	}

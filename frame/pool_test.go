@@ -41,8 +41,8 @@ func TestHugeHeaderNoLimits(t *testing.T) {
 	if err := d.Feed(f, &recorder{}); err != nil {
 		t.Fatal(err)
 	}
-	if !d.Buffered() || cap(*d.buf) > 2*maxPrealloc {
-		t.Fatalf("buffered %v cap %d", d.Buffered(), cap(*d.buf))
+	if !d.Buffered() || cap(*d.st.buf) > 2*maxPrealloc {
+		t.Fatalf("buffered %v cap %d", d.Buffered(), cap(*d.st.buf))
 	}
 }
 
