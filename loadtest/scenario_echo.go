@@ -115,10 +115,16 @@ func runEcho(ctx context.Context, e *env) error {
 	return nil
 }
 
-// drain waits up to Drain (or ctx) until done reports true.
+// drain waits up to Drain until done reports true.
+// After an interrupt (ctx done) it still waits, but at most one second, so
+// that messages in flight at Ctrl-C are not reported as lost.
 func (e *env) drain(ctx context.Context, done func() bool) {
-	deadline := time.Now().Add(e.cfg.Drain)
-	for !done() && time.Now().Before(deadline) && ctx.Err() == nil {
+	limit := e.cfg.Drain
+	if ctx.Err() != nil {
+		limit = min(limit, time.Second)
+	}
+	deadline := time.Now().Add(limit)
+	for !done() && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
