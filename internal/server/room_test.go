@@ -1001,3 +1001,53 @@ func TestRoomWriteTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestRoomWriteTimeoutProgress: a member that reads steadily is not a
+// slow consumer by the write timeout, even while a backlog keeps its queue
+// from emptying: the timeout is for a socket that refuses bytes, and this
+// one takes some every few hundred milliseconds.
+func TestRoomWriteTimeoutProgress(t *testing.T) {
+	const writeTimeout = 3 * time.Second
+	srv := startTestServer(t, func(c *config.Config) {
+		noRoomPings(c)
+		c.DevMode = true
+		c.SendQueue = 1 << 30 // only the write timeout can act
+		c.MaxMessage = 1 << 20
+		c.WriteTimeout = writeTimeout
+		c.Tick = 50 * time.Millisecond
+	})
+	member := wstest.Dial(t, srv.Addr().String(), "/room/progress?user=slow")
+	waitFor(t, 10*time.Second, "the member to join", func() bool { return srv.hub.Count("progress") == 1 })
+	sc := findMember(srv, "progress", member.NC.LocalAddr())
+	// A backlog of 30 MiB: far more than the reader below takes in the
+	// time it reads.
+	body := publishBody("", bytes.Repeat([]byte("x"), 1<<20), false)
+	for i := range 30 {
+		if status, resp := adminDo(t, "POST", adminBase(srv), "/api/users/slow/send", body); status != 200 {
+			t.Fatalf("backlog message %d: %d %s", i, status, resp)
+		}
+	}
+	waitFor(t, 10*time.Second, "the socket to fill", func() bool { return sc.BlockedSince() != 0 })
+	// Read 32 KiB every 20 ms (at most 1.6 MB/s) for well over the write
+	// timeout.
+	buf := make([]byte, 32<<10)
+	read := 0
+	start := time.Now()
+	for time.Since(start) < 3*writeTimeout {
+		_ = member.NC.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := member.NC.Read(buf)
+		read += n
+		if err != nil {
+			t.Fatalf("after reading %d KiB steadily for %v: %v; stats %+v", read>>10, time.Since(start).Round(time.Millisecond), err, srv.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := srv.Stats(); st.SlowClosed != 0 || srv.hub.Count("progress") != 1 {
+		t.Fatalf("a member that read %d KiB in %v, some every 20 ms, was closed as a slow consumer: %+v",
+			read>>10, time.Since(start).Round(time.Millisecond), st)
+	}
+	if sc.Queued() == 0 {
+		t.Fatalf("the backlog drained (%d KiB read): the test did not keep the queue busy", read>>10)
+	}
+	t.Logf("read %d KiB in %v; %d KiB still queued", read>>10, time.Since(start).Round(time.Millisecond), sc.Queued()>>10)
+}
