@@ -1,0 +1,246 @@
+// Command run is wsgate's side-by-side benchmark harness (issue 8): it
+// builds wsgate, wsload and the peer servers in bench/peers, then for every
+// scenario runs each server as a child process on 127.0.0.1:<free port>,
+// in a rotating order over N rounds so drift hits all alike, drives it with
+// wsload (--json, --server-pid) and stops it by its pid. Every wsload JSON
+// is kept under bench/results/<date>-<commit>/, with results.json, SVG
+// charts, and the tables written into bench/RESULTS.md.
+//
+//	go run ./bench/run -quick               # make bench-quick: < 5 minutes
+//	go run ./bench/run                      # make bench: the full set
+//	go run ./bench/run -compare OLD NEW     # ratios between two kept runs
+//	go run ./bench/run -only echo -servers wsgate,nbio -rounds 1
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/wsgate/wsgate/bench/internal/procmem"
+)
+
+// meta describes a kept run.
+type meta struct {
+	Date    string            `json:"date"`
+	Commit  string            `json:"commit"`
+	Plan    string            `json:"plan"`
+	Rounds  int               `json:"rounds"`
+	Servers []string          `json:"servers"`
+	Machine procmem.Machine   `json:"machine"`
+	Elapsed string            `json:"elapsed"`
+	Titles  map[string]string `json:"titles"`
+	Kinds   map[string]kind   `json:"kinds"`
+	Order   []string          `json:"order"`
+}
+
+// kept is the whole of results.json.
+type kept struct {
+	Meta    meta     `json:"meta"`
+	Results []result `json:"results"`
+}
+
+func main() { os.Exit(mainErr()) }
+
+func mainErr() int {
+	quick := flag.Bool("quick", false, "reduced set: 1,000 connections, 5 s runs, 1 round, 4 servers")
+	compare := flag.Bool("compare", false, "print ratios between two kept runs: -compare OLD_DIR NEW_DIR")
+	rounds := flag.Int("rounds", 0, "rounds (0: the plan's)")
+	servers := flag.String("servers", "", "comma-separated servers (default: the plan's)")
+	only := flag.String("only", "", "run only scenarios whose id contains this")
+	out := flag.String("out", "", "run directory (default bench/results/<date>-<commit>)")
+	results := flag.String("results", "bench/RESULTS.md", "markdown file to write the tables into (empty: none)")
+	prof := flag.Int("profile", 0, "take an N-second CPU profile of every wsgate run (-pprof on its admin listener)")
+	flag.Parse()
+
+	if *compare {
+		if flag.NArg() != 2 {
+			fmt.Fprintln(os.Stderr, "usage: run -compare OLD_DIR NEW_DIR")
+			return 2
+		}
+		if err := compareRuns(os.Stdout, flag.Arg(0), flag.Arg(1)); err != nil {
+			fmt.Fprintln(os.Stderr, "compare:", err)
+			return 1
+		}
+		return 0
+	}
+
+	p, planName := fullPlan(), "full"
+	if *quick {
+		p, planName = quickPlan(), "quick"
+	}
+	if *rounds > 0 {
+		p.Rounds = *rounds
+	}
+	if *servers != "" {
+		p.Servers = strings.Split(*servers, ",")
+	}
+	if *only != "" {
+		var keep []scenario
+		for _, sc := range p.Scenarios {
+			if strings.Contains(sc.ID, *only) {
+				keep = append(keep, sc)
+			}
+		}
+		p.Scenarios = keep
+	}
+	repo, err := repoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "run:", err)
+		return 1
+	}
+	commit := gitOut(repo, "rev-parse", "--short", "HEAD")
+	if gitOut(repo, "status", "--porcelain", "--untracked-files=no") != "" {
+		commit += "-dirty"
+	}
+	now := time.Now().UTC()
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join(repo, "bench/results", now.Format("2006-01-02T1504")+"-"+commit)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "run:", err)
+		return 1
+	}
+	logf, err := os.Create(filepath.Join(dir, "log.txt"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "run:", err)
+		return 1
+	}
+	defer logf.Close()
+
+	specs := pickServers(p.Servers)
+	names := map[string]bool{}
+	for _, s := range specs {
+		names[s.Name] = true
+	}
+	fmt.Fprintf(os.Stderr, "building into a temporary directory (log: %s)\n", logf.Name())
+	bin, err := build(repo, names, logf)
+	defer os.RemoveAll(bin.Dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "run:", err)
+		return 1
+	}
+	if names["node"] && bin.Node == "" {
+		fmt.Fprintln(os.Stderr, "run: node or npm ws unavailable: skipping the node peer")
+		specs = without(specs, "node")
+	}
+	m := meta{Date: now.Format("2006-01-02 15:04 UTC"), Commit: commit, Plan: planName, Rounds: p.Rounds,
+		Machine: procmem.Describe(), Titles: map[string]string{}, Kinds: map[string]kind{}}
+	for _, s := range specs {
+		m.Servers = append(m.Servers, s.Name)
+	}
+	r := &runner{Bin: bin, Dir: dir, ProfileSec: *prof, Log: logf}
+	var all []result
+	for _, sc := range p.Scenarios {
+		m.Titles[sc.ID], m.Kinds[sc.ID] = sc.Title, sc.Kind
+		m.Order = append(m.Order, sc.ID)
+		for round := 1; round <= p.Rounds; round++ {
+			for i := range specs {
+				spec := specs[(i+round-1)%len(specs)]
+				if sc.Deflate && !spec.Deflate {
+					continue
+				}
+				t0 := time.Now()
+				res := r.runOne(sc, spec, round)
+				all = append(all, res)
+				fmt.Fprintf(os.Stderr, "%-24s r%d %-8s %5.1fs %s\n", sc.ID, round, spec.Name,
+					time.Since(t0).Seconds(), headline(sc.Kind, res))
+			}
+		}
+	}
+	m.Elapsed = time.Since(now).Round(time.Second).String()
+	k := kept{Meta: m, Results: all}
+	if err := writeJSON(filepath.Join(dir, "results.json"), k); err != nil {
+		fmt.Fprintln(os.Stderr, "run:", err)
+		return 1
+	}
+	if err := writeCharts(dir, k); err != nil {
+		fmt.Fprintln(os.Stderr, "run: charts:", err)
+	}
+	if *results != "" {
+		path := *results
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(repo, path)
+		}
+		rel, _ := filepath.Rel(filepath.Dir(path), dir)
+		if err := updateMarkdown(path, rel, k); err != nil {
+			fmt.Fprintln(os.Stderr, "run: markdown:", err)
+			return 1
+		}
+	}
+	fmt.Fprintf(os.Stderr, "done in %s: %s\n", m.Elapsed, dir)
+	return 0
+}
+
+// headline formats a result's first figure for the progress line.
+func headline(k kind, res result) string {
+	if res.Metrics == nil {
+		return "error: " + res.Err
+	}
+	mt := k.metrics()[0]
+	s := fmt.Sprintf("%s %.0f", mt.Label, res.Metrics[mt.Key])
+	if res.Err != "" {
+		s += " (" + res.Err + ")"
+	}
+	return s
+}
+
+func pickServers(names []string) []serverSpec {
+	var out []serverSpec
+	for _, n := range names {
+		for _, s := range allServers() {
+			if s.Name == strings.TrimSpace(n) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func without(specs []serverSpec, name string) []serverSpec {
+	var out []serverSpec
+	for _, s := range specs {
+		if s.Name != name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func repoRoot() (string, error) {
+	out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		return "", fmt.Errorf("not in a git checkout: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func gitOut(dir string, args ...string) string {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	out, _ := cmd.Output()
+	return strings.TrimSpace(string(out))
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func readKept(dir string) (kept, error) {
+	var k kept
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		return k, err
+	}
+	return k, json.Unmarshal(b, &k)
+}
