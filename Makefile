@@ -58,8 +58,22 @@ fuzz:
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-## bench: micro-benchmarks, then the idle-memory comparison
-bench: bench-micro bench-idle
+## bench: wsgate against every peer server (bench/peers), the full set of
+## scenarios, 2 rounds (30-60 minutes); tables into bench/RESULTS.md, every
+## wsload JSON kept in bench/results/<date>-<commit>/. BENCHFLAGS adds flags
+## (e.g. BENCHFLAGS="-profile 5" for wsgate CPU profiles).
+.PHONY: bench-quick bench-compare
+bench:
+	$(GO) run ./bench/run $(BENCHFLAGS)
+
+## bench-quick: the reduced set (1,000 connections, 5 s runs, 1 round, 4 servers), under 5 minutes
+bench-quick:
+	$(GO) run ./bench/run -quick $(BENCHFLAGS)
+
+## bench-compare: ratios between two kept runs: make bench-compare OLD=bench/results/A NEW=bench/results/B
+bench-compare:
+	@test -n "$(OLD)" -a -n "$(NEW)" || { echo "usage: make bench-compare OLD=dir NEW=dir"; exit 2; }
+	$(GO) run ./bench/run -compare $(OLD) $(NEW)
 
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./frame/... ./poller/... ./internal/...
