@@ -93,6 +93,13 @@ func TestWsgateConnectEchoDeflate(t *testing.T) {
 	checkExactEcho(t, s, 20)
 	t.Logf("wsgate deflate conns: %d of 20", s.Counters.DeflateConns)
 
+	s = run(t, &Config{Scenario: "churn", Targets: []string{url + "/echo"}, Conns: 20, Duration: time.Second,
+		Lifetime: 150 * time.Millisecond, BackoffBase: 20 * time.Millisecond, AbruptFraction: 0.5})
+	if c := s.Counters; c.Reconnects == 0 || c.ConnectFailed != 0 ||
+		c.Connected+s.Closes["cancelled_in_handshake"] != c.ConnectAttempts {
+		t.Errorf("churn: %+v failures %v closes %v", c, s.Failures, s.Closes)
+	}
+
 	cfg = &Config{Scenario: "connect", Targets: []string{url + "/nope"}, Conns: 3, Duration: 100 * time.Millisecond}
 	if s := run(t, cfg); s.Counters.Connected != 0 || s.Counters.ConnectFailed != 3 {
 		t.Errorf("unknown path: connected %d failures %v", s.Counters.Connected, s.Failures)
@@ -121,4 +128,15 @@ func TestWsgateBroadcast(t *testing.T) {
 	cfg := bcastCfg(g.URL)
 	cfg.PublishURL = g.Admin + "/api/publish"
 	check("admin API publishers", run(t, cfg))
+
+	// Slow and stalled readers mixed in: the other subscribers still get
+	// every message.
+	cfg = bcastCfg(g.URL)
+	cfg.Conns, cfg.SlowFraction, cfg.StalledFraction, cfg.Size = 40, 0.125, 0.125, 2000
+	s := run(t, cfg)
+	c := s.Counters
+	if c.SlowConns != 5 || c.StalledConns != 5 || c.Subscribers != 30 || c.Delivered != c.Published*30 {
+		t.Errorf("slow/stalled mix: %+v", c)
+	}
+	t.Logf("wsgate disconnected %d of 5 stalled and %d of 5 slow readers", c.StalledClosed, c.SlowClosed)
 }
