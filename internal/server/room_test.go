@@ -677,7 +677,7 @@ func TestRoomOrderSlowConsumer(t *testing.T) {
 func testOrderSlow(t *testing.T, policy string) {
 	readers, n := 1000, 2000
 	if raceEnabled || testing.Short() {
-		readers, n = 300, 1000
+		readers, n = 200, 800 // still 200 KiB for the stalled member, over its 64 KiB queue
 	}
 	const (
 		payloadLen = 256
@@ -859,7 +859,7 @@ func checkDropOldest(t *testing.T, srv *Server, stalled *wstest.Conn, n, members
 func TestRoomCleanup(t *testing.T) {
 	cycles, per := 10, 5000
 	if raceEnabled || testing.Short() {
-		cycles, per = 4, 2000
+		cycles, per = 3, 2000
 	}
 	const rooms, users = 50, 1000
 	srv := startTestServer(t, func(c *config.Config) { noRoomPings(c); c.DevMode = true })
