@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,12 +59,39 @@ func drainPayload(k int) string {
 	return p + strings.Repeat(string(rune('a'+k%26)), 2048-len(p))
 }
 
+// heavyPayload is the k-th 1 MiB message sent to one heavy user.
+func heavyPayload(user, k int) string {
+	p := fmt.Sprintf("user %d heavy %d ", user, k)
+	return p + strings.Repeat(string(rune('A'+k%26)), 1<<20-len(p))
+}
+
+// wmemMax is the kernel's largest TCP send buffer (net.ipv4.tcp_wmem).
+func wmemMax(t *testing.T) int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_wmem")
+	f := strings.Fields(string(b))
+	if err != nil || len(f) != 3 {
+		return 4 << 20
+	}
+	n, err := strconv.Atoi(f[2])
+	if err != nil {
+		t.Fatalf("tcp_wmem %q", b)
+	}
+	return n
+}
+
 // TestGracefulDrain runs the binary with 2,000 room members (300 with
-// -short) that do not read while K messages are published to them, so
-// each has messages queued in the server; then sends SIGTERM. Readiness
-// must turn false while the listener refuses new connections, and every
-// client must receive all K messages in order, then a close frame with
-// 1001 (1012 with -restart) and a reason; the process exits 0.
+// -short) that do not read while K messages are published to them; then
+// sends SIGTERM. Readiness must turn false while the listener refuses new
+// connections, and every client must receive all its messages in order,
+// then a close frame with 1001 (1012 with -restart) and a reason; the
+// process exits 0.
+//
+// On loopback Linux grows each server socket's send buffer to the
+// tcp_wmem maximum (4 MiB here: MSS is 64 KiB), so KiB-sized messages sit
+// in the kernel, not in wsgate's queue. One member in 100 is therefore
+// also sent, by user, more 1 MiB messages than that buffer holds: those
+// connections provably have messages in wsgate's own queue
+// (wsgate_queued_bytes) when the drain starts.
 func TestGracefulDrain(t *testing.T) {
 	for _, restart := range []bool{false, true} {
 		name, code := "going_away", frame.CloseGoingAway
@@ -78,7 +107,9 @@ func testDrain(t *testing.T, restart bool, code frame.CloseCode) {
 	if testing.Short() {
 		n = 300
 	}
+	heavyN := (wmemMax(t)+(1<<20-1))>>20 + 1 // 1 MiB messages per heavy user
 	args := []string{"-dev", "-drain-batch", "200", "-drain-interval", "50ms",
+		"-max-message", "2MiB", "-send-queue", fmt.Sprint((heavyN + 1) << 20),
 		// Timeouts far beyond the test's pace: the drain must finish
 		// because clients read and answer, not because timers fire.
 		"-close-timeout", "90s", "-drain-timeout", "150s", "-write-timeout", "150s",
@@ -100,10 +131,21 @@ func testDrain(t *testing.T, restart bool, code frame.CloseCode) {
 	}
 	out := `wsgate_messages_total{direction="out",opcode="text"}`
 	waitUntil(t, 120*time.Second, "every message queued", func() bool { return srv.metric(t, out) == float64(n*k) })
+	heavy := 0
+	for i := 0; i < n; i += 100 {
+		for j := 0; j < heavyN; j++ {
+			srv.post(t, fmt.Sprintf("/api/users/u%d/send", i), fmt.Sprintf(`{"payload":%q}`, heavyPayload(i, j)))
+		}
+		heavy++
+	}
+	waitUntil(t, 120*time.Second, "every heavy message queued", func() bool {
+		return srv.metric(t, out) == float64(n*k+heavy*heavyN)
+	})
 	queued := srv.metric(t, "wsgate_queued_bytes")
-	t.Logf("%d clients x %d messages of 2 KiB: %.0f bytes queued in the server before SIGTERM", n, k, queued)
-	if queued <= 0 {
-		t.Errorf("wsgate_queued_bytes = %v before the drain; the test means to drain queued messages", queued)
+	t.Logf("%d clients x %d messages of 2 KiB, %d of them also %d x 1 MiB: %.0f bytes queued in wsgate before SIGTERM",
+		n, k, heavy, heavyN, queued)
+	if queued < float64(heavy<<20) {
+		t.Errorf("wsgate_queued_bytes = %v before the drain, want at least 1 MiB per heavy user (%d)", queued, heavy<<20)
 	}
 	if status, body := srv.get("/readyz"); status != 200 {
 		t.Fatalf("/readyz before SIGTERM: %d %s", status, body)
@@ -122,7 +164,7 @@ func testDrain(t *testing.T, restart bool, code frame.CloseCode) {
 		t.Error("a new WebSocket connection was upgraded during the drain")
 	}
 
-	readAll(t, clients, k, code)
+	readAll(t, clients, k, heavyN, code)
 	if status := srv.wait(t, 120*time.Second); status != 0 {
 		t.Errorf("exit status %d after the drain, want 0", status)
 	}
@@ -177,7 +219,7 @@ func dialMany(t *testing.T, addr string, n int) []*wstest.Conn {
 // readAll reads every client from 16 goroutines: k messages in order,
 // then a close frame with code and a reason, answered; then the server's
 // end of the stream.
-func readAll(t *testing.T, clients []*wstest.Conn, k int, code frame.CloseCode) {
+func readAll(t *testing.T, clients []*wstest.Conn, k, heavyN int, code frame.CloseCode) {
 	t.Helper()
 	var next atomic.Int64
 	var mu sync.Mutex
@@ -192,7 +234,11 @@ func readAll(t *testing.T, clients []*wstest.Conn, k int, code frame.CloseCode) 
 				if i >= len(clients) {
 					return
 				}
-				if err := readDrained(clients[i], k, code); err != nil {
+				h := 0
+				if i%100 == 0 {
+					h = heavyN
+				}
+				if err := readDrained(clients[i], i, k, h, code); err != nil {
 					mu.Lock()
 					problems = append(problems, fmt.Sprintf("client %d: %v", i, err))
 					mu.Unlock()
@@ -207,15 +253,19 @@ func readAll(t *testing.T, clients []*wstest.Conn, k int, code frame.CloseCode) 
 	}
 }
 
-func readDrained(c *wstest.Conn, k int, code frame.CloseCode) error {
+func readDrained(c *wstest.Conn, user, k, heavyN int, code frame.CloseCode) error {
 	c.Timeout = 90 * time.Second
-	for i := 0; i < k; i++ {
+	for i := 0; i < k+heavyN; i++ {
+		want := drainPayload(i)
+		if i >= k {
+			want = heavyPayload(user, i-k)
+		}
 		f, err := c.ReadFrame()
 		if err != nil {
 			return fmt.Errorf("message %d: %v", i, err)
 		}
-		if f.Op != frame.OpText || !f.Fin || string(f.Payload) != drainPayload(i) {
-			return fmt.Errorf("message %d: got %v, want %q...", i, f, drainPayload(i)[:12])
+		if f.Op != frame.OpText || !f.Fin || string(f.Payload) != want {
+			return fmt.Errorf("message %d: got %v, want %q...", i, f, want[:16])
 		}
 	}
 	got, reason, err := c.ReadClose()
