@@ -174,24 +174,32 @@ func (s *plainSet) finish() {
 	s.conns = nil
 	s.mu.Unlock()
 	rec := s.e.rec
+	// A disconnect shows only after the unread bytes before it: drain them
+	// (bounded, all connections at once) unless the reader saw the end.
+	deadline := time.Now().Add(300 * time.Millisecond)
+	var wg sync.WaitGroup
 	for _, pc := range conns {
-		if pc.slow {
-			if pc.closed {
+		wg.Add(1)
+		go func(pc *plainConn) {
+			defer wg.Done()
+			closed := pc.closed || serverClosed(pc.nc, deadline)
+			switch {
+			case closed && pc.slow:
 				rec.C.SlowClosed.Add(1)
+			case closed:
+				rec.C.StalledClosed.Add(1)
 			}
-		} else if serverClosed(pc.nc) {
-			rec.C.StalledClosed.Add(1)
-		}
-		_ = pc.nc.Close()
-		rec.C.Open.Add(-1)
+			_ = pc.nc.Close()
+			rec.C.Open.Add(-1)
+		}(pc)
 	}
+	wg.Wait()
 }
 
-// serverClosed drains nc for at most 64 MiB or 100 ms and reports whether
-// it ended with EOF or a reset.
-func serverClosed(nc net.Conn) bool {
+// serverClosed drains nc for at most 64 MiB or until deadline and reports
+// whether it ended with EOF or a reset.
+func serverClosed(nc net.Conn, deadline time.Time) bool {
 	buf := make([]byte, 64<<10)
-	deadline := time.Now().Add(100 * time.Millisecond)
 	_ = nc.SetReadDeadline(deadline)
 	for total := 0; total < 64<<20; {
 		n, err := nc.Read(buf)
