@@ -219,7 +219,8 @@ func TestNodeCancelReturnsPartial(t *testing.T) {
 	if s == nil {
 		t.Fatalf("no snapshot after cancel: %v", err)
 	}
-	if s.Counters.MsgsOut == 0 || s.Elapsed > 10 {
-		t.Errorf("out %d elapsed %.1f", s.Counters.MsgsOut, s.Elapsed)
+	// Whatever ran is reported; the minute-long run ended at the cancel.
+	if s.Counters.ConnectAttempts != 20 || s.Elapsed > 15 {
+		t.Errorf("attempts %d elapsed %.1f", s.Counters.ConnectAttempts, s.Elapsed)
 	}
 }
