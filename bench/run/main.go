@@ -55,6 +55,7 @@ func mainErr() int {
 	only := flag.String("only", "", "run only scenarios whose id contains this")
 	out := flag.String("out", "", "run directory (default bench/results/<date>-<commit>)")
 	results := flag.String("results", "bench/RESULTS.md", "markdown file to write the tables into (empty: none)")
+	report := flag.String("report", "", "only rewrite RESULTS.md and the charts from the kept run in this directory")
 	prof := flag.Int("profile", 0, "take an N-second CPU profile of every wsgate run (-pprof on its admin listener)")
 	flag.Parse()
 
@@ -65,6 +66,14 @@ func mainErr() int {
 		}
 		if err := compareRuns(os.Stdout, flag.Arg(0), flag.Arg(1)); err != nil {
 			fmt.Fprintln(os.Stderr, "compare:", err)
+			return 1
+		}
+		return 0
+	}
+
+	if *report != "" {
+		if err := rerender(*report, *results); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
 			return 1
 		}
 		return 0
@@ -164,12 +173,7 @@ func mainErr() int {
 		fmt.Fprintln(os.Stderr, "run: charts:", err)
 	}
 	if *results != "" {
-		path := *results
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(repo, path)
-		}
-		rel, _ := filepath.Rel(filepath.Dir(path), dir)
-		if err := updateMarkdown(path, rel, k); err != nil {
+		if err := updateMarkdown(resultsPath(repo, *results), dir, k); err != nil {
 			fmt.Fprintln(os.Stderr, "run: markdown:", err)
 			return 1
 		}
@@ -234,6 +238,38 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// resultsPath makes a RESULTS.md path relative to the repository absolute.
+func resultsPath(repo, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(repo, p)
+}
+
+// rerender rewrites the charts of the kept run in dir and its section of
+// the markdown file.
+func rerender(dir, results string) error {
+	k, err := readKept(dir)
+	if err != nil {
+		return err
+	}
+	if err := writeCharts(dir, k); err != nil {
+		return err
+	}
+	if results == "" {
+		return nil
+	}
+	repo, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	return updateMarkdown(resultsPath(repo, results), abs, k)
 }
 
 func readKept(dir string) (kept, error) {
