@@ -125,6 +125,9 @@ func markdown(w io.Writer, rel string, k kept) {
 			}
 		}
 		fmt.Fprintln(w)
+		if lo, hi := loadRange(k, id); hi > 0 {
+			fmt.Fprintf(w, "1-minute load average when these runs started: %.1f–%.1f (%d cores).\n\n", lo, hi, m.Machine.Cores)
+		}
 		for _, n := range notes {
 			fmt.Fprintf(w, "- %s\n", oneLine(n))
 		}
@@ -270,4 +273,19 @@ func compareRuns(w io.Writer, oldDir, newDir string) error {
 		}
 	}
 	return nil
+}
+
+// loadRange returns the lowest and highest load average recorded at the
+// start of scenario id's runs (0, 0 when none was recorded).
+func loadRange(k kept, id string) (lo, hi float64) {
+	for _, r := range k.Results {
+		if r.Scenario != id || r.Load1 == 0 {
+			continue
+		}
+		if lo == 0 || r.Load1 < lo {
+			lo = r.Load1
+		}
+		hi = max(hi, r.Load1)
+	}
+	return lo, hi
 }

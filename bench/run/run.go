@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,9 @@ type result struct {
 	Profile string `json:"profile,omitempty"`
 	// Err is why the run produced no figures.
 	Err string `json:"error,omitempty"`
+	// Load1 is the machine's 1-minute load average when the run started:
+	// other work on a shared machine shows up here.
+	Load1 float64 `json:"load1,omitempty"`
 }
 
 // wsloadReport is the part of wsload's --json output the harness reads.
@@ -66,7 +70,7 @@ type runner struct {
 
 // runOne starts spec, drives sc against it with wsload and stops it.
 func (r *runner) runOne(sc scenario, spec serverSpec, round int) result {
-	res := result{Scenario: sc.ID, Server: spec.Name, Round: round}
+	res := result{Scenario: sc.ID, Server: spec.Name, Round: round, Load1: loadAvg()}
 	srv, err := start(spec, r.Bin, sc.Deflate)
 	if err != nil {
 		res.Err = err.Error()
@@ -229,4 +233,18 @@ func (r *runner) profile(ctx context.Context, admin string, delay time.Duration,
 	}
 	defer f.Close()
 	_, _ = io.Copy(f, resp.Body)
+}
+
+// loadAvg returns the 1-minute load average, or 0 when unreadable.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
