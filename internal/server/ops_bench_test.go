@@ -15,6 +15,7 @@ import (
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/config"
+	"github.com/wsgate/wsgate/internal/metrics"
 	"github.com/wsgate/wsgate/internal/wstest"
 )
 
@@ -107,5 +108,37 @@ func BenchmarkEchoMetrics(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*mode.burst), "ns/msg")
 			})
 		}
+	}
+}
+
+// BenchmarkMetricsRecordEcho isolates what -metrics adds to one echoed
+// message: the four counter updates OnMessage makes (messages and bytes,
+// in and out). "serial" is one poller; "parallel" has every CPU update the
+// same series at once, as all pollers do under load (the counters are
+// shared, so this is the contended cost).
+func BenchmarkMetricsRecordEcho(b *testing.B) {
+	m := metrics.New([]string{"r"}, []string{"ok"}, []string{"k"}, 1, metrics.Gauges{})
+	rec := func() {
+		m.MessagesIn[metrics.OpText].Inc()
+		m.BytesIn[metrics.OpText].Add(64)
+		m.MessagesOut[metrics.OpText].Inc()
+		m.BytesOut[metrics.OpText].Add(64)
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			rec()
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				rec()
+			}
+		})
+	})
+	if got := m.MessagesIn[metrics.OpText].Get(); got == 0 {
+		b.Fatal("nothing recorded")
 	}
 }
