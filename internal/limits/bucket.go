@@ -39,13 +39,13 @@ func NewLimit(perSecond float64, burst int64) Limit {
 }
 
 // Unlimited reports whether l admits everything.
-func (l *Limit) Unlimited() bool { return l.interval == 0 }
+func (l Limit) Unlimited() bool { return l.interval == 0 }
 
 // Rate is the sustained rate in tokens per second (0 when unlimited).
-func (l *Limit) Rate() float64 { return l.rate }
+func (l Limit) Rate() float64 { return l.rate }
 
 // Burst is the bucket size in tokens (0 when unlimited).
-func (l *Limit) Burst() int64 { return l.burst }
+func (l Limit) Burst() int64 { return l.burst }
 
 // Bucket is one token bucket in 8 bytes, kept as the GCRA "theoretical
 // arrival time": the instant the bucket will be full again. A tat at or
