@@ -32,7 +32,8 @@ import asyncio
 import sys
 import time
 
-import echo_common as common
+sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
+import echo_common as common  # noqa: E402 (after the line above)
 
 try:
     import websockets
