@@ -98,13 +98,14 @@ func runBroadcast(ctx context.Context, e *env) error {
 		}
 	}
 	e.startMeasure()
-	end := time.Now().Add(cfg.Duration)
+	start := time.Now()
+	end := start.Add(cfg.Duration)
 	var wg sync.WaitGroup
 	for _, id := range myPubs {
 		wg.Add(1)
 		go func(id uint32) {
 			defer wg.Done()
-			ev.publish(ctx, id, end)
+			ev.publish(ctx, id, start, end)
 		}(id)
 	}
 	wg.Wait()
@@ -113,29 +114,28 @@ func runBroadcast(ctx context.Context, e *env) error {
 	return nil
 }
 
-// drainBroadcast waits until every expected delivery arrived (single
-// process) or deliveries have been quiet for 500 ms, at most Drain.
+// pubInterval is the time between two messages of one publisher.
+func (e *env) pubInterval() time.Duration {
+	return time.Duration(float64(time.Second) * float64(e.cfg.Publishers) / e.cfg.PubRate)
+}
+
+// drainBroadcast waits, at most Drain, until every local subscriber has
+// every message of every publisher. Each publisher's schedule has the same,
+// known number of slots, so this works across worker processes too.
 func (e *env) drainBroadcast(ctx context.Context) {
+	iv := e.pubInterval()
+	slots := int64((e.cfg.Duration + iv - 1) / iv)
 	c := &e.rec.C
-	last, quietSince := int64(-1), time.Now()
 	e.drain(ctx, func() bool {
-		d := c.Delivered.Load() + c.Duplicates.Load()
-		if e.cfg.Workers == 1 && c.Delivered.Load() >= c.Published.Load()*c.Subscribers.Load() {
-			return true
-		}
-		if d != last {
-			last, quietSince = d, time.Now()
-		}
-		return e.cfg.Workers > 1 && time.Since(quietSince) > 500*time.Millisecond
+		return c.Delivered.Load() >= c.Subscribers.Load()*int64(e.cfg.Publishers)*slots
 	})
 }
 
 // publish sends publisher id's messages at its share of PubRate until end.
 // The stamp carries the intended send time.
-func (ev *bcastEvents) publish(ctx context.Context, id uint32, end time.Time) {
+func (ev *bcastEvents) publish(ctx context.Context, id uint32, start, end time.Time) {
 	e := ev.e
-	rate := e.cfg.PubRate / float64(e.cfg.Publishers)
-	interval := time.Duration(float64(time.Second) / rate)
+	interval := e.pubInterval()
 	p := newPayload(e.cfg.Size, uint64(id)+7)
 	op := frame.OpText
 	if e.cfg.Binary && e.cfg.PublishURL == "" {
@@ -145,7 +145,6 @@ func (ev *bcastEvents) publish(ctx context.Context, id uint32, end time.Time) {
 	if e.cfg.PublishURL != "" {
 		hc = &http.Client{Timeout: 5 * time.Second}
 	}
-	start := time.Now()
 	for seq := uint64(1); ctx.Err() == nil; seq++ {
 		due := start.Add(time.Duration(seq-1) * interval)
 		if !due.Before(end) {
