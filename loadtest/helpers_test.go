@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	if shared.stop != nil {
 		shared.stop()
 	}
+	if wsgateBuild.dir != "" {
+		os.RemoveAll(wsgateBuild.dir)
+	}
 	os.Exit(code)
 }
 

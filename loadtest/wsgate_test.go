@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 )
@@ -17,18 +18,40 @@ type gate struct {
 	PID   int
 }
 
+var wsgateBuild struct {
+	sync.Mutex
+	dir, bin string
+}
+
+// buildWsgate builds cmd/wsgate once per test binary; TestMain removes it.
+func buildWsgate(t *testing.T) string {
+	wsgateBuild.Lock()
+	defer wsgateBuild.Unlock()
+	if wsgateBuild.bin != "" {
+		return wsgateBuild.bin
+	}
+	dir, err := os.MkdirTemp("", "wsload-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "wsgate")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/wsgate")
+	build.Dir = repoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		t.Fatalf("go build ./cmd/wsgate: %v\n%s", err, out)
+	}
+	wsgateBuild.dir, wsgateBuild.bin = dir, bin
+	return bin
+}
+
 // startWsgate builds cmd/wsgate and runs it on free loopback ports.
 func startWsgate(t *testing.T) gate {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs cmd/wsgate")
 	}
-	bin := filepath.Join(t.TempDir(), "wsgate")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/wsgate")
-	build.Dir = repoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/wsgate: %v\n%s", err, out)
-	}
+	bin := buildWsgate(t)
 	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0")
 	out, err := cmd.StderrPipe()
 	if err != nil {
