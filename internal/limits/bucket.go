@@ -35,7 +35,7 @@ func NewLimit(perSecond float64, burst int64) Limit {
 	}
 	burst = max(burst, 1)
 	iv := 1e9 / perSecond
-	return Limit{interval: iv, tau: int64(float64(burst) * iv), rate: perSecond, burst: burst}
+	return Limit{interval: iv, tau: clampNanos(float64(burst) * iv), rate: perSecond, burst: burst}
 }
 
 // Unlimited reports whether l admits everything.
@@ -59,8 +59,20 @@ type Bucket struct {
 	tat int64
 }
 
+// maxSpan bounds every span a bucket computes (about 36 years), so sums
+// of times never overflow int64.
+const maxSpan = 1 << 60
+
+// clampNanos converts a span to int64 nanoseconds within [0, maxSpan].
+func clampNanos(ns float64) int64 {
+	if !(ns < maxSpan) { // also catches NaN
+		return maxSpan
+	}
+	return max(int64(ns), 0)
+}
+
 // cost is the time n tokens are worth under l.
-func (l *Limit) cost(n int64) int64 { return int64(float64(n) * l.interval) }
+func (l *Limit) cost(n int64) int64 { return clampNanos(float64(n) * l.interval) }
 
 // Allow takes n tokens at now if the bucket holds them and reports
 // whether it did. A request larger than the whole burst passes only when

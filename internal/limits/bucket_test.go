@@ -78,6 +78,22 @@ func TestBucketOversized(t *testing.T) {
 	}
 }
 
+func TestBucketHugeValues(t *testing.T) {
+	l := NewLimit(1e-3, 1<<62) // one token per 1000 s, enormous burst
+	var b Bucket
+	if !b.Allow(&l, sec, 1<<62) || b.Allow(&l, sec+1, 1) {
+		t.Error("huge burst: first take should pass on a full bucket, the next not")
+	}
+	l2 := NewLimit(1, 1)
+	var b2 Bucket
+	if !b2.Allow(&l2, sec, 1<<62) {
+		t.Error("oversized take on a full bucket refused")
+	}
+	if b2.Allow(&l2, sec+1000*sec, 1) || b2.tat <= sec {
+		t.Errorf("oversized take overflowed: tat %d", b2.tat)
+	}
+}
+
 // TestFlood sends at 10× the rate for 10 s: what passes is the burst plus
 // the rate over the time, no more.
 func TestFlood(t *testing.T) {
