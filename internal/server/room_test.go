@@ -548,18 +548,28 @@ func TestRoomWriteTimeoutProgress(t *testing.T) {
 		c.WriteTimeout = writeTimeout
 		c.Tick = 50 * time.Millisecond
 	})
-	member := wstest.Dial(t, srv.Addr().String(), "/room/progress?user=slow")
-	waitFor(t, 10*time.Second, "the member to join", func() bool { return srv.hub.Count("progress") == 1 })
+	addr := srv.Addr().String()
+	member := wstest.Dial(t, addr, "/room/progress")
+	pub := wstest.Dial(t, addr, "/room/progress")
+	waitFor(t, 10*time.Second, "both to join", func() bool { return srv.hub.Count("progress") == 2 })
 	sc := findMember(srv, "progress", member.NC.LocalAddr())
-	// A backlog of 30 MiB: far more than the reader below takes in the
-	// time it reads.
-	body := publishBody("", bytes.Repeat([]byte("x"), 1<<20), false)
-	for i := range 30 {
-		if status, resp := adminDo(t, "POST", adminBase(srv), "/api/users/slow/send", body); status != 200 {
-			t.Fatalf("backlog message %d: %d %s", i, status, resp)
+	// A backlog of 30 MiB, far more than the reader below takes in the
+	// time it reads, published by the other member (one masked frame,
+	// written 30 times, on another goroutine: the reading must start as
+	// soon as the member's socket is full).
+	msg := wstest.AppendFrame(nil, true, 0, frame.OpBinary, bytes.Repeat([]byte("x"), 1<<20), true)
+	published := make(chan error, 1)
+	go func() {
+		_ = pub.NC.SetWriteDeadline(time.Now().Add(2 * time.Minute))
+		for range 30 {
+			if _, err := pub.NC.Write(msg); err != nil {
+				published <- err
+				return
+			}
 		}
-	}
-	waitFor(t, 10*time.Second, "the socket to fill", func() bool { return sc.BlockedSince() != 0 })
+		published <- nil
+	}()
+	waitFor(t, 60*time.Second, "the member's socket to fill", func() bool { return sc.BlockedSince() != 0 })
 	// Read 32 KiB every 20 ms (at most 1.6 MB/s) for well over the write
 	// timeout.
 	buf := make([]byte, 32<<10)
@@ -574,7 +584,7 @@ func TestRoomWriteTimeoutProgress(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if st := srv.Stats(); st.SlowClosed != 0 || srv.hub.Count("progress") != 1 {
+	if st := srv.Stats(); st.SlowClosed != 0 || srv.hub.Count("progress") != 2 {
 		t.Fatalf("a member that read %d KiB in %v, some every 20 ms, was closed as a slow consumer: %+v",
 			read>>10, time.Since(start).Round(time.Millisecond), st)
 	}
@@ -582,4 +592,12 @@ func TestRoomWriteTimeoutProgress(t *testing.T) {
 		t.Fatalf("the backlog drained (%d KiB read): the test did not keep the queue busy", read>>10)
 	}
 	t.Logf("read %d KiB in %v; %d KiB still queued", read>>10, time.Since(start).Round(time.Millisecond), sc.Queued()>>10)
+	select {
+	case err := <-published:
+		if err != nil {
+			t.Errorf("publishing the backlog: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Error("the backlog was never all published")
+	}
 }
