@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -52,7 +53,21 @@ func main() {
 	})
 	mux.HandleFunc(peer.RoomPrefix, s.serveRoom)
 
+	// Listen through Config.Listen to learn the real address when -addr
+	// has port 0.
+	bound := make(chan string, 1)
+	listen := func(network, addr string) (net.Listener, error) {
+		ln, err := net.Listen(network, addr)
+		if err == nil {
+			select {
+			case bound <- ln.Addr().String():
+			default:
+			}
+		}
+		return ln, err
+	}
 	eng := nbhttp.NewEngine(nbhttp.Config{
+		Listen:                  listen,
 		Network:                 "tcp",
 		Addrs:                   []string{f.Addr},
 		Handler:                 mux,
@@ -64,7 +79,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "nbio:", err)
 		os.Exit(1)
 	}
-	peer.Announce("nbio", f.Addr)
+	peer.Announce("nbio", <-bound)
 	peer.WaitSignal()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
