@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/flate"
 	"errors"
 	"fmt"
 	"net"
@@ -214,4 +215,58 @@ func closeAll(conns []net.Conn) {
 			conns[i] = nil
 		}
 	}
+}
+
+// wsDeflateExchange is wsExchange with a permessage-deflate offer: the 101
+// must accept it, then one compressed (RSV1) masked text frame goes out and
+// its echo (uncompressed: it is under the compression threshold) comes back.
+func wsDeflateExchange(host, path string) exchange {
+	req := []byte("GET " + path + " HTTP/1.1\r\nHost: " + host +
+		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	compressed := deflateRaw(echoPayload)
+	frame := []byte{0x80 | 0x40 | 0x1, 0x80 | byte(len(compressed)), 1, 2, 3, 4}
+	for i, b := range compressed {
+		frame = append(frame, b^frame[2+i%4])
+	}
+	return func(c net.Conn) error {
+		if _, err := c.Write(req); err != nil {
+			return err
+		}
+		var buf [1024]byte
+		head, rest, err := readHead(c, buf[:])
+		if err != nil {
+			return err
+		}
+		if !bytes.HasPrefix(head, []byte("HTTP/1.1 101 ")) || !bytes.Contains(head, []byte("permessage-deflate")) {
+			return fmt.Errorf("%w (or permessage-deflate not accepted): %q", errBadHandshake, head)
+		}
+		if _, err := c.Write(frame); err != nil {
+			return err
+		}
+		want := append([]byte{0x81, byte(len(echoPayload))}, echoPayload...)
+		got := append([]byte(nil), rest...)
+		for len(got) < len(want) {
+			n, err := c.Read(buf[:])
+			if err != nil {
+				return err
+			}
+			got = append(got, buf[:n]...)
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("%w: %x", errBadEcho, got)
+		}
+		return nil
+	}
+}
+
+// deflateRaw compresses p as one permessage-deflate message: raw DEFLATE,
+// sync-flushed, with the 00 00 ff ff tail removed (RFC 7692 section 7.2.1).
+func deflateRaw(p []byte) []byte {
+	var b bytes.Buffer
+	w, _ := flate.NewWriter(&b, flate.BestSpeed)
+	w.Write(p)
+	w.Flush()
+	return bytes.TrimSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
 }

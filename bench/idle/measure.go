@@ -50,7 +50,7 @@ func measureOne(o *options, bins *binaries, kind string, round int, echo *echoSt
 	if kind == kindFloor {
 		p, err = startFloor(bins, gogc)
 	} else {
-		p, err = startWSGate(bins, gogc, o.extra)
+		p, err = startWSGate(bins, gogc, o.extra, kind == kindDeflate)
 	}
 	if err != nil {
 		return nil, err
@@ -136,6 +136,15 @@ func warmUp(p *proc, o *options, echo *echoState) (exchange, error) {
 		plan.ex = tcpExchange
 	} else {
 		useEcho := echo.want && (!echo.checked || echo.works)
+		if p.kind == kindDeflate {
+			plan.ex = wsDeflateExchange(p.addr, "/echo")
+			c, err := dialOne(plan, 0)
+			if err != nil {
+				return nil, fmt.Errorf("warm-up connection with permessage-deflate: %w (server stderr: %s)", err, p.stderr)
+			}
+			abort(c)
+			return plan.ex, nil
+		}
 		plan.ex = wsExchange(p.addr, "/echo", useEcho)
 		c, err := dialOne(plan, 0)
 		if err != nil && useEcho && !echo.checked {

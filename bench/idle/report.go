@@ -47,19 +47,23 @@ type report struct {
 	Echo        string      `json:"echo"`
 	Runs        []runResult `json:"runs"`
 	// Mean per-connection figures over rounds, per server.
-	FloorRSS       float64      `json:"floor_rss_per_conn"`
-	WSGateRSS      float64      `json:"wsgate_rss_per_conn"`
-	FloorAnon      float64      `json:"floor_anon_per_conn"`
-	WSGateAnon     float64      `json:"wsgate_anon_per_conn"`
-	FloorHeap      float64      `json:"floor_heap_inuse_per_conn"`
-	FloorMarginal  float64      `json:"floor_rss_marginal_per_conn"`
-	WSGateMarginal float64      `json:"wsgate_rss_marginal_per_conn"`
-	RatioMarginal  float64      `json:"ratio_rss_marginal"`
-	RatioRSS       float64      `json:"ratio_rss"`
-	RatioAnon      float64      `json:"ratio_anon"`
-	Method         string       `json:"method"`
-	Structs        []structSize `json:"wsgate_structs,omitempty"`
-	StructsErr     error        `json:"-"`
+	FloorRSS       float64 `json:"floor_rss_per_conn"`
+	WSGateRSS      float64 `json:"wsgate_rss_per_conn"`
+	FloorAnon      float64 `json:"floor_anon_per_conn"`
+	WSGateAnon     float64 `json:"wsgate_anon_per_conn"`
+	FloorHeap      float64 `json:"floor_heap_inuse_per_conn"`
+	FloorMarginal  float64 `json:"floor_rss_marginal_per_conn"`
+	WSGateMarginal float64 `json:"wsgate_rss_marginal_per_conn"`
+	RatioMarginal  float64 `json:"ratio_rss_marginal"`
+	RatioRSS       float64 `json:"ratio_rss"`
+	// DeflateRSS is wsgate's RSS per connection with permessage-deflate
+	// negotiated (-deflate), and DeflateRatio its ratio to WSGateRSS.
+	DeflateRSS   float64      `json:"deflate_rss_per_conn,omitempty"`
+	DeflateRatio float64      `json:"deflate_ratio_to_wsgate,omitempty"`
+	RatioAnon    float64      `json:"ratio_anon"`
+	Method       string       `json:"method"`
+	Structs      []structSize `json:"wsgate_structs,omitempty"`
+	StructsErr   error        `json:"-"`
 }
 
 func newReport(o *options, start time.Time) *report {
@@ -104,6 +108,10 @@ func (r *report) summarize() {
 	if r.FloorRSS > 0 {
 		r.RatioRSS = r.WSGateRSS / r.FloorRSS
 	}
+	r.DeflateRSS = mean(kindDeflate, rss)
+	if r.DeflateRSS > 0 && r.WSGateRSS > 0 {
+		r.DeflateRatio = r.DeflateRSS / r.WSGateRSS
+	}
 	if r.FloorAnon > 0 {
 		r.RatioAnon = r.WSGateAnon / r.FloorAnon
 	}
@@ -131,7 +139,7 @@ func writeReport(w io.Writer, r *report) {
 			heap = fmt.Sprintf("%.0f", x.HeapPerConn)
 		}
 		ratio := "-"
-		if x.Server == kindWSGate && r.FloorRSS > 0 {
+		if (x.Server == kindWSGate || x.Server == kindDeflate) && r.FloorRSS > 0 {
 			ratio = fmt.Sprintf("%.2f", x.RSSPerConn/r.FloorRSS)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%.1f\t\n", x.Server, x.Round, x.Conns,
@@ -143,6 +151,10 @@ func writeReport(w io.Writer, r *report) {
 	fmt.Fprintf(w, "marginal (second half of the connections): floor %.0f B/conn, wsgate %.0f B/conn\n", r.FloorMarginal, r.WSGateMarginal)
 	fmt.Fprintf(w, "ratio wsgate/floor: %.2fx RSS, %.2fx anon, %.2fx marginal RSS (issue 2 target: <= 1.2x)\n\n",
 		r.RatioRSS, r.RatioAnon, r.RatioMarginal)
+	if r.DeflateRSS > 0 {
+		fmt.Fprintf(w, "with permessage-deflate negotiated: wsgate %.0f B/conn RSS, %.2fx wsgate without it (issue 3 target: <= 1.25x)\n\n",
+			r.DeflateRSS, r.DeflateRatio)
+	}
 	writeStructs(w, r)
 	fmt.Fprintln(w, method)
 }

@@ -21,6 +21,9 @@ import (
 const (
 	kindFloor  = "floor"
 	kindWSGate = "wsgate"
+	// kindDeflate is wsgate again, with clients that negotiate
+	// permessage-deflate and send one compressed message.
+	kindDeflate = "wsgate+deflate"
 )
 
 // binaries are the servers built for this run.
@@ -142,7 +145,7 @@ func startFloor(b *binaries, gogc string) (*proc, error) {
 // if this version has one, also gets a free port (its default port may be
 // taken by another run). extra flags come last, so they win; every other
 // setting is wsgate's default.
-func startWSGate(b *binaries, gogc string, extra []string) (*proc, error) {
+func startWSGate(b *binaries, gogc string, extra []string, deflate bool) (*proc, error) {
 	addr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -159,6 +162,9 @@ func startWSGate(b *binaries, gogc string, extra []string) (*proc, error) {
 	cmd := exec.Command(b.wsgate, args...)
 	cmd.Env = serverEnv(gogc)
 	p := &proc{kind: kindWSGate, cmd: cmd, addr: addr}
+	if deflate {
+		p.kind = kindDeflate
+	}
 	if err := p.start(); err != nil {
 		return nil, err
 	}

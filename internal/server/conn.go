@@ -201,7 +201,11 @@ func (c *conn) onRequest(req, rest []byte) {
 	if p, ok := h.neg.Accepted(); ok && s.cfg.Deflate {
 		c.setupDeflate(p)
 	}
-	c.dec.Init(&s.limits, false, c.dfl != 0)
+	if c.dfl != 0 {
+		c.dec.Init(&s.dflLimits, false, true)
+	} else {
+		c.dec.Init(&s.limits, false, false)
+	}
 	c.state.Store(stateOpen)
 	_ = c.Write(resp)
 	s.hsPool.Put(h)
@@ -294,6 +298,8 @@ func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 		if payload, err = c.inflate(op, payload, b); err != nil {
 			return err
 		}
+	} else if c.dfl != 0 && int64(len(payload)) > s.cfg.MaxMessage {
+		return frame.ErrMessageTooBig // the decoder's limit had deflate's slack
 	}
 	i := opIndex(op)
 	if s.cfg.Metrics {

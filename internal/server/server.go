@@ -29,19 +29,25 @@ import (
 
 // Server is a running wsgate instance.
 type Server struct {
-	cfg     config.Config
-	log     *slog.Logger
-	eng     *poller.Engine
-	limits  frame.Limits
-	dflOpts deflate.Options
-	origins *config.OriginMatcher
-	routes  []route
-	hub     *hub.Hub[*conn]
-	workers *workerPool
-	m       *metrics.Metrics
-	apiKey  string
-	admin   *http.Server
-	adminLn net.Listener
+	cfg    config.Config
+	log    *slog.Logger
+	eng    *poller.Engine
+	limits frame.Limits
+	// dflLimits is for connections with permessage-deflate: a compressed
+	// frame of incompressible data is a little longer than the message it
+	// carries, so the wire limits get deflate's worst-case growth on top;
+	// the message limit itself is enforced on the inflated size, and on
+	// uncompressed messages in OnMessage.
+	dflLimits frame.Limits
+	dflOpts   deflate.Options
+	origins   *config.OriginMatcher
+	routes    []route
+	hub       *hub.Hub[*conn]
+	workers   *workerPool
+	m         *metrics.Metrics
+	apiKey    string
+	admin     *http.Server
+	adminLn   net.Listener
 
 	// batches are per-poller output buffers. nbio calls OnData for a
 	// connection only on the poller goroutine that owns its descriptor
@@ -83,6 +89,8 @@ func New(cfg config.Config) (*Server, error) {
 		apiKey:  cfg.APIKey,
 		dflOpts: deflate.Options{ContextTakeover: cfg.DeflateContextTakeover, Level: cfg.DeflateLevel, Threshold: cfg.DeflateThreshold},
 	}
+	slack := cfg.MaxMessage/64 + 1024 // stored blocks add 5 bytes per 64 KiB; small windows a little more
+	s.dflLimits = frame.Limits{MaxFrame: cfg.FrameLimit() + slack, MaxMessage: cfg.MaxMessage + slack}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
