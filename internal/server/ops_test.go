@@ -14,7 +14,10 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
+	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -605,5 +608,48 @@ func TestReadinessDuringDrain(t *testing.T) {
 	}
 	if _, err := (&http.Client{Timeout: 5 * time.Second}).Get(admin + "/healthz"); err == nil {
 		t.Error("/healthz still answers after Shutdown returned")
+	}
+}
+
+// TestCloseRightAfterStart stops servers the instant they start, with one
+// P so the listener's accept goroutine has not run yet: Close (and so a
+// SIGTERM right after start) must still return. The probe runs in a child
+// process so that a hang, which leaves a goroutine spinning, is contained
+// and killed.
+func TestCloseRightAfterStart(t *testing.T) {
+	if os.Getenv("WSGATE_OPS_CLOSE_PROBE") == "1" {
+		runtime.GOMAXPROCS(1)
+		for i := 0; i < 5; i++ {
+			cfg := config.Default()
+			cfg.Listen, cfg.Admin = "127.0.0.1:0", ""
+			srv, err := server.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.Start(); err != nil {
+				t.Fatal(err)
+			}
+			srv.Close()
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCloseRightAfterStart$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "WSGATE_OPS_CLOSE_PROBE=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("probe: %v\n%s", err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatal("Close right after Start did not return within 30s (5 servers, GOMAXPROCS 1)")
 	}
 }
