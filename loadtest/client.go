@@ -248,11 +248,15 @@ func (cl *Client) dial(c *Conn, t *Target) {
 // fail reports a connection that closed before opening.
 func (cl *Client) fail(c *Conn, err error) {
 	c.mu.Lock()
+	if c.state == stClosed { // the event loop's OnClose reported it already
+		c.mu.Unlock()
+		return
+	}
 	c.state = stClosed
 	c.mu.Unlock()
 	cl.forget(c)
 	kind := FailureKind(err)
-	cl.rec.Fail(kind)
+	cl.rec.Fail(kind, err)
 	c.ev.Fail(c, kind, err)
 }
 
@@ -456,7 +460,7 @@ func (cl *Client) onClose(nc *nbio.Conn, err error) {
 			}
 		}
 		kind := FailureKind(failErr)
-		cl.rec.Fail(kind)
+		cl.rec.Fail(kind, failErr)
 		c.ev.Fail(c, kind, failErr)
 	case stOpen:
 		cl.rec.C.Open.Add(-1)

@@ -57,7 +57,7 @@ func (s *plainSet) dial(t *Target, slow bool) (*plainConn, error) {
 	rec.C.ConnectAttempts.Add(1)
 	start := time.Now()
 	fail := func(err error) (*plainConn, error) {
-		rec.Fail(FailureKind(err))
+		rec.Fail(FailureKind(err), err)
 		return nil, err
 	}
 	d := net.Dialer{Timeout: e.cfg.DialTimeout, LocalAddr: e.cl.localAddr()}

@@ -246,19 +246,20 @@ func (p *Point) fillLatency() {
 // Snapshot is everything a run measured. Snapshots of worker processes merge
 // into one with Merge; the merged figures equal the sums of the parts.
 type Snapshot struct {
-	Scenario string           `json:"scenario"`
-	Targets  []string         `json:"targets"`
-	Workers  int              `json:"workers"`
-	Start    time.Time        `json:"start"`
-	Elapsed  float64          `json:"elapsed_s"`  // whole run: ramp, measuring phase, drain
-	Measured float64          `json:"measured_s"` // measuring phase (sending or holding); rates use it
-	Counters Counters         `json:"counters"`
-	Failures map[string]int64 `json:"failures"` // connect failures by kind
-	Closes   map[string]int64 `json:"closes"`   // disconnect reasons of open connections
-	Latency  map[string]*Hist `json:"latency"`  // "handshake", "message"
-	Series   []Point          `json:"series"`
-	Server   []ProcSample     `json:"server,omitempty"`
-	Config   map[string]any   `json:"config,omitempty"`
+	Scenario string            `json:"scenario"`
+	Targets  []string          `json:"targets"`
+	Workers  int               `json:"workers"`
+	Start    time.Time         `json:"start"`
+	Elapsed  float64           `json:"elapsed_s"`  // whole run: ramp, measuring phase, drain
+	Measured float64           `json:"measured_s"` // measuring phase (sending or holding); rates use it
+	Counters Counters          `json:"counters"`
+	Failures map[string]int64  `json:"failures"`                   // connect failures by kind
+	Examples map[string]string `json:"failure_examples,omitempty"` // an error message of each kind
+	Closes   map[string]int64  `json:"closes"`                     // disconnect reasons of open connections
+	Latency  map[string]*Hist  `json:"latency"`                    // "handshake", "message"
+	Series   []Point           `json:"series"`
+	Server   []ProcSample      `json:"server,omitempty"`
+	Config   map[string]any    `json:"config,omitempty"`
 }
 
 // window returns the seconds that rates are computed over.
@@ -281,6 +282,14 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	}
 	s.Failures = mergeMap(s.Failures, o.Failures)
 	s.Closes = mergeMap(s.Closes, o.Closes)
+	for k, v := range o.Examples {
+		if s.Examples == nil {
+			s.Examples = map[string]string{}
+		}
+		if _, ok := s.Examples[k]; !ok {
+			s.Examples[k] = v
+		}
+	}
 	if s.Latency == nil {
 		s.Latency = map[string]*Hist{}
 	}
@@ -348,6 +357,7 @@ type Recorder struct {
 	shards   [nShards]recShard
 	mu       sync.Mutex // guards failures, closes, series, lastTick
 	failures map[string]int64
+	examples map[string]string // first error message of each failure kind
 	closes   map[string]int64
 	series   []Point
 	last     Counters
@@ -363,7 +373,7 @@ type recShard struct {
 
 // NewRecorder returns a Recorder whose clock starts now.
 func NewRecorder() *Recorder {
-	r := &Recorder{failures: map[string]int64{}, closes: map[string]int64{}, start: time.Now()}
+	r := &Recorder{failures: map[string]int64{}, examples: map[string]string{}, closes: map[string]int64{}, start: time.Now()}
 	for i := range r.shards {
 		for k := range r.shards[i].total {
 			r.shards[i].total[k] = newHist()
@@ -385,11 +395,15 @@ func (r *Recorder) Record(kind int, shard uint32, d time.Duration) {
 	s.mu.Unlock()
 }
 
-// Fail counts a connect failure of the given kind.
-func (r *Recorder) Fail(kind string) {
+// Fail counts a connect failure of the given kind; the first error of
+// each kind is kept as an example.
+func (r *Recorder) Fail(kind string, err error) {
 	r.C.ConnectFailed.Add(1)
 	r.mu.Lock()
 	r.failures[kind]++
+	if _, ok := r.examples[kind]; !ok && err != nil {
+		r.examples[kind] = err.Error()
+	}
 	r.mu.Unlock()
 }
 
@@ -452,6 +466,10 @@ func (r *Recorder) Snapshot(scenario string) *Snapshot {
 	}
 	r.mu.Lock()
 	s.Failures = mergeMap(nil, r.failures)
+	s.Examples = map[string]string{}
+	for k, v := range r.examples {
+		s.Examples[k] = v
+	}
 	s.Closes = mergeMap(nil, r.closes)
 	s.Series = append([]Point(nil), r.series...)
 	r.mu.Unlock()

@@ -96,6 +96,9 @@ func WriteSummary(w io.Writer, s *Snapshot, checks []ThresholdResult) {
 	row("connected", c.Connected)
 	if c.ConnectFailed > 0 {
 		row("connect failures", fmt.Sprintf("%d  %s", c.ConnectFailed, fmtMap(s.Failures)))
+		for _, k := range sortedKeys(s.Examples) {
+			row("  e.g. "+k, s.Examples[k])
+		}
 	}
 	if c.Disconnects > 0 {
 		row("server disconnects", fmt.Sprintf("%d  %s", c.Disconnects, fmtMap(s.Closes)))
@@ -158,12 +161,17 @@ func WriteSummary(w io.Writer, s *Snapshot, checks []ThresholdResult) {
 	}
 }
 
-func fmtMap(m map[string]int64) string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	return keys
+}
+
+func fmtMap(m map[string]int64) string {
+	keys := sortedKeys(m)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
