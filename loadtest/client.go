@@ -279,7 +279,7 @@ func FailureKind(err error) string {
 		errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), err == nil,
-		errors.Is(err, errEOF):
+		errors.Is(err, errEOF), errors.Is(err, net.ErrClosed):
 		return "reset"
 	case errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.EADDRINUSE):
 		return "addr"
