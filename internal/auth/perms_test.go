@@ -1,6 +1,9 @@
 package auth
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestPatterns(t *testing.T) {
 	cases := []struct {
@@ -93,5 +96,25 @@ func BenchmarkCanJoin(b *testing.B) {
 		if !id.CanJoinBytes(room) {
 			b.Fatal("no match")
 		}
+	}
+}
+
+func TestNewIdentity(t *testing.T) {
+	id, err := NewIdentity("dev-user", time.Time{}, []string{">"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !id.CanJoin("any.room") || !id.CanPublish("x") {
+		t.Error("dev identity with > should join and publish everywhere")
+	}
+	id, _ = NewIdentity("reader", time.Time{}, []string{"news.*"}, []string{})
+	if !id.CanJoin("news.today") || id.CanPublish("news.today") {
+		t.Error("an empty publish list should make the identity read-only")
+	}
+	if _, err := NewIdentity("bad user", time.Time{}, nil, nil); err != ErrSubject {
+		t.Errorf("unsafe subject: err = %v", err)
+	}
+	if _, err := NewIdentity("u", time.Time{}, []string{"a b"}, nil); err != ErrPermissions {
+		t.Errorf("bad pattern: err = %v", err)
 	}
 }

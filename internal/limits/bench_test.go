@@ -23,6 +23,19 @@ func BenchmarkConnBuckets(b *testing.B) {
 	b.ReportMetric(float64(unsafe.Sizeof(c)), "B/conn")
 }
 
+// BenchmarkConnBucketsNoClock is the check alone, with the loop's now
+// passed in as the poller does.
+func BenchmarkConnBucketsNoClock(b *testing.B) {
+	l := ConnLimits{Msgs: NewLimit(1e9, 1e9), Bytes: NewLimit(1e12, 1e12)}
+	var c ConnBuckets
+	now := sec
+	b.ReportAllocs()
+	for b.Loop() {
+		now++
+		c.Allow(&l, now, 64)
+	}
+}
+
 // ... against two golang.org/x/time/rate Limiters, which carry a mutex,
 // their own rate and burst, and time.Time values.
 func BenchmarkRateLimiter(b *testing.B) {
