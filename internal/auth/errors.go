@@ -81,3 +81,13 @@ func Reason(err error) string {
 	}
 	return "invalid token"
 }
+
+// Challenge is the WWW-Authenticate header value (RFC 6750) for a 401
+// caused by err: `Bearer` when no token came, else
+// `Bearer error="invalid_token"`. It does not allocate.
+func Challenge(err error) string {
+	if errors.Is(err, ErrNoToken) {
+		return "Bearer"
+	}
+	return `Bearer error="invalid_token"`
+}

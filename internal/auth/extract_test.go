@@ -181,3 +181,9 @@ func TestTokenCollectorCopiesAndDoesNotAllocate(t *testing.T) {
 		t.Errorf("extraction allocates %v times per handshake", n)
 	}
 }
+
+func TestChallenge(t *testing.T) {
+	if Challenge(ErrNoToken) != "Bearer" || Challenge(ErrExpired) != `Bearer error="invalid_token"` {
+		t.Error("Challenge values")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math/rand/v2"
+	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -174,14 +175,33 @@ func IPKey(a netip.Addr, v6Bits int) netip.Addr {
 type IPLimiter struct {
 	k      *KeyedLimiter[netip.Addr]
 	v6Bits int
+	rej    [maxRetryAfter]*Rejection // rej[s-1]: Retry-After s seconds
 }
+
+// maxRetryAfter caps the Retry-After seconds of a connection-rate 429.
+const maxRetryAfter = 60
 
 // NewIPLimiter returns a limiter of perSecond new connections per source
 // address with the given burst; v6Bits as in IPKey; sweepEvery 0 means
 // DefaultSweepEvery.
 func NewIPLimiter(perSecond float64, burst int64, v6Bits int, sweepEvery time.Duration) *IPLimiter {
 	l := ConnLimits{Msgs: NewLimit(perSecond, burst)}
-	return &IPLimiter{k: newKeyedLimiter(l, sweepEvery, addrHash()), v6Bits: v6Bits}
+	il := &IPLimiter{k: newKeyedLimiter(l, sweepEvery, addrHash()), v6Bits: v6Bits}
+	for i := range il.rej {
+		il.rej[i] = NewRejection(ErrConnRate, http.StatusTooManyRequests, i+1)
+	}
+	return il
+}
+
+// Check is Allow for the handshake: nil, or a *Rejection (429,
+// ErrConnRate) whose Retry-After is the wait rounded up to seconds (1 to
+// 60). Rejections are prebuilt, so a connection storm allocates nothing.
+func (l *IPLimiter) Check(a netip.Addr, now int64) error {
+	ok, wait := l.Allow(a, now)
+	if ok {
+		return nil
+	}
+	return l.rej[min(RetryAfterSeconds(wait), maxRetryAfter)-1]
 }
 
 // Allow admits one new connection from a at now. When it refuses,

@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"errors"
 	"net/netip"
 	"strconv"
 	"testing"
@@ -106,6 +107,30 @@ func TestIPLimiterStorm(t *testing.T) {
 		if a, _ := l.Allow(good, now+int64(i)*int64(250*time.Millisecond)); !a {
 			t.Fatalf("well-behaved address refused at connection %d", i)
 		}
+	}
+}
+
+func TestIPLimiterCheck(t *testing.T) {
+	l := NewIPLimiter(0.1, 1, 64, 0) // one connection per 10 s
+	a := netip.MustParseAddr("192.0.2.9")
+	if err := l.Check(a, sec); err != nil {
+		t.Fatal(err)
+	}
+	err := l.Check(a, sec+sec/2)
+	var r *Rejection
+	if !errors.Is(err, ErrConnRate) || !errors.As(err, &r) || r.Status != 429 || r.RetryAfter != 10 {
+		t.Fatalf("Check = %v (%+v), want 429 ErrConnRate Retry-After 10", err, r)
+	}
+	slow := NewIPLimiter(0.001, 1, 64, 0) // one per 1000 s: capped at 60
+	slow.Check(a, sec)
+	if err := slow.Check(a, sec); !errors.As(err, &r) || r.RetryAfter != 60 {
+		t.Errorf("Retry-After not capped: %v", err)
+	}
+	if raceEnabled {
+		return
+	}
+	if n := testing.AllocsPerRun(100, func() { l.Check(a, sec+sec/2) }); n != 0 {
+		t.Errorf("a refused Check allocates %v times", n)
 	}
 }
 
