@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 )
 
-// Connection-count rejections. Counter.Acquire returns a *Rejection that
-// unwraps to one of them.
+// Handshake rejections. Counter.Acquire and IPLimiter.Check return a
+// *Rejection that unwraps to one of them.
 var (
 	// ErrTooManyConns: the server holds its maximum of connections (503).
 	ErrTooManyConns = errors.New("limits: too many connections")
@@ -19,7 +19,7 @@ var (
 	// connections (429).
 	ErrTooManyIPConns = errors.New("limits: too many connections from this address")
 	// ErrConnRate: the source address opens connections too fast (429);
-	// the server builds this rejection from IPLimiter's answer.
+	// IPLimiter.Check returns it.
 	ErrConnRate = errors.New("limits: connecting too fast")
 )
 
