@@ -88,7 +88,8 @@ func wmemMax(t *testing.T) int {
 //
 // On loopback Linux grows each server socket's send buffer to the
 // tcp_wmem maximum (4 MiB here: MSS is 64 KiB), so KiB-sized messages sit
-// in the kernel, not in wsgate's queue. One member in 100 is therefore
+// in the kernel, not in wsgate's queue. One member in 100 (500 under
+// -race) is therefore
 // also sent, by user, more 1 MiB messages than that buffer holds: those
 // connections provably have messages in wsgate's own queue
 // (wsgate_queued_bytes) when the drain starts.
@@ -106,6 +107,11 @@ func testDrain(t *testing.T, restart bool, code frame.CloseCode) {
 	n, k := 2000, 32
 	if testing.Short() {
 		n = 300
+	}
+	heavyEvery := 100
+	if raceEnabled {
+		// The race-instrumented client reads every byte: keep the volume down.
+		k, heavyEvery = 8, 500
 	}
 	heavyN := (wmemMax(t)+(1<<20-1))>>20 + 1 // 1 MiB messages per heavy user
 	args := []string{"-dev", "-drain-batch", "200", "-drain-interval", "50ms",
@@ -132,7 +138,7 @@ func testDrain(t *testing.T, restart bool, code frame.CloseCode) {
 	out := `wsgate_messages_total{direction="out",opcode="text"}`
 	waitUntil(t, 120*time.Second, "every message queued", func() bool { return srv.metric(t, out) == float64(n*k) })
 	heavy := 0
-	for i := 0; i < n; i += 100 {
+	for i := 0; i < n; i += heavyEvery {
 		for j := 0; j < heavyN; j++ {
 			srv.post(t, fmt.Sprintf("/api/users/u%d/send", i), fmt.Sprintf(`{"payload":%q}`, heavyPayload(i, j)))
 		}
@@ -164,7 +170,7 @@ func testDrain(t *testing.T, restart bool, code frame.CloseCode) {
 		t.Error("a new WebSocket connection was upgraded during the drain")
 	}
 
-	readAll(t, clients, k, heavyN, code)
+	readAll(t, clients, k, heavyEvery, heavyN, code)
 	if status := srv.wait(t, 120*time.Second); status != 0 {
 		t.Errorf("exit status %d after the drain, want 0", status)
 	}
@@ -216,10 +222,11 @@ func dialMany(t *testing.T, addr string, n int) []*wstest.Conn {
 	return clients
 }
 
-// readAll reads every client from 16 goroutines: k messages in order,
-// then a close frame with code and a reason, answered; then the server's
-// end of the stream.
-func readAll(t *testing.T, clients []*wstest.Conn, k, heavyN int, code frame.CloseCode) {
+// readAll reads every client from 16 goroutines: k room messages in
+// order (and heavyN user messages for every heavyEvery-th client), then a
+// close frame with code and a reason, answered; then the server's end of
+// the stream.
+func readAll(t *testing.T, clients []*wstest.Conn, k, heavyEvery, heavyN int, code frame.CloseCode) {
 	t.Helper()
 	var next atomic.Int64
 	var mu sync.Mutex
@@ -235,7 +242,7 @@ func readAll(t *testing.T, clients []*wstest.Conn, k, heavyN int, code frame.Clo
 					return
 				}
 				h := 0
-				if i%100 == 0 {
+				if i%heavyEvery == 0 {
 					h = heavyN
 				}
 				if err := readDrained(clients[i], i, k, h, code); err != nil {

@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,9 +50,9 @@ func wsgateBin(t *testing.T) string {
 		if binDir, binErr = os.MkdirTemp("", "wsgate-ops-"); binErr != nil {
 			return
 		}
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(goBin); err != nil {
-			goBin = "go"
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			goBin = "/usr/local/go/bin/go"
 		}
 		binPath = filepath.Join(binDir, "wsgate")
 		cmd := exec.Command(goBin, "build", "-ldflags", "-X main.version="+testBinaryVersion, "-o", binPath, ".")

@@ -1,0 +1,6 @@
+//go:build race
+
+package main
+
+// raceEnabled trims the data volume of the biggest tests under -race.
+const raceEnabled = true
