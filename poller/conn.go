@@ -205,7 +205,9 @@ func (c *Conn) flushLocked() (closeNow bool, err error) {
 		}
 		if n < total {
 			// The socket is full: wait for EPOLLOUT.
-			if c.blockedSince == 0 {
+			// The write timeout measures time without progress: a reader
+			// that takes bytes steadily behind a long backlog is not stuck.
+			if c.blockedSince == 0 || n > 0 {
 				c.blockedSince = int32(c.e.wheel.Now())
 			}
 			c.armed = true
