@@ -195,6 +195,21 @@ func (e *Engine) Start() error {
 	if err := e.nb.Start(); err != nil {
 		return err
 	}
+	// nbio v1.6.8 clears each poller's stop flag when its goroutine begins,
+	// so a Stop that lands before the goroutines run is lost and Stop
+	// hangs. Wait until every acceptor is in Accept (its goroutine is
+	// started after the IO pollers'), then yield briefly so the IO pollers
+	// reach their loops too.
+	for _, l := range e.lns {
+		select {
+		case <-l.accepting:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	for i := 0; i < 10; i++ {
+		runtime.Gosched()
+	}
+	time.Sleep(5 * time.Millisecond)
 	go e.wheel.run()
 	go e.wp.run()
 	return nil

@@ -16,20 +16,23 @@ import (
 // stops.
 type listener struct {
 	net.Listener
-	stopOnce sync.Once
-	stopped  chan struct{} // closed by stopAccepting
-	doneOnce sync.Once
-	done     chan struct{} // closed by Close (engine stop)
+	stopOnce   sync.Once
+	stopped    chan struct{} // closed by stopAccepting
+	doneOnce   sync.Once
+	done       chan struct{} // closed by Close (engine stop)
+	acceptOnce sync.Once
+	accepting  chan struct{} // closed when nbio's acceptor first calls Accept
 }
 
 func newListener(ln net.Listener) *listener {
-	return &listener{Listener: ln, stopped: make(chan struct{}), done: make(chan struct{})}
+	return &listener{Listener: ln, stopped: make(chan struct{}), done: make(chan struct{}), accepting: make(chan struct{})}
 }
 
 var errListenerClosed = errors.New("poller: listener closed")
 
 // Accept implements net.Listener.
 func (l *listener) Accept() (net.Conn, error) {
+	l.acceptOnce.Do(func() { close(l.accepting) })
 	select {
 	case <-l.stopped:
 		<-l.done

@@ -43,17 +43,18 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wsgate", version)
 		return 0
 	}
-	if err := config.ApplyEnv(fs, nil); err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
-	}
-	if err := cfg.Validate(); err != nil {
+	// Every problem at once: bad environment values and invalid settings.
+	if err := errors.Join(config.ApplyEnv(fs, nil), cfg.Validate()); err != nil {
 		fmt.Fprintln(stderr, "wsgate: invalid configuration:")
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	cfg.Logger = log
+	// Signals are caught before the listener opens, so a SIGTERM that
+	// arrives during start-up still drains instead of killing the process.
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	srv, err := server.New(cfg)
 	if err != nil {
 		log.Error("cannot build server", "err", err)
@@ -74,8 +75,6 @@ func run(args []string, stderr io.Writer) int {
 	}
 	log.Info("wsgate listening", attrs...)
 
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	s := <-sig
 	log.Info("graceful shutdown: draining; a second signal forces exit", "signal", s.String())
 	done := make(chan error, 1)
@@ -132,6 +131,10 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 			def := ""
 			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
 				def = " (default " + f.DefValue + ")"
+			}
+			if f.Name == "version" {
+				fmt.Fprintf(w, "  -%s\n      %s\n", f.Name, u)
+				continue
 			}
 			fmt.Fprintf(w, "  -%s\n      %s%s\n      env %s\n", f.Name, u, def, config.EnvName(f.Name))
 		}

@@ -166,7 +166,7 @@ func ApplyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var errs []string
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] {
+		if set[f.Name] || f.Name == "version" || f.Name == "help" {
 			return
 		}
 		if v, ok := lookup(EnvName(f.Name)); ok {

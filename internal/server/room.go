@@ -78,7 +78,7 @@ func (s *Server) enqueueJob(w *worker, j *job) {
 	}
 	op := opIndex(j.op)
 	s.m.MessagesOut[op].Add(sent)
-	s.m.BytesOut[op].Add(sent * len(j.buf.B))
+	s.m.BytesOut[op].Add(sent * (len(j.buf.B) - j.hdr)) // payload bytes, as for echo
 	s.m.Broadcasts.Inc()
 	clear(w.members)
 	j.buf.Release()

@@ -83,6 +83,9 @@ type Conn struct {
 	// net/http (a response that did not start with "HTTP/1.1 101 ");
 	// nil otherwise.
 	Response *http.Response
+	// Extensions is the Sec-WebSocket-Extensions value of the 101
+	// response ("" when absent), whichever way it was parsed.
+	Extensions string
 	// Timeout bounds each read and write; DefaultTimeout when zero.
 	Timeout time.Duration
 
@@ -177,6 +180,7 @@ func (c *Conn) ReadUpgradeResponse(key string) error {
 		return fmt.Errorf("wstest: 101 without Upgrade: websocket")
 	}
 	c.Response = resp
+	c.Extensions = resp.Header.Get("Sec-WebSocket-Extensions")
 	return nil
 }
 
@@ -211,6 +215,8 @@ func (c *Conn) read101(key string) error {
 			accept = true
 		case bytes.EqualFold(name, []byte("Upgrade")):
 			upgrade = bytes.EqualFold(value, []byte("websocket"))
+		case bytes.EqualFold(name, []byte("Sec-WebSocket-Extensions")):
+			c.Extensions = string(value)
 		}
 	}
 	if !accept || !upgrade {
