@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/config"
 )
 
@@ -92,5 +93,63 @@ func TestEchoAllocatesNothing(t *testing.T) {
 		if string(in[len(in)-size:]) != string(payload) {
 			t.Fatalf("echo of %d bytes corrupted", size)
 		}
+	}
+}
+
+// TestCompressedEchoAllocatesNothing is TestEchoAllocatesNothing with
+// permessage-deflate negotiated: a compressed message is inflated and its
+// echo deflated with pooled codecs, and in steady state that allocates
+// nothing either (the client side here uses pooled codecs too).
+func TestCompressedEchoAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race")
+	}
+	s := startTestServer(t, nil)
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef"))
+	io.WriteString(c, "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Key: "+key+"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	br := bufio.NewReaderSize(c, 64<<10)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	if !strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate") {
+		t.Fatal("permessage-deflate not negotiated")
+	}
+	payload := []byte(strings.Repeat(`{"type":"update","value":12345,"label":"ünïcødé"},`, 40))
+	z := deflate.Compress(nil, payload, 1, 15)
+	out := frame.AppendMaskedFrame(nil, true, frame.RSV1, frame.OpText, [4]byte{9, 8, 7, 6}, z)
+	var hdr [10]byte
+	in := make([]byte, 0, 64<<10)
+	var inflated []byte
+	roundTrip := func() {
+		if _, err := c.Write(out); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(br, hdr[:2]); err != nil {
+			t.Fatal(err)
+		}
+		if hdr[0] != 0x80|frame.RSV1|byte(frame.OpText) || hdr[1] >= 126 {
+			t.Fatalf("unexpected echo header %x", hdr[:2])
+		}
+		in = in[:hdr[1]]
+		if _, err := io.ReadFull(br, in); err != nil {
+			t.Fatal(err)
+		}
+		if inflated, err = deflate.Decompress(inflated[:0], in, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	roundTrip()
+	if string(inflated) != string(payload) {
+		t.Fatal("compressed echo corrupted")
+	}
+	if n := testing.AllocsPerRun(200, roundTrip); n != 0 {
+		t.Errorf("compressed echo: %.2f allocations per round trip, want 0", n)
 	}
 }
