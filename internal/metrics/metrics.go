@@ -24,7 +24,7 @@ type Metrics struct {
 	// Handshakes counts handshakes by result ("ok" or a rejection kind).
 	Handshakes []*vm.Counter
 	// HandshakeSeconds is the time from accept to the 101 response.
-	HandshakeSeconds *vm.Histogram
+	HandshakeSeconds *vm.PrometheusHistogram
 
 	// MessagesIn and BytesIn count client messages by opcode (text, binary).
 	MessagesIn, BytesIn [2]*vm.Counter
@@ -39,15 +39,20 @@ type Metrics struct {
 	// RateLimited counts rate-limit hits by kind.
 	RateLimited []*vm.Counter
 	// WorkerSeconds is the time a worker spends on one job.
-	WorkerSeconds *vm.Histogram
+	WorkerSeconds *vm.PrometheusHistogram
 	// LoopSeconds is the time spent handling one read, per poller.
-	LoopSeconds []*vm.Histogram
+	LoopSeconds []*vm.PrometheusHistogram
 	// CompressedIn/Out count payload bytes before and after compression,
 	// for the compression ratio.
 	DeflateRaw, DeflateWire *vm.Counter
 
 	writeSyscalls, writtenBytes func() float64
 }
+
+// latencyBuckets are the upper bounds (seconds) of the latency histograms:
+// standard Prometheus buckets, so histogram_quantile works on them, from
+// 10 µs (a loop iteration) to 10 s (a stuck handshake).
+var latencyBuckets = []float64{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 // Opcode indexes for MessagesIn/Out and BytesIn/Out.
 const (
@@ -81,6 +86,10 @@ type Gauges struct {
 // New creates the series. reasons, results and limits name the label values
 // of ConnsClosed, Handshakes and RateLimited, in enum order.
 func New(reasons, results, limits []string, pollers int, g Gauges) *Metrics {
+	// # HELP/# TYPE lines, so Prometheus types the series (counter, gauge,
+	// histogram) instead of storing them untyped. This is a process-wide
+	// switch of the metrics package.
+	vm.ExposeMetadata(true)
 	s := vm.NewSet()
 	m := &Metrics{set: s}
 	m.ConnsOpened = s.NewCounter("wsgate_connections_opened_total")
@@ -90,7 +99,7 @@ func New(reasons, results, limits []string, pollers int, g Gauges) *Metrics {
 	for _, r := range results {
 		m.Handshakes = append(m.Handshakes, s.NewCounter(`wsgate_handshakes_total{result="`+r+`"}`))
 	}
-	m.HandshakeSeconds = s.NewHistogram("wsgate_handshake_duration_seconds")
+	m.HandshakeSeconds = s.NewPrometheusHistogramExt("wsgate_handshake_duration_seconds", latencyBuckets)
 	for i, op := range []string{"text", "binary"} {
 		m.MessagesIn[i] = s.NewCounter(`wsgate_messages_total{direction="in",opcode="` + op + `"}`)
 		m.BytesIn[i] = s.NewCounter(`wsgate_message_bytes_total{direction="in",opcode="` + op + `"}`)
@@ -104,9 +113,9 @@ func New(reasons, results, limits []string, pollers int, g Gauges) *Metrics {
 	for _, l := range limits {
 		m.RateLimited = append(m.RateLimited, s.NewCounter(`wsgate_rate_limited_total{kind="`+l+`"}`))
 	}
-	m.WorkerSeconds = s.NewHistogram("wsgate_worker_job_duration_seconds")
+	m.WorkerSeconds = s.NewPrometheusHistogramExt("wsgate_worker_job_duration_seconds", latencyBuckets)
 	for i := 0; i < pollers; i++ {
-		m.LoopSeconds = append(m.LoopSeconds, s.NewHistogram(`wsgate_loop_read_duration_seconds{poller="`+itoa(i)+`"}`))
+		m.LoopSeconds = append(m.LoopSeconds, s.NewPrometheusHistogramExt(`wsgate_loop_read_duration_seconds{poller="`+itoa(i)+`"}`, latencyBuckets))
 	}
 	m.DeflateRaw = s.NewCounter("wsgate_deflate_raw_bytes_total")
 	m.DeflateWire = s.NewCounter("wsgate_deflate_wire_bytes_total")
