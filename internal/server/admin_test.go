@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -250,9 +249,11 @@ func freeAddr(t *testing.T) string {
 // directory.
 func buildWsgate(t *testing.T) string {
 	t.Helper()
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
+	goBin := "go"
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		if p := filepath.Join(strings.TrimSpace(string(out)), "bin", "go"); fileExists(p) {
+			goBin = p
+		}
 	}
 	bin := filepath.Join(t.TempDir(), "wsgate")
 	cmd := exec.Command(goBin, "build", "-o", bin, "github.com/wsgate/wsgate/cmd/wsgate")
@@ -392,3 +393,5 @@ func TestBroadcast10k(t *testing.T) {
 		t.Errorf("stats after the broadcast: %+v", after)
 	}
 }
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

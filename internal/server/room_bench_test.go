@@ -223,12 +223,6 @@ func writeFull(fd int, b []byte, deadline time.Time) error {
 	return nil
 }
 
-// send writes one masked message on socket i.
-func (s *swarm) send(i int, op frame.Opcode, payload []byte) error {
-	b := frame.AppendMaskedFrame(nil, true, 0, op, [4]byte{1, 2, 3, 4}, payload)
-	return writeFull(s.conns[i].fd, b, time.Now().Add(10*time.Second))
-}
-
 // closeConn closes socket i, after a close frame when withFrame is set.
 // Use it only on a swarm whose readers are not running.
 func (s *swarm) closeConn(i int, withFrame bool) {

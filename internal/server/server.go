@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -292,8 +291,6 @@ func (h *handler) OnClose(ps poller.Session, err error) {
 	}
 	c.markClosed()
 }
-
-var errServerClosed = errors.New("server: closed")
 
 // micros returns the microseconds since the server was built, truncated to
 // 32 bits; differences of two readings are right for spans under 71 minutes.
