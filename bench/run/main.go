@@ -90,6 +90,7 @@ func mainErr() int {
 		p.Servers = strings.Split(*servers, ",")
 	}
 	if *only != "" {
+		planName += " (" + *only + " only)" // its own RESULTS.md section
 		var keep []scenario
 		for _, sc := range p.Scenarios {
 			if strings.Contains(sc.ID, *only) {
