@@ -207,13 +207,24 @@ func (c *conn) onRequest(req, rest []byte) {
 		c.dec.Init(&s.limits, false, false)
 	}
 	c.state.Store(stateOpen)
-	_ = c.Write(resp)
+	if c.ext != nil && (c.ext.room != "" || c.ext.user != "") {
+		// Queue the 101 first, then join, then flush: a message fanned
+		// out the moment the client is in the room goes out after the 101,
+		// and a client that has read its 101 misses nothing published
+		// after that.
+		rb := poller.NewBuf(len(resp))
+		rb.B = append(rb.B, resp...)
+		_, _ = c.Send(rb)
+		c.joinRooms()
+		_ = c.Flush()
+	} else {
+		_ = c.Write(resp)
+	}
 	s.hsPool.Put(h)
 	s.accepted.Add(1)
 	s.m.Handshakes[hsOK].Inc()
 	s.m.HandshakeSeconds.Update(float64(s.micros()-c.lastRead.Load()) / 1e6)
 	c.lastRead.Store(int32(s.eng.Now()))
-	c.joinRooms()
 	c.scheduleCheck()
 	if len(rest) > 0 {
 		c.feed(rest)
