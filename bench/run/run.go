@@ -103,7 +103,11 @@ func (r *runner) runOne(sc scenario, spec serverSpec, round int) result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.profile(ctx, srv.Admin, ramp(sc.Conns), filepath.Join(r.Dir, res.Profile))
+			delay := ramp(sc.Conns) // profile the steady state, not the ramp...
+			if sc.Kind == kindHandshake {
+				delay = 0 // ...except where the ramp is what is measured
+			}
+			r.profile(ctx, srv.Admin, delay, filepath.Join(r.Dir, res.Profile))
 		}()
 	}
 	cmd := exec.CommandContext(ctx, r.Bin.WSLoad, args...)
