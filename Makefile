@@ -23,7 +23,7 @@ run: build
 ## deps: install test dependencies (Go modules, npm clients, Debian packages); idempotent
 deps:
 	$(GO) mod download
-	./scripts/setup-test-deps.sh
+	./scripts/setup-test-deps.sh --no-browser
 
 ## test: the full test suite, with third-party clients and the race detector
 test: deps
