@@ -1,14 +1,6 @@
 package frame
 
-import (
-	"fmt"
-	"go/parser"
-	"go/token"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-)
+import "testing"
 
 func TestPoolClasses(t *testing.T) {
 	cases := []struct{ n, class int }{
@@ -43,62 +35,5 @@ func TestHugeHeaderNoLimits(t *testing.T) {
 	}
 	if !d.Buffered() || cap(*d.st.buf) > 2*maxPrealloc {
 		t.Fatalf("buffered %v cap %d", d.Buffered(), cap(*d.st.buf))
-	}
-}
-
-// TestImportsStdlibOnly keeps the package's dependency arrow honest: frame
-// imports only the standard library.
-func TestImportsStdlibOnly(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		src, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := parser.ParseFile(fset, name, src, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range f.Imports {
-			path := strings.Trim(imp.Path.Value, `"`)
-			if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
-				t.Errorf("%s imports non-standard %s", name, path)
-			}
-		}
-	}
-}
-
-// TestDecodersParallel runs decoders on several goroutines sharing one
-// Limits and the buffer pools (meaningful under -race).
-func TestDecodersParallel(t *testing.T) {
-	lim := &Limits{MaxMessage: DefaultMaxMessage}
-	stream := cat(cf(false, 0, OpText, strings.Repeat("a", 3000)), cf(true, 0, OpPing, "p"),
-		cf(true, 0, OpContinuation, strings.Repeat("b", 700)), cf(true, 0, OpBinary, strings.Repeat("c", 5000)))
-	want := result{events: []event{ctl(OpPing, "p"), msg(OpText, strings.Repeat("a", 3000)+strings.Repeat("b", 700)),
-		msg(OpBinary, strings.Repeat("c", 5000))}}
-	errs := make(chan error, 4)
-	for g := 0; g < 4; g++ {
-		go func() {
-			for i := 0; i < 100; i++ {
-				cut := (i*131 + g*17) % len(stream)
-				if r := decodeChunks(decodeConfig{lim: lim}, stream, cut/2, cut); !sameResult(r, want) {
-					errs <- fmt.Errorf("goroutine %d cut %d: %v", g, cut, r)
-					return
-				}
-			}
-			errs <- nil
-		}()
-	}
-	for g := 0; g < 4; g++ {
-		if err := <-errs; err != nil {
-			t.Error(err)
-		}
 	}
 }
