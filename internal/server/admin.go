@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/wsgate/wsgate/frame"
-	"github.com/wsgate/wsgate/poller"
 )
 
 // publishRequest is the body of POST /api/publish and
@@ -101,23 +100,23 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 }
 
 // readPublish decodes and checks a publish body and frames the message
-// once into a shared buffer.
-func (s *Server) readPublish(w http.ResponseWriter, r *http.Request) (publishRequest, *poller.Buf, frame.Opcode, bool) {
+// once into a shared buffer, returned as a job without its target.
+func (s *Server) readPublish(w http.ResponseWriter, r *http.Request) (publishRequest, job, bool) {
 	var req publishRequest
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 2*s.cfg.MaxMessage+4096))
 	if err != nil {
 		writeJSONError(w, http.StatusRequestEntityTooLarge, "body too large")
-		return req, nil, 0, false
+		return req, job{}, false
 	}
 	if err := json.Unmarshal(raw, &req); err != nil {
 		writeJSONError(w, http.StatusBadRequest, "body must be JSON {room, payload, binary}: "+err.Error())
-		return req, nil, 0, false
+		return req, job{}, false
 	}
 	// encoding/json turns invalid UTF-8 and lone surrogate escapes into
 	// U+FFFD instead of failing; a text message must not change silently.
 	if !utf8.Valid(raw) || strings.Count(req.Payload, "\uFFFD") > countReplacement(raw) {
 		writeJSONError(w, http.StatusBadRequest, "text payload must be UTF-8 (no invalid bytes or lone surrogates)")
-		return req, nil, 0, false
+		return req, job{}, false
 	}
 	payload := []byte(req.Payload)
 	op := frame.OpText
@@ -126,33 +125,33 @@ func (s *Server) readPublish(w http.ResponseWriter, r *http.Request) (publishReq
 		var err error
 		if payload, err = base64.StdEncoding.DecodeString(req.Payload); err != nil {
 			writeJSONError(w, http.StatusBadRequest, "binary payload must be standard base64")
-			return req, nil, 0, false
+			return req, job{}, false
 		}
 	} else if !frame.ValidUTF8(payload) {
 		writeJSONError(w, http.StatusBadRequest, "text payload must be UTF-8")
-		return req, nil, 0, false
+		return req, job{}, false
 	}
 	if int64(len(payload)) > s.cfg.MaxMessage {
 		writeJSONError(w, http.StatusRequestEntityTooLarge, "payload over max-message")
-		return req, nil, 0, false
+		return req, job{}, false
 	}
-	b := poller.NewBuf(frame.HeaderSize(len(payload), false) + len(payload))
-	b.B = frame.AppendFrame(b.B, true, 0, op, payload)
-	return req, b, op, true
+	b, hdr := frameBuf(0, op, payload)
+	return req, job{buf: b, hdr: hdr, op: op}, true
 }
 
 func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
-	req, b, op, ok := s.readPublish(w, r)
+	req, j, ok := s.readPublish(w, r)
 	if !ok {
 		return
 	}
 	if !validName(req.Room) {
-		b.Release()
+		j.buf.Release()
 		writeJSONError(w, http.StatusBadRequest, "room must be 1-128 characters of A-Z a-z 0-9 . _ - : @ ~")
 		return
 	}
 	n := s.hub.Count(req.Room)
-	if !s.submitAdmin(w, r, req.Room, job{buf: b, hdr: frameHeader(b), op: op, room: req.Room}) {
+	j.room = req.Room
+	if !s.submitAdmin(w, r, req.Room, j) {
 		return
 	}
 	writeJSON(w, http.StatusOK, publishResponse{Room: req.Room, Recipients: n})
@@ -160,13 +159,13 @@ func (s *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleUserSend(w http.ResponseWriter, r *http.Request) {
 	user := r.PathValue("id")
-	req, b, op, ok := s.readPublish(w, r)
+	_, j, ok := s.readPublish(w, r)
 	if !ok {
 		return
 	}
-	_ = req
 	n := s.hub.CountUser(user)
-	if !s.submitAdmin(w, r, "user:"+user, job{buf: b, hdr: frameHeader(b), op: op, user: user}) {
+	j.user = user
+	if !s.submitAdmin(w, r, "user:"+user, j) {
 		return
 	}
 	writeJSON(w, http.StatusOK, publishResponse{User: user, Recipients: n})
@@ -219,17 +218,6 @@ func validName(name string) bool {
 		}
 	}
 	return true
-}
-
-// frameHeader returns the header length of the single unmasked frame in b.
-func frameHeader(b *poller.Buf) int {
-	switch n := b.B[1] & 0x7f; n {
-	case 126:
-		return 4
-	case 127:
-		return 10
-	}
-	return 2
 }
 
 // countReplacement counts U+FFFD written in a JSON document, literally or

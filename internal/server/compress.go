@@ -136,10 +136,7 @@ func (s *Server) variantFor(j *job, dfl uint8, w *worker) *poller.Buf {
 	v := &w.vars[dfl-deflate.MinWindowBits]
 	if *v == nil {
 		w.comp = deflate.Compress(w.comp[:0], payload, s.cfg.DeflateLevel, int(dfl))
-		fb := poller.NewBuf(frame.HeaderSize(len(w.comp), false) + len(w.comp))
-		fb.B = frame.AppendHeader(fb.B, true, frame.RSV1, j.op, len(w.comp), nil)
-		fb.B = append(fb.B, w.comp...)
-		*v = fb
+		*v, _ = frameBuf(frame.RSV1, j.op, w.comp)
 		s.m.DeflateRaw.Add(len(payload))
 		s.m.DeflateWire.Add(len(w.comp))
 	}
@@ -161,9 +158,7 @@ func (s *Server) deliverTakeover(j *job, c *conn, w *worker) (first, ok, handled
 		return false, false, false
 	}
 	w.comp = c.ext.comp.Compress(w.comp[:0], payload)
-	fb := poller.NewBuf(frame.HeaderSize(len(w.comp), false) + len(w.comp))
-	fb.B = frame.AppendHeader(fb.B, true, frame.RSV1, j.op, len(w.comp), nil)
-	fb.B = append(fb.B, w.comp...)
+	fb, _ := frameBuf(frame.RSV1, j.op, w.comp)
 	first, ok = c.deliver(fb)
 	fb.Release()
 	return first, ok, true

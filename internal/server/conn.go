@@ -329,9 +329,7 @@ func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 		}
 	case endpointRoom:
 		// Frame once into a shared buffer; a worker fans it out.
-		hdr := frame.HeaderSize(len(payload), false)
-		fb := poller.NewBuf(hdr + len(payload))
-		fb.B = frame.AppendFrame(fb.B, true, 0, op, payload)
+		fb, hdr := frameBuf(0, op, payload)
 		s.workers.submit(c.ext.room, job{buf: fb, hdr: hdr, op: op, room: c.ext.room, from: c})
 	}
 	return nil

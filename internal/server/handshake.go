@@ -260,26 +260,10 @@ func headerValue(req []byte, name string) []byte {
 		line := req[:i]
 		req = req[i+2:]
 		colon := bytes.IndexByte(line, ':')
-		if colon != len(name) || !asciiEqualFold(line[:colon], name) {
+		if colon != len(name) || !bytes.EqualFold(line[:colon], []byte(name)) {
 			continue
 		}
 		return bytes.TrimSpace(line[colon+1:])
 	}
 	return nil
-}
-
-func asciiEqualFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -23,6 +23,15 @@ type job struct {
 	from *conn // the publishing connection, or nil for the admin API
 }
 
+// frameBuf frames payload as one unmasked message (rsv carries RSV1 for a
+// compressed payload) into a new shared Buf, and returns the header length.
+func frameBuf(rsv byte, op frame.Opcode, payload []byte) (*poller.Buf, int) {
+	hdr := frame.HeaderSize(len(payload), false)
+	b := poller.NewBuf(hdr + len(payload))
+	b.B = frame.AppendFrame(b.B, true, rsv, op, payload)
+	return b, hdr
+}
+
 // workerPool runs fan-out jobs on a fixed set of goroutines. Jobs are
 // assigned by a hash of their room (or user), so every message for one
 // room is handled by one worker, in the order it was submitted: that is
