@@ -11,40 +11,23 @@ import (
 // -max-message is also read from WSGATE_MAX_MESSAGE.
 const EnvPrefix = "WSGATE_"
 
-// byteSize is a flag.Value for sizes written as 65536, 64KiB or 16MiB.
-type byteSize struct{ p *int64 }
+// byteSize is a flag.Value for sizes written as 65536, 64KiB or 16MiB,
+// stored in an int or int64 field.
+type byteSize[T int | int64] struct{ p *T }
 
-func (b byteSize) String() string {
-	if b.p == nil {
-		return "0"
-	}
-	return FormatBytes(*b.p)
-}
-
-func (b byteSize) Set(s string) error {
-	n, err := ParseBytes(s)
-	if err != nil {
-		return err
-	}
-	*b.p = n
-	return nil
-}
-
-type intBytes struct{ p *int }
-
-func (b intBytes) String() string {
+func (b byteSize[T]) String() string {
 	if b.p == nil {
 		return "0"
 	}
 	return FormatBytes(int64(*b.p))
 }
 
-func (b intBytes) Set(s string) error {
+func (b byteSize[T]) Set(s string) error {
 	n, err := ParseBytes(s)
 	if err != nil {
 		return err
 	}
-	*b.p = int(n)
+	*b.p = T(n)
 	return nil
 }
 
@@ -114,15 +97,15 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.Admin, "admin", c.Admin, "[admin] admin HTTP listener for the publish API, stats, metrics and health (empty disables it)")
 	fs.StringVar(&c.APIKey, "api-key", c.APIKey, "[admin] key required on admin API requests (prefer -api-key-file or WSGATE_API_KEY: flags show in ps)")
 	fs.StringVar(&c.APIKeyFile, "api-key-file", c.APIKeyFile, "[admin] file holding the admin API key")
-	fs.Var(byteSize{&c.SendQueue}, "send-queue", "[outbound] most bytes queued for one connection before the slow-consumer policy acts")
+	fs.Var(byteSize[int64]{&c.SendQueue}, "send-queue", "[outbound] most bytes queued for one connection before the slow-consumer policy acts")
 	fs.StringVar(&c.SlowPolicy, "slow-policy", c.SlowPolicy, "[outbound] slow consumer policy: close (1008 \"slow consumer\") or drop-oldest (discard oldest queued messages)")
 	fs.IntVar(&c.WorkerQueue, "worker-queue", c.WorkerQueue, "[engine] jobs each worker may have waiting before publishers wait")
 	fs.Var(stringList{&c.Origins}, "origins", "[security] comma-separated Origin allow-list: exact origins, https://*.example.com patterns, null; empty admits all")
 	fs.Var(stringList{&c.Subprotocols}, "subprotocols", "[endpoints] comma-separated subprotocols the server speaks, in preference order")
 	// Limits.
-	fs.Var(byteSize{&c.MaxMessage}, "max-message", "[limits] largest message accepted (bigger closes with 1009)")
-	fs.Var(byteSize{&c.MaxFrame}, "max-frame", "[limits] largest frame accepted; 0 means max-message")
-	fs.Var(intBytes{&c.MaxHeader}, "max-header", "[limits] largest handshake request accepted (bigger gets 431)")
+	fs.Var(byteSize[int64]{&c.MaxMessage}, "max-message", "[limits] largest message accepted (bigger closes with 1009)")
+	fs.Var(byteSize[int64]{&c.MaxFrame}, "max-frame", "[limits] largest frame accepted; 0 means max-message")
+	fs.Var(byteSize[int]{&c.MaxHeader}, "max-header", "[limits] largest handshake request accepted (bigger gets 431)")
 	// Timeouts.
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", c.HandshakeTimeout, "[timeouts] time allowed from accept to a complete upgrade request")
 	fs.DurationVar(&c.PingInterval, "ping-interval", c.PingInterval, "[timeouts] ping a connection silent this long (0 disables)")
@@ -147,7 +130,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	// Engine.
 	fs.IntVar(&c.Pollers, "pollers", c.Pollers, "[engine] event-loop goroutines")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "[engine] worker pool size for handler work")
-	fs.Var(intBytes{&c.ReadBuffer}, "read-buffer", "[engine] shared read buffer per poller")
+	fs.Var(byteSize[int]{&c.ReadBuffer}, "read-buffer", "[engine] shared read buffer per poller")
 	fs.DurationVar(&c.Tick, "tick", c.Tick, "[engine] resolution of the deadline timer wheel")
 }
 
