@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wsgate/wsgate/internal/wstest"
 )
 
 var (
@@ -50,15 +51,7 @@ func wsgateBin(t *testing.T) string {
 		if binDir, binErr = os.MkdirTemp("", "wsgate-ops-"); binErr != nil {
 			return
 		}
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			goBin = "/usr/local/go/bin/go"
-		}
-		binPath = filepath.Join(binDir, "wsgate")
-		cmd := exec.Command(goBin, "build", "-ldflags", "-X main.version="+testBinaryVersion, "-o", binPath, ".")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		binPath, binErr = wstest.BuildWsgate(binDir, "-X main.version="+testBinaryVersion)
 	})
 	if binErr != nil {
 		t.Fatal(binErr)
@@ -66,28 +59,10 @@ func wsgateBin(t *testing.T) string {
 	return binPath
 }
 
-// syncBuffer collects a child's stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // child is a running wsgate process.
 type child struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *wstest.SyncBuffer
 	exited chan struct{}
 	addr   string // WebSocket listener, host:port
 	admin  string // admin base URL
@@ -110,7 +85,7 @@ func startWsgate(t *testing.T, env []string, args ...string) *child {
 	if !strings.Contains(joined, " -admin ") {
 		args = append(args, "-admin", "127.0.0.1:0")
 	}
-	c := &child{cmd: exec.Command(wsgateBin(t), args...), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	c := &child{cmd: exec.Command(wsgateBin(t), args...), stderr: &wstest.SyncBuffer{}, exited: make(chan struct{})}
 	c.cmd.Env = append(os.Environ(), env...)
 	c.cmd.Stderr = c.stderr
 	if err := c.cmd.Start(); err != nil {

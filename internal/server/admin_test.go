@@ -15,9 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -244,41 +242,14 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// buildWsgate builds cmd/wsgate (without the race detector: it is the
-// server under test, not the code under test here) into a temporary
-// directory.
+// buildWsgate builds cmd/wsgate into a temporary directory.
 func buildWsgate(t *testing.T) string {
 	t.Helper()
-	goBin := "go"
-	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
-		if p := filepath.Join(strings.TrimSpace(string(out)), "bin", "go"); fileExists(p) {
-			goBin = p
-		}
-	}
-	bin := filepath.Join(t.TempDir(), "wsgate")
-	cmd := exec.Command(goBin, "build", "-o", bin, "github.com/wsgate/wsgate/cmd/wsgate")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/wsgate: %v\n%s", err, out)
+	bin, err := wstest.BuildWsgate(t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
-}
-
-// lockedBuffer collects a child's stderr.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startChild runs wsgate as a child process (so that its sockets do not
@@ -289,7 +260,7 @@ func startChild(t *testing.T, key string, args ...string) (string, string) {
 	addr, admin := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(bin, append([]string{"-listen", addr, "-admin", admin}, args...)...)
 	cmd.Env = append(os.Environ(), "WSGATE_API_KEY="+key)
-	var stderr lockedBuffer
+	var stderr wstest.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -393,5 +364,3 @@ func TestBroadcast10k(t *testing.T) {
 		t.Errorf("stats after the broadcast: %+v", after)
 	}
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
