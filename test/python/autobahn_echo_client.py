@@ -185,44 +185,16 @@ async def run(opts, report):
         return ""
     report.add("handshake", True, started)
     extensions = proto.extensions_header
-    if opts.deflate:
-        negotiated = any(
+    return await common.run_checks(
+        proto, report, opts, extensions, any(
             e.EXTENSION_NAME == "permessage-deflate" for e in proto.websocket_extensions_in_use
-        )
-        detail = f"Sec-WebSocket-Extensions: {extensions}" if extensions else (
-            "server accepted no extension"
-        )
-        report.add("deflate-negotiated", negotiated, time.monotonic(), detail)
-    in_step = True
-    for size in opts.sizes:
-        for kind in ("text", "binary"):
-            name = f"{kind}/{size}"
-            if opts.max_size is not None and size > opts.max_size:
-                report.skip(name, f"over max size {opts.max_size}")
-            elif not in_step:
-                report.skip(name, "an earlier echo failed")
-            else:
-                in_step = await check_echo(proto, report, kind, size, opts.timeout)
-    if in_step:
-        await check_ping(proto, report, "ping", common.PING_PAYLOAD, opts.timeout)
-        await check_ping(proto, report, "ping-empty", b"", opts.timeout)
-    await check_close(proto, report, opts.timeout)
-    return extensions
+        ),
+        check_echo, check_ping, check_close,
+    )
 
 
 def main(argv):
-    opts = common.parse_args(argv, "autobahn echo interop check")
-    report = common.Report()
-    started = time.monotonic()
-    extensions = ""
-    try:
-        extensions = asyncio.run(run(opts, report))
-    except Exception as err:  # a bug here must still end in a summary
-        report.add("run", False, started, f"unexpected {type(err).__name__}: {err}")
-    return common.summarize(
-        report, "python-autobahn", autobahn.__version__, opts.url,
-        opts.deflate, extensions, started,
-    )
+    return common.main(argv, "autobahn echo interop check", "python-autobahn", autobahn.__version__, run)
 
 
 if __name__ == "__main__":

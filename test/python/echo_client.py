@@ -138,42 +138,14 @@ async def run(opts, report):
         return ""
     report.add("handshake", True, started)
     extensions = ws.response_headers.get("Sec-WebSocket-Extensions", "")
-    if opts.deflate:
-        negotiated = any(e.name == "permessage-deflate" for e in ws.extensions)
-        detail = f"Sec-WebSocket-Extensions: {extensions}" if extensions else (
-            "server accepted no extension"
-        )
-        report.add("deflate-negotiated", negotiated, time.monotonic(), detail)
-    in_step = True
-    for size in opts.sizes:
-        for kind in ("text", "binary"):
-            name = f"{kind}/{size}"
-            if opts.max_size is not None and size > opts.max_size:
-                report.skip(name, f"over max size {opts.max_size}")
-            elif not in_step:
-                report.skip(name, "an earlier echo failed")
-            else:
-                in_step = await check_echo(ws, report, kind, size, opts.timeout)
-    if in_step:
-        await check_ping(ws, report, "ping", common.PING_PAYLOAD, opts.timeout)
-        await check_ping(ws, report, "ping-empty", b"", opts.timeout)
-    await check_close(ws, report, opts.timeout)
-    return extensions
+    return await common.run_checks(
+        ws, report, opts, extensions, any(e.name == "permessage-deflate" for e in ws.extensions),
+        check_echo, check_ping, check_close,
+    )
 
 
 def main(argv):
-    opts = common.parse_args(argv, "websockets echo interop check")
-    report = common.Report()
-    started = time.monotonic()
-    extensions = ""
-    try:
-        extensions = asyncio.run(run(opts, report))
-    except Exception as err:  # a bug here must still end in a summary
-        report.add("run", False, started, f"unexpected {type(err).__name__}: {err}")
-    return common.summarize(
-        report, "python-websockets", websockets.__version__, opts.url,
-        opts.deflate, extensions, started,
-    )
+    return common.main(argv, "websockets echo interop check", "python-websockets", websockets.__version__, run)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ line. Only the standard library is imported here.
 """
 
 import argparse
+import asyncio
 import json
 import os
 import random
@@ -107,6 +108,47 @@ class Report:
         return sum(1 for c in self.checks if c["ok"] is value)
 
 
+
+
+async def run_checks(conn, report, opts, extensions, negotiated, check_echo, check_ping, check_close):
+    """Run the checks every client makes on an upgraded connection: deflate
+    negotiated (when asked), echo of each size as text and binary, pings,
+    close. The check functions are the client library's own. Returns the
+    Sec-WebSocket-Extensions answer."""
+    if opts.deflate:
+        detail = f"Sec-WebSocket-Extensions: {extensions}" if extensions else (
+            "server accepted no extension"
+        )
+        report.add("deflate-negotiated", negotiated, time.monotonic(), detail)
+    in_step = True
+    for size in opts.sizes:
+        for kind in ("text", "binary"):
+            name = f"{kind}/{size}"
+            if opts.max_size is not None and size > opts.max_size:
+                report.skip(name, f"over max size {opts.max_size}")
+            elif not in_step:
+                report.skip(name, "an earlier echo failed")
+            else:
+                in_step = await check_echo(conn, report, kind, size, opts.timeout)
+    if in_step:
+        await check_ping(conn, report, "ping", PING_PAYLOAD, opts.timeout)
+        await check_ping(conn, report, "ping-empty", b"", opts.timeout)
+    await check_close(conn, report, opts.timeout)
+    return extensions
+
+
+def main(argv, description, client, version, run):
+    """Parse argv, run the client's async run(opts, report) and print the
+    summary; returns the exit code. A bug in run still ends in a summary."""
+    opts = parse_args(argv, description)
+    report = Report()
+    started = time.monotonic()
+    extensions = ""
+    try:
+        extensions = asyncio.run(run(opts, report))
+    except Exception as err:
+        report.add("run", False, started, f"unexpected {type(err).__name__}: {err}")
+    return summarize(report, client, version, opts.url, opts.deflate, extensions, started)
 
 
 def summarize(report, client, version, url, deflate, extensions, started):
