@@ -27,11 +27,89 @@ type Config struct {
 	// RoomPrefix+NAME joins room NAME, and each message it sends goes to
 	// every other member. Empty disables it. Default /room/.
 	RoomPrefix string
+	// MuxPath is the path of the multi-room endpoint, where a connection
+	// joins, leaves and publishes to rooms with JSON commands (see README).
+	// Empty disables it. Default /ws.
+	MuxPath string
 	// EchoSelf makes a room member receive its own messages too.
 	EchoSelf bool
 	// DevMode allows what a production listener must not: the user id from
-	// a ?user= query parameter without authentication. Default false.
+	// a ?user= query parameter without authentication, requests without a
+	// token (as Anonymous), and any Origin. Default false.
 	DevMode bool
+
+	// TLSCert and TLSKey are PEM files; when both are set the listener
+	// serves wss (TLS 1.2 or later) on the event loop. SIGHUP reloads them
+	// without dropping connections.
+	TLSCert string
+	TLSKey  string
+
+	// AuthSecretFiles are HMAC (HS256/384/512) secret files, "path" or
+	// "kid=path". Default none.
+	AuthSecretFiles []string
+	// AuthKeyFiles are PEM public keys (RSA, ECDSA P-256, Ed25519), "path"
+	// or "kid=path", for RS*/ES256/EdDSA tokens. Default none.
+	AuthKeyFiles []string
+	// AuthIssuer, when set, is required in a token's iss claim.
+	AuthIssuer string
+	// AuthAudience, when set, must be among a token's aud values.
+	AuthAudience string
+	// AuthLeeway is the clock skew tolerated on exp, nbf and iat. Default 5s.
+	AuthLeeway time.Duration
+	// AuthRoomsClaim names the claim with the room patterns a token may
+	// join. Default "rooms".
+	AuthRoomsClaim string
+	// AuthPublishClaim names the claim with the patterns a token may
+	// publish to; without it the join patterns allow publishing. Default
+	// "publish".
+	AuthPublishClaim string
+	// AuthExpiryGrace is how long past its token's exp an open connection
+	// may stay before it is closed with 4001 "token expired". Default 0.
+	AuthExpiryGrace time.Duration
+	// Anonymous admits requests that carry no token (a request with a bad
+	// token is still refused). Without it, and without DevMode, a token is
+	// required. Default false.
+	Anonymous bool
+	// AllowAnyOrigin is needed for "*" in Origins: admitting every
+	// browser origin is logged as a warning at start.
+	AllowAnyOrigin bool
+
+	// RateMsgs and RateMsgsBurst limit the messages per second one
+	// connection may send. Defaults 100/s, burst 200; 0 is unlimited.
+	RateMsgs      float64
+	RateMsgsBurst int
+	// RateBytes and RateBytesBurst limit the message bytes per second one
+	// connection may send. Defaults 1 MiB/s, burst 2 MiB (keep the burst
+	// at least MaxMessage); 0 is unlimited.
+	RateBytes      int64
+	RateBytesBurst int64
+	// UserRateMsgs/UserRateBytes (and bursts) are the same limits across
+	// all of one user's connections. Defaults 500/s burst 1000, 4 MiB/s
+	// burst 8 MiB.
+	UserRateMsgs       float64
+	UserRateMsgsBurst  int
+	UserRateBytes      int64
+	UserRateBytesBurst int64
+	// RateCloseAfter is the rate-limit violation that closes a connection
+	// with 1008 "rate limit exceeded"; the ones before it drop the message
+	// and send the client an error. Default 10.
+	RateCloseAfter int
+	// ConnRate and ConnRateBurst limit new connections per second from one
+	// source address (IPv6: one /IPv6Prefix network); past it, 429 with
+	// Retry-After. Defaults 20/s, burst 50; 0 is unlimited.
+	ConnRate      float64
+	ConnRateBurst int
+	// MaxConns is the most connections held (503 with Retry-After past
+	// it). Default 0: unlimited (the descriptor limit applies).
+	MaxConns int
+	// MaxConnsPerUser is the most connections one user holds (429).
+	// Default 16; 0 is unlimited.
+	MaxConnsPerUser int
+	// MaxConnsPerIP is the most connections one source address holds
+	// (429). Default 256; 0 is unlimited.
+	MaxConnsPerIP int
+	// IPv6Prefix groups IPv6 sources for the per-address limits. Default 64.
+	IPv6Prefix int
 
 	// Admin is the admin HTTP listener (publish API, stats, metrics,
 	// health); empty disables it. Default 127.0.0.1:9090.
@@ -150,6 +228,7 @@ func Default() Config {
 		Listen:           "127.0.0.1:8080",
 		EchoPath:         "/echo",
 		RoomPrefix:       "/room/",
+		MuxPath:          "/ws",
 		Admin:            "127.0.0.1:9090",
 		SendQueue:        512 << 10,
 		Deflate:          true,
@@ -174,8 +253,33 @@ func Default() Config {
 		Workers:          2 * n,
 		ReadBuffer:       64 << 10,
 		Tick:             250 * time.Millisecond,
+
+		AuthLeeway:         5 * time.Second,
+		AuthRoomsClaim:     "rooms",
+		AuthPublishClaim:   "publish",
+		RateMsgs:           100,
+		RateMsgsBurst:      200,
+		RateBytes:          1 << 20,
+		RateBytesBurst:     2 << 20,
+		UserRateMsgs:       500,
+		UserRateMsgsBurst:  1000,
+		UserRateBytes:      4 << 20,
+		UserRateBytesBurst: 8 << 20,
+		RateCloseAfter:     10,
+		ConnRate:           20,
+		ConnRateBurst:      50,
+		MaxConnsPerUser:    16,
+		MaxConnsPerIP:      256,
+		IPv6Prefix:         64,
 	}
 }
+
+// AuthEnabled reports whether tokens can be verified (a secret or key is
+// configured).
+func (c *Config) AuthEnabled() bool { return len(c.AuthSecretFiles)+len(c.AuthKeyFiles) > 0 }
+
+// AdmitsAnonymous reports whether requests without a token are admitted.
+func (c *Config) AdmitsAnonymous() bool { return c.Anonymous || c.DevMode }
 
 // Validate reports every problem in c at once, joined into one error.
 func (c *Config) Validate() error {
@@ -186,6 +290,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EchoPath != "" && !strings.HasPrefix(c.EchoPath, "/") {
 		bad("echo-path %q must start with /", c.EchoPath)
+	}
+	if c.MuxPath != "" && !strings.HasPrefix(c.MuxPath, "/") {
+		bad("mux-path %q must start with /", c.MuxPath)
 	}
 	if c.RoomPrefix != "" && (!strings.HasPrefix(c.RoomPrefix, "/") || !strings.HasSuffix(c.RoomPrefix, "/")) {
 		bad("room-prefix %q must start and end with /", c.RoomPrefix)
@@ -258,10 +365,17 @@ func (c *Config) Validate() error {
 		bad("tick %v must be between 10ms and 5s", c.Tick)
 	}
 	for _, o := range c.Origins {
+		if o == "*" {
+			if !c.AllowAnyOrigin {
+				bad("origin * admits every web page: it needs -allow-any-origin as well")
+			}
+			continue
+		}
 		if err := CheckOriginPattern(o); err != nil {
 			bad("origin %q: %v", o, err)
 		}
 	}
+	c.validateSecurity(bad)
 	return errors.Join(errs...)
 }
 
@@ -271,4 +385,46 @@ func (c *Config) FrameLimit() int64 {
 		return c.MaxMessage
 	}
 	return c.MaxFrame
+}
+
+// validateSecurity checks the authentication, TLS and limit settings.
+func (c *Config) validateSecurity(bad func(string, ...any)) {
+	if !c.AuthEnabled() && !c.AdmitsAnonymous() {
+		bad("no way to authenticate clients: give -auth-secret-file or -auth-key-file, or admit clients without a token with -anonymous (or -dev on a development machine)")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls-cert and tls-key go together")
+	}
+	if c.AuthLeeway < 0 || c.AuthLeeway > 5*time.Minute {
+		bad("auth-leeway %v must be between 0 and 5m", c.AuthLeeway)
+	}
+	if c.AuthExpiryGrace < 0 {
+		bad("auth-expiry-grace %v must be >= 0", c.AuthExpiryGrace)
+	}
+	if c.AuthRoomsClaim == "" || c.AuthPublishClaim == "" {
+		bad("auth-rooms-claim and auth-publish-claim must not be empty")
+	}
+	if c.RateMsgs < 0 || c.UserRateMsgs < 0 || c.ConnRate < 0 ||
+		c.RateBytes < 0 || c.UserRateBytes < 0 {
+		bad("rates must be >= 0 (0 is unlimited)")
+	}
+	if c.RateMsgsBurst < 0 || c.UserRateMsgsBurst < 0 || c.ConnRateBurst < 0 ||
+		c.RateBytesBurst < 0 || c.UserRateBytesBurst < 0 {
+		bad("bursts must be >= 0")
+	}
+	if c.RateBytes > 0 && c.RateBytesBurst < c.MaxMessage {
+		bad("rate-bytes-burst %d is below max-message %d: the largest message could never pass", c.RateBytesBurst, c.MaxMessage)
+	}
+	if c.UserRateBytes > 0 && c.UserRateBytesBurst < c.MaxMessage {
+		bad("user-rate-bytes-burst %d is below max-message %d: the largest message could never pass", c.UserRateBytesBurst, c.MaxMessage)
+	}
+	if c.RateCloseAfter < 1 {
+		bad("rate-close-after %d must be at least 1", c.RateCloseAfter)
+	}
+	if c.MaxConns < 0 || c.MaxConnsPerUser < 0 || c.MaxConnsPerIP < 0 {
+		bad("max-conns, max-conns-per-user and max-conns-per-ip must be >= 0 (0 is unlimited)")
+	}
+	if c.IPv6Prefix < 8 || c.IPv6Prefix > 128 {
+		bad("ipv6-prefix %d must be between 8 and 128", c.IPv6Prefix)
+	}
 }
