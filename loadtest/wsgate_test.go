@@ -52,7 +52,7 @@ func startWsgate(t *testing.T) gate {
 		t.Skip("builds and runs cmd/wsgate")
 	}
 	bin := buildWsgate(t)
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0")
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-anonymous", "-no-limits")
 	out, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

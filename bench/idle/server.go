@@ -150,7 +150,7 @@ func startWSGate(b *binaries, gogc string, extra []string, deflate bool) (*proc,
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"-listen", addr, "-ping-interval", "0", "-idle-timeout", "0"}
+	args := []string{"-listen", addr, "-ping-interval", "0", "-idle-timeout", "0", "-anonymous", "-no-limits"}
 	if b.hasFlag("admin") {
 		admin, err := freePort()
 		if err != nil {

@@ -53,7 +53,7 @@ func allServers() []serverSpec {
 	return []serverSpec{
 		{Name: "wsgate", Deflate: true, argv: func(b binaries, addr, admin string, d bool) []string {
 			return []string{filepath.Join(b.Dir, "wsgate"), "-listen", addr, "-admin", admin,
-				"-ping-interval", "0", "-idle-timeout", "0", "-log-level", "warn",
+				"-ping-interval", "0", "-idle-timeout", "0", "-log-level", "warn", "-anonymous", "-no-limits",
 				"-deflate=" + strconv.FormatBool(d), "-pprof"}
 		}},
 		peer("nbio", true),

@@ -85,6 +85,9 @@ func startWsgate(t *testing.T, env []string, args ...string) *child {
 	if !strings.Contains(joined, " -admin ") {
 		args = append(args, "-admin", "127.0.0.1:0")
 	}
+	if !strings.Contains(joined, " -auth-") {
+		args = append(args, "-anonymous", "-no-limits") // load from one address, no tokens
+	}
 	c := &child{cmd: exec.Command(wsgateBin(t), args...), stderr: &wstest.SyncBuffer{}, exited: make(chan struct{})}
 	c.cmd.Env = append(os.Environ(), env...)
 	c.cmd.Stderr = c.stderr
@@ -306,7 +309,7 @@ func TestReusePortProcesses(t *testing.T) {
 		}
 	}
 	// Without -reuseport a third process cannot bind the port.
-	cmd := exec.Command(wsgateBin(t), "-listen", a.addr, "-admin", "127.0.0.1:0")
+	cmd := exec.Command(wsgateBin(t), "-listen", a.addr, "-admin", "127.0.0.1:0", "-anonymous")
 	out, err := cmd.CombinedOutput()
 	if err == nil || !bytes.Contains(out, []byte("address already in use")) {
 		t.Errorf("third process without -reuseport: %v\n%s\nwant a bind error", err, out)

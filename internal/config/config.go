@@ -110,6 +110,10 @@ type Config struct {
 	MaxConnsPerIP int
 	// IPv6Prefix groups IPv6 sources for the per-address limits. Default 64.
 	IPv6Prefix int
+	// NoLimits turns off every rate limit and connection maximum above
+	// (size limits stay): for benchmarks and load tests that open
+	// thousands of connections from one address. Default false.
+	NoLimits bool
 
 	// Admin is the admin HTTP listener (publish API, stats, metrics,
 	// health); empty disables it. Default 127.0.0.1:9090.
@@ -411,6 +415,9 @@ func (c *Config) validateSecurity(bad func(string, ...any)) {
 	if c.RateMsgsBurst < 0 || c.UserRateMsgsBurst < 0 || c.ConnRateBurst < 0 ||
 		c.RateBytesBurst < 0 || c.UserRateBytesBurst < 0 {
 		bad("bursts must be >= 0")
+	}
+	if c.NoLimits {
+		return
 	}
 	if c.RateBytes > 0 && c.RateBytesBurst < c.MaxMessage {
 		bad("rate-bytes-burst %d is below max-message %d: the largest message could never pass", c.RateBytesBurst, c.MaxMessage)

@@ -129,6 +129,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "[limits] connections held in total (503 with Retry-After past it; 0: unlimited)")
 	fs.IntVar(&c.MaxConnsPerUser, "max-conns-per-user", c.MaxConnsPerUser, "[limits] connections one user may hold (429; 0: unlimited)")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "[limits] connections one source address may hold (429; 0: unlimited)")
+	fs.BoolVar(&c.NoLimits, "no-limits", c.NoLimits, "[rate limits] turn off every rate limit and connection maximum (benchmarks, load tests from one address); size limits stay")
 	fs.IntVar(&c.IPv6Prefix, "ipv6-prefix", c.IPv6Prefix, "[limits] IPv6 sources are grouped by this prefix length for per-address limits")
 	fs.Var(stringList{&c.Subprotocols}, "subprotocols", "[endpoints] comma-separated subprotocols the server speaks, in preference order")
 	// Limits.

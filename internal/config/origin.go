@@ -40,11 +40,16 @@ type originSuffix struct {
 	suffix string // ".example.com" or ".example.com:8443"
 }
 
-// NewOriginMatcher compiles patterns (already checked by Validate). An
-// empty list admits every origin.
+// NewOriginMatcher compiles patterns (already checked by Validate). A "*"
+// entry admits every origin; an empty list admits none (the server then
+// applies its same-origin rule).
 func NewOriginMatcher(patterns []string) *OriginMatcher {
-	m := &OriginMatcher{allowAll: len(patterns) == 0}
+	m := &OriginMatcher{}
 	for _, p := range patterns {
+		if p == "*" {
+			m.allowAll = true
+			continue
+		}
 		p = strings.ToLower(p)
 		if scheme, rest, ok := strings.Cut(p, "://"); ok && strings.HasPrefix(rest, "*.") {
 			m.suffixes = append(m.suffixes, originSuffix{scheme: scheme + "://", suffix: rest[1:]})
@@ -58,6 +63,7 @@ func NewOriginMatcher(patterns []string) *OriginMatcher {
 // Allowed reports whether origin (the raw header value; empty when the
 // header is absent) is admitted. A request without Origin comes from a
 // non-browser client and is admitted; browsers always send the header.
+// A matcher built from an empty list admits only requests without Origin.
 func (m *OriginMatcher) Allowed(origin []byte) bool {
 	if m.allowAll || len(origin) == 0 {
 		return true

@@ -38,6 +38,9 @@ type Metrics struct {
 	Dropped *vm.Counter
 	// RateLimited counts rate-limit hits by kind.
 	RateLimited []*vm.Counter
+	// ForbiddenJoin and ForbiddenPublish count joins and publishes a
+	// token's permissions refused (the connection stays up).
+	ForbiddenJoin, ForbiddenPublish *vm.Counter
 	// WorkerSeconds is the time a worker spends on one job.
 	WorkerSeconds *vm.PrometheusHistogram
 	// LoopSeconds is the time spent handling one read, per poller.
@@ -113,6 +116,8 @@ func New(reasons, results, limits []string, pollers int, g Gauges) *Metrics {
 	for _, l := range limits {
 		m.RateLimited = append(m.RateLimited, s.NewCounter(`wsgate_rate_limited_total{kind="`+l+`"}`))
 	}
+	m.ForbiddenJoin = s.NewCounter(`wsgate_forbidden_total{action="join"}`)
+	m.ForbiddenPublish = s.NewCounter(`wsgate_forbidden_total{action="publish"}`)
 	m.WorkerSeconds = s.NewPrometheusHistogramExt("wsgate_worker_job_duration_seconds", latencyBuckets)
 	for i := 0; i < pollers; i++ {
 		m.LoopSeconds = append(m.LoopSeconds, s.NewPrometheusHistogramExt(`wsgate_loop_read_duration_seconds{poller="`+itoa(i)+`"}`, latencyBuckets))

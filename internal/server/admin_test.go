@@ -258,7 +258,7 @@ func buildWsgate(t *testing.T) string {
 func startChild(t *testing.T, key string, args ...string) (string, string) {
 	bin := buildWsgate(t)
 	addr, admin := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(bin, append([]string{"-listen", addr, "-admin", admin}, args...)...)
+	cmd := exec.Command(bin, append([]string{"-listen", addr, "-admin", admin, "-anonymous", "-no-limits"}, args...)...)
 	cmd.Env = append(os.Environ(), "WSGATE_API_KEY="+key)
 	var stderr wstest.SyncBuffer
 	cmd.Stderr = &stderr

@@ -26,6 +26,7 @@ func startServer(tb testing.TB, mod func(*config.Config)) (*server.Server, strin
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Admin = "127.0.0.1:0"
+	cfg.Anonymous, cfg.NoLimits = true, true // core tests: no token, no rate limits
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -44,8 +44,10 @@ type conn struct {
 	state    atomic.Uint32
 	gate     atomic.Uint32 // gate* bits and the close reason
 	lastRead atomic.Int32  // wheel tick of the last read; before the upgrade, the accept time in micros
+	rl       *connRate // rate-limit state, from the first message on
 	kind     endpointKind
 	dfl      uint8 // negotiated server window bits, 0 without permessage-deflate
+	counted  bool  // admitted by the connection counter: release at close
 }
 
 // srv returns the server, kept once in the engine instead of in every
@@ -184,7 +186,12 @@ func (c *conn) onRequest(req, rest []byte) {
 		c.reject(errDraining)
 		return
 	}
+	if err := s.checkConnRate(c); err != nil {
+		c.reject(err)
+		return
+	}
 	h := s.hsPool.Get().(*handshake)
+	h.ip = remoteIP(c.RemoteAddr())
 	resp, kind, err := h.upgrade(req)
 	if err != nil {
 		c.rejectWith(resp, err) // resp aliases h: write it before h goes back
@@ -192,11 +199,15 @@ func (c *conn) onRequest(req, rest []byte) {
 		return
 	}
 	c.kind = kind
-	if len(h.room) > 0 || len(h.user) > 0 {
+	c.counted = h.counted
+	if len(h.room) > 0 || len(h.user) > 0 || h.id != nil {
 		if c.ext == nil {
 			c.ext = &connExt{}
 		}
-		c.ext.room, c.ext.user = string(h.room), string(h.user)
+		c.ext.room, c.ext.user, c.ext.id = string(h.room), string(h.user), h.id
+		if h.id != nil && c.ext.room != "" {
+			c.ext.readOnly = !h.id.CanPublish(c.ext.room)
+		}
 	}
 	if p, ok := h.neg.Accepted(); ok && s.cfg.Deflate {
 		c.setupDeflate(p)
@@ -317,6 +328,9 @@ func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 		s.m.MessagesIn[i].Inc()
 		s.m.BytesIn[i].Add(len(payload))
 	}
+	if !c.allowMessage(len(payload)) {
+		return nil
+	}
 	switch c.kind {
 	case endpointEcho:
 		b.b = c.appendMessage(b.b, op, payload, b)
@@ -328,6 +342,11 @@ func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 			c.flushBatch(b)
 		}
 	case endpointRoom:
+		if c.ext.readOnly {
+			c.sendError("forbidden", c.ext.room, []byte("token does not allow publishing to this room; message dropped"))
+			s.m.ForbiddenPublish.Inc()
+			return nil
+		}
 		// Frame once into a shared buffer; a worker fans it out.
 		fb, hdr := frameBuf(0, op, payload)
 		s.workers.submit(c.ext.room, job{buf: fb, hdr: hdr, op: op, room: c.ext.room, from: c})
@@ -384,7 +403,11 @@ func (c *conn) scheduleCheck() {
 	if cfg.IdleTimeout > 0 {
 		d = min(d, cfg.IdleTimeout)
 	}
-	c.srv().eng.Schedule(&c.Conn, max(d/2, time.Second))
+	d = max(d/2, time.Second)
+	if exp, ok := c.expiryDelay(); ok {
+		d = max(min(d, exp), c.srv().cfg.Tick) // the token's expiry is closer
+	}
+	c.srv().eng.Schedule(&c.Conn, d)
 }
 
 // onTimer runs on the wheel goroutine.
@@ -405,6 +428,10 @@ func (c *conn) onTimer() {
 		return
 	}
 	s := c.srv()
+	if exp, ok := c.expiryDelay(); ok && exp <= 0 {
+		c.closeWith(CloseTokenExpired, "token expired", reasonTokenExpired)
+		return
+	}
 	now := s.eng.Now()
 	if since := c.BlockedSince(); since != 0 && now-since >= s.eng.Ticks(s.cfg.WriteTimeout) {
 		// The socket refused bytes for the whole write timeout.
@@ -427,3 +454,7 @@ func (c *conn) onTimer() {
 }
 
 var pingFrame = [...]byte{0x89, 0x00}
+
+// CloseTokenExpired is the close code sent when a connection's token
+// expires (plus any grace) while it is open.
+const CloseTokenExpired frame.CloseCode = 4001

@@ -6,11 +6,15 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/gobwas/ws"
 
 	"github.com/wsgate/wsgate/frame/deflate"
+	"github.com/wsgate/wsgate/internal/auth"
+	"github.com/wsgate/wsgate/internal/limits"
 )
 
 // Handshake rejections of our own, beside gobwas/ws's. Each carries the
@@ -26,6 +30,8 @@ var (
 		ws.RejectionReason("server: request headers too large"))
 	errDraining = ws.RejectConnectionError(ws.RejectionStatus(http.StatusServiceUnavailable),
 		ws.RejectionReason("server: shutting down"))
+	errRoomForbidden = ws.RejectConnectionError(ws.RejectionStatus(http.StatusForbidden),
+		ws.RejectionReason("server: token does not allow joining this room"))
 )
 
 // endpointKind says which protocol serves an upgraded connection.
@@ -59,7 +65,17 @@ type handshake struct {
 	// room and user are copied out of gobwas/ws's read buffer, which goes
 	// back to its pool when Upgrade returns; the arrays are reused.
 	room []byte // room name from the path
-	user []byte // user id from ?user= in dev mode
+	user []byte // user id from ?user= in dev mode, or the token's subject
+	// Security: the token found in the request, the Origin and Host
+	// headers (checked once all headers are in), the verified identity,
+	// the source address, and whether admit counted the connection.
+	tok     auth.TokenCollector
+	origin  []byte
+	host    []byte
+	id      *auth.Identity
+	ip      netip.Addr
+	counted bool
+	bearer  bool // the client offered the "bearer" subprotocol marker
 }
 
 func newHandshake(s *Server) *handshake {
@@ -69,11 +85,10 @@ func newHandshake(s *Server) *handshake {
 		WriteBufferSize: 512,
 		OnRequest:       h.onRequest,
 		OnHeader:        h.onHeader,
+		OnHost:          h.onHost,
 		OnBeforeUpgrade: h.onBeforeUpgrade,
 	}
-	if len(s.cfg.Subprotocols) > 0 {
-		h.up.Protocol = h.selectProtocol
-	}
+	h.up.ProtocolCustom = h.selectProtocol
 	if s.cfg.Deflate {
 		h.up.ExtensionCustom = h.onExtensions
 	}
@@ -96,6 +111,7 @@ func (h *handshake) onRequest(uri []byte) error {
 	if h.srv.cfg.DevMode {
 		h.user = append(h.user[:0], queryValue(query, "user")...)
 	}
+	h.tok.Query(query)
 	for i := range h.srv.routes {
 		r := &h.srv.routes[i]
 		if r.prefix {
@@ -131,19 +147,44 @@ func queryValue(query []byte, key string) []byte {
 }
 
 func (h *handshake) onHeader(key, value []byte) error {
-	if bytes.EqualFold(key, []byte("Origin")) && !h.srv.origins.Allowed(value) {
-		return errOriginForbidden
+	switch {
+	case bytes.EqualFold(key, []byte("Origin")):
+		h.origin = append(h.origin[:0], value...)
+	case bytes.EqualFold(key, []byte("Authorization")):
+		h.tok.Header(value)
 	}
 	return nil
 }
 
-func (h *handshake) selectProtocol(p []byte) bool {
-	for _, sp := range h.srv.cfg.Subprotocols {
-		if string(p) == sp {
-			return true
+func (h *handshake) onHost(host []byte) error {
+	h.host = append(h.host[:0], host...)
+	return nil
+}
+
+// selectProtocol reads a Sec-WebSocket-Protocol header: a "bearer, TOKEN"
+// pair carries the token (never selected); of the rest, the first the
+// server speaks is selected. A client that sent only the bearer pair gets
+// "bearer" back, since browsers fail a connection whose offered
+// subprotocols all go unanswered.
+func (h *handshake) selectProtocol(v []byte) (string, bool) {
+	h.tok.Protocol(v)
+	ps := auth.ProtocolsOf(v)
+	for {
+		p, ok := ps.Next()
+		if !ok {
+			break
+		}
+		if bytes.EqualFold(p, []byte(auth.ProtocolMarker)) {
+			h.bearer = true
+			continue
+		}
+		for _, sp := range h.srv.cfg.Subprotocols {
+			if string(p) == sp {
+				return sp, true
+			}
 		}
 	}
-	return false
+	return "", true
 }
 
 // onBeforeUpgrade checks what gobwas/ws leaves unchecked: the key must be
@@ -155,7 +196,10 @@ func (h *handshake) onBeforeUpgrade() (ws.HandshakeHeader, error) {
 	if err != nil || n != 16 {
 		return nil, errBadKey
 	}
-	return nil, nil
+	if !h.srv.originAllowed(h.origin, h.host) {
+		return nil, errOriginForbidden
+	}
+	return nil, h.admit()
 }
 
 // upgrade parses req (a complete request ending in CRLFCRLF). On success
@@ -166,11 +210,21 @@ func (h *handshake) upgrade(req []byte) (resp []byte, kind endpointKind, err err
 	h.out = h.out[:0]
 	h.kind = 0
 	h.room, h.user = h.room[:0], h.user[:0]
+	h.origin, h.host = h.origin[:0], h.host[:0]
+	h.tok.Reset()
+	h.id, h.counted, h.bearer = nil, false, false
 	h.neg.Reset(&h.srv.dflOpts)
 	h.rd.Reset(req)
-	_, err = h.up.Upgrade(h)
+	hs, err := h.up.Upgrade(h)
 	if err != nil {
+		if h.counted { // a hook after admit failed: undo the count
+			h.srv.guard.counter.Release(string(h.user), h.ip)
+			h.counted = false
+		}
 		return appendRejection(h.out[:0], err), 0, err
+	}
+	if hs.Protocol == "" && h.bearer {
+		h.out = appendProtocolHeader(h.out, auth.ProtocolMarker)
 	}
 	if p, ok := h.neg.Accepted(); ok && h.srv.cfg.Deflate {
 		h.out = appendExtensionHeader(h.out, p)
@@ -183,23 +237,29 @@ func (h *handshake) upgrade(req []byte) (resp []byte, kind endpointKind, err err
 // 400-class answers to malformed handshakes, so the mapping is ours.
 func appendRejection(dst []byte, err error) []byte {
 	status := rejectionStatus(err)
-	var extra string
-	switch status {
-	case http.StatusMethodNotAllowed:
-		extra = "Allow: GET\r\n"
-	case http.StatusUpgradeRequired:
-		extra = "Sec-WebSocket-Version: 13\r\n"
-	}
-	if status == http.StatusServiceUnavailable {
-		extra += "Retry-After: 5\r\n"
-	}
 	reason := rejectionText(err)
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(status), 10)
 	dst = append(dst, ' ')
 	dst = append(dst, http.StatusText(status)...)
 	dst = append(dst, "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"...)
-	dst = append(dst, extra...)
+	var rej *limits.Rejection
+	switch {
+	case status == http.StatusMethodNotAllowed:
+		dst = append(dst, "Allow: GET\r\n"...)
+	case status == http.StatusUpgradeRequired:
+		dst = append(dst, "Sec-WebSocket-Version: 13\r\n"...)
+	case errors.As(err, &rej):
+		dst = append(dst, "Retry-After: "...)
+		dst = append(dst, rej.RetryAfterText()...)
+		dst = append(dst, "\r\n"...)
+	case status == http.StatusServiceUnavailable:
+		dst = append(dst, "Retry-After: 5\r\n"...)
+	case status == http.StatusUnauthorized:
+		dst = append(dst, "WWW-Authenticate: "...)
+		dst = append(dst, auth.Challenge(err)...)
+		dst = append(dst, "\r\n"...)
+	}
 	dst = append(dst, "Content-Length: "...)
 	dst = strconv.AppendInt(dst, int64(len(reason)+1), 10)
 	dst = append(dst, "\r\n\r\n"...)
@@ -210,7 +270,12 @@ func appendRejection(dst []byte, err error) []byte {
 // rejectionStatus maps a handshake error to the HTTP status we answer.
 func rejectionStatus(err error) int {
 	var rej *ws.ConnectionRejectedError
+	var lim *limits.Rejection
 	switch {
+	case errors.As(err, &lim):
+		return lim.Status
+	case isAuthError(err):
+		return http.StatusUnauthorized
 	case err == ws.ErrHandshakeBadMethod:
 		return http.StatusMethodNotAllowed
 	case err == ws.ErrHandshakeUpgradeRequired:
@@ -246,6 +311,9 @@ func rejectionText(err error) string {
 	case io.EOF, io.ErrUnexpectedEOF:
 		return "handshake: malformed request"
 	}
+	if isAuthError(err) {
+		return auth.Reason(err) // "token expired", "bad signature", ...
+	}
 	return err.Error()
 }
 
@@ -266,4 +334,36 @@ func headerValue(req []byte, name string) []byte {
 		return bytes.TrimSpace(line[colon+1:])
 	}
 	return nil
+}
+
+// isAuthError reports whether err is a token rejection from auth.
+func isAuthError(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "auth: ")
+}
+
+// appendProtocolHeader adds a Sec-WebSocket-Protocol header to a 101
+// response (which ends in CRLFCRLF).
+func appendProtocolHeader(resp []byte, proto string) []byte {
+	if len(resp) < 2 {
+		return resp
+	}
+	resp = resp[:len(resp)-2]
+	resp = append(resp, "Sec-WebSocket-Protocol: "...)
+	resp = append(resp, proto...)
+	return append(resp, "\r\n\r\n"...)
+}
+
+// originAllowed checks the request's Origin: requests without one (not
+// from a browser) pass; with an allow-list configured the origin must
+// match it; without one (and outside dev mode) only a page from the same
+// host may connect.
+func (s *Server) originAllowed(origin, host []byte) bool {
+	if len(origin) == 0 || s.cfg.DevMode {
+		return true
+	}
+	if len(s.cfg.Origins) > 0 {
+		return s.origins.Allowed(origin)
+	}
+	_, rest, ok := bytes.Cut(origin, []byte("://"))
+	return ok && len(host) > 0 && bytes.EqualFold(rest, host)
 }

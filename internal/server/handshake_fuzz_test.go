@@ -39,6 +39,7 @@ func FuzzHandshake(f *testing.F) {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Admin = ""
 	cfg.DevMode = true
+	cfg.Anonymous, cfg.NoLimits = true, true // core tests: no token, no rate limits
 	cfg.Origins = []string{"https://*.example.com"}
 	cfg.Subprotocols = []string{"chat"}
 	s, err := New(cfg)

@@ -334,6 +334,7 @@ func opsServer(tb testing.TB, mod func(*config.Config)) (*server.Server, string,
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Admin = "127.0.0.1:0"
 	cfg.DevMode = true
+	cfg.Anonymous, cfg.NoLimits = true, true // core tests: no token, no rate limits
 	cfg.PingInterval = 0 // no pings to skip in the reads below
 	if mod != nil {
 		mod(&cfg)
@@ -622,6 +623,7 @@ func TestCloseRightAfterStart(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			cfg := config.Default()
 			cfg.Listen, cfg.Admin = "127.0.0.1:0", ""
+			cfg.Anonymous, cfg.NoLimits = true, true // core tests: no token, no rate limits
 			srv, err := server.New(cfg)
 			if err != nil {
 				t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/frame/deflate"
+	"github.com/wsgate/wsgate/internal/auth"
 	"github.com/wsgate/wsgate/internal/metrics"
 	"github.com/wsgate/wsgate/poller"
 )
@@ -15,6 +16,9 @@ type connExt struct {
 	hs   *[]byte // partial upgrade request (pooled) while it is split across reads
 	room string
 	user string
+	id   *auth.Identity // the verified token; nil for anonymous clients
+	// readOnly: the token may join room but not publish to it.
+	readOnly bool
 	// Context-takeover compression state (only with
 	// -deflate-context-takeover); mu orders compression with queueing.
 	mu     sync.Mutex

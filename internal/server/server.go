@@ -45,6 +45,7 @@ type Server struct {
 	workers   *workerPool
 	m         *metrics.Metrics
 	apiKey    string
+	guard     guard
 	admin     *http.Server
 	adminLn   net.Listener
 
@@ -105,6 +106,9 @@ func New(cfg config.Config) (*Server, error) {
 	}
 	if cfg.RoomPrefix != "" {
 		s.routes = append(s.routes, route{path: cfg.RoomPrefix, kind: endpointRoom, prefix: true})
+	}
+	if err := s.initGuard(); err != nil {
+		return nil, err
 	}
 	s.workers = newWorkerPool(cfg.Workers, cfg.WorkerQueue)
 	s.m = metrics.New(reasonNames[:], hsResultNames[:], limitNames[:], cfg.Pollers, metrics.Gauges{
@@ -281,6 +285,7 @@ func (h *handler) OnClose(ps poller.Session, err error) {
 	s.open.Add(-1)
 	prev := c.state.Swap(stateClosed)
 	c.setReason(reasonPeerGone)
+	c.releaseCount()
 	r := c.closeReason()
 	s.m.ConnsClosed[r].Inc()
 	if prev == stateOpen || prev == stateClosing {

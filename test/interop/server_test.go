@@ -28,6 +28,7 @@ func startServer(t *testing.T) (url string) {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Admin = ""
+	cfg.Anonymous, cfg.NoLimits = true, true // core tests: no token, no rate limits
 	cfg.MaxMessage = serverMaxMessageSize
 	srv, err := server.New(cfg)
 	if err != nil {

@@ -1,0 +1,329 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/internal/auth"
+	"github.com/wsgate/wsgate/internal/limits"
+)
+
+// Indexes of wsgate_rate_limited_total{kind}, in limitNames order.
+const (
+	limitMsgs = iota
+	limitBytes
+	limitUserMsgs
+	limitConnsPerIP
+	limitConnsPerUser
+	limitConnsTotal
+)
+
+// guard is the server's admission and rate state: the token verifier, the
+// connection counters and the rate limiters. Nil members are disabled.
+type guard struct {
+	verifier *auth.Verifier
+	counter  *limits.Counter
+	ipRate   *limits.IPLimiter
+	userRate *limits.KeyedLimiter[string]
+	conn     limits.ConnLimits
+	connOn   bool // conn has a limit
+	policy   limits.Policy
+	clock    limits.Clock
+}
+
+func (s *Server) initGuard() error {
+	cfg := &s.cfg
+	g := &s.guard
+	if cfg.AuthEnabled() {
+		v, err := auth.NewVerifier(auth.Options{
+			SecretFiles:  cfg.AuthSecretFiles,
+			KeyFiles:     cfg.AuthKeyFiles,
+			Issuer:       cfg.AuthIssuer,
+			Audience:     cfg.AuthAudience,
+			Leeway:       cfg.AuthLeeway,
+			RoomsClaim:   cfg.AuthRoomsClaim,
+			PublishClaim: cfg.AuthPublishClaim,
+		})
+		if err != nil {
+			return err
+		}
+		g.verifier = v
+	}
+	g.clock = limits.NewClock()
+	if cfg.NoLimits {
+		g.counter = limits.NewCounter(limits.CounterOptions{})
+		return nil
+	}
+	g.counter = limits.NewCounter(limits.CounterOptions{
+		MaxTotal: cfg.MaxConns, MaxPerUser: cfg.MaxConnsPerUser, MaxPerIP: cfg.MaxConnsPerIP,
+		IPv6Bits: cfg.IPv6Prefix,
+	})
+	if cfg.ConnRate > 0 {
+		g.ipRate = limits.NewIPLimiter(cfg.ConnRate, int64(cfg.ConnRateBurst), cfg.IPv6Prefix, limits.DefaultSweepEvery)
+	}
+	g.conn = limits.ConnLimits{
+		Msgs:  limits.NewLimit(cfg.RateMsgs, int64(cfg.RateMsgsBurst)),
+		Bytes: limits.NewLimit(float64(cfg.RateBytes), cfg.RateBytesBurst),
+	}
+	g.connOn = !g.conn.Msgs.Unlimited() || !g.conn.Bytes.Unlimited()
+	user := limits.ConnLimits{
+		Msgs:  limits.NewLimit(cfg.UserRateMsgs, int64(cfg.UserRateMsgsBurst)),
+		Bytes: limits.NewLimit(float64(cfg.UserRateBytes), cfg.UserRateBytesBurst),
+	}
+	if !user.Msgs.Unlimited() || !user.Bytes.Unlimited() {
+		g.userRate = limits.NewUserLimiter(user, limits.DefaultSweepEvery)
+	}
+	g.policy = limits.Policy{CloseAfter: uint32(cfg.RateCloseAfter)}
+	return nil
+}
+
+// connRate is a connection's rate state, allocated at its first message:
+// a connection that never sends holds only the pointer.
+type connRate struct {
+	b limits.ConnBuckets
+	v limits.Violations
+}
+
+// remoteIP returns the connection's source address (zero if unknown).
+func remoteIP(a net.Addr) netip.Addr {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// checkConnRate is the first admission check of a complete request: new
+// connections per second from the source address. It runs before any
+// parsing, so a storm from one address costs little.
+func (s *Server) checkConnRate(c *conn) error {
+	if s.guard.ipRate == nil {
+		return nil
+	}
+	if err := s.guard.ipRate.Check(remoteIP(c.RemoteAddr()), s.guard.clock()); err != nil {
+		s.m.RateLimited[limitConnsPerIP].Inc()
+		return err
+	}
+	return nil
+}
+
+// admit runs when the request has parsed and its key checked: it verifies
+// the token (or admits an anonymous client), checks the room permission
+// for a room endpoint, and counts the connection against the maxima.
+func (h *handshake) admit() error {
+	s := h.srv
+	g := &s.guard
+	h.id = nil
+	tok, _, err := h.tok.Token()
+	switch {
+	case err == auth.ErrNoToken && s.cfg.AdmitsAnonymous():
+		// Anonymous (dev or -anonymous): the dev user id, if any, stays.
+	case err != nil:
+		return err
+	case g.verifier == nil:
+		// A token while none can be checked: refuse it rather than
+		// silently treating the client as anonymous.
+		return auth.ErrUnknownKey
+	default:
+		id, err := g.verifier.Verify(tok)
+		if err != nil {
+			return err
+		}
+		h.id = id
+		h.user = append(h.user[:0], id.Subject...)
+	}
+	if h.kind == endpointRoom && h.id != nil && !h.id.CanJoinBytes(h.room) {
+		s.m.ForbiddenJoin.Inc()
+		return errRoomForbidden
+	}
+	if err := g.counter.Acquire(string(h.user), h.ip); err != nil {
+		s.countConnRejection(err)
+		return err
+	}
+	h.counted = true
+	return nil
+}
+
+func (s *Server) countConnRejection(err error) {
+	switch {
+	case errors.Is(err, limits.ErrTooManyConns):
+		s.m.RateLimited[limitConnsTotal].Inc()
+	case errors.Is(err, limits.ErrTooManyUserConns):
+		s.m.RateLimited[limitConnsPerUser].Inc()
+	case errors.Is(err, limits.ErrTooManyIPConns):
+		s.m.RateLimited[limitConnsPerIP].Inc()
+	}
+}
+
+// releaseCount undoes admit's Acquire when the connection closes.
+func (c *conn) releaseCount() {
+	if !c.counted {
+		return
+	}
+	c.counted = false
+	var user string
+	if c.ext != nil {
+		user = c.ext.user
+	}
+	c.srv().guard.counter.Release(user, remoteIP(c.RemoteAddr()))
+}
+
+// identity returns the connection's verified token, or nil (anonymous).
+func (c *conn) identity() *auth.Identity {
+	if c.ext == nil {
+		return nil
+	}
+	return c.ext.id
+}
+
+// mayJoin reports whether the connection's token allows joining room; an
+// anonymous connection (dev or -anonymous) may join any room.
+func (c *conn) mayJoin(room string) bool {
+	id := c.identity()
+	return id == nil || id.CanJoin(room)
+}
+
+// mayPublish reports whether the connection's token allows publishing to
+// room; an anonymous connection may publish anywhere.
+func (c *conn) mayPublish(room string) bool {
+	id := c.identity()
+	return id == nil || id.CanPublish(room)
+}
+
+// allowMessage applies the per-connection and per-user rate limits to one
+// incoming message of n bytes. When it returns false the message must be
+// dropped: the client has been sent an error, or (after RateCloseAfter
+// violations) the connection is closing with 1008.
+func (c *conn) allowMessage(n int) bool {
+	s := c.srv()
+	g := &s.guard
+	if !g.connOn && g.userRate == nil {
+		return true
+	}
+	now := g.clock()
+	if g.connOn {
+		if c.rl == nil {
+			c.rl = &connRate{}
+		}
+		if !c.rl.b.Allow(&g.conn, now, int64(n)) {
+			if g.conn.Msgs.Unlimited() || !c.rl.b.Allow(&limits.ConnLimits{Bytes: g.conn.Bytes}, now, int64(n)) {
+				s.m.RateLimited[limitBytes].Inc()
+			} else {
+				s.m.RateLimited[limitMsgs].Inc()
+			}
+			return c.rateViolation("connection")
+		}
+	}
+	if g.userRate != nil && c.ext != nil && c.ext.user != "" {
+		if !g.userRate.Allow(c.ext.user, now, int64(n)) {
+			s.m.RateLimited[limitUserMsgs].Inc()
+			return c.rateViolation("user")
+		}
+	}
+	return true
+}
+
+// rateViolation applies the violation policy: an error message, or a
+// close with 1008 at the RateCloseAfter-th violation.
+func (c *conn) rateViolation(scope string) bool {
+	if c.rl == nil {
+		c.rl = &connRate{}
+	}
+	s := c.srv()
+	if s.guard.policy.Violation(&c.rl.v) == limits.Close {
+		c.failWith(frame.ClosePolicyViolation, limits.CloseReason, reasonPolicy)
+		return false
+	}
+	left := int(s.guard.policy.CloseAfter) - int(c.rl.v.Count())
+	var msg [96]byte
+	m := append(msg[:0], "message dropped: "...)
+	m = append(m, scope...)
+	m = append(m, " rate limit exceeded; closing after "...)
+	m = strconv.AppendInt(m, int64(left), 10)
+	m = append(m, " more"...)
+	c.sendError("rate_limited", "", m)
+	return false
+}
+
+// failWith closes the connection from its own poller goroutine (inside
+// OnMessage): the close frame goes out after what is already batched.
+func (c *conn) failWith(code frame.CloseCode, reason string, why closeReason) {
+	if !c.state.CompareAndSwap(stateOpen, stateClosing) {
+		return
+	}
+	c.setReason(why)
+	b := c.batch()
+	b.b = frame.AppendClose(b.b, code, reason)
+	c.srv().eng.Schedule(&c.Conn, c.srv().cfg.CloseTimeout)
+}
+
+// batch returns the output batch of the connection's poller goroutine.
+func (c *conn) batch() *batch {
+	s := c.srv()
+	return &s.batches[c.FD()%len(s.batches)]
+}
+
+// sendError appends a JSON error message to the connection's output batch
+// (from its poller goroutine):
+//
+//	{"type":"error","code":"forbidden","room":"chat.a","message":"..."}
+//
+// room is omitted when empty.
+func (c *conn) sendError(code, room string, msg []byte) {
+	var buf [512]byte
+	p := append(buf[:0], `{"type":"error","code":`...)
+	p = appendJSONString(p, code)
+	if room != "" {
+		p = append(p, `,"room":`...)
+		p = appendJSONString(p, room)
+	}
+	p = append(p, `,"message":`...)
+	p = appendJSONString(p, string(msg))
+	p = append(p, '}')
+	b := c.batch()
+	b.b = frame.AppendFrame(b.b, true, 0, frame.OpText, p)
+}
+
+// appendJSONString appends s as a JSON string. Control characters,
+// quotes and backslashes are escaped; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, s[i:i+n]...)
+			}
+			i += n
+			continue
+		}
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		default:
+			dst = append(dst, c)
+		}
+		i++
+	}
+	return append(dst, '"')
+}
+
+// expiryDelay returns how long until the connection's token (plus grace)
+// expires, and false when it has none.
+func (c *conn) expiryDelay() (time.Duration, bool) {
+	id := c.identity()
+	if id == nil || id.Expires.IsZero() {
+		return 0, false
+	}
+	return time.Until(id.Expires.Add(c.srv().cfg.AuthExpiryGrace)), true
+}
