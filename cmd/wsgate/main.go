@@ -70,8 +70,15 @@ func run(args []string, stderr io.Writer) int {
 	if a := srv.AdminAddr(); a != nil {
 		attrs = append(attrs, "admin", a.String())
 	}
-	if cfg.DevMode {
-		attrs = append(attrs, "mode", "DEV (user ids from ?user=, no authentication; never expose this listener)")
+	switch {
+	case cfg.DevMode:
+		attrs = append(attrs, "mode", "DEV (user ids from ?user=, no token required, any origin; never expose this listener)")
+	case cfg.AuthEnabled() && cfg.Anonymous:
+		attrs = append(attrs, "auth", "jwt, anonymous admitted")
+	case cfg.AuthEnabled():
+		attrs = append(attrs, "auth", "jwt required")
+	default:
+		attrs = append(attrs, "auth", "anonymous")
 	}
 	log.Info("wsgate listening", attrs...)
 

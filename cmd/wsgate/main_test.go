@@ -24,7 +24,7 @@ func runArgs(t *testing.T, args ...string) (int, string) {
 // TestInvalidConfigListsEveryProblem gives several bad values at once and
 // expects each one named in one report and exit status 2.
 func TestInvalidConfigListsEveryProblem(t *testing.T) {
-	code, out := runArgs(t, "-max-message", "0", "-listen", "foo", "-slow-policy", "bogus",
+	code, out := runArgs(t, "-anonymous", "-max-message", "0", "-listen", "foo", "-slow-policy", "bogus",
 		"-log-level", "loud", "-drain-batch", "0", "-log-format", "xml")
 	if code != 2 {
 		t.Errorf("exit status %d, want 2", code)
@@ -139,5 +139,19 @@ func TestHelpListsGroupsAndEnvNames(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("-help does not mention %s", want)
 		}
+	}
+}
+
+// TestProductionListenerNeedsAuth: with no key, no -anonymous and no -dev
+// there is no way to admit anyone, and wsgate says so instead of starting
+// an open gateway. A "*" origin needs its own flag.
+func TestProductionListenerNeedsAuth(t *testing.T) {
+	code, out := runArgs(t, "-listen", "127.0.0.1:0", "-admin", "")
+	if code != 2 || !strings.Contains(out, "no way to authenticate clients") {
+		t.Errorf("exit %d, want 2 naming the missing auth:\n%s", code, out)
+	}
+	code, out = runArgs(t, "-anonymous", "-origins", "*", "-listen", "127.0.0.1:0")
+	if code != 2 || !strings.Contains(out, "-allow-any-origin") {
+		t.Errorf("exit %d, want 2 asking for -allow-any-origin:\n%s", code, out)
 	}
 }

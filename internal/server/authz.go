@@ -327,3 +327,22 @@ func (c *conn) expiryDelay() (time.Duration, bool) {
 	}
 	return time.Until(id.Expires.Add(c.srv().cfg.AuthExpiryGrace)), true
 }
+
+// warnInsecure logs, once at start, each setting that lets in more than a
+// production listener should.
+func (s *Server) warnInsecure() {
+	cfg := &s.cfg
+	if cfg.DevMode {
+		s.log.Warn("DEV MODE: no token required, user ids from ?user=, any Origin admitted; never expose this listener")
+	} else if cfg.Anonymous {
+		s.log.Warn("clients without a token are admitted (-anonymous)")
+	}
+	for _, o := range cfg.Origins {
+		if o == "*" {
+			s.log.Warn("every web page may connect: -origins contains * (-allow-any-origin)")
+		}
+	}
+	if cfg.NoLimits {
+		s.log.Warn("rate limits and connection maxima are off (-no-limits)")
+	}
+}

@@ -138,7 +138,7 @@ func TestConformanceHandshake(t *testing.T) {
 		t.Parallel()
 		other := wstest.Dial(t, addr, "/echo")
 		key := wstest.NewKey()
-		req := wstest.Request(addr, "/echo", key, "Origin: https://slow.example")
+		req := wstest.Request(addr, "/echo", key, "Origin: http://"+addr) // same-origin page
 		req = wstest.AppendFrame(req, true, 0, frame.OpText, []byte("slow but sure"), true)
 		slow := wstest.NewConn(wstest.DialTCP(t, addr)).Bind(t)
 		for i := range req {

@@ -164,6 +164,7 @@ func (s *Server) Start() error {
 		s.admin = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = s.admin.Serve(ln) }()
 	}
+	s.warnInsecure()
 	s.workers.start()
 	if err := s.eng.Start(); err != nil {
 		s.workers.stop()
