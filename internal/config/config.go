@@ -185,6 +185,12 @@ type Config struct {
 	MaxMessage int64
 	// MaxFrame is the largest single frame accepted; 0 means MaxMessage.
 	MaxFrame int64
+	// RoomMaxMessage and RoomMaxFrame override MaxMessage and MaxFrame on
+	// the fan-out endpoints (/room/NAME, /ws and the publish API), where a
+	// message is queued once per member; 0 means the same as MaxMessage
+	// and MaxFrame.
+	RoomMaxMessage int64
+	RoomMaxFrame   int64
 	// MaxHeader is the largest handshake request (request line and headers)
 	// accepted; larger ones get 431. Default 8 KiB.
 	MaxHeader int
@@ -344,6 +350,12 @@ func (c *Config) Validate() error {
 	if c.MaxFrame < 0 || c.MaxFrame > c.MaxMessage {
 		bad("max-frame %d must be between 0 (same as max-message) and max-message %d", c.MaxFrame, c.MaxMessage)
 	}
+	if c.RoomMaxMessage < 0 || c.RoomMaxMessage > 1<<30 {
+		bad("room-max-message %d must be between 0 (same as max-message) and 1 GiB", c.RoomMaxMessage)
+	}
+	if c.RoomMaxFrame < 0 || c.RoomMaxFrame > c.RoomMessageLimit() {
+		bad("room-max-frame %d must be between 0 (same as max-frame) and the room message limit %d", c.RoomMaxFrame, c.RoomMessageLimit())
+	}
 	if c.MaxHeader < 256 || c.MaxHeader > 1<<20 {
 		bad("max-header %d must be between 256 B and 1 MiB", c.MaxHeader)
 	}
@@ -383,6 +395,24 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// RoomMessageLimit returns the effective message limit of the fan-out
+// endpoints.
+func (c *Config) RoomMessageLimit() int64 {
+	if c.RoomMaxMessage == 0 {
+		return c.MaxMessage
+	}
+	return c.RoomMaxMessage
+}
+
+// RoomFrameLimit returns the effective frame limit of the fan-out
+// endpoints.
+func (c *Config) RoomFrameLimit() int64 {
+	if c.RoomMaxFrame == 0 {
+		return min(c.FrameLimit(), c.RoomMessageLimit())
+	}
+	return c.RoomMaxFrame
+}
+
 // FrameLimit returns the effective per-frame limit.
 func (c *Config) FrameLimit() int64 {
 	if c.MaxFrame == 0 {
@@ -419,11 +449,12 @@ func (c *Config) validateSecurity(bad func(string, ...any)) {
 	if c.NoLimits {
 		return
 	}
-	if c.RateBytes > 0 && c.RateBytesBurst < c.MaxMessage {
-		bad("rate-bytes-burst %d is below max-message %d: the largest message could never pass", c.RateBytesBurst, c.MaxMessage)
+	largest := max(c.MaxMessage, c.RoomMessageLimit())
+	if c.RateBytes > 0 && c.RateBytesBurst < largest {
+		bad("rate-bytes-burst %d is below the largest message limit %d: such a message could never pass", c.RateBytesBurst, largest)
 	}
-	if c.UserRateBytes > 0 && c.UserRateBytesBurst < c.MaxMessage {
-		bad("user-rate-bytes-burst %d is below max-message %d: the largest message could never pass", c.UserRateBytesBurst, c.MaxMessage)
+	if c.UserRateBytes > 0 && c.UserRateBytesBurst < largest {
+		bad("user-rate-bytes-burst %d is below the largest message limit %d: such a message could never pass", c.UserRateBytesBurst, largest)
 	}
 	if c.RateCloseAfter < 1 {
 		bad("rate-close-after %d must be at least 1", c.RateCloseAfter)

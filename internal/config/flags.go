@@ -135,6 +135,8 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	// Limits.
 	fs.Var(byteSize[int64]{&c.MaxMessage}, "max-message", "[limits] largest message accepted (bigger closes with 1009)")
 	fs.Var(byteSize[int64]{&c.MaxFrame}, "max-frame", "[limits] largest frame accepted; 0 means max-message")
+	fs.Var(byteSize[int64]{&c.RoomMaxMessage}, "room-max-message", "[limits] largest message on the fan-out endpoints (/room/NAME, /ws, publish API); 0 means max-message")
+	fs.Var(byteSize[int64]{&c.RoomMaxFrame}, "room-max-frame", "[limits] largest frame on the fan-out endpoints; 0 means max-frame")
 	fs.Var(byteSize[int]{&c.MaxHeader}, "max-header", "[limits] largest handshake request accepted (bigger gets 431)")
 	// Timeouts.
 	fs.DurationVar(&c.HandshakeTimeout, "handshake-timeout", c.HandshakeTimeout, "[timeouts] time allowed from accept to a complete upgrade request")

@@ -103,7 +103,7 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 // once into a shared buffer, returned as a job without its target.
 func (s *Server) readPublish(w http.ResponseWriter, r *http.Request) (publishRequest, job, bool) {
 	var req publishRequest
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 2*s.cfg.MaxMessage+4096))
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 2*s.cfg.RoomMessageLimit()+4096))
 	if err != nil {
 		writeJSONError(w, http.StatusRequestEntityTooLarge, "body too large")
 		return req, job{}, false
@@ -131,7 +131,7 @@ func (s *Server) readPublish(w http.ResponseWriter, r *http.Request) (publishReq
 		writeJSONError(w, http.StatusBadRequest, "text payload must be UTF-8")
 		return req, job{}, false
 	}
-	if int64(len(payload)) > s.cfg.MaxMessage {
+	if int64(len(payload)) > s.cfg.RoomMessageLimit() {
 		writeJSONError(w, http.StatusRequestEntityTooLarge, "payload over max-message")
 		return req, job{}, false
 	}

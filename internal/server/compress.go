@@ -75,13 +75,13 @@ func (c *conn) releaseDeflate() {
 // inflate decompresses a compressed message into the poller's scratch
 // buffer, stopping at the message limit, and checks UTF-8 for text.
 func (c *conn) inflate(op frame.Opcode, payload []byte, b *batch) ([]byte, error) {
-	s := c.srv()
+	limit := c.sizeLimits().max
 	var out []byte
 	var err error
 	if c.ext != nil && c.ext.decomp != nil {
-		out, err = c.ext.decomp.Decompress(b.inflate[:0], payload, s.cfg.MaxMessage)
+		out, err = c.ext.decomp.Decompress(b.inflate[:0], payload, limit)
 	} else {
-		out, err = deflate.Decompress(b.inflate[:0], payload, s.cfg.MaxMessage)
+		out, err = deflate.Decompress(b.inflate[:0], payload, limit)
 	}
 	if cap(out) <= 1<<20 {
 		b.inflate = out[:0]

@@ -154,3 +154,23 @@ func TestConformanceBigMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestEndpointSizeLimits: the fan-out endpoints have their own message
+// limit (-room-max-message): a message queued once per member may be held
+// smaller than an echo. The same 4 KiB message passes /echo and closes a
+// /room member with 1009, whose room-mate carries on.
+func TestEndpointSizeLimits(t *testing.T) {
+	t.Parallel()
+	_, addr := startServer(t, func(c *config.Config) { c.RoomMaxMessage = 2 << 10 })
+	msg := payloadOf(frame.OpBinary, 4<<10)
+	e := wstest.Dial(t, addr, "/echo")
+	e.Echo(frame.OpBinary, msg)
+	mate := wstest.Dial(t, addr, "/room/limits")
+	r := wstest.Dial(t, addr, "/room/limits")
+	r.Send(true, 0, frame.OpBinary, msg[:2<<10]) // at the limit: delivered
+	mate.ExpectMessage(frame.OpBinary, msg[:2<<10])
+	r.Send(true, 0, frame.OpBinary, msg)
+	r.ExpectClose(frame.CloseMessageTooBig)
+	mate.Send(true, 0, frame.OpText, []byte("still here"))
+	e.Echo(frame.OpText, []byte("echo unaffected"))
+}

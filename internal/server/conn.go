@@ -213,9 +213,9 @@ func (c *conn) onRequest(req, rest []byte) {
 		c.setupDeflate(p)
 	}
 	if c.dfl != 0 {
-		c.dec.Init(&s.dflLimits, false, true)
+		c.dec.Init(&c.sizeLimits().dfl, false, true)
 	} else {
-		c.dec.Init(&s.limits, false, false)
+		c.dec.Init(&c.sizeLimits().plain, false, false)
 	}
 	c.state.Store(stateOpen)
 	if c.ext != nil && (c.ext.room != "" || c.ext.user != "") {
@@ -320,7 +320,7 @@ func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 		if payload, err = c.inflate(op, payload, b); err != nil {
 			return err
 		}
-	} else if c.dfl != 0 && int64(len(payload)) > s.cfg.MaxMessage {
+	} else if c.dfl != 0 && int64(len(payload)) > c.sizeLimits().max {
 		return frame.ErrMessageTooBig // the decoder's limit had deflate's slack
 	}
 	i := opIndex(op)

@@ -31,14 +31,10 @@ type Server struct {
 	cfg    config.Config
 	log    *slog.Logger
 	eng    *poller.Engine
-	limits frame.Limits
-	// dflLimits is for connections with permessage-deflate: a compressed
-	// frame of incompressible data is a little longer than the message it
-	// carries, so the wire limits get deflate's worst-case growth on top;
-	// the message limit itself is enforced on the inflated size, and on
-	// uncompressed messages in OnMessage.
-	dflLimits frame.Limits
-	dflOpts   deflate.Options
+	// lim are the size limits of the echo endpoint ([0]) and of the
+	// fan-out endpoints, /room and /ws ([1]).
+	lim     [2]endpointLimits
+	dflOpts deflate.Options
 	origins   *config.OriginMatcher
 	routes    []route
 	hub       *hub.Hub[*conn]
@@ -81,7 +77,6 @@ func New(cfg config.Config) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		limits:  frame.Limits{MaxFrame: cfg.FrameLimit(), MaxMessage: cfg.MaxMessage},
 		origins: config.NewOriginMatcher(cfg.Origins),
 		batches: make([]batch, cfg.Pollers),
 		start:   time.Now(),
@@ -89,8 +84,8 @@ func New(cfg config.Config) (*Server, error) {
 		apiKey:  cfg.APIKey,
 		dflOpts: deflate.Options{ContextTakeover: cfg.DeflateContextTakeover, Level: cfg.DeflateLevel, Threshold: cfg.DeflateThreshold},
 	}
-	slack := cfg.MaxMessage/64 + 1024 // stored blocks add 5 bytes per 64 KiB; small windows a little more
-	s.dflLimits = frame.Limits{MaxFrame: cfg.FrameLimit() + slack, MaxMessage: cfg.MaxMessage + slack}
+	s.lim[0] = newEndpointLimits(cfg.FrameLimit(), cfg.MaxMessage)
+	s.lim[1] = newEndpointLimits(cfg.RoomFrameLimit(), cfg.RoomMessageLimit())
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -301,3 +296,33 @@ func (h *handler) OnClose(ps poller.Session, err error) {
 // micros returns the microseconds since the server was built, truncated to
 // 32 bits; differences of two readings are right for spans under 71 minutes.
 func (s *Server) micros() int32 { return int32(time.Since(s.start) / time.Microsecond) }
+
+// endpointLimits are one endpoint's size limits.
+type endpointLimits struct {
+	plain frame.Limits
+	// dfl is for connections with permessage-deflate: a compressed frame
+	// of incompressible data is a little longer than the message it
+	// carries, so the wire limits get deflate's worst-case growth on top;
+	// the message limit itself (max) is enforced on the inflated size, and
+	// on uncompressed messages in OnMessage.
+	dfl frame.Limits
+	max int64
+}
+
+func newEndpointLimits(maxFrame, maxMessage int64) endpointLimits {
+	slack := maxMessage/64 + 1024 // stored blocks add 5 bytes per 64 KiB; small windows a little more
+	return endpointLimits{
+		plain: frame.Limits{MaxFrame: maxFrame, MaxMessage: maxMessage},
+		dfl:   frame.Limits{MaxFrame: maxFrame + slack, MaxMessage: maxMessage + slack},
+		max:   maxMessage,
+	}
+}
+
+// sizeLimits returns the size limits of the connection's endpoint.
+func (c *conn) sizeLimits() *endpointLimits {
+	s := c.srv()
+	if c.kind == endpointEcho {
+		return &s.lim[0]
+	}
+	return &s.lim[1]
+}
