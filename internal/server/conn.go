@@ -44,7 +44,7 @@ type conn struct {
 	state    atomic.Uint32
 	gate     atomic.Uint32 // gate* bits and the close reason
 	lastRead atomic.Int32  // wheel tick of the last read; before the upgrade, the accept time in micros
-	rl       *connRate // rate-limit state, from the first message on
+	rl       *connRate     // rate-limit state, from the first message on
 	kind     endpointKind
 	dfl      uint8 // negotiated server window bits, 0 without permessage-deflate
 	counted  bool  // admitted by the connection counter: release at close

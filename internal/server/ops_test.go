@@ -335,7 +335,7 @@ func opsServer(tb testing.TB, mod func(*config.Config)) (*server.Server, string,
 	cfg.Admin = "127.0.0.1:0"
 	cfg.DevMode = true
 	cfg.Anonymous, cfg.NoLimits = true, true // core tests: no token, no rate limits
-	cfg.PingInterval = 0 // no pings to skip in the reads below
+	cfg.PingInterval = 0                     // no pings to skip in the reads below
 	if mod != nil {
 		mod(&cfg)
 	}

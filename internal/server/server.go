@@ -28,22 +28,22 @@ import (
 
 // Server is a running wsgate instance.
 type Server struct {
-	cfg    config.Config
-	log    *slog.Logger
-	eng    *poller.Engine
+	cfg config.Config
+	log *slog.Logger
+	eng *poller.Engine
 	// lim are the size limits of the echo endpoint ([0]) and of the
 	// fan-out endpoints, /room and /ws ([1]).
 	lim     [2]endpointLimits
 	dflOpts deflate.Options
-	origins   *config.OriginMatcher
-	routes    []route
-	hub       *hub.Hub[*conn]
-	workers   *workerPool
-	m         *metrics.Metrics
-	apiKey    string
-	guard     guard
-	admin     *http.Server
-	adminLn   net.Listener
+	origins *config.OriginMatcher
+	routes  []route
+	hub     *hub.Hub[*conn]
+	workers *workerPool
+	m       *metrics.Metrics
+	apiKey  string
+	guard   guard
+	admin   *http.Server
+	adminLn net.Listener
 
 	// batches are per-poller output buffers. nbio calls OnData for a
 	// connection only on the poller goroutine that owns its descriptor
