@@ -154,3 +154,40 @@ func TestCompressedEchoAllocatesNothing(t *testing.T) {
 		t.Errorf("compressed echo: %.2f allocations per round trip, want 0", n)
 	}
 }
+
+// TestRateLimitedEchoAllocatesNothing is the echo round trip with the
+// per-connection and per-user rate limits on (rates high enough never to
+// refuse): checking two token buckets and the user's shared bucket per
+// message allocates nothing.
+func TestRateLimitedEchoAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race")
+	}
+	s := startTestServer(t, func(c *config.Config) {
+		c.NoLimits, c.DevMode = false, true // dev: the user id comes from ?user=
+		c.RateMsgs, c.RateMsgsBurst = 1e6, 1e6
+		c.UserRateMsgs, c.UserRateMsgsBurst = 1e6, 1e6
+		c.RateBytes, c.RateBytesBurst = 1<<30, 1<<30
+		c.UserRateBytes, c.UserRateBytesBurst = 1<<30, 1<<30
+	})
+	c := rawUpgrade(t, s.Addr().String(), "/echo?user=alice")
+	defer c.Close()
+	payload := []byte(strings.Repeat("x", 512))
+	out := frame.AppendMaskedFrame(nil, true, 0, frame.OpText, [4]byte{1, 2, 3, 4}, payload)
+	in := make([]byte, frame.HeaderSize(len(payload), false)+len(payload))
+	roundTrip := func() {
+		if _, err := c.Write(out); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	roundTrip()
+	if n := testing.AllocsPerRun(200, roundTrip); n != 0 {
+		t.Errorf("rate-limited echo: %.2f allocations per round trip, want 0", n)
+	}
+	if st := s.Stats(); st.Users != 1 {
+		t.Errorf("users = %d, want 1 (alice)", st.Users)
+	}
+}
