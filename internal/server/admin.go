@@ -132,7 +132,7 @@ func (s *Server) readPublish(w http.ResponseWriter, r *http.Request) (publishReq
 		return req, job{}, false
 	}
 	if int64(len(payload)) > s.cfg.RoomMessageLimit() {
-		writeJSONError(w, http.StatusRequestEntityTooLarge, "payload over max-message")
+		writeJSONError(w, http.StatusRequestEntityTooLarge, "payload over room-max-message")
 		return req, job{}, false
 	}
 	b, hdr := frameBuf(0, op, payload)
