@@ -44,6 +44,10 @@ type Conn struct {
 	armed        bool // registered with the write poller (waiting for EPOLLOUT)
 	// closeWhenFlushed closes the connection once the queue drains.
 	closeWhenFlushed bool
+	// tls marks a TLS connection: its state (tlsConn) is the nbio
+	// connection's session, so plain connections pay nothing for it. Set
+	// once before the connection is registered.
+	tls bool
 }
 
 type qitem struct {
@@ -79,6 +83,9 @@ func (c *Conn) closedLocked() bool {
 func (c *Conn) Queued() int {
 	c.nc.Lock()
 	n := c.queued
+	if c.tls {
+		n += c.tlsState().outQueued
+	}
 	c.nc.Unlock()
 	return int(n)
 }
@@ -124,6 +131,9 @@ func (c *Conn) Write(p []byte) error {
 	if c.closedLocked() {
 		c.nc.Unlock()
 		return ErrClosed
+	}
+	if c.tls {
+		return c.writeTLSUnlock(p)
 	}
 	if c.q == nil && !c.armed {
 		n, err := syscall.Write(int(c.fd), p)
@@ -176,6 +186,9 @@ func (c *Conn) flushUnlock() error {
 }
 
 func (c *Conn) flushLocked() (closeNow bool, err error) {
+	if c.tls {
+		return c.flushTLSLocked()
+	}
 	var iov [64]syscall.Iovec
 	for c.q != nil && !c.armed {
 		q := c.q
@@ -308,7 +321,7 @@ func (c *Conn) releaseQueueLocked() {
 // may or may not go out.
 func (c *Conn) CloseWhenFlushed() {
 	c.nc.Lock()
-	if c.q == nil {
+	if c.q == nil && (!c.tls || c.tlsState().pendingOut() == 0) {
 		c.nc.Unlock()
 		c.nc.Close()
 		return
@@ -330,6 +343,9 @@ func (c *Conn) onClosed() {
 	c.nc.Lock()
 	if c.q != nil {
 		c.releaseQueueLocked()
+	}
+	if c.tls {
+		c.tlsState().closeLocked(c)
 	}
 	c.nc.Unlock()
 }

@@ -16,6 +16,7 @@ package poller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"runtime"
@@ -38,6 +39,12 @@ type Session interface {
 // goroutines (OnData always on the connection's own poller, so calls for one
 // connection never overlap); OnTimer runs on the wheel goroutine; OnClose
 // runs once per connection.
+//
+// With TLS, OnData gets plaintext. It still never overlaps with OnData for
+// any connection of the same poller (fd % Pollers): the one call that can
+// come from a TLS handshake goroutine (bytes that arrived with the end of
+// the handshake) holds the poller's lock, which the poller holds around
+// its own OnData calls.
 type Handler interface {
 	// OnOpen returns the Session for a new connection. Returning nil closes
 	// the connection.
@@ -74,6 +81,16 @@ type Config struct {
 	// Data is returned by Engine.Data: the protocol layer's own state,
 	// reachable from every Conn without a pointer per connection.
 	Data any
+	// TLS, when set, makes every accepted connection a TLS server
+	// connection: handlers read and write plaintext. The engine uses a
+	// clone with MinVersion raised to TLS 1.2 when lower and dynamic
+	// record sizing off; GetCertificate on it may swap certificates at any
+	// time. Nil serves plain TCP. Connections added with AddConn are plain.
+	TLS *tls.Config
+	// TLSHandshakes caps the TLS handshakes in progress at once (each
+	// runs on a short-lived goroutine); further connections wait their
+	// turn, holding only the bytes they sent. Default 1024.
+	TLSHandshakes int
 }
 
 // Engine runs the event loop.
@@ -85,7 +102,8 @@ type Engine struct {
 	lns   []*listener
 	open  time.Duration
 	data  any
-	io    []ioStats // sharded by fd, so writers on different pollers do not share a line
+	io    []ioStats  // sharded by fd, so writers on different pollers do not share a line
+	tls   *tlsEngine // nil for plain TCP
 }
 
 type ioStats struct {
@@ -149,6 +167,9 @@ func New(cfg Config, h Handler) (*Engine, error) {
 	}
 	e := &Engine{h: h, wp: wp, open: cfg.OpenTimeout, data: cfg.Data, io: make([]ioStats, cfg.Pollers)}
 	e.wheel = newWheel(cfg.Tick, cfg.Pollers, e.fire)
+	if cfg.TLS != nil {
+		e.tls = newTLSEngine(cfg)
+	}
 	logging.SetLevel(logging.LevelNone)
 	e.nb = nbio.NewEngine(nbio.Config{
 		Name:           cfg.Name,
@@ -245,7 +266,7 @@ func (e *Engine) Each(fn func(Session)) {
 	}
 	e.wp.mu.RUnlock()
 	for _, c := range snap {
-		if s, ok := c.nc.Session().(Session); ok {
+		if s := sessionOf(c.nc); s != nil {
 			fn(s)
 		}
 	}
@@ -281,6 +302,10 @@ func (e *Engine) Cancel(c *Conn) { e.wheel.Cancel(&c.timer, int(c.fd)) }
 func (e *Engine) fire(n *TimerNode) {
 	c := (*Conn)(unsafe.Pointer(n))
 	raceHandoff(c.nc)
+	if c.tls {
+		e.fireTLS(c)
+		return
+	}
 	if s, ok := c.nc.Session().(Session); ok {
 		e.h.OnTimer(s)
 	}
@@ -296,16 +321,28 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 	c.nc = nc
 	c.e = e
 	c.fd = int32(nc.Hash())
-	nc.SetSession(s)
+	open := e.open
+	if e.tls != nil {
+		nc.SetSession(e.tls.newConn(s, c))
+		if open <= 0 {
+			open = defaultTLSHandshakeTimeout
+		}
+	} else {
+		nc.SetSession(s)
+	}
 	e.wp.add(c)
-	if e.open > 0 {
-		e.wheel.Schedule(&c.timer, int(c.fd), e.open)
+	if open > 0 {
+		e.wheel.Schedule(&c.timer, int(c.fd), open)
 	}
 	raceHandoff(nc)
 }
 
 func (e *Engine) onData(nc *nbio.Conn, data []byte) {
 	raceHandoff(nc)
+	if e.tls != nil {
+		e.onDataTLS(nc, data)
+		return
+	}
 	if s, ok := nc.Session().(Session); ok {
 		e.h.OnData(s, data)
 	}
@@ -313,8 +350,8 @@ func (e *Engine) onData(nc *nbio.Conn, data []byte) {
 
 func (e *Engine) onClose(nc *nbio.Conn, err error) {
 	raceHandoff(nc)
-	s, ok := nc.Session().(Session)
-	if !ok {
+	s := sessionOf(nc)
+	if s == nil {
 		return
 	}
 	c := s.PollerConn()

@@ -1,0 +1,366 @@
+package poller
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// testCert returns a self-signed ECDSA P-256 certificate for 127.0.0.1 and
+// a pool that trusts it.
+func testCert(t testing.TB, serial int64) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(serial),
+		Subject:               pkix.Name{CommonName: "wsgate test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+func startTLSEngine(t testing.TB, h Handler, open time.Duration) (*Engine, string, *x509.CertPool) {
+	t.Helper()
+	cert, pool := testCert(t, 1)
+	e, err := New(Config{Addrs: []string{"127.0.0.1:0"}, Pollers: 2, Tick: 20 * time.Millisecond,
+		OpenTimeout: open, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Stop)
+	return e, e.Addrs()[0].String(), pool
+}
+
+func dialTLS(t testing.TB, addr string, pool *x509.CertPool) *tls.Conn {
+	t.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
+		&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func echoOnce(c net.Conn, msg []byte) error {
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	errc := make(chan error, 1)
+	go func() { _, err := c.Write(msg); errc <- err }()
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil {
+		return err
+	}
+	if !bytes.Equal(got, msg) {
+		return errors.New("echo mismatch")
+	}
+	return nil
+}
+
+func TestTLSConnSize(t *testing.T) {
+	if n := unsafe.Sizeof(Conn{}); n != 64 {
+		t.Fatalf("poller.Conn is %d bytes, want 64", n)
+	}
+}
+
+// TestTLSEcho echoes small and large messages through TLS, with 200
+// clients connected at once.
+func TestTLSEcho(t *testing.T) {
+	e, addr, pool := startTLSEngine(t, &testHandler{echo: true}, 0)
+	const clients = 200
+	conns := make([]*tls.Conn, clients)
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr,
+				&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			conns[i] = c
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	big := bytes.Repeat([]byte("0123456789abcdef"), 20000) // 320 KB: many records
+	for round := 0; round < 3; round++ {
+		errs := make(chan error, clients)
+		for i, c := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				msg := []byte("hello from client " + string(rune('A'+i%26)))
+				if i%50 == 0 {
+					msg = big
+				}
+				if err := echoOnce(c, msg); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	if ok, failed := e.TLSHandshakes(); ok != clients || failed != 0 {
+		t.Fatalf("handshakes ok=%d failed=%d, want %d and 0", ok, failed, clients)
+	}
+}
+
+// byteConn writes one byte per write, pausing between them, so the
+// server sees every handshake message split across reads.
+type byteConn struct{ net.Conn }
+
+func (b byteConn) Write(p []byte) (int, error) {
+	for i := range p {
+		if _, err := b.Conn.Write(p[i : i+1]); err != nil {
+			return i, err
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	return len(p), nil
+}
+
+func TestTLSHandshakeByteAtATime(t *testing.T) {
+	_, addr, pool := startTLSEngine(t, &testHandler{echo: true}, 0)
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		raw, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := tls.Client(byteConn{raw}, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MaxVersion: v})
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		if err := c.Handshake(); err != nil {
+			t.Fatalf("version %x: %v", v, err)
+		}
+		if got := c.ConnectionState().Version; got != v {
+			t.Fatalf("negotiated %x, want %x", got, v)
+		}
+		if err := echoOnce(c, []byte("split handshake, then echo")); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+}
+
+func TestTLS11Refused(t *testing.T) {
+	e, addr, pool := startTLSEngine(t, &testHandler{echo: true}, 0)
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	c := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1",
+		MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	err = c.Handshake()
+	if err == nil {
+		t.Fatalf("a TLS 1.1 handshake succeeded (version %x)", c.ConnectionState().Version)
+	}
+	t.Logf("TLS 1.1 client: %v", err)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, failed := e.TLSHandshakes(); failed == 1 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if ok, failed := e.TLSHandshakes(); ok != 0 || failed != 1 {
+		t.Fatalf("handshakes ok=%d failed=%d, want 0 and 1", ok, failed)
+	}
+	// A TLS 1.2 client is still served.
+	if err := echoOnce(dialTLS(t, addr, pool), []byte("still serving")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTLSStalledHandshakesTimeOut opens a connection that never sends and
+// one that stops halfway through its ClientHello: both are closed at the
+// open timeout, their handshake goroutine (if any) ends, and clients that
+// handshake meanwhile are served.
+func TestTLSStalledHandshakesTimeOut(t *testing.T) {
+	h := &testHandler{echo: true}
+	_, addr, pool := startTLSEngine(t, h, 300*time.Millisecond)
+	before := runtime.NumGoroutine()
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	half, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer half.Close()
+	// The first 30 bytes of a real ClientHello.
+	var hello bytes.Buffer
+	rec := recorder{w: &hello}
+	_ = tls.Client(rec, &tls.Config{ServerName: "x"}).Handshake()
+	if _, err := half.Write(hello.Bytes()[:30]); err != nil {
+		t.Fatal(err)
+	}
+	// Others are served while these two stall.
+	for i := 0; i < 5; i++ {
+		if err := echoOnce(dialTLS(t, addr, pool), []byte("not blocked")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []net.Conn{silent, half} {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := c.Read(make([]byte, 1))
+		if n != 0 || !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("stalled handshake: read %d, %v; want the server to close it", n, err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("goroutines: %d before, %d after: a handshake goroutine leaked", before, n)
+	}
+}
+
+// recorder is a net.Conn that records what a client writes and fails its
+// reads, to capture a ClientHello.
+type recorder struct {
+	net.Conn
+	w io.Writer
+}
+
+func (r recorder) Write(p []byte) (int, error)      { return r.w.Write(p) }
+func (r recorder) Read([]byte) (int, error)         { return 0, io.EOF }
+func (r recorder) Close() error                     { return nil }
+func (r recorder) SetDeadline(time.Time) error      { return nil }
+func (r recorder) SetReadDeadline(time.Time) error  { return nil }
+func (r recorder) SetWriteDeadline(time.Time) error { return nil }
+
+// TestTLSQueueSurvivesFullSocket is TestQueueSurvivesFullSocket over TLS:
+// far more than the socket holds is queued to a client that does not read;
+// the flush waits for EPOLLOUT, and every byte arrives in order.
+func TestTLSQueueSurvivesFullSocket(t *testing.T) {
+	h := &testHandler{opened: make(chan *testSession, 1)}
+	e, addr, pool := startTLSEngine(t, h, 0)
+	c := dialTLS(t, addr, pool)
+	if _, err := c.Write([]byte("!")); err != nil {
+		t.Fatal(err)
+	}
+	s := <-h.opened
+
+	const chunk = 16 << 10
+	const n = 1000 // 16 MiB
+	shared := NewBuf(chunk)
+	for i := 0; i < chunk; i++ {
+		shared.B = append(shared.B, byte(i%251))
+	}
+	for i := 0; i < n; i++ {
+		shared.Retain()
+		if _, err := s.Send(shared); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 99 {
+			if err := s.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Small Bufs coalesce into records.
+	for i := 0; i < 100; i++ {
+		b := NewBuf(3)
+		b.B = append(b.B, 'x', 'y', byte(i))
+		s.Send(b)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Queued() == 0 || s.BlockedSince() == 0 {
+		t.Fatalf("queued %d, blocked since %d: want a full socket", s.Queued(), s.BlockedSince())
+	}
+	if e.QueuedBytes() <= 0 {
+		t.Fatal("engine gauge shows nothing queued")
+	}
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, chunk)
+	for i := 0; i < n; i++ {
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+		for j := range buf {
+			if buf[j] != byte(j%251) {
+				t.Fatalf("chunk %d byte %d corrupted", i, j)
+			}
+		}
+	}
+	tail := make([]byte, 300)
+	if _, err := io.ReadFull(c, tail); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		if tail[3*i] != 'x' || tail[3*i+1] != 'y' || tail[3*i+2] != byte(i) {
+			t.Fatalf("small message %d: %q", i, tail[3*i:3*i+3])
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for (s.Queued() != 0 || e.QueuedBytes() != 0) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if q, g := s.Queued(), e.QueuedBytes(); q != 0 || g != 0 {
+		t.Fatalf("queued = %d, gauge = %d after draining", q, g)
+	}
+	if r := shared.refs.Load(); r != 1 {
+		t.Fatalf("shared buffer refs = %d, want 1 (only ours)", r)
+	}
+	shared.Release()
+}
