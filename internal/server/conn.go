@@ -200,10 +200,11 @@ func (c *conn) onRequest(req, rest []byte) {
 	}
 	c.kind = kind
 	c.counted = h.counted
-	if len(h.room) > 0 || len(h.user) > 0 || h.id != nil {
+	if len(h.room) > 0 || len(h.user) > 0 || h.id != nil || kind == endpointMux {
 		if c.ext == nil {
 			c.ext = &connExt{}
 		}
+		c.ext.mux = newMuxState(kind)
 		c.ext.room, c.ext.user, c.ext.id = string(h.room), string(h.user), h.id
 		if h.id != nil && c.ext.room != "" {
 			c.ext.readOnly = !h.id.CanPublish(c.ext.room)
@@ -341,6 +342,8 @@ func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 		if len(b.b) >= 64<<10 {
 			c.flushBatch(b)
 		}
+	case endpointMux:
+		return c.onMux(op, payload)
 	case endpointRoom:
 		if c.ext.readOnly {
 			c.sendError("forbidden", c.ext.room, []byte("token does not allow publishing to this room; message dropped"))

@@ -40,6 +40,7 @@ type endpointKind uint8
 const (
 	endpointEcho endpointKind = iota + 1
 	endpointRoom
+	endpointMux // multi-room JSON commands (mux.go)
 )
 
 type route struct {

@@ -19,6 +19,7 @@ type connExt struct {
 	id   *auth.Identity // the verified token; nil for anonymous clients
 	// readOnly: the token may join room but not publish to it.
 	readOnly bool
+	mux      *muxState // the rooms of a /ws connection (mux.go); nil otherwise
 	// Context-takeover compression state (only with
 	// -deflate-context-takeover); mu orders compression with queueing.
 	mu     sync.Mutex
@@ -50,6 +51,10 @@ func (s *Server) runJobs(w *worker, first job) {
 }
 
 func (s *Server) enqueueJob(w *worker, j *job) {
+	if j.ctl != 0 {
+		s.runMuxCtl(w, j)
+		return
+	}
 	if j.room != "" {
 		w.members = s.hub.AppendMembers(w.members[:0], j.room)
 	} else {
@@ -61,7 +66,10 @@ func (s *Server) enqueueJob(w *worker, j *job) {
 			continue
 		}
 		var first, ok, handled bool
-		if c.dfl != 0 && c.ext != nil && s.cfg.DeflateContextTakeover {
+		if c.kind == endpointMux {
+			first, ok = s.deliverMux(j, c, w)
+			handled = true
+		} else if c.dfl != 0 && c.ext != nil && s.cfg.DeflateContextTakeover {
 			first, ok, handled = s.deliverTakeover(j, c, w)
 		}
 		if !handled {
@@ -80,6 +88,7 @@ func (s *Server) enqueueJob(w *worker, j *job) {
 			w.vars[i] = nil
 		}
 	}
+	w.releaseMux()
 	op := opIndex(j.op)
 	s.m.MessagesOut[op].Add(sent)
 	s.m.BytesOut[op].Add(sent * (len(j.buf.B) - j.hdr)) // payload bytes, as for echo
@@ -174,6 +183,7 @@ func (c *conn) leaveRooms() {
 	if c.ext.user != "" {
 		c.srv().hub.RemoveUser(c.ext.user, c)
 	}
+	c.leaveMuxRooms()
 }
 
 // limitNames label wsgate_rate_limited_total{kind}.

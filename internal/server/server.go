@@ -99,6 +99,9 @@ func New(cfg config.Config) (*Server, error) {
 	if cfg.EchoPath != "" {
 		s.routes = append(s.routes, route{path: cfg.EchoPath, kind: endpointEcho})
 	}
+	if cfg.MuxPath != "" { // before the room prefix: the exact path wins
+		s.routes = append(s.routes, route{path: cfg.MuxPath, kind: endpointMux})
+	}
 	if cfg.RoomPrefix != "" {
 		s.routes = append(s.routes, route{path: cfg.RoomPrefix, kind: endpointRoom, prefix: true})
 	}
@@ -284,7 +287,7 @@ func (h *handler) OnClose(ps poller.Session, err error) {
 	c.releaseCount()
 	r := c.closeReason()
 	s.m.ConnsClosed[r].Inc()
-	if prev == stateOpen || prev == stateClosing {
+	if prev == stateOpen || prev == stateClosing || prev == stateFailed {
 		c.leaveRooms()
 	}
 	if r != reasonPeerClose && r != reasonPeerGone {

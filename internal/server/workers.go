@@ -21,6 +21,10 @@ type job struct {
 	room string
 	user string
 	from *conn // the publishing connection, or nil for the admin API
+	json bool  // the payload is known to be one JSON value (a /ws publish)
+	// ctl, when set, makes the job a /ws membership change of from
+	// (ctlJoin, ctlLeave; mux.go): buf is the reply, for from alone.
+	ctl uint8
 }
 
 // frameBuf frames payload as one unmasked message (rsv carries RSV1 for a
@@ -51,6 +55,7 @@ type worker struct {
 	dirty   []*conn
 	vars    [deflate.MaxWindowBits - deflate.MinWindowBits + 1]*poller.Buf // compressed variants of the current job
 	comp    []byte                                                         // compression scratch
+	mux     muxScratch                                                     // the current job's /ws envelope
 }
 
 func newWorkerPool(n, queue int) *workerPool {
