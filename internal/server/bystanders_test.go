@@ -76,8 +76,8 @@ type bystander struct {
 	idx   int // index among its kind
 	user  string
 	token string
-	c    *wstest.Conn
-	dead atomic.Bool // read error, close frame or wrong message seen
+	c     *wstest.Conn
+	dead  atomic.Bool // read error, close frame or wrong message seen
 
 	echoed atomic.Int64 // echo: round trips completed
 	sent   atomic.Int64 // publisher: messages published
@@ -500,7 +500,7 @@ func TestBystanderHarness(t *testing.T) {
 		b := startBystanders(t, addr, bystanderOpts{N: 60})
 		time.Sleep(time.Second)
 		opsPublish(t, admin, "bystanders", "r:0:0") // a duplicate of publisher 0's first
-		b.echo[3].c.Close()                          // a client that lost its connection
+		b.echo[3].c.Close()                         // a client that lost its connection
 		time.Sleep(500 * time.Millisecond)
 		errs := b.checkErrs()
 		all := strings.Join(errs, "\n")

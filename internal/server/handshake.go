@@ -169,15 +169,15 @@ func (h *handshake) onHost(host []byte) error {
 // subprotocols all go unanswered.
 func (h *handshake) selectProtocol(v []byte) (string, bool) {
 	h.tok.Protocol(v)
+	// ProtocolsOf skips the marker and its token, so look for it here.
+	if _, found := auth.ProtocolToken(v); found {
+		h.bearer = true
+	}
 	ps := auth.ProtocolsOf(v)
 	for {
 		p, ok := ps.Next()
 		if !ok {
 			break
-		}
-		if bytes.EqualFold(p, []byte(auth.ProtocolMarker)) {
-			h.bearer = true
-			continue
 		}
 		for _, sp := range h.srv.cfg.Subprotocols {
 			if string(p) == sp {
