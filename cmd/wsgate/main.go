@@ -55,6 +55,8 @@ func run(args []string, stderr io.Writer) int {
 	// arrives during start-up still drains instead of killing the process.
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	hup := make(chan os.Signal, 1) // SIGHUP reloads the certificate; it never shuts down
+	signal.Notify(hup, syscall.SIGHUP)
 	srv, err := server.New(cfg)
 	if err != nil {
 		log.Error("cannot build server", "err", err)
@@ -64,11 +66,15 @@ func run(args []string, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	go reloadOnHUP(hup, srv, log)
 	attrs := []any{"addr", srv.Addr().String(), "echo", cfg.EchoPath, "rooms", cfg.RoomPrefix,
 		"max_message", cfg.MaxMessage, "pollers", cfg.Pollers, "workers", cfg.Workers,
 		"pid", os.Getpid(), "version", version}
 	if a := srv.AdminAddr(); a != nil {
 		attrs = append(attrs, "admin", a.String())
+	}
+	if cfg.TLSCert != "" {
+		attrs = append(attrs, "tls", cfg.TLSCert)
 	}
 	switch {
 	case cfg.DevMode:
@@ -96,6 +102,26 @@ func run(args []string, stderr io.Writer) int {
 	case s := <-sig:
 		log.Warn("forced exit", "signal", s.String())
 		return 1
+	}
+}
+
+// reloadOnHUP reloads the TLS certificate and key on every SIGHUP; when
+// the files are bad the previous certificate stays in service.
+func reloadOnHUP(hup <-chan os.Signal, srv *server.Server, log *slog.Logger) {
+	for range hup {
+		err := srv.ReloadTLS()
+		switch {
+		case errors.Is(err, server.ErrNoTLS):
+			log.Warn("SIGHUP ignored: TLS is not configured")
+		case err != nil:
+			log.Error("SIGHUP: TLS certificate not reloaded; still serving the previous one", "err", err)
+		default:
+			attrs := []any{}
+			if leaf := srv.TLSCertificate().Leaf; leaf != nil {
+				attrs = append(attrs, "subject", leaf.Subject.String(), "serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter)
+			}
+			log.Info("SIGHUP: TLS certificate reloaded", attrs...)
+		}
 	}
 }
 

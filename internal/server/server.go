@@ -59,6 +59,7 @@ type Server struct {
 	rejected  atomic.Int64
 	draining  atomic.Bool
 	closeOnce sync.Once
+	certs     *certStore // nil without TLS; see tls.go
 }
 
 type batch struct {
@@ -134,6 +135,10 @@ func New(cfg config.Config) (*Server, error) {
 	s.workers.run = s.runJobs
 	s.rejectLog.burst = 10
 	s.hsPool.New = func() any { return newHandshake(s) }
+	tlsCfg, err := s.setupTLS()
+	if err != nil {
+		return nil, err
+	}
 	eng, err := poller.New(poller.Config{
 		Addrs:          []string{cfg.Listen},
 		Pollers:        cfg.Pollers,
@@ -142,6 +147,7 @@ func New(cfg config.Config) (*Server, error) {
 		ReusePort:      cfg.ReusePort,
 		OpenTimeout:    cfg.HandshakeTimeout,
 		Data:           s,
+		TLS:            tlsCfg,
 	}, (*handler)(s))
 	if err != nil {
 		return nil, err

@@ -1,0 +1,327 @@
+package server_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/internal/config"
+	"github.com/wsgate/wsgate/internal/server"
+	"github.com/wsgate/wsgate/internal/wstest"
+)
+
+// tlsFiles returns cert and key paths in a fresh temporary directory.
+func tlsFiles(tb testing.TB) (certFile, keyFile string) {
+	dir := tb.TempDir()
+	return filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+}
+
+func withTLS(certFile, keyFile string) func(*config.Config) {
+	return func(c *config.Config) {
+		c.TLSCert, c.TLSKey = certFile, keyFile
+		c.HandshakeTimeout = 30 * time.Second // handshakes are slow under -race
+	}
+}
+
+// dialWSS opens a wss connection to path and returns it with the serial
+// of the certificate the server presented.
+func dialWSS(addr, path string, roots *x509.CertPool) (*wstest.Conn, int64, error) {
+	c, err := wstest.ConnectTLS(addr, path, roots)
+	if err != nil {
+		return nil, 0, err
+	}
+	return c, c.PeerSerial(), nil
+}
+
+// dialMany opens n wss connections, 16 handshakes at a time (the race
+// detector makes each one slow), all of which must see the certificate
+// with serial want.
+func dialMany(tb testing.TB, addr string, roots *x509.CertPool, n int, want int64) []*wstest.Conn {
+	tb.Helper()
+	conns := make([]*wstest.Conn, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := range conns {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c, serial, err := dialWSS(addr, "/echo", roots)
+			if err == nil && serial != want {
+				err = fmt.Errorf("certificate serial %d, want %d", serial, want)
+			}
+			conns[i], errs[i] = c, err
+		})
+	}
+	wg.Wait()
+	tb.Cleanup(func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		tb.Fatal(err)
+	}
+	return conns
+}
+
+// echoAll makes every connection echo a text and a binary message at the
+// same time; none may be lost.
+func echoAll(tb testing.TB, conns []*wstest.Conn, round int) {
+	tb.Helper()
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Go(func() {
+			text := fmt.Appendf(nil, "round %d client %d", round, i)
+			bin := payloadOf(frame.OpBinary, 100+i*37)
+			for _, m := range []struct {
+				op frame.Opcode
+				p  []byte
+			}{{frame.OpText, text}, {frame.OpBinary, bin}} {
+				if err := c.WriteMessage(m.op, m.p); err != nil {
+					errs[i] = err
+					return
+				}
+				op, got, err := c.ReadMessage()
+				if err != nil || op != m.op || string(got) != string(m.p) {
+					errs[i] = fmt.Errorf("client %d: echo %v %d bytes: got %v %d bytes, %v", i, m.op, len(m.p), op, len(got), err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		tb.Fatalf("round %d: %v", round, err)
+	}
+}
+
+// TestTLSEchoAndReload: 200 wss clients connected at once echo text and
+// binary; a reload serves the new certificate to new connections while the
+// 200 keep echoing; a reload from a bad file keeps the current certificate.
+func TestTLSEchoAndReload(t *testing.T) {
+	certFile, keyFile := tlsFiles(t)
+	roots1 := wstest.WriteTestCert(t, certFile, keyFile, 1)
+	srv, addr := startServer(t, withTLS(certFile, keyFile))
+	const clients = 200
+	conns := dialMany(t, addr, roots1, clients, 1)
+	echoAll(t, conns, 0)
+
+	roots2 := wstest.WriteTestCert(t, certFile, keyFile, 2)
+	if err := srv.ReloadTLS(); err != nil {
+		t.Fatalf("ReloadTLS: %v", err)
+	}
+	if got := srv.TLSCertificate().Leaf.SerialNumber.Int64(); got != 2 {
+		t.Fatalf("serving serial %d after reload, want 2", got)
+	}
+	fresh := dialMany(t, addr, roots2, 10, 2)
+	echoAll(t, conns, 1)
+	echoAll(t, fresh, 1)
+	// A client that only trusts the old certificate is refused now.
+	if _, _, err := dialWSS(addr, "/echo", roots1); err == nil {
+		t.Fatal("a client trusting only the old certificate connected after the reload")
+	}
+
+	if err := os.WriteFile(certFile, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.ReloadTLS(); err == nil {
+		t.Fatal("ReloadTLS accepted a broken certificate file")
+	}
+	dialMany(t, addr, roots2, 5, 2)
+	echoAll(t, conns, 2)
+	if open := srv.Stats().Open; open < clients+10 {
+		t.Fatalf("open = %d: connections were dropped", open)
+	}
+
+	// Handshake rejections are real HTTP answers over TLS too.
+	nc, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots2, ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := wstest.NewConn(nc)
+	if err := c.WriteRaw(wstest.Request(addr, "/nowhere", wstest.NewKey())); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _, err := c.ReadHTTPResponse(); err != nil || resp.StatusCode != 404 {
+		t.Fatalf("unknown path over wss: %v %v", resp, err)
+	}
+}
+
+func TestTLSReloadWithoutTLS(t *testing.T) {
+	srv, _ := startServer(t, nil)
+	if err := srv.ReloadTLS(); !errors.Is(err, server.ErrNoTLS) {
+		t.Fatalf("ReloadTLS on a plain server: %v", err)
+	}
+	if srv.TLSCertificate() != nil {
+		t.Fatal("plain server reports a certificate")
+	}
+}
+
+func TestTLSBadFilesRefuseToStart(t *testing.T) {
+	certFile, keyFile := tlsFiles(t)
+	cfg := config.Default()
+	cfg.Listen, cfg.Admin, cfg.Anonymous = "127.0.0.1:0", "127.0.0.1:0", true
+	cfg.TLSCert, cfg.TLSKey = certFile, keyFile
+	if _, err := server.New(cfg); err == nil {
+		t.Fatal("server.New accepted missing certificate files")
+	}
+}
+
+// BenchmarkTLSEcho compares one wss round trip with one ws round trip
+// (128-byte binary message), client and server in this process.
+func BenchmarkTLSEcho(b *testing.B) {
+	certFile, keyFile := tlsFiles(b)
+	roots := wstest.WriteTestCert(b, certFile, keyFile, 1)
+	msg := payloadOf(frame.OpBinary, 128)
+	run := func(b *testing.B, c *wstest.Conn) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(msg)))
+		for b.Loop() {
+			if err := c.WriteMessage(frame.OpBinary, msg); err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := c.ReadMessage(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("ws", func(b *testing.B) {
+		_, addr := startServer(b, nil)
+		c, err := wstest.Connect(addr, "/echo")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		run(b, c)
+	})
+	b.Run("wss", func(b *testing.B) {
+		_, addr := startServer(b, withTLS(certFile, keyFile))
+		c, _, err := dialWSS(addr, "/echo", roots)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		run(b, c)
+	})
+}
+
+// BenchmarkIdleConnMemory measures the server's heap per idle connection
+// after the WebSocket handshake, ws against wss. The clients live in a
+// child process (this test binary running TestHoldConnsHelper), so only
+// the server's memory is counted. It reports heap-B/conn and
+// goroutines/conn; b.N is ignored.
+func BenchmarkIdleConnMemory(b *testing.B) {
+	const n = 2000
+	certFile, keyFile := tlsFiles(b)
+	wstest.WriteTestCert(b, certFile, keyFile, 1)
+	for _, wss := range []bool{false, true} {
+		name := "ws"
+		mod := func(*config.Config) {}
+		if wss {
+			name, mod = "wss", withTLS(certFile, keyFile)
+		}
+		b.Run(name, func(b *testing.B) {
+			srv, addr := startServer(b, mod)
+			base, gbase := heapInUse(), runtime.NumGoroutine()
+			stop := holdConns(b, addr, n, wss, certFile)
+			waitOpen(b, srv, n, 60*time.Second)
+			heap, g := heapInUse(), runtime.NumGoroutine()
+			stop()
+			b.ReportMetric(float64(heap-base)/n, "heap-B/conn")
+			b.ReportMetric(float64(g-gbase)/n, "goroutines/conn")
+		})
+	}
+}
+
+func heapInUse() int64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapInuse)
+}
+
+// holdConns starts a child process holding n idle connections to addr and
+// returns once they are upgraded; the returned func ends the child.
+func holdConns(tb testing.TB, addr string, n int, wss bool, caFile string) func() {
+	tb.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHoldConnsHelper$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), "WSGATE_HOLD_ADDR="+addr, "WSGATE_HOLD_N="+strconv.Itoa(n),
+		"WSGATE_HOLD_CA="+caFile, "WSGATE_HOLD_TLS="+strconv.FormatBool(wss))
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	stop := func() { in.Close(); _ = cmd.Wait() }
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if sc.Text() == "ready" {
+			return stop
+		}
+	}
+	stop()
+	tb.Fatal("holder exited before its connections were ready")
+	return nil
+}
+
+// TestHoldConnsHelper is the child process of holdConns; it does nothing
+// in a normal test run.
+func TestHoldConnsHelper(t *testing.T) {
+	addr := os.Getenv("WSGATE_HOLD_ADDR")
+	if addr == "" {
+		t.Skip("helper process for BenchmarkIdleConnMemory")
+	}
+	n, _ := strconv.Atoi(os.Getenv("WSGATE_HOLD_N"))
+	var roots *x509.CertPool
+	if os.Getenv("WSGATE_HOLD_TLS") == "true" {
+		pemBytes, err := os.ReadFile(os.Getenv("WSGATE_HOLD_CA"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots = x509.NewCertPool()
+		roots.AppendCertsFromPEM(pemBytes)
+	}
+	conns := make([]*wstest.Conn, 0, n)
+	for len(conns) < n {
+		var c *wstest.Conn
+		var err error
+		if roots != nil {
+			c, _, err = dialWSS(addr, "/echo", roots)
+		} else {
+			c, err = wstest.Connect(addr, "/echo")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	fmt.Println("ready")
+	_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // until the parent closes stdin
+	for _, c := range conns {
+		c.Close()
+	}
+}
