@@ -361,7 +361,7 @@ func unquote(dst, s []byte) ([]byte, bool) {
 	}
 	out := dst[:0]
 	for i = 0; i < len(s); {
-		if cap(out)-len(out) < utf8.UTFMax {
+		if len(out) == cap(out) {
 			return out, false
 		}
 		if s[i] != '\\' {
@@ -390,6 +390,9 @@ func unquote(dst, s []byte) ([]byte, bool) {
 					r = (r-0xd800)<<10 + (lo - 0xdc00) + 0x10000
 					i += 6
 				}
+			}
+			if n := utf8.RuneLen(r); cap(out)-len(out) < max(n, 3) { // a surrogate becomes U+FFFD
+				return out, false
 			}
 			out = utf8.AppendRune(out, r) // a lone surrogate is RuneError
 		default: // '"', '\\', '/'
