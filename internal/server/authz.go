@@ -210,7 +210,10 @@ func (c *conn) allowMessage(n int) bool {
 			c.rl = &connRate{}
 		}
 		if !c.rl.b.Allow(&g.conn, now, int64(n)) {
-			if g.conn.Msgs.Unlimited() || !c.rl.b.Allow(&limits.ConnLimits{Bytes: g.conn.Bytes}, now, int64(n)) {
+			// Which limit refused it? Ask a copy: the dropped message
+			// must not spend the byte budget.
+			probe := c.rl.b
+			if g.conn.Msgs.Unlimited() || !probe.Allow(&limits.ConnLimits{Bytes: g.conn.Bytes}, now, int64(n)) {
 				s.m.RateLimited[limitBytes].Inc()
 			} else {
 				s.m.RateLimited[limitMsgs].Inc()
