@@ -184,6 +184,36 @@ func TestAuthBadTokens(t *testing.T) {
 		c.Close()
 	}
 
+	// A server with public keys only (the key-confusion attack's target)
+	// that also admits clients without a token: a missing token is
+	// anonymous, a bad one is still 401.
+	t.Run("keys only, anonymous allowed", func(t *testing.T) {
+		_, addr2, admin2 := secServer(t, func(c *config.Config) {
+			c.AuthSecretFiles = nil
+			c.Anonymous = true
+			c.PingInterval = 0
+		})
+		mustUpgrade(t, dialToken(t, addr2, "/echo", "", viaHeader), "no token").Echo(frame.OpText, []byte("anonymous"))
+		mustUpgrade(t, dialToken(t, addr2, "/room/anything", "", viaHeader), "no token, any room").Close()
+		for _, bad := range []struct{ name, token, reason string }{
+			{"HS256 with the RSA public key as secret", mint(t, jwt.SigningMethodHS256, k.rsaPEM, "", good("mallory")), "HMAC tokens not accepted"},
+			{"HS256 with the RSA public key as secret, kid rsa", mint(t, jwt.SigningMethodHS256, k.rsaPEM, "rsa", good("mallory")), "HMAC tokens not accepted"},
+			{"alg none", none, "unsigned token"},
+			{"expired", rs(good("mallory", "exp", now.Add(-time.Hour).Unix())), "token expired"},
+			{"garbage", "x", "malformed token"},
+		} {
+			res := dialToken(t, addr2, "/echo", bad.token, viaHeader)
+			if body := expectRefusal(t, res, http.StatusUnauthorized, bad.name); !strings.Contains(body, bad.reason) {
+				t.Errorf("%s: body %q, want %q", bad.name, body, bad.reason)
+			}
+		}
+		c := mustUpgrade(t, dialToken(t, addr2, "/echo", rs(good("keys-only-user")), viaHeader), "RS256 on the keys-only server")
+		if n := userSend(t, admin2, "keys-only-user", "hi"); n != 1 {
+			t.Errorf("user send reached %d connections, want 1", n)
+		}
+		c.ExpectMessage(frame.OpText, []byte("hi"))
+	})
+
 	after := opsScrape(t, admin)
 	hs401 := map[string]string{"result": "unauthorized"}
 	if d := metricDelta(after, before, "wsgate_handshakes_total", hs401); d != float64(len(cases)) {

@@ -219,6 +219,43 @@ func TestRateLimitFlood(t *testing.T) {
 		c.Close()
 	})
 
+	// On a room, what the limit drops reaches no member.
+	t.Run("room publisher", func(t *testing.T) {
+		before := opsScrape(t, admin)
+		c := mustUpgrade(t, dialToken(t, addr, "/room/flood.room", hsToken(t, "flood-room", "flood.room"), viaHeader), "flooder")
+		m := mustUpgrade(t, dialToken(t, addr, "/room/flood.room", hsToken(t, "flood-member", "flood.room"), viaHeader), "member")
+		w := mustUpgrade(t, dialToken(t, addr, "/room/flood.room", hsToken(t, "flood-marker", "flood.room"), viaHeader), "marker")
+		eventually(t, 10*time.Second, "3 members", func() bool { return roomMembers(t, admin, "flood.room") == 3 })
+		msgs := numbered("p", 30, 8)
+		r := flood(t, c, frame.OpText, msgs)
+		if len(r.echoes) != 0 || len(r.errs) != closeAfter-1 || r.code != frame.ClosePolicyViolation {
+			t.Fatalf("publisher got %d messages, %d errors, close %d %q; want %d errors, close 1008",
+				len(r.echoes), len(r.errs), r.code, r.reason, closeAfter-1)
+		}
+		finishClose(t, c, r.code)
+		// The member gets the accepted ones, in order, and nothing else
+		// before a marker published after the flood (a room's messages
+		// keep their order).
+		var got [][]byte
+		w.Send(true, 0, frame.OpText, []byte("end"))
+		for {
+			op, p, err := m.ReadMessage()
+			if err != nil {
+				t.Fatalf("member: %v", err)
+			}
+			if op == frame.OpText && string(p) == "end" {
+				break
+			}
+			got = append(got, p)
+		}
+		if len(got) > 0 && !inOrder(got, msgs, 20) || len(got) < 20 || len(got)+len(r.errs)+1 > len(msgs) {
+			t.Errorf("member got %d messages %q: want the burst of 20 first and at most a refill more, in order", len(got), got)
+		}
+		opsWaitMetric(t, admin, "5 message-rate violations", func(p *promScrape) bool {
+			return metricDelta(p, before, "wsgate_rate_limited_total", limited("messages")) == closeAfter
+		})
+	})
+
 	t.Run("per user across connections", func(t *testing.T) {
 		before := opsScrape(t, admin)
 		tok := hsToken(t, "flood-user")
