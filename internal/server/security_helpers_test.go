@@ -213,7 +213,6 @@ type hsResult struct {
 	Head   string
 	Body   string
 	Conn   *wstest.Conn // upgraded connection (101 only), bound to the test
-	nc     net.Conn
 }
 
 // tokenRequest builds an upgrade request for path carrying token via v,
