@@ -161,10 +161,9 @@ func (s *Server) countConnRejection(err error) {
 
 // releaseCount undoes admit's Acquire when the connection closes.
 func (c *conn) releaseCount() {
-	if !c.counted {
+	if c.gate.And(^uint32(gateCounted))&gateCounted == 0 {
 		return
 	}
-	c.counted = false
 	var user string
 	if c.ext != nil {
 		user = c.ext.user

@@ -28,6 +28,7 @@ const (
 	gateInData = 1 << iota
 	gateClosed
 	gatePinged      // a ping went out since the last read
+	gateCounted     // admitted by the connection counter: release it at close
 	gateReasonShift = 8
 )
 
@@ -47,7 +48,6 @@ type conn struct {
 	rl       *connRate     // rate-limit state, from the first message on
 	kind     endpointKind
 	dfl      uint8 // negotiated server window bits, 0 without permessage-deflate
-	counted  bool  // admitted by the connection counter: release at close
 }
 
 // srv returns the server, kept once in the engine instead of in every
@@ -199,7 +199,9 @@ func (c *conn) onRequest(req, rest []byte) {
 		return
 	}
 	c.kind = kind
-	c.counted = h.counted
+	if h.counted {
+		c.gate.Or(gateCounted)
+	}
 	if len(h.room) > 0 || len(h.user) > 0 || h.id != nil || kind == endpointMux {
 		if c.ext == nil {
 			c.ext = &connExt{}
