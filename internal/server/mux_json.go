@@ -33,17 +33,17 @@ const (
 	msgNoData    = "publish needs data (any JSON value)"
 )
 
-// muxCmd is one parsed command. room, id and data alias the message, or
-// (a room written with escapes) roomBuf.
+// muxCmd is one parsed command. room, id and data alias the message; a
+// room written with escapes is decoded in place (decoding only shrinks).
 type muxCmd struct {
-	typ     uint8
-	room    []byte // decoded room name; nil when absent
-	id      []byte // the id's JSON text (string or number); nil when absent
-	data    []byte // the data's JSON text; nil when absent
-	roomBuf [128]byte
+	typ  uint8
+	room []byte // decoded room name; nil when absent
+	id   []byte // the id's JSON text (string or number); nil when absent
+	data []byte // the data's JSON text; nil when absent
 }
 
 // parse reads a command; it returns "" or the reason for a bad_request.
+// It may overwrite the part of p that holds the room.
 // Keys are case-sensitive, a repeated key's last value counts, and unknown
 // keys are ignored (their values must still be valid JSON).
 func (m *muxCmd) parse(p []byte) string {
@@ -108,11 +108,7 @@ func (m *muxCmd) interpret(typ, room []byte) string {
 		if room[0] != '"' {
 			return msgRoom
 		}
-		var ok bool
-		if m.room, ok = unquote(m.roomBuf[:0], room); !ok {
-			m.room = nil
-			return msgRoom
-		}
+		m.room, _ = unquote(room[1:1], room) // in place: never overtakes its input
 	}
 	var tb [16]byte
 	var t []byte
@@ -346,7 +342,9 @@ func unhex(c byte) (rune, bool) {
 // unquote decodes a checked JSON string literal s (quotes included). With
 // no escapes it returns the bytes between the quotes, without a copy;
 // otherwise it decodes into dst's spare capacity and reports false if that
-// is too small. A lone surrogate becomes U+FFFD, as in encoding/json.
+// is too small. dst may be s[1:1]: each escape decodes to fewer bytes than
+// it takes, so the output never overtakes the input. A lone surrogate
+// becomes U+FFFD, as in encoding/json.
 func unquote(dst, s []byte) ([]byte, bool) {
 	if len(s) < 2 {
 		return nil, false
