@@ -8,6 +8,7 @@ package server_test
 // test shares its server with 200 bystanders that must lose nothing.
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -188,10 +189,12 @@ func TestAuthBadTokens(t *testing.T) {
 	// that also admits clients without a token: a missing token is
 	// anonymous, a bad one is still 401.
 	t.Run("keys only, anonymous allowed", func(t *testing.T) {
+		var logs wstest.SyncBuffer
 		_, addr2, admin2 := secServer(t, func(c *config.Config) {
 			c.AuthSecretFiles = nil
 			c.Anonymous = true
 			c.PingInterval = 0
+			c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		})
 		mustUpgrade(t, dialToken(t, addr2, "/echo", "", viaHeader), "no token").Echo(frame.OpText, []byte("anonymous"))
 		mustUpgrade(t, dialToken(t, addr2, "/room/anything", "", viaHeader), "no token, any room").Close()
@@ -212,6 +215,22 @@ func TestAuthBadTokens(t *testing.T) {
 			t.Errorf("user send reached %d connections, want 1", n)
 		}
 		c.ExpectMessage(frame.OpText, []byte("hi"))
+		// Tokens never reach the log, refused or not, from any source.
+		secret := rs(good("logged-user", "exp", now.Add(-time.Hour).Unix()))
+		for _, v := range []tokenVia{viaHeader, viaQuery, viaProtocol} {
+			expectRefusal(t, dialToken(t, addr2, "/echo", secret, v), http.StatusUnauthorized, "expired via "+v.String())
+		}
+		out := logs.String()
+		if !strings.Contains(out, "handshake rejected") {
+			t.Errorf("no rejection was logged at debug level:\n%s", out)
+		}
+		for _, tok := range []string{secret, none} {
+			for _, seg := range strings.Split(tok, ".") {
+				if len(seg) > 16 && strings.Contains(out, seg) {
+					t.Errorf("a token is in the log:\n%s", out)
+				}
+			}
+		}
 	})
 
 	after := opsScrape(t, admin)

@@ -342,6 +342,25 @@ func TestConnectionLimits(t *testing.T) {
 		closeAll(append(cs[1:], again))
 	})
 
+	// A connection the server closes (here for flooding, 1008) gives its
+	// slot back like one the client closes.
+	t.Run("slot freed by a policy close", func(t *testing.T) {
+		var cs []*wstest.Conn
+		for i := range 3 {
+			cs = append(cs, mustUpgrade(t, dial("127.0.0.2", "evicted"), fmt.Sprintf("user's connection %d", i)))
+		}
+		refused(dial("127.0.0.2", "evicted"), 429, "10", "too many connections for this user", "4th connection of a user")
+		r := flood(t, cs[0], frame.OpText, numbered("f", 230, 4)) // default limits: burst 200, close at the 10th violation
+		if r.code != frame.ClosePolicyViolation {
+			t.Fatalf("flood: close %d %q, want 1008", r.code, r.reason)
+		}
+		finishClose(t, cs[0], r.code)
+		waitOpen(t, srv, crowdN+2, 10*time.Second)
+		again := mustUpgrade(t, dial("127.0.0.2", "evicted"), "after the server closed one")
+		again.Echo(frame.OpText, []byte("slot freed"))
+		closeAll(append(cs[1:], again))
+	})
+
 	t.Run("per address", func(t *testing.T) {
 		var cs []*wstest.Conn
 		for i := range 5 {
@@ -374,12 +393,12 @@ func TestConnectionLimits(t *testing.T) {
 	})
 
 	after := opsScrape(t, admin)
-	for kind, want := range map[string]float64{"connections_per_user": 2, "connections_per_ip": 1, "connections_total": 1} {
+	for kind, want := range map[string]float64{"connections_per_user": 3, "connections_per_ip": 1, "connections_total": 1} {
 		if d := metricDelta(after, before, "wsgate_rate_limited_total", map[string]string{"kind": kind}); d != want {
 			t.Errorf("wsgate_rate_limited_total{kind=%s} rose by %v, want %v", kind, d, want)
 		}
 	}
-	for result, want := range map[string]float64{"too_many": 3, "unavailable": 1, "unauthorized": 1} {
+	for result, want := range map[string]float64{"too_many": 4, "unavailable": 1, "unauthorized": 1} {
 		if d := metricDelta(after, before, "wsgate_handshakes_total", map[string]string{"result": result}); d != want {
 			t.Errorf("wsgate_handshakes_total{result=%s} rose by %v, want %v", result, d, want)
 		}
