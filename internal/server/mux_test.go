@@ -8,9 +8,11 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -600,4 +602,69 @@ func TestMuxPermissions(t *testing.T) {
 	if j, p := srv.m.ForbiddenJoin.Get()-j0, srv.m.ForbiddenPublish.Get()-p0; j != 2*n/40 || p != 2*n/40 {
 		t.Errorf("forbidden counters grew by join %d publish %d, want %d each", j, p, 2*n/40)
 	}
+}
+
+// runNodeMux runs test/node/mux_client.js against url and returns its
+// exit code, its JSON summary and its output. Without node or npm's ws it
+// skips, or fails when WSGATE_REQUIRE_INTEROP is set (as `make test`
+// does).
+func runNodeMux(t *testing.T, url string) (int, nodeMuxSummary, string) {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := exec.LookPath("node")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(root, "test", "node", "node_modules", "ws", "package.json"))
+	}
+	if err != nil {
+		if os.Getenv("WSGATE_REQUIRE_INTEROP") != "" {
+			t.Fatalf("node or npm ws missing and WSGATE_REQUIRE_INTEROP is set: run scripts/setup-test-deps.sh (%v)", err)
+		}
+		t.Skipf("node or npm ws missing: run scripts/setup-test-deps.sh (%v)", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "test", "node", "mux_client.js"), url, "--timeout-ms", "10000")
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var sum nodeMuxSummary
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+		t.Fatalf("mux_client.js printed no JSON summary (exit %d): %v\n%s", code, err, out)
+	}
+	return code, sum, string(out)
+}
+
+type nodeMuxSummary struct {
+	OK     bool `json:"ok"`
+	Passed int  `json:"passed"`
+	Failed int  `json:"failed"`
+}
+
+// TestMuxNodeClient runs npm ws against /ws: join, publish, order, errors,
+// leave, close codes; and, as the control that the client can fail,
+// against a server that echoes a publisher's own messages, which the
+// client does not expect.
+func TestMuxNodeClient(t *testing.T) {
+	srv := startTestServer(t, noRoomPings)
+	code, sum, out := runNodeMux(t, "ws://"+srv.Addr().String()+"/ws")
+	if code != 0 || !sum.OK || sum.Passed != 8 {
+		t.Fatalf("node mux client: exit %d, %+v, want exit 0 and 8 checks passed\n%s", code, sum, out)
+	}
+	waitFor(t, 10*time.Second, "the rooms to empty", func() bool { return srv.hub.Len() == 0 })
+
+	echo := startTestServer(t, func(c *config.Config) { noRoomPings(c); c.EchoSelf = true })
+	code, sum, out = runNodeMux(t, "ws://"+echo.Addr().String()+"/ws")
+	if code != 1 || sum.OK || sum.Failed == 0 {
+		t.Fatalf("node mux client against an echoing server: exit %d, %+v, want exit 1\n%s", code, sum, out)
+	}
+	t.Logf("against an echoing server, as it should, the client failed:\n%s", out)
 }
