@@ -109,8 +109,15 @@ type tlsConn struct {
 	wake      *sync.Cond // signalled when in grows or the connection closes; handshake only
 	in        []byte     // ciphertext received but not yet read by tc
 	cur       []byte     // the read being decrypted (borrowed from nbio)
-	out       []byte     // ciphertext produced by tc, written from outOff
+	out       *[]byte    // ciphertext produced by tc, written from outOff; pooled, nil when drained
 	outOff    int
+	// The pipe hands crypto/tls one record at a time, so that after a
+	// Read returns, tls holds no further record and an empty pipe at a
+	// record boundary means there is nothing more to read (which saves a
+	// would-block Read, and its allocation inside crypto/tls, per read).
+	recLeft int32   // bytes of the current record's body not yet handed over
+	hdrN    uint8   // header bytes of the next record handed over so far
+	hdr     [5]byte // those header bytes
 }
 
 // hsLimiter caps the handshake goroutines.
@@ -232,15 +239,16 @@ func (e *Engine) readTLS(ts *tlsConn, sl *tlsSlot) {
 	var err error
 	for ts.st.Load() == tlsOpen {
 		var m int
-		m, err = ts.tc.Read(buf[n:])
+		m, err = ts.tc.Read(buf[n:]) // room for a whole record: tls keeps no plaintext back
 		n += m
-		if err != nil || len(buf)-n < tlsChunk/4 {
+		drained := err == nil && m > 0 && ts.drained()
+		if err != nil || drained || len(buf)-n < tlsChunk {
 			if n > 0 {
 				e.h.OnData(ts.sess, buf[:n])
 				n = 0
 			}
 		}
-		if err != nil {
+		if err != nil || drained {
 			break
 		}
 	}
@@ -255,7 +263,7 @@ func (e *Engine) readTLS(ts *tlsConn, sl *tlsSlot) {
 	// crypto/tls may answer a record (a key update, an alert) while
 	// reading: send it.
 	ts.mu.Lock()
-	pending := len(ts.out) > ts.outOff
+	pending := ts.outLen() > ts.outOff
 	ts.mu.Unlock()
 	if pending {
 		_ = ts.c.Flush()
@@ -366,17 +374,25 @@ func (ts *tlsConn) closeLocked(c *Conn) {
 }
 
 func (ts *tlsConn) releaseOutLocked() {
-	if cap(ts.out) == outBufSize {
-		b := ts.out[:0]
-		outBufPool.Put(&b)
+	if ts.out != nil && cap(*ts.out) == outBufSize {
+		*ts.out = (*ts.out)[:0]
+		outBufPool.Put(ts.out)
 	}
 	ts.out, ts.outOff = nil, 0
+}
+
+// outLen returns the length of the ciphertext buffer; mu is held.
+func (ts *tlsConn) outLen() int {
+	if ts.out == nil {
+		return 0
+	}
+	return len(*ts.out)
 }
 
 // pendingOut returns the ciphertext not yet written.
 func (ts *tlsConn) pendingOut() int {
 	ts.mu.Lock()
-	n := len(ts.out) - ts.outOff
+	n := ts.outLen() - ts.outOff
 	ts.mu.Unlock()
 	return n
 }
@@ -393,7 +409,7 @@ func (p *tlsPipe) Read(b []byte) (int, error) {
 	}
 	// Served by the event loop: the caller holds the poller's lock.
 	if len(ts.in) > 0 {
-		n := copy(b, ts.in)
+		n := ts.take(b, ts.in)
 		ts.in = ts.in[n:]
 		if len(ts.in) == 0 {
 			ts.in = nil
@@ -401,11 +417,41 @@ func (p *tlsPipe) Read(b []byte) (int, error) {
 		return n, nil
 	}
 	if len(ts.cur) > 0 {
-		n := copy(b, ts.cur)
+		n := ts.take(b, ts.cur)
 		ts.cur = ts.cur[n:]
 		return n, nil
 	}
 	return 0, errWouldBlock
+}
+
+// take copies from p into b up to the end of the current TLS record and
+// returns the bytes copied.
+func (ts *tlsConn) take(b, p []byte) int {
+	if len(b) > len(p) {
+		b = b[:len(p)]
+	}
+	n := 0
+	if ts.hdrN < 5 {
+		k := copy(ts.hdr[ts.hdrN:], p[:len(b)])
+		ts.hdrN += uint8(k)
+		n = copy(b, p[:k])
+		if ts.hdrN < 5 {
+			return n
+		}
+		ts.recLeft = int32(ts.hdr[3])<<8 | int32(ts.hdr[4])
+	}
+	m := copy(b[n:], p[n:min(len(p), n+int(ts.recLeft))])
+	ts.recLeft -= int32(m)
+	if ts.recLeft == 0 {
+		ts.hdrN = 0
+	}
+	return n + m
+}
+
+// drained reports that the pipe is empty at a record boundary, so the last
+// Read left nothing inside crypto/tls; the caller holds the poller's lock.
+func (ts *tlsConn) drained() bool {
+	return len(ts.in) == 0 && len(ts.cur) == 0 && ts.hdrN == 0
 }
 
 // readHandshake sends what the handshake wrote so far, then blocks until
@@ -424,8 +470,11 @@ func (ts *tlsConn) readHandshake(b []byte) (int, error) {
 		}
 		ts.wake.Wait()
 	}
-	n := copy(b, ts.in)
+	n := ts.take(b, ts.in)
 	ts.in = ts.in[n:]
+	if len(ts.in) == 0 {
+		ts.in = nil // the next read allocates afresh; the handshake keeps nothing
+	}
 	return n, nil
 }
 
@@ -436,12 +485,13 @@ func (p *tlsPipe) Write(b []byte) (int, error) {
 	ts.mu.Lock()
 	if ts.out == nil {
 		if v := outBufPool.Get(); v != nil {
-			ts.out = *v.(*[]byte)
+			ts.out = v.(*[]byte)
 		} else {
-			ts.out = make([]byte, 0, outBufSize)
+			buf := make([]byte, 0, outBufSize)
+			ts.out = &buf
 		}
 	}
-	ts.out = append(ts.out, b...)
+	*ts.out = append(*ts.out, b...)
 	ts.mu.Unlock()
 	return len(b), nil
 }
@@ -524,7 +574,8 @@ func (c *Conn) flushTLSLocked() (closeNow bool, err error) {
 // and left.
 func (c *Conn) writeOutLocked(ts *tlsConn) (n, left int, err error) {
 	ts.mu.Lock()
-	if p := ts.out[ts.outOff:]; len(p) > 0 {
+	if ts.out != nil && len(*ts.out) > ts.outOff {
+		p := (*ts.out)[ts.outOff:]
 		n, err = syscall.Write(int(c.fd), p)
 		if n < 0 {
 			n = 0
@@ -532,7 +583,7 @@ func (c *Conn) writeOutLocked(ts *tlsConn) (n, left int, err error) {
 		c.e.countWrite(c.fd, n)
 		ts.outOff += n
 	}
-	left = len(ts.out) - ts.outOff
+	left = ts.outLen() - ts.outOff
 	if left == 0 && ts.out != nil {
 		ts.releaseOutLocked()
 	}

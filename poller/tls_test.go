@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -367,4 +368,49 @@ func TestTLSQueueSurvivesFullSocket(t *testing.T) {
 		t.Fatalf("shared buffer refs = %d, want 1 (only ours)", r)
 	}
 	shared.Release()
+}
+
+// TestTLSPipeHandsOneRecordAtATime feeds a stream of records split at
+// every offset, with small and large read buffers: the pipe never hands
+// crypto/tls bytes past the end of the record it is in, always makes
+// progress, and ends at a record boundary.
+func TestTLSPipeHandsOneRecordAtATime(t *testing.T) {
+	var stream []byte
+	var ends []int
+	for _, l := range []int{0, 3, 300, 1, 17000} {
+		stream = append(stream, 23, 3, 3, byte(l>>8), byte(l))
+		stream = append(stream, make([]byte, l)...)
+		ends = append(ends, len(stream))
+	}
+	nextEnd := func(pos int) int {
+		for _, e := range ends {
+			if e > pos {
+				return e
+			}
+		}
+		return len(stream)
+	}
+	for _, bufSize := range []int{2, 7, 64 << 10} {
+		buf := make([]byte, bufSize)
+		for split := 1; split < len(stream); split += 1 + split/64 {
+			ts := &tlsConn{}
+			pos := 0
+			for _, part := range [][]byte{stream[:split], stream[split:]} {
+				for len(part) > 0 {
+					n := ts.take(buf, part)
+					if n <= 0 {
+						t.Fatalf("buf %d split %d at %d: no progress", bufSize, split, pos)
+					}
+					if end := nextEnd(pos); pos+n > end {
+						t.Fatalf("buf %d split %d: handed %d..%d across the record end %d", bufSize, split, pos, pos+n, end)
+					}
+					part = part[n:]
+					pos += n
+					if at := slices.Contains(ends, pos); at != (ts.hdrN == 0 && ts.recLeft == 0) {
+						t.Fatalf("buf %d split %d at %d: boundary %v but hdrN %d recLeft %d", bufSize, split, pos, at, ts.hdrN, ts.recLeft)
+					}
+				}
+			}
+		}
+	}
 }

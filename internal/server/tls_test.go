@@ -6,11 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -323,5 +325,114 @@ func TestHoldConnsHelper(t *testing.T) {
 	_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // until the parent closes stdin
 	for _, c := range conns {
 		c.Close()
+	}
+}
+
+// TestTLSEchoAllocatesNothing runs wss echo round trips with every
+// allocation profiled and fails when wsgate's own code allocates per
+// message (client and server are both in this process). The
+// standard library's crypto/tls allocates a little on its own (a 24-byte
+// atLeastReader per record it reads from the pipe, on both ends); those
+// are logged, not counted.
+func TestTLSEchoAllocatesNothing(t *testing.T) {
+	if underRace {
+		t.Skip("allocation counts are meaningless under -race")
+	}
+	certFile, keyFile := tlsFiles(t)
+	roots := wstest.WriteTestCert(t, certFile, keyFile, 1)
+	_, addr := startServer(t, withTLS(certFile, keyFile))
+	c, _, err := dialWSS(addr, "/echo", roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	nc := c.NC
+	_ = nc.SetDeadline(time.Time{})
+	for _, size := range []int{16, 1024, 16 << 10, 60 << 10} {
+		payload := payloadOf(frame.OpBinary, size)
+		out := frame.AppendMaskedFrame(nil, true, 0, frame.OpBinary, [4]byte{1, 2, 3, 4}, payload)
+		in := make([]byte, frame.HeaderSize(size, false)+size)
+		roundTrip := func() {
+			if _, err := nc.Write(out); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(nc, in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 3 {
+			roundTrip()
+		}
+		const runs = 100
+		sites := allocSites(runs, roundTrip)
+		// A per-message allocation shows at least once per round trip;
+		// below half are pools refilling after the profile's collections.
+		for site, n := range sites {
+			per := float64(n) / runs
+			switch {
+			case per < 0.5:
+			case strings.HasPrefix(site, "github.com/wsgate/"):
+				t.Errorf("wss echo of %d bytes: %s allocates %.2f times per round trip", size, site, per)
+			default:
+				t.Logf("wss echo of %d bytes: %s (standard library) allocates %.2f times per round trip", size, site, per)
+			}
+		}
+		if string(in[len(in)-size:]) != string(payload) {
+			t.Fatalf("wss echo of %d bytes corrupted", size)
+		}
+	}
+}
+
+// allocSites runs fn runs times with every allocation profiled and returns
+// the allocations made, by the first function outside the runtime on the
+// allocating stack.
+func allocSites(runs int, fn func()) map[string]int64 {
+	old := runtime.MemProfileRate
+	runtime.MemProfileRate = 1
+	defer func() { runtime.MemProfileRate = old }()
+	snap := func() map[[32]uintptr]int64 {
+		runtime.GC()
+		runtime.GC() // the profile is published up to two cycles late
+		recs := make([]runtime.MemProfileRecord, 1<<14)
+		n, ok := runtime.MemProfile(recs, true)
+		for !ok {
+			recs = make([]runtime.MemProfileRecord, n+1024)
+			n, ok = runtime.MemProfile(recs, true)
+		}
+		m := make(map[[32]uintptr]int64, n)
+		for _, r := range recs[:n] {
+			m[r.Stack0] += r.AllocObjects
+		}
+		return m
+	}
+	before := snap()
+	for range runs {
+		fn()
+	}
+	after := snap()
+	sites := map[string]int64{}
+	for stk, n := range after {
+		if d := n - before[stk]; d > 0 {
+			sites[allocSite(stk[:])] += d
+		}
+	}
+	for site := range sites {
+		if strings.Contains(site, "server_test.allocSites") {
+			delete(sites, site) // the snapshots themselves
+		}
+	}
+	return sites
+}
+
+func allocSite(stk []uintptr) string {
+	frames := runtime.CallersFrames(stk)
+	for {
+		f, more := frames.Next()
+		if f.Function != "" && !strings.HasPrefix(f.Function, "runtime.") && !strings.HasPrefix(f.Function, "internal/runtime/") {
+			return f.Function
+		}
+		if !more {
+			return "runtime"
+		}
 	}
 }
