@@ -115,7 +115,11 @@ func TestAuthBadTokens(t *testing.T) {
 			badCase{name: "forged signature via " + v.String(), token: parts[0] + "." + tampered + "." + parts[2], via: v, reason: "bad signature"},
 		)
 	}
+	// From an address of their own, under the connection-rate burst (50).
 	src := srcAddr("127.0.0.2")
+	if len(cases) > 50 {
+		t.Fatalf("%d cases from one address would meet the connection rate limit", len(cases))
+	}
 	for _, tc := range cases {
 		path := tc.path
 		if path == "" {

@@ -458,10 +458,11 @@ func TestConnStormOneIP(t *testing.T) {
 	}
 	// Another address is served during the storm.
 	during := make(chan hsResult, 1)
+	calm := hsToken(t, "calm")
 	go func() {
 		time.Sleep(50 * time.Millisecond)
 		key := wstest.NewKey()
-		res, err := handshake(t, srcAddr("127.0.0.9"), addr, tokenRequest(addr, "/echo", hsToken(t, "calm"), viaHeader, key))
+		res, err := handshake(t, srcAddr("127.0.0.9"), addr, tokenRequest(addr, "/echo", calm, viaHeader, key))
 		if err != nil {
 			res.Status, res.Body = -1, err.Error()
 		}
