@@ -185,42 +185,44 @@ func TestTLSBadFilesRefuseToStart(t *testing.T) {
 	}
 }
 
-// BenchmarkTLSEcho compares one wss round trip with one ws round trip
-// (128-byte binary message), client and server in this process.
+// BenchmarkTLSEcho compares wss round trips with ws round trips for a
+// 128-byte and a 16 KiB binary message, client and server in this process.
 func BenchmarkTLSEcho(b *testing.B) {
 	certFile, keyFile := tlsFiles(b)
 	roots := wstest.WriteTestCert(b, certFile, keyFile, 1)
-	msg := payloadOf(frame.OpBinary, 128)
-	run := func(b *testing.B, c *wstest.Conn) {
-		b.ReportAllocs()
-		b.SetBytes(int64(len(msg)))
-		for b.Loop() {
-			if err := c.WriteMessage(frame.OpBinary, msg); err != nil {
-				b.Fatal(err)
-			}
-			if _, _, err := c.ReadMessage(); err != nil {
-				b.Fatal(err)
+	for _, size := range []int{128, 16 << 10} {
+		msg := payloadOf(frame.OpBinary, size)
+		run := func(b *testing.B, c *wstest.Conn) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(msg)))
+			for b.Loop() {
+				if err := c.WriteMessage(frame.OpBinary, msg); err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := c.ReadMessage(); err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
+		b.Run(fmt.Sprintf("ws/%d", size), func(b *testing.B) {
+			_, addr := startServer(b, nil)
+			c, err := wstest.Connect(addr, "/echo")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			run(b, c)
+		})
+		b.Run(fmt.Sprintf("wss/%d", size), func(b *testing.B) {
+			_, addr := startServer(b, withTLS(certFile, keyFile))
+			c, _, err := dialWSS(addr, "/echo", roots)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			run(b, c)
+		})
 	}
-	b.Run("ws", func(b *testing.B) {
-		_, addr := startServer(b, nil)
-		c, err := wstest.Connect(addr, "/echo")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		run(b, c)
-	})
-	b.Run("wss", func(b *testing.B) {
-		_, addr := startServer(b, withTLS(certFile, keyFile))
-		c, _, err := dialWSS(addr, "/echo", roots)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		run(b, c)
-	})
 }
 
 // BenchmarkIdleConnMemory measures the server's heap per idle connection
