@@ -85,7 +85,10 @@ type Config struct {
 	// connection: handlers read and write plaintext. The engine uses a
 	// clone with MinVersion raised to TLS 1.2 when lower and dynamic
 	// record sizing off; GetCertificate on it may swap certificates at any
-	// time. Nil serves plain TCP. Connections added with AddConn are plain.
+	// time. The handshake must finish within OpenTimeout (10 s when that
+	// is unset) or the connection closes with ErrTLSHandshakeTimeout
+	// before the handler's OnTimer is ever called for it. Nil serves plain
+	// TCP. Connections added with AddConn are plain.
 	TLS *tls.Config
 	// TLSHandshakes caps the TLS handshakes in progress at once (each
 	// runs on a short-lived goroutine); further connections wait their

@@ -362,9 +362,11 @@ func (e *Engine) fireTLS(c *Conn) {
 // caller holds the nbio connection's lock.
 func (ts *tlsConn) closeLocked(c *Conn) {
 	ts.mu.Lock()
+	if ts.st.Load() != tlsOpen {
+		ts.in = nil // once open, in belongs to the poller's lock holder
+	}
 	ts.st.Store(tlsClosed)
 	ts.releaseOutLocked()
-	ts.in = nil
 	if ts.wake != nil {
 		ts.wake.Broadcast()
 	}
