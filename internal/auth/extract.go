@@ -132,18 +132,26 @@ const ProtocolMarker = "bearer"
 // ProtocolToken finds the "bearer, <token>" pair (marker case-insensitive)
 // in a Sec-WebSocket-Protocol value. found is false when there is no
 // marker; a marker with no element after it gives found true and an empty
-// token (malformed).
+// token (malformed), and so do two markers in one value (two tokens in
+// one source are ambiguous, as in two header lines).
 func ProtocolToken(value []byte) (token []byte, found bool) {
 	rest := value
 	for len(rest) > 0 {
 		var el []byte
 		el, rest = nextElement(rest)
-		if equalFold(el, ProtocolMarker) && len(el) == len(ProtocolMarker) {
-			token, _ = nextElement(rest)
-			return token, true
+		if isMarker(el) {
+			if found {
+				return nil, true
+			}
+			token, rest = nextElement(rest)
+			found = true
 		}
 	}
-	return nil, false
+	return token, found
+}
+
+func isMarker(el []byte) bool {
+	return len(el) == len(ProtocolMarker) && equalFold(el, ProtocolMarker)
 }
 
 // Protocols iterates over the real subprotocols of a Sec-WebSocket-Protocol

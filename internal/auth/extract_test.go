@@ -85,6 +85,8 @@ func TestProtocolToken(t *testing.T) {
 		{"bearer,", "", true, nil},
 		{"chat, , bearer, t", "t", true, []string{"chat"}},
 		{"bearerx, abc", "", false, []string{"bearerx", "abc"}},
+		// Two tokens in one value are ambiguous: found, but empty (malformed).
+		{"bearer, good, bearer, junk", "", true, nil},
 		{"", "", false, nil},
 	}
 	for _, c := range cases {

@@ -223,8 +223,10 @@ type Config struct {
 
 	// Origins is the Origin allow-list: exact origins ("https://app.example.com"),
 	// patterns with one leading "*." host label ("https://*.example.com"),
-	// "null" to admit the opaque origin. Empty admits requests without an
-	// Origin header and any origin (non-browser and dev use).
+	// "null" to admit the opaque origin, "*" for every origin (only with
+	// AllowAnyOrigin). Requests without an Origin header (non-browser
+	// clients) always pass; with the list empty, only a page from the same
+	// host passes (DevMode: any).
 	Origins []string
 	// Subprotocols lists the subprotocols the server speaks, in preference
 	// order; the first one the client offers is selected.

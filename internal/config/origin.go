@@ -12,7 +12,7 @@ func CheckOriginPattern(p string) error {
 		return nil
 	}
 	if p == "*" {
-		return errors.New("a bare * is not a pattern; leave the list empty to admit every origin")
+		return errors.New("* admits every origin and needs -allow-any-origin")
 	}
 	scheme, rest, ok := strings.Cut(p, "://")
 	if !ok || scheme == "" || rest == "" {

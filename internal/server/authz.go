@@ -18,6 +18,8 @@ const (
 	limitMsgs = iota
 	limitBytes
 	limitUserMsgs
+	limitUserBytes
+	limitConnRate
 	limitConnsPerIP
 	limitConnsPerUser
 	limitConnsTotal
@@ -105,7 +107,7 @@ func (s *Server) checkConnRate(c *conn) error {
 		return nil
 	}
 	if err := s.guard.ipRate.Check(remoteIP(c.RemoteAddr()), s.guard.clock()); err != nil {
-		s.m.RateLimited[limitConnsPerIP].Inc()
+		s.m.RateLimited[limitConnRate].Inc()
 		return err
 	}
 	return nil
@@ -222,7 +224,12 @@ func (c *conn) allowMessage(n int) bool {
 	}
 	if g.userRate != nil && c.ext != nil && c.ext.user != "" {
 		if !g.userRate.Allow(c.ext.user, now, int64(n)) {
-			s.m.RateLimited[limitUserMsgs].Inc()
+			// A zero-byte message waits only for the message bucket.
+			if g.userRate.Delay(c.ext.user, now, 0) > 0 {
+				s.m.RateLimited[limitUserMsgs].Inc()
+			} else {
+				s.m.RateLimited[limitUserBytes].Inc()
+			}
 			return c.rateViolation("user")
 		}
 	}
@@ -327,7 +334,10 @@ func (c *conn) expiryDelay() (time.Duration, bool) {
 	if id == nil || id.Expires.IsZero() {
 		return 0, false
 	}
-	return time.Until(id.Expires.Add(c.srv().cfg.AuthExpiryGrace)), true
+	// The handshake admitted the token within the clock-skew leeway; the
+	// open connection gets the same allowance, plus any grace.
+	cfg := &c.srv().cfg
+	return time.Until(id.Expires.Add(cfg.AuthLeeway + cfg.AuthExpiryGrace)), true
 }
 
 // warnInsecure logs, once at start, each setting that lets in more than a

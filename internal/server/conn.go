@@ -17,6 +17,7 @@ const (
 	stateOpen                        // upgraded, messages flow
 	stateClosing                     // our close frame is out; waiting for the peer's
 	stateRejected                    // HTTP error sent; waiting for the peer to hang up
+	stateUpgrading                   // the complete request is being checked and answered
 	stateFailed                      // protocol error: close frame sent, input ignored
 	stateClosed
 )
@@ -182,6 +183,13 @@ func (c *conn) onHandshakeData(data []byte) {
 // bytes that followed the request in the same read (early frames).
 func (c *conn) onRequest(req, rest []byte) {
 	s := c.srv()
+	// Claim the connection from the handshake timer (and the drain): a
+	// connection is either timed out, never counted, or upgraded, never
+	// both (else a slot counted here could be released before it was
+	// taken, and be lost).
+	if !c.state.CompareAndSwap(stateHandshake, stateUpgrading) {
+		return
+	}
 	if s.draining.Load() {
 		c.reject(errDraining)
 		return
@@ -419,6 +427,9 @@ func (c *conn) scheduleCheck() {
 func (c *conn) onTimer() {
 	switch c.state.Load() {
 	case stateHandshake:
+		if !c.state.CompareAndSwap(stateHandshake, stateClosed) {
+			return // the request completed meanwhile; its upgrade re-arms the timer
+		}
 		c.setReason(reasonHandshakeTimeout)
 		c.srv().m.Handshakes[hsTimeout].Inc()
 		_ = c.Close()

@@ -54,8 +54,10 @@ func (c *conn) shutdownClose(code frame.CloseCode, text string) {
 	case stateOpen:
 		c.closeWith(code, text, reasonShutdown)
 	case stateHandshake:
-		c.setReason(reasonShutdown)
-		_ = c.Close()
+		if c.state.CompareAndSwap(stateHandshake, stateClosed) {
+			c.setReason(reasonShutdown)
+			_ = c.Close()
+		}
 	}
 }
 

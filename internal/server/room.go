@@ -187,4 +187,4 @@ func (c *conn) leaveRooms() {
 }
 
 // limitNames label wsgate_rate_limited_total{kind}.
-var limitNames = [...]string{"messages", "bytes", "user_messages", "connections_per_ip", "connections_per_user", "connections_total"}
+var limitNames = [...]string{"messages", "bytes", "user_messages", "user_bytes", "connection_rate", "connections_per_ip", "connections_per_user", "connections_total"}

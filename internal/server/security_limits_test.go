@@ -501,8 +501,8 @@ func TestConnStormOneIP(t *testing.T) {
 		Echo(frame.OpText, []byte("served again"))
 
 	after := opsScrape(t, admin)
-	if d := metricDelta(after, before, "wsgate_rate_limited_total", map[string]string{"kind": "connections_per_ip"}); d != float64(n429) {
-		t.Errorf("wsgate_rate_limited_total{kind=connections_per_ip} rose by %v, want %d", d, n429)
+	if d := metricDelta(after, before, "wsgate_rate_limited_total", map[string]string{"kind": "connection_rate"}); d != float64(n429) {
+		t.Errorf("wsgate_rate_limited_total{kind=connection_rate} rose by %v, want %d", d, n429)
 	}
 	if d := metricDelta(after, before, "wsgate_handshakes_total", map[string]string{"result": "too_many"}); d != float64(n429) {
 		t.Errorf("wsgate_handshakes_total{result=too_many} rose by %v, want %d", d, n429)
