@@ -438,3 +438,82 @@ func allocSite(stk []uintptr) string {
 		}
 	}
 }
+
+// TestTLSRoomFanOut: 200 wss clients in one room; three of them publish
+// 20 messages each (every fifth one 40 KiB, so records split and the flush
+// encrypts in chunks) at the same time. Every member gets every message of
+// the others in each publisher's order: a broadcast, framed once into a
+// shared buffer, is encrypted per connection without loss.
+func TestTLSRoomFanOut(t *testing.T) {
+	certFile, keyFile := tlsFiles(t)
+	roots := wstest.WriteTestCert(t, certFile, keyFile, 1)
+	srv, addr := startServer(t, func(c *config.Config) {
+		withTLS(certFile, keyFile)(c)
+		c.PingInterval, c.IdleTimeout = 0, 0
+	})
+	const clients, publishers, perPub = 200, 3, 20
+	conns := make([]*wstest.Conn, clients)
+	errs := make([]error, clients)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := range conns {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			conns[i], errs[i] = wstest.ConnectTLS(addr, "/room/tls", roots)
+		})
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	waitOpen(t, srv, clients, 10*time.Second)
+	msg := func(p, k int) []byte {
+		b := fmt.Appendf(nil, "%d:%d:", p, k)
+		if k%5 == 0 {
+			b = append(b, payloadOf(frame.OpText, 40<<10)...)
+		}
+		return b
+	}
+	for i, c := range conns {
+		wg.Go(func() {
+			if i < publishers {
+				for k := range perPub {
+					if err := c.WriteMessage(frame.OpText, msg(i, k)); err != nil {
+						errs[i] = err
+						return
+					}
+				}
+			}
+			next := make([]int, publishers)
+			want := publishers * perPub
+			if i < publishers {
+				want -= perPub // not its own
+			}
+			for range want {
+				_, got, err := c.ReadMessage()
+				if err != nil {
+					errs[i] = fmt.Errorf("client %d: %v", i, err)
+					return
+				}
+				var p, k int
+				if _, err := fmt.Sscanf(string(got), "%d:%d:", &p, &k); err != nil || p == i || k != next[p] || string(got) != string(msg(p, k)) {
+					errs[i] = fmt.Errorf("client %d: got message %d:%d (%d bytes), want %d:%d", i, p, k, len(got), p, next[p])
+					return
+				}
+				next[p]++
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+}
