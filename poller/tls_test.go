@@ -414,3 +414,88 @@ func TestTLSPipeHandsOneRecordAtATime(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSHandshakeQueue caps handshakes at 2 and occupies both with
+// clients stalled halfway through their ClientHello: twenty clients that
+// connect meanwhile wait in the queue; when the stalled ones go away the
+// twenty are all served, never more than 2 handshakes at once, and no
+// handshake goroutine outlives its work.
+func TestTLSHandshakeQueue(t *testing.T) {
+	cert, pool := testCert(t, 1)
+	e, err := New(Config{Addrs: []string{"127.0.0.1:0"}, Pollers: 2, OpenTimeout: time.Minute,
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, TLSHandshakes: 2}, &testHandler{echo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	addr := e.Addrs()[0].String()
+	before := runtime.NumGoroutine()
+	limiter := func() (running, queued int) {
+		e.tls.hs.mu.Lock()
+		defer e.tls.hs.mu.Unlock()
+		return e.tls.hs.running, len(e.tls.hs.wait)
+	}
+	waitLimiter := func(what string, cond func(running, queued int) bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !cond(limiter()) {
+			if time.Now().After(deadline) {
+				r, q := limiter()
+				t.Fatalf("%s: running %d, queued %d", what, r, q)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	var hello bytes.Buffer
+	_ = tls.Client(recorder{w: &hello}, &tls.Config{ServerName: "x"}).Handshake()
+	var stalled []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write(hello.Bytes()[:30]); err != nil {
+			t.Fatal(err)
+		}
+		stalled = append(stalled, c)
+	}
+	waitLimiter("two stalled handshakes", func(r, _ int) bool { return r == 2 })
+
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Go(func() {
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Minute}, "tcp", addr,
+				&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer c.Close()
+			errs[i] = echoOnce(c, []byte("queued"))
+		})
+	}
+	waitLimiter("twenty queued", func(r, q int) bool { return r == 2 && q == 20 })
+	for _, c := range stalled {
+		c.Close()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if ok, failed := e.TLSHandshakes(); ok != 20 || failed != 2 {
+		t.Fatalf("handshakes ok=%d failed=%d, want 20 and 2", ok, failed)
+	}
+	waitLimiter("the handshake goroutines to end", func(r, q int) bool { return r == 0 && q == 0 })
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("goroutines: %d before, %d after", before, n)
+	}
+}
