@@ -225,6 +225,37 @@ func BenchmarkTLSEcho(b *testing.B) {
 	}
 }
 
+// BenchmarkTLSConnect measures one wss connection set-up (TCP, TLS 1.3
+// handshake with ECDSA P-256, WebSocket upgrade) and close against one ws
+// set-up, client and server in this process.
+func BenchmarkTLSConnect(b *testing.B) {
+	certFile, keyFile := tlsFiles(b)
+	roots := wstest.WriteTestCert(b, certFile, keyFile, 1)
+	for _, wss := range []bool{false, true} {
+		name, mod := "ws", func(*config.Config) {}
+		if wss {
+			name, mod = "wss", withTLS(certFile, keyFile)
+		}
+		b.Run(name, func(b *testing.B) {
+			_, addr := startServer(b, mod)
+			b.ReportAllocs()
+			for b.Loop() {
+				var c *wstest.Conn
+				var err error
+				if wss {
+					c, err = wstest.ConnectTLS(addr, "/echo", roots)
+				} else {
+					c, err = wstest.Connect(addr, "/echo")
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+			}
+		})
+	}
+}
+
 // BenchmarkIdleConnMemory measures the server's heap per idle connection
 // after the WebSocket handshake, ws against wss. The clients live in a
 // child process (this test binary running TestHoldConnsHelper), so only
