@@ -271,15 +271,20 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 		if wss {
 			name, mod = "wss", withTLS(certFile, keyFile)
 		}
+		var heapPer, gPer float64
+		measured := false
 		b.Run(name, func(b *testing.B) {
-			srv, addr := startServer(b, mod)
-			base, gbase := heapInUse(), runtime.NumGoroutine()
-			stop := holdConns(b, addr, n, wss, certFile)
-			waitOpen(b, srv, n, 60*time.Second)
-			heap, g := heapInUse(), runtime.NumGoroutine()
-			stop()
-			b.ReportMetric(float64(heap-base)/n, "heap-B/conn")
-			b.ReportMetric(float64(g-gbase)/n, "goroutines/conn")
+			if !measured { // once: the framework reruns a fast benchmark with a larger b.N
+				srv, addr := startServer(b, mod)
+				base, gbase := heapInUse(), runtime.NumGoroutine()
+				stop := holdConns(b, addr, n, wss, certFile)
+				waitOpen(b, srv, n, 60*time.Second)
+				heap, g := heapInUse(), runtime.NumGoroutine()
+				stop()
+				heapPer, gPer, measured = float64(heap-base)/n, float64(g-gbase)/n, true
+			}
+			b.ReportMetric(heapPer, "heap-B/conn")
+			b.ReportMetric(gPer, "goroutines/conn")
 		})
 	}
 }
