@@ -2,18 +2,24 @@ package poller
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -497,5 +503,59 @@ func TestTLSHandshakeQueue(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > before {
 		t.Fatalf("goroutines: %d before, %d after", before, n)
+	}
+}
+
+// TestTLSKeyUpdateFromPeer has OpenSSL's s_client request a TLS 1.3 key
+// update mid-stream: crypto/tls answers with its own KeyUpdate from inside
+// Read, on the event loop, and the echo carries on under the new keys.
+// It is skipped when openssl is not installed.
+func TestTLSKeyUpdateFromPeer(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl is not installed")
+	}
+	cert, _ := testCert(t, 1)
+	e, err := New(Config{Addrs: []string{"127.0.0.1:0"}, Pollers: 2,
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}, &testHandler{echo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", e.Addrs()[0].String(),
+		"-CAfile", caFile, "-verify_return_error", "-tls1_3", "-msg")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// s_client reads its commands ("K": key update, peer asked to update
+	// too) from whole lines; give each step time to go out on its own.
+	for _, line := range []string{"before-update\n", "K\n", "after-update\n"} {
+		time.Sleep(300 * time.Millisecond)
+		io.WriteString(in, line)
+	}
+	time.Sleep(500 * time.Millisecond)
+	in.Close()
+	_ = cmd.Wait()
+	got := out.String()
+	sent := strings.Count(got, ">>> TLS 1.3, Handshake [length 0005], KeyUpdate")
+	answered := strings.Count(got, "<<< TLS 1.3, Handshake [length 0005], KeyUpdate")
+	before, upd, after := strings.Index(got, "before-update"), strings.Index(got, "<<< TLS 1.3, Handshake [length 0005], KeyUpdate"), strings.Index(got, "after-update")
+	if sent != 1 || answered != 1 || before < 0 || after < upd || upd < before {
+		t.Fatalf("key update: sent %d, answered %d; want the echo of both lines around it\n%s", sent, answered, got)
 	}
 }
