@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/server"
@@ -18,12 +21,15 @@ import (
 
 // startTLSServer starts wsgate in-process serving wss with certFile and
 // keyFile and returns it with its echo URL (wss://127.0.0.1:PORT/echo).
-func startTLSServer(t *testing.T, certFile, keyFile string) (*server.Server, string) {
+func startTLSServer(t *testing.T, certFile, keyFile string, mods ...func(*config.Config)) (*server.Server, string) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Admin = ""
 	cfg.Anonymous, cfg.NoLimits = true, true
+	for _, mod := range mods {
+		mod(&cfg)
+	}
 	cfg.MaxMessage = serverMaxMessageSize
 	cfg.TLSCert, cfg.TLSKey = certFile, keyFile
 	cfg.HandshakeTimeout = 30 * time.Second // 200 handshakes at once under -race
@@ -114,5 +120,50 @@ func TestWSSNodeClient(t *testing.T) {
 	s, code, _ = runWSSClient(t, url, "--ca", certFile, "--clients", "1", "--expect-serial", "5EED", "--big-size", "0")
 	if code == 0 || s.OK {
 		t.Fatal("the client accepted a certificate serial it was told not to expect")
+	}
+}
+
+// TestWSSNodeClientToken: a production-shaped listener (wss, tokens
+// required, no anonymous clients): 50 npm ws clients present an HS256 JWT
+// in the Authorization header over wss and echo; the same client without
+// a token, and with a token signed by another secret, is refused (401)
+// before any upgrade.
+func TestWSSNodeClientToken(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	wstest.WriteTestCert(t, certFile, keyFile, 0x70c)
+	secret := []byte("wss-token-test-secret-0123456789abcdef")
+	secretFile := filepath.Join(dir, "jwt.secret")
+	if err := os.WriteFile(secretFile, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, url := startTLSServer(t, certFile, keyFile, func(c *config.Config) {
+		c.Anonymous = false
+		c.AuthSecretFiles = []string{secretFile}
+		c.AuthAudience = "wsgate"
+	})
+	mint := func(key []byte) string {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"sub": "node-wss", "aud": "wsgate", "exp": time.Now().Add(10 * time.Minute).Unix(),
+		}).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	s, code, out := runWSSClient(t, url, "--ca", certFile, "--clients", "50", "--sizes", "0,1,125,126,4096",
+		"--token", mint(secret), "--expect-serial", "070C")
+	if want := 50 + 50*5*2 + 2 + 50; code != 0 || !s.OK || s.Passed != want {
+		t.Fatalf("with a token: exit %d, passed %d of %d, failed %d\n%s", code, s.Passed, want, s.Failed, out)
+	}
+	t.Logf("%s %s: %d clients over wss with a JWT, %d checks passed in %d ms", s.Client, s.Version, s.Clients, s.Passed, s.MS)
+	for name, args := range map[string][]string{
+		"no token":     nil,
+		"wrong secret": {"--token", mint([]byte("another-secret-another-secret-0123456789"))},
+	} {
+		s, code, out := runWSSClient(t, url, append([]string{"--ca", certFile, "--clients", "1", "--big-size", "0"}, args...)...)
+		if code == 0 || s.OK || !strings.Contains(out, "401") {
+			t.Errorf("%s: exit %d ok=%v, want a refusal with 401\n%s", name, code, s.OK, out)
+		}
 	}
 }
