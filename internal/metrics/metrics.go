@@ -50,6 +50,7 @@ type Metrics struct {
 	DeflateRaw, DeflateWire *vm.Counter
 
 	writeSyscalls, writtenBytes func() float64
+	tlsHandshakes               func() (ok, failed uint64)
 }
 
 // latencyBuckets are the upper bounds (seconds) of the latency histograms:
@@ -84,6 +85,9 @@ type Gauges struct {
 	// WriteSyscalls and WrittenBytes return the socket writes made and the
 	// bytes they carried.
 	WriteSyscalls, WrittenBytes func() float64
+	// TLSHandshakes returns the TLS handshakes completed and failed (nil
+	// without TLS).
+	TLSHandshakes func() (ok, failed uint64)
 }
 
 // New creates the series. reasons, results and limits name the label values
@@ -136,6 +140,7 @@ func New(reasons, results, limits []string, pollers int, g Gauges) *Metrics {
 	gauge("wsgate_users", g.Users)
 	gauge("wsgate_draining", g.Draining)
 	m.writeSyscalls, m.writtenBytes = g.WriteSyscalls, g.WrittenBytes
+	m.tlsHandshakes = g.TLSHandshakes
 	gauge("wsgate_deflate_compression_ratio", func() float64 {
 		w := m.DeflateWire.Get()
 		if w == 0 {
@@ -153,6 +158,11 @@ func (m *Metrics) WritePrometheus(w io.Writer) {
 	if m.writeSyscalls != nil {
 		vm.WriteCounterUint64(w, "wsgate_write_syscalls_total", uint64(m.writeSyscalls()))
 		vm.WriteCounterUint64(w, "wsgate_written_bytes_total", uint64(m.writtenBytes()))
+	}
+	if m.tlsHandshakes != nil {
+		ok, failed := m.tlsHandshakes()
+		vm.WriteCounterUint64(w, `wsgate_tls_handshakes_total{result="ok"}`, ok)
+		vm.WriteCounterUint64(w, `wsgate_tls_handshakes_total{result="failed"}`, failed)
 	}
 	vm.WriteProcessMetrics(w)
 }

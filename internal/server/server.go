@@ -122,8 +122,14 @@ func New(cfg config.Config) (*Server, error) {
 			return float64(n)
 		},
 		WorkerQueue: func() float64 { return float64(s.workers.pending()) },
-		Rooms:       func() float64 { return float64(s.hub.Len()) },
-		Users:       func() float64 { return float64(s.hub.Users()) },
+		TLSHandshakes: func() (uint64, uint64) {
+			if s.eng == nil || s.cfg.TLSCert == "" {
+				return 0, 0
+			}
+			return s.eng.TLSHandshakes()
+		},
+		Rooms: func() float64 { return float64(s.hub.Len()) },
+		Users: func() float64 { return float64(s.hub.Users()) },
 		Draining: func() float64 {
 			if s.draining.Load() {
 				return 1

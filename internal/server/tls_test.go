@@ -553,3 +553,35 @@ func TestTLSRoomFanOut(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTLSHandshakeMetrics: completed and failed TLS handshakes are counted
+// in wsgate_tls_handshakes_total{result}; a client speaking plain HTTP to
+// the wss listener is a failed handshake, and the server carries on.
+func TestTLSHandshakeMetrics(t *testing.T) {
+	certFile, keyFile := tlsFiles(t)
+	roots := wstest.WriteTestCert(t, certFile, keyFile, 7)
+	srv, addr := startServer(t, withTLS(certFile, keyFile))
+	admin := "http://" + srv.AdminAddr().String()
+	for i := 0; i < 3; i++ {
+		c, _, err := dialWSS(addr, "/echo", roots)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Bind(t).Echo(frame.OpText, []byte("counted"))
+		c.Close()
+	}
+	plain := wstest.DialTCP(t, addr)
+	plain.Write([]byte("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"))
+	plain.SetReadDeadline(time.Now().Add(10 * time.Second))
+	io.Copy(io.Discard, plain) // the server hangs up
+	var ok, failed float64
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		p := opsScrape(t, admin)
+		ok = p.sum("wsgate_tls_handshakes_total", map[string]string{"result": "ok"})
+		failed = p.sum("wsgate_tls_handshakes_total", map[string]string{"result": "failed"})
+		if ok == 3 && failed == 1 {
+			return
+		}
+	}
+	t.Fatalf("wsgate_tls_handshakes_total ok=%v failed=%v, want 3 and 1", ok, failed)
+}
