@@ -6,6 +6,7 @@
 package metrics
 
 import (
+	"fmt"
 	"io"
 	"strings"
 
@@ -160,9 +161,11 @@ func (m *Metrics) WritePrometheus(w io.Writer) {
 		vm.WriteCounterUint64(w, "wsgate_written_bytes_total", uint64(m.writtenBytes()))
 	}
 	if m.tlsHandshakes != nil {
+		// One family, two series: one TYPE line (WriteCounterUint64 would
+		// write one per series).
 		ok, failed := m.tlsHandshakes()
-		vm.WriteCounterUint64(w, `wsgate_tls_handshakes_total{result="ok"}`, ok)
-		vm.WriteCounterUint64(w, `wsgate_tls_handshakes_total{result="failed"}`, failed)
+		fmt.Fprintf(w, "# TYPE wsgate_tls_handshakes_total counter\n"+
+			"wsgate_tls_handshakes_total{result=\"ok\"} %d\nwsgate_tls_handshakes_total{result=\"failed\"} %d\n", ok, failed)
 	}
 	vm.WriteProcessMetrics(w)
 }
