@@ -199,7 +199,14 @@ func (c *conn) mayPublish(room string) bool {
 // incoming message of n bytes. When it returns false the message must be
 // dropped: the client has been sent an error, or (after RateCloseAfter
 // violations) the connection is closing with 1008.
-func (c *conn) allowMessage(n int) bool {
+func (c *conn) allowMessage(n int) bool { return c.allow(n, true) }
+
+// allowPing applies the per-connection rate limits (not the user's: a
+// liveness check on one connection must not fail because the user's other
+// connections are busy) to a ping.
+func (c *conn) allowPing(n int) bool { return c.allow(n, false) }
+
+func (c *conn) allow(n int, user bool) bool {
 	s := c.srv()
 	g := &s.guard
 	if !g.connOn && g.userRate == nil {
@@ -222,7 +229,7 @@ func (c *conn) allowMessage(n int) bool {
 			return c.rateViolation("connection")
 		}
 	}
-	if g.userRate != nil && c.ext != nil && c.ext.user != "" {
+	if user && g.userRate != nil && c.ext != nil && c.ext.user != "" {
 		if !g.userRate.Allow(c.ext.user, now, int64(n)) {
 			// A zero-byte message waits only for the message bucket.
 			if g.userRate.Delay(c.ext.user, now, 0) > 0 {

@@ -372,7 +372,9 @@ func (c *conn) OnControl(op frame.Opcode, payload []byte) error {
 	b := &c.srv().batches[c.FD()%len(c.srv().batches)]
 	switch op {
 	case frame.OpPing:
-		if c.state.Load() == stateOpen {
+		// Pings count against the connection's message rate like data: a
+		// ping flood gets errors and then 1008, not a pong for every ping.
+		if c.state.Load() == stateOpen && c.allowPing(len(payload)) {
 			b.b = frame.AppendFrame(b.b, true, 0, frame.OpPong, payload)
 		}
 	case frame.OpClose:

@@ -148,6 +148,42 @@ func TestRateLimitFlood(t *testing.T) {
 		})
 	})
 
+	t.Run("pings", func(t *testing.T) {
+		before := opsScrape(t, admin)
+		c := mustUpgrade(t, dialToken(t, addr, "/echo", hsToken(t, "flood-pings"), viaHeader), "pinger")
+		var wire []byte
+		for i := 0; i < 30; i++ {
+			wire = wstest.AppendFrame(wire, true, 0, frame.OpPing, []byte("p"), true)
+		}
+		c.SendRaw(wire)
+		pongs, errs := 0, 0
+		for {
+			f, err := c.ReadFrame()
+			if err != nil {
+				t.Fatalf("after %d pongs and %d errors: %v", pongs, errs, err)
+			}
+			if f.Op == frame.OpPong {
+				pongs++
+				continue
+			}
+			if f.Op == frame.OpText && strings.Contains(string(f.Payload), `"rate_limited"`) {
+				errs++
+				continue
+			}
+			if f.Op != frame.OpClose || len(f.Payload) < 2 || frame.CloseCode(int(f.Payload[0])<<8|int(f.Payload[1])) != frame.ClosePolicyViolation {
+				t.Fatalf("unexpected frame %v %q", f.Op, f.Payload)
+			}
+			break
+		}
+		if pongs < 20 || pongs > 25 || errs != closeAfter-1 {
+			t.Fatalf("%d pongs, %d errors before 1008; want the burst of 20 (plus a refill) and %d errors", pongs, errs, closeAfter-1)
+		}
+		finishClose(t, c, frame.ClosePolicyViolation)
+		opsWaitMetric(t, admin, "ping-flood violations", func(p *promScrape) bool {
+			return metricDelta(p, before, "wsgate_rate_limited_total", limited("messages")) == closeAfter
+		})
+	})
+
 	t.Run("bytes", func(t *testing.T) {
 		before := opsScrape(t, admin)
 		c := mustUpgrade(t, dialToken(t, addr, "/echo", hsToken(t, "flood-bytes"), viaHeader), "flooder")
