@@ -79,7 +79,7 @@ func markdown(w io.Writer, rel string, k kept) {
 	fmt.Fprintf(w, "How: each server runs alone as a child process on 127.0.0.1:<free port>; servers "+
 		"alternate in a rotating order each round; wsload (`--json --server-pid`, one process, "+
 		"`--procs 2` above 15,000 connections, source addresses 127.0.0.2-40) runs beside it on the same 2 cores, so "+
-		"client and server share the CPU. wsgate runs with `-ping-interval 0 -idle-timeout 0 -pprof`, "+
+		"client and server share the CPU. wsgate runs with `-ping-interval 0 -idle-timeout 0 -pprof -anonymous -no-limits` (no tokens, no rate limits, like the peers), "+
 		"the peers with their defaults plus `-deflate` in the deflate scenarios. Server CPU s is "+
 		"user+system time over the whole wsload run (ramp included); RSS is sampled every 200 ms by the harness. "+
 		"Figures are means over rounds. **ratio** = peer ÷ wsgate of the first column "+
