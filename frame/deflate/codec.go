@@ -1,6 +1,7 @@
 package deflate
 
 import (
+	"bytes"
 	"io"
 	"sync"
 
@@ -170,7 +171,19 @@ func (r *msgReader) ReadByte() (byte, error) {
 type reader struct {
 	fr  io.ReadCloser // implements flate.Resetter
 	src msgReader
+	// Stateless messages up to maxContiguous bytes are copied with their
+	// tail into buf and read through br: klauspost/compress decodes a
+	// *bytes.Reader on its fast path, several times cheaper per byte than
+	// the generic io.ByteReader path msgReader takes (profiled in the
+	// deflate echo benchmark: ~6 % of the server's CPU). The copy is a
+	// memmove of the compressed bytes.
+	buf []byte
+	br  bytes.Reader
 }
+
+// maxContiguous bounds the copy of a stateless message (and so the
+// pooled buffer a reader keeps); longer messages use msgReader.
+const maxContiguous = 64 << 10
 
 var readerPool sync.Pool // of *reader
 
@@ -183,15 +196,36 @@ func getReader(msg []byte, tail string) *reader {
 		r.fr = flate.NewReader(&r.src)
 		return r
 	}
+	// A context-takeover Decompressor keeps this reader for the life of
+	// its connection: do not let it pin a copy buffer.
+	r.buf = nil
 	r.src.reset(msg, tail)
 	// Reset of the flate reader cannot fail.
 	_ = r.fr.(flate.Resetter).Reset(&r.src, nil)
 	return r
 }
 
+// getContiguousReader returns a pooled reader over a copy of msg followed
+// by tail, read through a *bytes.Reader (the decoder's fast path).
+func getContiguousReader(msg []byte, tail string) *reader {
+	r, _ := readerPool.Get().(*reader)
+	if r == nil {
+		r = new(reader)
+	}
+	r.buf = append(append(r.buf[:0], msg...), tail...)
+	r.br.Reset(r.buf)
+	if r.fr == nil {
+		r.fr = flate.NewReader(&r.br)
+	} else {
+		_ = r.fr.(flate.Resetter).Reset(&r.br, nil)
+	}
+	return r
+}
+
 func putReader(r *reader) {
 	r.src.reset(nil, "")
 	r.src.panicAtEnd = false
+	r.br.Reset(nil)
 	readerPool.Put(r)
 }
 
@@ -207,7 +241,12 @@ func putReader(r *reader) {
 // 0x02 0x00; both decode. It uses a pooled reader and allocates nothing when
 // dst has room.
 func Decompress(dst, compressed []byte, limit int64) ([]byte, error) {
-	r := getReader(compressed, finalTail)
+	var r *reader
+	if len(compressed) <= maxContiguous {
+		r = getContiguousReader(compressed, finalTail)
+	} else {
+		r = getReader(compressed, finalTail)
+	}
 	start := len(dst)
 	var err error
 	for err == nil {
