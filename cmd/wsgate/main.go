@@ -67,7 +67,7 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	go reloadOnHUP(hup, srv, log)
-	attrs := []any{"addr", srv.Addr().String(), "echo", cfg.EchoPath, "rooms", cfg.RoomPrefix,
+	attrs := []any{"addr", srv.Addr().String(), "echo", cfg.EchoPath, "rooms", cfg.RoomPrefix, "mux", cfg.MuxPath,
 		"max_message", cfg.MaxMessage, "pollers", cfg.Pollers, "workers", cfg.Workers,
 		"pid", os.Getpid(), "version", version}
 	if a := srv.AdminAddr(); a != nil {
