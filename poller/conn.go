@@ -48,6 +48,11 @@ type Conn struct {
 	// connection's session, so plain connections pay nothing for it. Set
 	// once before the connection is registered.
 	tls bool
+	// Tag is one byte of this struct's padding for the embedding protocol
+	// layer (wsgate keeps its endpoint kind and deflate window there, so
+	// its connection stays in a smaller size class). The poller never
+	// reads or writes it.
+	Tag uint8
 }
 
 type qitem struct {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/frame/deflate"
@@ -189,5 +190,43 @@ func TestRateLimitedEchoAllocatesNothing(t *testing.T) {
 	}
 	if st := s.Stats(); st.Users != 1 {
 		t.Errorf("users = %d, want 1 (alice)", st.Users)
+	}
+}
+
+// TestConnSize keeps the per-connection struct in the 112-byte size class:
+// idle memory per connection is a tracked target (bench/idle), and one
+// more field would move every connection to the 128-byte class.
+func TestConnSize(t *testing.T) {
+	if n := unsafe.Sizeof(conn{}); n > 112 {
+		t.Errorf("server.conn is %d bytes, want at most 112 (see bench/idle's struct layout)", n)
+	}
+}
+
+// TestTagPacking: the endpoint kind and the deflate window bits share
+// poller.Conn's Tag byte without disturbing each other.
+func TestTagPacking(t *testing.T) {
+	var c conn
+	for _, k := range []endpointKind{endpointEcho, endpointRoom, endpointMux} {
+		for _, bits := range []int{0, 8, 9, 12, 15} {
+			c.setEndpoint(k)
+			c.setDfl(bits)
+			if c.endpoint() != k || int(c.dflBits()) != bits {
+				t.Fatalf("set %d/%d, got %d/%d", k, bits, c.endpoint(), c.dflBits())
+			}
+			c.setEndpoint(k)
+			if int(c.dflBits()) != bits {
+				t.Fatalf("setEndpoint(%d) changed the window bits %d to %d", k, bits, c.dflBits())
+			}
+		}
+	}
+	c.storeState(stateOpen)
+	c.gate.Or(gatePinged)
+	c.setReason(reasonIdle)
+	if !c.casState(stateOpen, stateClosing) || c.loadState() != stateClosing ||
+		c.closeReason() != reasonIdle || c.gate.Load()&gatePinged == 0 {
+		t.Fatal("state transitions disturbed the other gate bits")
+	}
+	if c.casState(stateOpen, stateClosed) || c.swapState(stateClosed) != stateClosing {
+		t.Fatal("casState from a wrong state succeeded, or swapState lost the previous state")
 	}
 }

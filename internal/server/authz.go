@@ -268,7 +268,7 @@ func (c *conn) rateViolation(scope string) bool {
 // failWith closes the connection from its own poller goroutine (inside
 // OnMessage): the close frame goes out after what is already batched.
 func (c *conn) failWith(code frame.CloseCode, reason string, why closeReason) {
-	if !c.state.CompareAndSwap(stateOpen, stateClosing) {
+	if !c.casState(stateOpen, stateClosing) {
 		return
 	}
 	c.setReason(why)

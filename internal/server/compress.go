@@ -40,7 +40,7 @@ func (c *conn) setupDeflate(p deflate.Params) {
 	if bits == 0 {
 		bits = deflate.MaxWindowBits
 	}
-	c.dfl = uint8(bits)
+	c.setDfl(bits)
 	if !s.cfg.DeflateContextTakeover {
 		return
 	}
@@ -99,7 +99,7 @@ func (c *conn) inflate(op frame.Opcode, payload []byte, b *batch) ([]byte, error
 // when deflate was negotiated and the payload reaches the threshold.
 func (c *conn) appendMessage(dst []byte, op frame.Opcode, payload []byte, b *batch) []byte {
 	s := c.srv()
-	if c.dfl == 0 || len(payload) < s.cfg.DeflateThreshold {
+	if c.dflBits() == 0 || len(payload) < s.cfg.DeflateThreshold {
 		return frame.AppendFrame(dst, true, 0, op, payload)
 	}
 	var z []byte
@@ -111,7 +111,7 @@ func (c *conn) appendMessage(dst []byte, op frame.Opcode, payload []byte, b *bat
 		c.ext.mu.Unlock()
 	}
 	if z == nil {
-		z = deflate.Compress(b.comp[:0], payload, s.cfg.DeflateLevel, int(c.dfl))
+		z = deflate.Compress(b.comp[:0], payload, s.cfg.DeflateLevel, int(c.dflBits()))
 	}
 	if cap(z) <= 1<<20 {
 		b.comp = z[:0]

@@ -28,13 +28,16 @@ const (
 const (
 	gateInData = 1 << iota
 	gateClosed
-	gatePinged      // a ping went out since the last read
-	gateCounted     // admitted by the connection counter: release it at close
+	gatePinged  // a ping went out since the last read
+	gateCounted // admitted by the connection counter: release it at close
+	// Bits 4-6 hold the connection state (state* constants, 1-7).
+	stateShift      = 4
+	stateMask       = 7 << stateShift
 	gateReasonShift = 8
 )
 
 // conn is one client connection; it is kept small because a host holds
-// hundreds of thousands. Ownership: dec, ext.hs and kind belong to the
+// hundreds of thousands. Ownership: dec, ext.hs and the Tag byte (endpoint, deflate bits) belong to the
 // poller goroutine that runs OnData for this connection; state, lastRead
 // and gate are atomics shared with the wheel goroutine and
 // whichever goroutine closes the connection; poller.Conn guards its own
@@ -43,12 +46,9 @@ type conn struct {
 	poller.Conn
 	ext      *connExt // room, user, split handshake, takeover state: only for connections that need them
 	dec      frame.Decoder
-	state    atomic.Uint32
-	gate     atomic.Uint32 // gate* bits and the close reason
+	gate     atomic.Uint32 // connection state, gate* bits and the close reason
 	lastRead atomic.Int32  // wheel tick of the last read; before the upgrade, the accept time in micros
 	rl       *connRate     // rate-limit state, from the first message on
-	kind     endpointKind
-	dfl      uint8 // negotiated server window bits, 0 without permessage-deflate
 }
 
 // srv returns the server, kept once in the engine instead of in every
@@ -63,6 +63,61 @@ func (c *conn) setReason(r closeReason) {
 			return
 		}
 	}
+}
+
+// loadState returns the connection's state.
+func (c *conn) loadState() uint32 { return c.gate.Load() & stateMask >> stateShift }
+
+// casState moves the state from old to new, keeping the other gate bits;
+// false if the state was not old.
+func (c *conn) casState(old, new uint32) bool {
+	for {
+		v := c.gate.Load()
+		if v&stateMask>>stateShift != old {
+			return false
+		}
+		if c.gate.CompareAndSwap(v, v&^stateMask|new<<stateShift) {
+			return true
+		}
+	}
+}
+
+// swapState sets the state and returns the previous one.
+func (c *conn) swapState(new uint32) uint32 {
+	for {
+		v := c.gate.Load()
+		if c.gate.CompareAndSwap(v, v&^stateMask|new<<stateShift) {
+			return v & stateMask >> stateShift
+		}
+	}
+}
+
+// storeState sets the state.
+func (c *conn) storeState(new uint32) { c.swapState(new) }
+
+// endpoint returns the endpoint the connection was upgraded on (0 before
+// the upgrade). It and dflBits live in poller.Conn's Tag byte: bits 0-1
+// the endpoint kind, bits 2-5 the deflate window bits minus 7. Both are
+// set by the poller goroutine before the state becomes open.
+func (c *conn) endpoint() endpointKind { return endpointKind(c.Tag & 3) }
+
+func (c *conn) setEndpoint(k endpointKind) { c.Tag = c.Tag&^3 | uint8(k)&3 }
+
+// dflBits returns the negotiated server window bits, 0 without
+// permessage-deflate.
+func (c *conn) dflBits() uint8 {
+	if b := c.Tag >> 2 & 15; b != 0 {
+		return b + 7
+	}
+	return 0
+}
+
+func (c *conn) setDfl(bits int) {
+	var b uint8
+	if bits != 0 {
+		b = uint8(bits-7) & 15
+	}
+	c.Tag = c.Tag&^(15<<2) | b<<2
 }
 
 // closeReason returns the recorded reason, or reasonNone.
@@ -128,7 +183,7 @@ func putHSBuf(b *[]byte) { hsBufPool.Put(b) }
 var crlfcrlf = []byte("\r\n\r\n")
 
 func (c *conn) onData(data []byte) {
-	switch c.state.Load() {
+	switch c.loadState() {
 	case stateHandshake:
 		c.onHandshakeData(data)
 	case stateOpen, stateClosing:
@@ -187,7 +242,7 @@ func (c *conn) onRequest(req, rest []byte) {
 	// connection is either timed out, never counted, or upgraded, never
 	// both (else a slot counted here could be released before it was
 	// taken, and be lost).
-	if !c.state.CompareAndSwap(stateHandshake, stateUpgrading) {
+	if !c.casState(stateHandshake, stateUpgrading) {
 		return
 	}
 	if s.draining.Load() {
@@ -206,7 +261,7 @@ func (c *conn) onRequest(req, rest []byte) {
 		s.hsPool.Put(h)
 		return
 	}
-	c.kind = kind
+	c.setEndpoint(kind)
 	if h.counted {
 		c.gate.Or(gateCounted)
 	}
@@ -223,12 +278,12 @@ func (c *conn) onRequest(req, rest []byte) {
 	if p, ok := h.neg.Accepted(); ok && s.cfg.Deflate {
 		c.setupDeflate(p)
 	}
-	if c.dfl != 0 {
+	if c.dflBits() != 0 {
 		c.dec.Init(&c.sizeLimits().dfl, false, true)
 	} else {
 		c.dec.Init(&c.sizeLimits().plain, false, false)
 	}
-	c.state.Store(stateOpen)
+	c.storeState(stateOpen)
 	if c.ext != nil && (c.ext.room != "" || c.ext.user != "") {
 		// Queue the 101 first, then join, then flush: a message fanned
 		// out the moment the client is in the room goes out after the 101,
@@ -266,7 +321,7 @@ func (c *conn) rejectWith(resp []byte, err error) {
 	s.m.Handshakes[hsResultForStatus(status)].Inc()
 	s.logReject(c, status, err)
 	c.setReason(reasonRejected)
-	c.state.Store(stateRejected)
+	c.storeState(stateRejected)
 	_ = c.Write(resp)
 	// Half-close and let the client hang up first, so it reads the whole
 	// response instead of a reset; the wheel closes it if it does not.
@@ -291,7 +346,7 @@ func (c *conn) feed(data []byte) {
 		// the connection if the peer does not hang up first.
 		b.b = frame.AppendClose(b.b, pe.Code, pe.Msg)
 		c.setReason(reasonForCode(pe.Code))
-		c.state.Store(stateFailed)
+		c.storeState(stateFailed)
 		c.flushBatch(b)
 		if c.Queued() == 0 {
 			c.ShutdownWrite()
@@ -321,7 +376,7 @@ var errStop = errors.New("server: close frame received")
 
 // OnMessage implements frame.Handler.
 func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error {
-	if c.state.Load() != stateOpen {
+	if c.loadState() != stateOpen {
 		return nil // closing: data after our close frame is dropped
 	}
 	s := c.srv()
@@ -331,7 +386,7 @@ func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 		if payload, err = c.inflate(op, payload, b); err != nil {
 			return err
 		}
-	} else if c.dfl != 0 && int64(len(payload)) > c.sizeLimits().max {
+	} else if c.dflBits() != 0 && int64(len(payload)) > c.sizeLimits().max {
 		return frame.ErrMessageTooBig // the decoder's limit had deflate's slack
 	}
 	i := opIndex(op)
@@ -342,7 +397,7 @@ func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 	if !c.allowMessage(len(payload)) {
 		return nil
 	}
-	switch c.kind {
+	switch c.endpoint() {
 	case endpointEcho:
 		b.b = c.appendMessage(b.b, op, payload, b)
 		if s.cfg.Metrics {
@@ -374,11 +429,11 @@ func (c *conn) OnControl(op frame.Opcode, payload []byte) error {
 	case frame.OpPing:
 		// Pings count against the connection's message rate like data: a
 		// ping flood gets errors and then 1008, not a pong for every ping.
-		if c.state.Load() == stateOpen && c.allowPing(len(payload)) {
+		if c.loadState() == stateOpen && c.allowPing(len(payload)) {
 			b.b = frame.AppendFrame(b.b, true, 0, frame.OpPong, payload)
 		}
 	case frame.OpClose:
-		if c.state.CompareAndSwap(stateOpen, stateClosing) {
+		if c.casState(stateOpen, stateClosing) {
 			c.setReason(reasonPeerClose)
 			// Echo the peer's code (an empty close gets an empty close).
 			code, _, _ := frame.ParseClose(payload)
@@ -399,7 +454,7 @@ func (c *conn) OnControl(op frame.Opcode, payload []byte) error {
 // goroutine; the connection is dropped if the peer has not answered within
 // the close timeout.
 func (c *conn) closeWith(code frame.CloseCode, reason string, why closeReason) {
-	if !c.state.CompareAndSwap(stateOpen, stateClosing) {
+	if !c.casState(stateOpen, stateClosing) {
 		return
 	}
 	c.setReason(why)
@@ -427,9 +482,9 @@ func (c *conn) scheduleCheck() {
 
 // onTimer runs on the wheel goroutine.
 func (c *conn) onTimer() {
-	switch c.state.Load() {
+	switch c.loadState() {
 	case stateHandshake:
-		if !c.state.CompareAndSwap(stateHandshake, stateClosed) {
+		if !c.casState(stateHandshake, stateClosed) {
 			return // the request completed meanwhile; its upgrade re-arms the timer
 		}
 		c.setReason(reasonHandshakeTimeout)
@@ -454,7 +509,7 @@ func (c *conn) onTimer() {
 	if since := c.BlockedSince(); since != 0 && now-since >= s.eng.Ticks(s.cfg.WriteTimeout) {
 		// The socket refused bytes for the whole write timeout.
 		c.slowConsumer(true)
-		if c.state.Load() != stateOpen {
+		if c.loadState() != stateOpen {
 			return
 		}
 	}

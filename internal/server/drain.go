@@ -50,11 +50,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // shutdownClose starts the close handshake for a drained connection, or
 // drops one that never finished its handshake.
 func (c *conn) shutdownClose(code frame.CloseCode, text string) {
-	switch c.state.Load() {
+	switch c.loadState() {
 	case stateOpen:
 		c.closeWith(code, text, reasonShutdown)
 	case stateHandshake:
-		if c.state.CompareAndSwap(stateHandshake, stateClosed) {
+		if c.casState(stateHandshake, stateClosed) {
 			c.setReason(reasonShutdown)
 			_ = c.Close()
 		}

@@ -287,19 +287,19 @@ func (c *conn) sendErrorID(code string, room, id []byte, msg string) {
 // deliver returns.
 func (s *Server) deliverMux(j *job, c *conn, w *worker) (first, ok bool) {
 	env := s.envelope(j, w)
-	if c.dfl != 0 && c.ext != nil && s.cfg.DeflateContextTakeover {
+	if c.dflBits() != 0 && c.ext != nil && s.cfg.DeflateContextTakeover {
 		ej := job{buf: env, hdr: w.mux.hdr, op: frame.OpText}
 		if first, ok, handled := s.deliverTakeover(&ej, c, w); handled {
 			return first, ok
 		}
 	}
 	payload := env.B[w.mux.hdr:]
-	if c.dfl == 0 || len(payload) < s.cfg.DeflateThreshold {
+	if c.dflBits() == 0 || len(payload) < s.cfg.DeflateThreshold {
 		return c.deliver(env)
 	}
-	v := &w.mux.vars[c.dfl-deflate.MinWindowBits]
+	v := &w.mux.vars[c.dflBits()-deflate.MinWindowBits]
 	if *v == nil {
-		w.comp = deflate.Compress(w.comp[:0], payload, s.cfg.DeflateLevel, int(c.dfl))
+		w.comp = deflate.Compress(w.comp[:0], payload, s.cfg.DeflateLevel, int(c.dflBits()))
 		*v, _ = frameBuf(frame.RSV1, frame.OpText, w.comp)
 		s.m.DeflateRaw.Add(len(payload))
 		s.m.DeflateWire.Add(len(w.comp))

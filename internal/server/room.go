@@ -66,14 +66,14 @@ func (s *Server) enqueueJob(w *worker, j *job) {
 			continue
 		}
 		var first, ok, handled bool
-		if c.kind == endpointMux {
+		if c.endpoint() == endpointMux {
 			first, ok = s.deliverMux(j, c, w)
 			handled = true
-		} else if c.dfl != 0 && c.ext != nil && s.cfg.DeflateContextTakeover {
+		} else if c.dflBits() != 0 && c.ext != nil && s.cfg.DeflateContextTakeover {
 			first, ok, handled = s.deliverTakeover(j, c, w)
 		}
 		if !handled {
-			first, ok = c.deliver(s.variantFor(j, c.dfl, w))
+			first, ok = c.deliver(s.variantFor(j, c.dflBits(), w))
 		}
 		if ok {
 			sent++
@@ -108,7 +108,7 @@ func opIndex(op frame.Opcode) int {
 // empty, so the caller must flush; ok is false if the connection is not
 // open.
 func (c *conn) deliver(b *poller.Buf) (first, ok bool) {
-	if c.state.Load() != stateOpen {
+	if c.loadState() != stateOpen {
 		return false, false
 	}
 	b.Retain()
@@ -138,7 +138,7 @@ func (c *conn) slowConsumer(stuck bool) {
 		}
 		return
 	}
-	if !c.state.CompareAndSwap(stateOpen, stateClosing) {
+	if !c.casState(stateOpen, stateClosing) {
 		return
 	}
 	s.m.SlowConsumer[metrics.PolicyClose].Inc()

@@ -264,7 +264,7 @@ func (h *handler) OnOpen(nc *nbio.Conn) poller.Session {
 	c.lastRead.Store(s.micros()) // until the upgrade, lastRead holds the accept time
 	s.open.Add(1)
 	s.m.ConnsOpened.Inc()
-	c.state.Store(stateHandshake)
+	c.storeState(stateHandshake)
 	return c
 }
 
@@ -294,7 +294,7 @@ func (h *handler) OnClose(ps poller.Session, err error) {
 	c := ps.(*conn)
 	s := (*Server)(h)
 	s.open.Add(-1)
-	prev := c.state.Swap(stateClosed)
+	prev := c.swapState(stateClosed)
 	c.setReason(reasonPeerGone)
 	c.releaseCount()
 	r := c.closeReason()
@@ -336,7 +336,7 @@ func newEndpointLimits(maxFrame, maxMessage int64) endpointLimits {
 // sizeLimits returns the size limits of the connection's endpoint.
 func (c *conn) sizeLimits() *endpointLimits {
 	s := c.srv()
-	if c.kind == endpointEcho {
+	if c.endpoint() == endpointEcho {
 		return &s.lim[0]
 	}
 	return &s.lim[1]
