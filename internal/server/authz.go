@@ -213,10 +213,12 @@ func (c *conn) allow(n int, user bool) bool {
 		return true
 	}
 	now := g.clock()
+	var saved limits.ConnBuckets // the connection's buckets before this message
 	if g.connOn {
 		if c.rl == nil {
 			c.rl = &connRate{}
 		}
+		saved = c.rl.b
 		if !c.rl.b.Allow(&g.conn, now, int64(n)) {
 			// Which limit refused it? Ask a copy: the dropped message
 			// must not spend the byte budget.
@@ -236,6 +238,9 @@ func (c *conn) allow(n int, user bool) bool {
 				s.m.RateLimited[limitUserMsgs].Inc()
 			} else {
 				s.m.RateLimited[limitUserBytes].Inc()
+			}
+			if g.connOn {
+				c.rl.b = saved // a dropped message costs the connection nothing
 			}
 			return c.rateViolation("user")
 		}

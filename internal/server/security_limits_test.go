@@ -548,3 +548,38 @@ func TestConnStormOneIP(t *testing.T) {
 	}
 	bys.check()
 }
+
+// TestUserLimitDropsCostConnectionNothing: a message the per-user limit
+// drops must not also spend the connection's own budget. The connection
+// may send 4 messages in all (no refill to speak of), the user 1 every
+// 250 ms: one passes, five are dropped by the user limit (each error
+// names the user limit, never the connection's), and after the user's
+// refill the connection still has budget for another.
+func TestUserLimitDropsCostConnectionNothing(t *testing.T) {
+	t.Parallel()
+	_, addr, _ := secServer(t, func(c *config.Config) {
+		c.RateMsgs, c.RateMsgsBurst = 0.001, 4
+		c.UserRateMsgs, c.UserRateMsgsBurst = 4, 1
+		c.RateCloseAfter = 100
+		c.PingInterval = 0
+	})
+	c := mustUpgrade(t, dialToken(t, addr, "/echo", hsToken(t, "user-only"), viaHeader), "client")
+	c.Echo(frame.OpText, []byte("first"))
+	var wire []byte
+	for i := 0; i < 5; i++ {
+		wire = wstest.AppendFrame(wire, true, 0, frame.OpText, []byte("dropped"), true)
+	}
+	c.SendRaw(wire)
+	for i := 0; i < 5; i++ {
+		f, err := c.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := checkErrorMsg(t, f.Op, f.Payload, "rate_limited", "")
+		if !strings.Contains(e.Message, "user rate limit") {
+			t.Fatalf("drop %d: %q, want the user limit (the connection's budget was spent by user-dropped messages)", i+1, e.Message)
+		}
+	}
+	time.Sleep(400 * time.Millisecond) // the user's bucket refills; the connection's does not
+	c.Echo(frame.OpText, []byte("second"))
+}
