@@ -98,7 +98,7 @@ func newMuxState(k endpointKind) *muxState {
 // onMux handles one message of a /ws connection, on its poller goroutine.
 func (c *conn) onMux(op frame.Opcode, payload []byte) error {
 	if op != frame.OpText {
-		c.failWith(frame.CloseUnsupportedData, "binary messages are not supported: send JSON text commands", reasonProtocolError)
+		c.failWith(frame.CloseUnsupportedData, "binary messages are not supported: send JSON text commands", reasonUnsupportedData)
 		return nil
 	}
 	var cmd muxCmd

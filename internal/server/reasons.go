@@ -22,6 +22,7 @@ const (
 	reasonShutdown                     // server shutdown: 1001 or 1012
 	reasonPolicy                       // a policy limit (rate, permission): 1008
 	reasonTokenExpired                 // 4001
+	reasonUnsupportedData              // 1003: a binary message on /ws
 	numReasons
 )
 
@@ -41,6 +42,7 @@ var reasonNames = [numReasons]string{
 	reasonShutdown:         "shutdown",
 	reasonPolicy:           "policy_violation",
 	reasonTokenExpired:     "token_expired",
+	reasonUnsupportedData:  "unsupported_data",
 }
 
 func (r closeReason) String() string { return reasonNames[r] }
