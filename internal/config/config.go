@@ -43,6 +43,10 @@ type Config struct {
 	// without dropping connections.
 	TLSCert string
 	TLSKey  string
+	// TLSHandshakes caps the TLS handshakes in progress at once (each runs
+	// on a short-lived goroutine); more wait their turn within
+	// HandshakeTimeout. Default 1024.
+	TLSHandshakes int
 
 	// AuthSecretFiles are HMAC (HS256/384/512) secret files, "path" or
 	// "kid=path". Default none.
@@ -266,6 +270,7 @@ func Default() Config {
 		ReadBuffer:       64 << 10,
 		Tick:             250 * time.Millisecond,
 
+		TLSHandshakes:      1024,
 		AuthLeeway:         5 * time.Second,
 		AuthRoomsClaim:     "rooms",
 		AuthPublishClaim:   "publish",
@@ -430,6 +435,9 @@ func (c *Config) validateSecurity(bad func(string, ...any)) {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert and tls-key go together")
+	}
+	if c.TLSHandshakes < 1 || c.TLSHandshakes > 1<<20 {
+		bad("tls-handshakes %d must be between 1 and 1Mi", c.TLSHandshakes)
 	}
 	if c.AuthLeeway < 0 || c.AuthLeeway > 5*time.Minute {
 		bad("auth-leeway %v must be between 0 and 5m", c.AuthLeeway)

@@ -105,6 +105,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AllowAnyOrigin, "allow-any-origin", c.AllowAnyOrigin, "[security] let -origins contain * (every web page may connect; logged as a warning)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "[security] PEM certificate chain: serve wss (TLS 1.2+) on the listener; SIGHUP reloads it")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "[security] PEM private key for -tls-cert")
+	fs.IntVar(&c.TLSHandshakes, "tls-handshakes", c.TLSHandshakes, "[security] TLS handshakes in progress at once (each on a short-lived goroutine); more wait within -handshake-timeout")
 	fs.Var(stringList{&c.AuthSecretFiles}, "auth-secret-file", "[auth] comma-separated HMAC secret files ([kid=]path, 32+ bytes) for HS256/384/512 tokens")
 	fs.Var(stringList{&c.AuthKeyFiles}, "auth-key-file", "[auth] comma-separated PEM public key files ([kid=]path: RSA, ECDSA P-256, Ed25519) for RS*/ES256/EdDSA tokens")
 	fs.StringVar(&c.AuthIssuer, "auth-issuer", c.AuthIssuer, "[auth] required iss claim (empty: not checked)")

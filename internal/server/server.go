@@ -154,6 +154,7 @@ func New(cfg config.Config) (*Server, error) {
 		OpenTimeout:    cfg.HandshakeTimeout,
 		Data:           s,
 		TLS:            tlsCfg,
+		TLSHandshakes:  cfg.TLSHandshakes,
 	}, (*handler)(s))
 	if err != nil {
 		return nil, err
