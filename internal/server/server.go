@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -296,6 +297,11 @@ func (h *handler) OnClose(ps poller.Session, err error) {
 	s := (*Server)(h)
 	s.open.Add(-1)
 	prev := c.swapState(stateClosed)
+	if prev == stateHandshake && errors.Is(err, poller.ErrTLSHandshakeTimeout) {
+		// The poller closed it before our timer ran: still a handshake timeout.
+		c.setReason(reasonHandshakeTimeout)
+		s.m.Handshakes[hsTimeout].Inc()
+	}
 	c.setReason(reasonPeerGone)
 	c.releaseCount()
 	r := c.closeReason()

@@ -585,3 +585,31 @@ func TestTLSHandshakeMetrics(t *testing.T) {
 	}
 	t.Fatalf("wsgate_tls_handshakes_total ok=%v failed=%v, want 3 and 1", ok, failed)
 }
+
+// TestTLSHandshakeTimeoutReason: a client that opens TCP to the wss
+// listener and starts a ClientHello it never finishes is closed at the
+// handshake timeout and counted as a handshake timeout (not "peer gone").
+func TestTLSHandshakeTimeoutReason(t *testing.T) {
+	certFile, keyFile := tlsFiles(t)
+	wstest.WriteTestCert(t, certFile, keyFile, 8)
+	srv, addr := startServer(t, func(c *config.Config) {
+		c.TLSCert, c.TLSKey = certFile, keyFile
+		c.HandshakeTimeout = 300 * time.Millisecond
+		c.Tick = 20 * time.Millisecond
+	})
+	admin := "http://" + srv.AdminAddr().String()
+	nc := wstest.DialTCP(t, addr)
+	nc.Write([]byte{0x16, 0x03, 0x01, 0x00, 0x80, 0x01}) // a record header and one byte of a ClientHello
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	io.Copy(io.Discard, nc) // the server hangs up at the timeout
+	var timeouts, closed float64
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		p := opsScrape(t, admin)
+		timeouts = p.sum("wsgate_handshakes_total", map[string]string{"result": "timeout"})
+		closed = p.sum("wsgate_connections_closed_total", map[string]string{"reason": "handshake_timeout"})
+		if timeouts == 1 && closed == 1 {
+			return
+		}
+	}
+	t.Fatalf("handshakes_total{timeout}=%v closed_total{handshake_timeout}=%v, want 1 and 1", timeouts, closed)
+}
