@@ -3,16 +3,11 @@ package poller
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -25,43 +20,13 @@ import (
 	"testing"
 	"time"
 	"unsafe"
-)
 
-// testCert returns a self-signed ECDSA P-256 certificate for 127.0.0.1 and
-// a pool that trusts it.
-func testCert(t testing.TB, serial int64) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: "wsgate test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
-}
+	"github.com/wsgate/wsgate/internal/wstest"
+)
 
 func startTLSEngine(t testing.TB, h Handler, open time.Duration) (*Engine, string, *x509.CertPool) {
 	t.Helper()
-	cert, pool := testCert(t, 1)
+	cert, pool := wstest.NewTestCert(t, 1)
 	e, err := New(Config{Addrs: []string{"127.0.0.1:0"}, Pollers: 2, Tick: 20 * time.Millisecond,
 		OpenTimeout: open, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}, h)
 	if err != nil {
@@ -427,7 +392,7 @@ func TestTLSPipeHandsOneRecordAtATime(t *testing.T) {
 // twenty are all served, never more than 2 handshakes at once, and no
 // handshake goroutine outlives its work.
 func TestTLSHandshakeQueue(t *testing.T) {
-	cert, pool := testCert(t, 1)
+	cert, pool := wstest.NewTestCert(t, 1)
 	e, err := New(Config{Addrs: []string{"127.0.0.1:0"}, Pollers: 2, OpenTimeout: time.Minute,
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, TLSHandshakes: 2}, &testHandler{echo: true})
 	if err != nil {
@@ -515,7 +480,7 @@ func TestTLSKeyUpdateFromPeer(t *testing.T) {
 	if err != nil {
 		t.Skip("openssl is not installed")
 	}
-	cert, _ := testCert(t, 1)
+	cert, _ := wstest.NewTestCert(t, 1)
 	e, err := New(Config{Addrs: []string{"127.0.0.1:0"}, Pollers: 2,
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}, &testHandler{echo: true})
 	if err != nil {

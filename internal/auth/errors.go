@@ -57,6 +57,17 @@ var sentinels = [...]error{
 	ErrMalformed,
 }
 
+// IsRejection reports whether err is (or wraps) one of the token
+// rejections above.
+func IsRejection(err error) bool {
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // Status is the HTTP status a handshake answers for err: 200 for nil and
 // 401 for every other error (all Verify errors are 401).
 func Status(err error) int {

@@ -211,11 +211,15 @@ func (c *TokenCollector) Header(value []byte) {
 	}
 }
 
-// Protocol offers a Sec-WebSocket-Protocol value.
-func (c *TokenCollector) Protocol(value []byte) {
-	if tok, ok := ProtocolToken(value); ok {
+// Protocol offers a Sec-WebSocket-Protocol value and reports whether it
+// carried the bearer marker (the server then answers with the marker when
+// it selects no other subprotocol).
+func (c *TokenCollector) Protocol(value []byte) (marker bool) {
+	tok, ok := ProtocolToken(value)
+	if ok {
 		c.offer(SourceProtocol, tok, nil)
 	}
+	return ok
 }
 
 // Query offers the raw query string of the request URI.

@@ -3,8 +3,6 @@ package auth
 import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
@@ -15,6 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/wsgate/wsgate/internal/wstest"
 )
 
 // testNow is the fixed clock of every verifier in these tests.
@@ -39,19 +39,8 @@ var (
 func testKeys(tb testing.TB) *keySet {
 	tb.Helper()
 	keysOnce.Do(func() {
-		var err error
-		if keys.rsa, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		if keys.rsa2, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		if keys.ec, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-			panic(err)
-		}
-		if _, keys.ed, err = ed25519.GenerateKey(rand.Reader); err != nil {
-			panic(err)
-		}
+		k := wstest.Keys()
+		keys.rsa, keys.rsa2, keys.ec, keys.ed = k.RSA, k.RSA2, k.EC, k.Ed
 		keys.secret = []byte("0123456789abcdef0123456789abcdef-hs")
 		keys.secret2 = []byte("another secret, also long enough!!")
 	})

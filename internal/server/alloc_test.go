@@ -76,26 +76,35 @@ func TestEchoAllocatesNothing(t *testing.T) {
 	c := rawUpgrade(t, s.Addr().String(), "/echo")
 	defer c.Close()
 	for _, size := range []int{16, 1024, 16 << 10} {
-		payload := []byte(strings.Repeat("x", size))
-		out := frame.AppendMaskedFrame(nil, true, 0, frame.OpText, [4]byte{1, 2, 3, 4}, payload)
-		in := make([]byte, frame.HeaderSize(size, false)+size)
-		roundTrip := func() {
-			if _, err := c.Write(out); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.ReadFull(c, in); err != nil {
-				t.Fatal(err)
-			}
-		}
-		roundTrip()
-		c.SetDeadline(time.Time{})
-		if n := testing.AllocsPerRun(200, roundTrip); n != 0 {
+		if n := echoAllocs(t, c, size); n != 0 {
 			t.Errorf("echo of %d bytes: %.2f allocations per round trip, want 0", size, n)
 		}
-		if string(in[len(in)-size:]) != string(payload) {
-			t.Fatalf("echo of %d bytes corrupted", size)
+	}
+}
+
+// echoAllocs echoes a text message of size bytes over the upgraded c once
+// to warm up, then returns the allocations per round trip (client and
+// server) over 200 more; a corrupted echo fails the test.
+func echoAllocs(t *testing.T, c net.Conn, size int) float64 {
+	t.Helper()
+	payload := []byte(strings.Repeat("x", size))
+	out := frame.AppendMaskedFrame(nil, true, 0, frame.OpText, [4]byte{1, 2, 3, 4}, payload)
+	in := make([]byte, frame.HeaderSize(size, false)+size)
+	roundTrip := func() {
+		if _, err := c.Write(out); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, in); err != nil {
+			t.Fatal(err)
 		}
 	}
+	roundTrip()
+	c.SetDeadline(time.Time{})
+	n := testing.AllocsPerRun(200, roundTrip)
+	if string(in[len(in)-size:]) != string(payload) {
+		t.Fatalf("echo of %d bytes corrupted", size)
+	}
+	return n
 }
 
 // TestCompressedEchoAllocatesNothing is TestEchoAllocatesNothing with
@@ -173,19 +182,7 @@ func TestRateLimitedEchoAllocatesNothing(t *testing.T) {
 	})
 	c := rawUpgrade(t, s.Addr().String(), "/echo?user=alice")
 	defer c.Close()
-	payload := []byte(strings.Repeat("x", 512))
-	out := frame.AppendMaskedFrame(nil, true, 0, frame.OpText, [4]byte{1, 2, 3, 4}, payload)
-	in := make([]byte, frame.HeaderSize(len(payload), false)+len(payload))
-	roundTrip := func() {
-		if _, err := c.Write(out); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, in); err != nil {
-			t.Fatal(err)
-		}
-	}
-	roundTrip()
-	if n := testing.AllocsPerRun(200, roundTrip); n != 0 {
+	if n := echoAllocs(t, c, 512); n != 0 {
 		t.Errorf("rate-limited echo: %.2f allocations per round trip, want 0", n)
 	}
 	if st := s.Stats(); st.Users != 1 {

@@ -102,11 +102,11 @@ func remoteIP(a net.Addr) netip.Addr {
 // checkConnRate is the first admission check of a complete request: new
 // connections per second from the source address. It runs before any
 // parsing, so a storm from one address costs little.
-func (s *Server) checkConnRate(c *conn) error {
+func (s *Server) checkConnRate(ip netip.Addr) error {
 	if s.guard.ipRate == nil {
 		return nil
 	}
-	if err := s.guard.ipRate.Check(remoteIP(c.RemoteAddr()), s.guard.clock()); err != nil {
+	if err := s.guard.ipRate.Check(ip, s.guard.clock()); err != nil {
 		s.m.RateLimited[limitConnRate].Inc()
 		return err
 	}
@@ -142,7 +142,8 @@ func (h *handshake) admit() error {
 		s.m.ForbiddenJoin.Inc()
 		return errRoomForbidden
 	}
-	if err := g.counter.Acquire(string(h.user), h.ip); err != nil {
+	h.userID = string(h.user) // one copy, shared by the counter and the connection
+	if err := g.counter.Acquire(h.userID, h.ip); err != nil {
 		s.countConnRejection(err)
 		return err
 	}
@@ -266,7 +267,7 @@ func (c *conn) rateViolation(scope string) bool {
 	m = append(m, " rate limit exceeded; closing after "...)
 	m = strconv.AppendInt(m, int64(left), 10)
 	m = append(m, " more"...)
-	c.sendError("rate_limited", "", m)
+	c.sendError("rate_limited", "", nil, bytesString(m))
 	return false
 }
 
@@ -291,19 +292,24 @@ func (c *conn) batch() *batch {
 // sendError appends a JSON error message to the connection's output batch
 // (from its poller goroutine):
 //
-//	{"type":"error","code":"forbidden","room":"chat.a","message":"..."}
+//	{"type":"error","code":"forbidden","room":"chat.a","id":7,"message":"..."}
 //
-// room is omitted when empty.
-func (c *conn) sendError(code, room string, msg []byte) {
+// room (cut to 128 bytes) is omitted when empty; id, the JSON text of a
+// /ws command's id, when nil.
+func (c *conn) sendError(code, room string, id []byte, msg string) {
 	var buf [512]byte
 	p := append(buf[:0], `{"type":"error","code":`...)
 	p = appendJSONString(p, code)
 	if room != "" {
 		p = append(p, `,"room":`...)
-		p = appendJSONString(p, room)
+		p = appendJSONString(p, room[:min(len(room), 128)])
+	}
+	if id != nil {
+		p = append(p, `,"id":`...)
+		p = append(p, id...)
 	}
 	p = append(p, `,"message":`...)
-	p = appendJSONString(p, string(msg))
+	p = appendJSONString(p, msg)
 	p = append(p, '}')
 	b := c.batch()
 	b.b = frame.AppendFrame(b.b, true, 0, frame.OpText, p)

@@ -249,12 +249,13 @@ func (c *conn) onRequest(req, rest []byte) {
 		c.reject(errDraining)
 		return
 	}
-	if err := s.checkConnRate(c); err != nil {
+	ip := remoteIP(c.RemoteAddr())
+	if err := s.checkConnRate(ip); err != nil {
 		c.reject(err)
 		return
 	}
 	h := s.hsPool.Get().(*handshake)
-	h.ip = remoteIP(c.RemoteAddr())
+	h.ip = ip
 	resp, kind, err := h.upgrade(req)
 	if err != nil {
 		c.rejectWith(resp, err) // resp aliases h: write it before h goes back
@@ -270,7 +271,7 @@ func (c *conn) onRequest(req, rest []byte) {
 			c.ext = &connExt{}
 		}
 		c.ext.mux = newMuxState(kind)
-		c.ext.room, c.ext.user, c.ext.id = string(h.room), string(h.user), h.id
+		c.ext.room, c.ext.user, c.ext.id = string(h.room), h.userID, h.id
 		if h.id != nil && c.ext.room != "" {
 			c.ext.readOnly = !h.id.CanPublish(c.ext.room)
 		}
@@ -411,7 +412,7 @@ func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 		return c.onMux(op, payload)
 	case endpointRoom:
 		if c.ext.readOnly {
-			c.sendError("forbidden", c.ext.room, []byte("token does not allow publishing to this room; message dropped"))
+			c.sendError("forbidden", c.ext.room, nil, "token does not allow publishing to this room; message dropped")
 			s.m.ForbiddenPublish.Inc()
 			return nil
 		}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 
 	"github.com/gobwas/ws"
 
@@ -76,7 +75,8 @@ type handshake struct {
 	id      *auth.Identity
 	ip      netip.Addr
 	counted bool
-	bearer  bool // the client offered the "bearer" subprotocol marker
+	userID  string // h.user as a string, made once by admit
+	bearer  bool   // the client offered the "bearer" subprotocol marker
 }
 
 func newHandshake(s *Server) *handshake {
@@ -168,9 +168,7 @@ func (h *handshake) onHost(host []byte) error {
 // "bearer" back, since browsers fail a connection whose offered
 // subprotocols all go unanswered.
 func (h *handshake) selectProtocol(v []byte) (string, bool) {
-	h.tok.Protocol(v)
-	// ProtocolsOf skips the marker and its token, so look for it here.
-	if _, found := auth.ProtocolToken(v); found {
+	if h.tok.Protocol(v) {
 		h.bearer = true
 	}
 	ps := auth.ProtocolsOf(v)
@@ -213,13 +211,13 @@ func (h *handshake) upgrade(req []byte) (resp []byte, kind endpointKind, err err
 	h.room, h.user = h.room[:0], h.user[:0]
 	h.origin, h.host = h.origin[:0], h.host[:0]
 	h.tok.Reset()
-	h.id, h.counted, h.bearer = nil, false, false
+	h.id, h.counted, h.bearer, h.userID = nil, false, false, ""
 	h.neg.Reset(&h.srv.dflOpts)
 	h.rd.Reset(req)
 	hs, err := h.up.Upgrade(h)
 	if err != nil {
 		if h.counted { // a hook after admit failed: undo the count
-			h.srv.guard.counter.Release(string(h.user), h.ip)
+			h.srv.guard.counter.Release(h.userID, h.ip)
 			h.counted = false
 		}
 		return appendRejection(h.out[:0], err), 0, err
@@ -275,7 +273,7 @@ func rejectionStatus(err error) int {
 	switch {
 	case errors.As(err, &lim):
 		return lim.Status
-	case isAuthError(err):
+	case auth.IsRejection(err):
 		return http.StatusUnauthorized
 	case err == ws.ErrHandshakeBadMethod:
 		return http.StatusMethodNotAllowed
@@ -312,7 +310,7 @@ func rejectionText(err error) string {
 	case io.EOF, io.ErrUnexpectedEOF:
 		return "handshake: malformed request"
 	}
-	if isAuthError(err) {
+	if auth.IsRejection(err) {
 		return auth.Reason(err) // "token expired", "bad signature", ...
 	}
 	return err.Error()
@@ -335,11 +333,6 @@ func headerValue(req []byte, name string) []byte {
 		return bytes.TrimSpace(line[colon+1:])
 	}
 	return nil
-}
-
-// isAuthError reports whether err is a token rejection from auth.
-func isAuthError(err error) bool {
-	return err != nil && strings.HasPrefix(err.Error(), "auth: ")
 }
 
 // appendProtocolHeader adds a Sec-WebSocket-Protocol header to a 101

@@ -103,7 +103,7 @@ func (c *conn) onMux(op frame.Opcode, payload []byte) error {
 	}
 	var cmd muxCmd
 	if msg := cmd.parse(payload); msg != "" {
-		c.sendErrorID("bad_request", cmd.room, cmd.id, msg)
+		c.sendError("bad_request", bytesString(cmd.room), cmd.id, msg)
 		return nil
 	}
 	switch cmd.typ {
@@ -128,13 +128,13 @@ func (c *conn) muxPublish(cmd *muxCmd) {
 		} else if room = string(cmd.room); validName(room) {
 			m.lastPub = room
 		} else {
-			c.sendErrorID("bad_request", cmd.room, cmd.id, msgRoom)
+			c.sendError("bad_request", bytesString(cmd.room), cmd.id, msgRoom)
 			return
 		}
 	}
 	if !c.mayPublish(room) {
 		s.m.ForbiddenPublish.Inc()
-		c.sendErrorID("forbidden", cmd.room, cmd.id, "token does not allow publishing to this room; message dropped")
+		c.sendError("forbidden", bytesString(cmd.room), cmd.id, "token does not allow publishing to this room; message dropped")
 		return
 	}
 	fb, hdr := frameBuf(0, frame.OpText, cmd.data)
@@ -149,18 +149,18 @@ func (c *conn) muxJoin(cmd *muxCmd) {
 	room, joined := m.find(cmd.room)
 	if !joined {
 		if room = string(cmd.room); !validName(room) {
-			c.sendErrorID("bad_request", cmd.room, cmd.id, msgRoom)
+			c.sendError("bad_request", bytesString(cmd.room), cmd.id, msgRoom)
 			return
 		}
 	}
 	if !c.mayJoin(room) {
 		s.m.ForbiddenJoin.Inc()
-		c.sendErrorID("forbidden", cmd.room, cmd.id, "token does not allow joining this room")
+		c.sendError("forbidden", bytesString(cmd.room), cmd.id, "token does not allow joining this room")
 		return
 	}
 	if !joined {
 		if len(m.rooms) >= maxMuxRooms {
-			c.sendErrorID("too_many_rooms", cmd.room, cmd.id, "a connection may be in at most 256 rooms; leave one first")
+			c.sendError("too_many_rooms", bytesString(cmd.room), cmd.id, "a connection may be in at most 256 rooms; leave one first")
 			return
 		}
 		m.mu.Lock()
@@ -176,9 +176,9 @@ func (c *conn) muxLeave(cmd *muxCmd) {
 	room, joined := m.find(cmd.room)
 	if !joined {
 		if !validName(string(cmd.room)) {
-			c.sendErrorID("bad_request", cmd.room, cmd.id, msgRoom)
+			c.sendError("bad_request", bytesString(cmd.room), cmd.id, msgRoom)
 		} else {
-			c.sendErrorID("not_joined", cmd.room, cmd.id, "not a member of this room")
+			c.sendError("not_joined", bytesString(cmd.room), cmd.id, "not a member of this room")
 		}
 		return
 	}
@@ -258,28 +258,6 @@ func (c *conn) leaveMuxRooms() {
 	m.closed = true
 	c.srv().hub.LeaveAll(m.rooms, c)
 	m.mu.Unlock()
-}
-
-// sendErrorID is sendError with the command's id (its JSON text, or nil)
-// and the room as the client wrote it (or nil).
-func (c *conn) sendErrorID(code string, room, id []byte, msg string) {
-	var buf [512]byte
-	p := append(buf[:0], `{"type":"error","code":"`...)
-	p = append(p, code...)
-	p = append(p, '"')
-	if room != nil {
-		p = append(p, `,"room":`...)
-		p = appendJSONString(p, string(room[:min(len(room), 128)]))
-	}
-	if id != nil {
-		p = append(p, `,"id":`...)
-		p = append(p, id...)
-	}
-	p = append(p, `,"message":`...)
-	p = appendJSONString(p, msg)
-	p = append(p, '}')
-	b := c.batch()
-	b.b = frame.AppendFrame(b.b, true, 0, frame.OpText, p)
 }
 
 // deliverMux queues job j to the /ws member c: the job's envelope,

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -153,52 +152,8 @@ func benchMuxFanout(b *testing.B, ep string, members int) {
 	}
 	for _, inflight := range []int{1, 16} {
 		b.Run(fmt.Sprintf("inflight=%d", inflight), func(b *testing.B) {
-			runMuxFanout(b, srv, sw, publish, inflight)
+			runFanout(b, srv, sw, publish, inflight, false)
 		})
 	}
 	sw.check()
-}
-
-// runMuxFanout publishes b.N messages with at most inflight of them not
-// yet delivered to every member.
-func runMuxFanout(b *testing.B, srv *Server, sw *swarm, publish func(i int), inflight int) {
-	members := int64(len(sw.conns))
-	base := sw.total.Load()
-	delivered := func() int64 { return (sw.total.Load() - base) / members }
-	wait := func(upTo int64) {
-		deadline := time.Now().Add(60 * time.Second)
-		for delivered() < upTo {
-			if time.Now().After(deadline) {
-				sw.check()
-				b.Fatalf("only %d of %d messages reached every member after 60s", delivered(), upTo)
-			}
-			time.Sleep(20 * time.Microsecond)
-		}
-	}
-	for i := range inflight { // warm up
-		publish(i)
-	}
-	wait(int64(inflight))
-	base = sw.total.Load()
-	st0 := srv.Stats()
-	var ms0, ms1 runtime.MemStats
-	runtime.ReadMemStats(&ms0)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		wait(int64(i - inflight + 1))
-		publish(i)
-	}
-	wait(int64(b.N))
-	b.StopTimer()
-	runtime.ReadMemStats(&ms1)
-	st1 := srv.Stats()
-	deliveries := float64(b.N) * float64(members)
-	sys, wb := st1.WriteSyscalls-st0.WriteSyscalls, st1.WrittenBytes-st0.WrittenBytes
-	b.ReportMetric(deliveries/b.Elapsed().Seconds(), "deliveries/s")
-	b.ReportMetric(float64(wb)/float64(max(sys, 1)), "bytes/syscall")
-	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/deliveries, "allocs/delivery")
-	if st1.SlowClosed != 0 || st1.Dropped != 0 {
-		b.Errorf("slow consumers in the benchmark: %+v", st1)
-	}
 }

@@ -11,8 +11,6 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -67,19 +65,8 @@ func testSecKeys(tb testing.TB) *secKeys {
 	tb.Helper()
 	secKeysOnce.Do(func() {
 		k := &secKeysVal
-		var err error
-		if k.rsa, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		if k.rsa2, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		if k.ec, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-			panic(err)
-		}
-		if _, k.ed, err = ed25519.GenerateKey(rand.Reader); err != nil {
-			panic(err)
-		}
+		g := wstest.Keys()
+		k.rsa, k.rsa2, k.ec, k.ed = g.RSA, g.RSA2, g.EC, g.Ed
 		k.secret = []byte("security-tests-hmac-secret-0123456789abcdef")
 		k.wrongHS = []byte("a different secret of enough length, not trusted")
 		k.rsaPEM = publicPEM(&k.rsa.PublicKey)
@@ -128,22 +115,14 @@ func writeKeyFiles(tb testing.TB, cfg *config.Config) {
 // the server, its WebSocket address and its admin base URL.
 func secServer(tb testing.TB, mod func(*config.Config)) (*server.Server, string, string) {
 	tb.Helper()
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Admin = "127.0.0.1:0"
-	writeKeyFiles(tb, &cfg)
-	if mod != nil {
-		mod(&cfg)
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		tb.Fatalf("server.New: %v", err)
-	}
-	if err := srv.Start(); err != nil {
-		tb.Fatalf("Start: %v", err)
-	}
-	tb.Cleanup(func() { srv.Close() })
-	return srv, srv.Addr().String(), "http://" + srv.AdminAddr().String()
+	srv, addr := startServer(tb, func(c *config.Config) {
+		c.Anonymous, c.NoLimits = false, false // startServer's core-test defaults, undone
+		writeKeyFiles(tb, c)
+		if mod != nil {
+			mod(c)
+		}
+	})
+	return srv, addr, "http://" + srv.AdminAddr().String()
 }
 
 // claims returns valid claims for sub, allowed to join rooms (glob

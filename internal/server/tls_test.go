@@ -49,7 +49,7 @@ func dialWSS(addr, path string, roots *x509.CertPool) (*wstest.Conn, int64, erro
 // dialMany opens n wss connections, 16 handshakes at a time (the race
 // detector makes each one slow), all of which must see the certificate
 // with serial want.
-func dialMany(tb testing.TB, addr string, roots *x509.CertPool, n int, want int64) []*wstest.Conn {
+func dialMany(tb testing.TB, addr, path string, roots *x509.CertPool, n int, want int64) []*wstest.Conn {
 	tb.Helper()
 	conns := make([]*wstest.Conn, n)
 	errs := make([]error, n)
@@ -59,7 +59,7 @@ func dialMany(tb testing.TB, addr string, roots *x509.CertPool, n int, want int6
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			c, serial, err := dialWSS(addr, "/echo", roots)
+			c, serial, err := dialWSS(addr, path, roots)
 			if err == nil && serial != want {
 				err = fmt.Errorf("certificate serial %d, want %d", serial, want)
 			}
@@ -120,7 +120,7 @@ func TestTLSEchoAndReload(t *testing.T) {
 	roots1 := wstest.WriteTestCert(t, certFile, keyFile, 1)
 	srv, addr := startServer(t, withTLS(certFile, keyFile))
 	const clients = 200
-	conns := dialMany(t, addr, roots1, clients, 1)
+	conns := dialMany(t, addr, "/echo", roots1, clients, 1)
 	echoAll(t, conns, 0)
 
 	roots2 := wstest.WriteTestCert(t, certFile, keyFile, 2)
@@ -130,7 +130,7 @@ func TestTLSEchoAndReload(t *testing.T) {
 	if got := srv.TLSCertificate().Leaf.SerialNumber.Int64(); got != 2 {
 		t.Fatalf("serving serial %d after reload, want 2", got)
 	}
-	fresh := dialMany(t, addr, roots2, 10, 2)
+	fresh := dialMany(t, addr, "/echo", roots2, 10, 2)
 	echoAll(t, conns, 1)
 	echoAll(t, fresh, 1)
 	// A client that only trusts the old certificate is refused now.
@@ -144,7 +144,7 @@ func TestTLSEchoAndReload(t *testing.T) {
 	if err := srv.ReloadTLS(); err == nil {
 		t.Fatal("ReloadTLS accepted a broken certificate file")
 	}
-	dialMany(t, addr, roots2, 5, 2)
+	dialMany(t, addr, "/echo", roots2, 5, 2)
 	echoAll(t, conns, 2)
 	if open := srv.Stats().Open; open < clients+10 {
 		t.Fatalf("open = %d: connections were dropped", open)
@@ -488,28 +488,9 @@ func TestTLSRoomFanOut(t *testing.T) {
 		c.PingInterval, c.IdleTimeout = 0, 0
 	})
 	const clients, publishers, perPub = 200, 3, 20
-	conns := make([]*wstest.Conn, clients)
+	conns := dialMany(t, addr, "/room/tls", roots, clients, 1)
 	errs := make([]error, clients)
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for i := range conns {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			conns[i], errs[i] = wstest.ConnectTLS(addr, "/room/tls", roots)
-		})
-	}
-	wg.Wait()
-	t.Cleanup(func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
-			}
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
 	waitOpen(t, srv, clients, 10*time.Second)
 	msg := func(p, k int) []byte {
 		b := fmt.Appendf(nil, "%d:%d:", p, k)

@@ -16,11 +16,10 @@ import (
 	"time"
 )
 
-// WriteTestCert writes a fresh self-signed ECDSA P-256 certificate, valid
-// for 127.0.0.1 and localhost for an hour and carrying serial, to certFile
-// and its private key to keyFile (both PEM), and returns a pool that trusts
-// it.
-func WriteTestCert(tb testing.TB, certFile, keyFile string, serial int64) *x509.CertPool {
+// NewTestCert returns a self-signed ECDSA P-256 certificate (a CA, so it
+// can be trusted directly) for 127.0.0.1 and localhost, valid for an hour
+// and carrying serial, and a pool that trusts it.
+func NewTestCert(tb testing.TB, serial int64) (tls.Certificate, *x509.CertPool) {
 	tb.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -42,22 +41,30 @@ func WriteTestCert(tb testing.TB, certFile, keyFile string, serial int64) *x509.
 	if err != nil {
 		tb.Fatal(err)
 	}
-	kd, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
-		tb.Fatal(err)
-	}
 	leaf, err := x509.ParseCertificate(der)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// WriteTestCert writes a NewTestCert certificate to certFile and its
+// private key to keyFile (both PEM), and returns a pool that trusts it.
+func WriteTestCert(tb testing.TB, certFile, keyFile string, serial int64) *x509.CertPool {
+	tb.Helper()
+	cert, pool := NewTestCert(tb, serial)
+	kd, err := x509.MarshalECPrivateKey(cert.PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
+		tb.Fatal(err)
+	}
 	return pool
 }
 
