@@ -77,13 +77,7 @@ func ConnectTLS(addr, path string, roots *x509.CertPool, extra ...string) (*Conn
 	if err != nil {
 		return nil, err
 	}
-	key := NewKey()
-	c, err := Upgrade(nc, Request(addr, path, key, extra...), key)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	return c, nil
+	return upgradePath(nc, addr, path, extra)
 }
 
 // PeerSerial returns the serial number of the certificate the server of a

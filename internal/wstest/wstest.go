@@ -131,6 +131,11 @@ func Connect(addr, path string, extra ...string) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	return upgradePath(nc, addr, path, extra)
+}
+
+// upgradePath upgrades path over the dialled nc, closing nc on failure.
+func upgradePath(nc net.Conn, addr, path string, extra []string) (*Conn, error) {
 	key := NewKey()
 	c, err := Upgrade(nc, Request(addr, path, key, extra...), key)
 	if err != nil {
