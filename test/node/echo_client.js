@@ -27,6 +27,7 @@
 'use strict';
 
 const WebSocket = require('ws');
+const { Inbox, withTimeout } = require('./inbox');
 
 const DEFAULT_SIZES = '0,1,125,126,65535,65536,1MiB,16MiB';
 
@@ -116,59 +117,15 @@ function firstDifference(a, b) {
   return n;
 }
 
-// Inbox turns ws events into awaitable values: next() resolves with the
-// next message, or rejects on timeout or when the connection fails.
-class Inbox {
+// WsInbox feeds a ws connection's messages ({ data, isBinary }) and
+// failures into an Inbox.
+class WsInbox extends Inbox {
   constructor(ws) {
-    this.items = [];
-    this.waiter = null;
-    this.failure = null;
+    super('echo');
     ws.on('message', (data, isBinary) => this.push({ data, isBinary }));
     ws.on('error', (err) => this.fail(err));
     ws.on('close', (code) => this.fail(new Error(`connection closed (code ${code})`)));
   }
-
-  push(item) {
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w.resolve(item);
-    } else {
-      this.items.push(item);
-    }
-  }
-
-  fail(err) {
-    if (!this.failure) this.failure = err;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w.reject(this.failure);
-    }
-  }
-
-  next(timeoutMs) {
-    if (this.items.length > 0) return Promise.resolve(this.items.shift());
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiter = null;
-        reject(new Error(`no echo within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiter = {
-        resolve: (v) => { clearTimeout(timer); resolve(v); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
-      };
-    });
-  }
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 class Report {
@@ -213,7 +170,7 @@ function openSocket(opts) {
     maxPayload,
     handshakeTimeout: opts.timeoutMs,
   });
-  const inbox = new Inbox(ws);
+  const inbox = new WsInbox(ws);
   const handshake = { extensions: '' };
   ws.once('upgrade', (res) => {
     handshake.extensions = res.headers['sec-websocket-extensions'] || '';

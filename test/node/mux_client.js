@@ -19,6 +19,7 @@
 'use strict';
 
 const WebSocket = require('ws');
+const { Inbox, withTimeout } = require('./inbox');
 const assert = require('node:assert/strict');
 
 function parseArgs(argv) {
@@ -40,13 +41,11 @@ function parseArgs(argv) {
 
 // Client wraps a ws connection: next() resolves with the next message
 // parsed as JSON (text only), or rejects on timeout or failure.
-class Client {
+class Client extends Inbox {
   constructor(url, timeoutMs) {
+    super('message');
     this.ws = new WebSocket(url);
     this.timeoutMs = timeoutMs;
-    this.items = [];
-    this.waiter = null;
-    this.failure = null;
     this.closed = new Promise((resolve) => {
       this.ws.on('close', (code, reason) => {
         resolve({ code, reason: reason.toString() });
@@ -75,42 +74,12 @@ class Client {
     });
   }
 
-  push(msg) {
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w.resolve(msg);
-    } else {
-      this.items.push(msg);
-    }
-  }
-
-  fail(err) {
-    if (!this.failure) this.failure = err;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w.reject(this.failure);
-    }
-  }
-
   send(obj) {
     this.ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj));
   }
 
   next() {
-    if (this.items.length > 0) return Promise.resolve(this.items.shift());
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiter = null;
-        reject(new Error(`no message within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-      this.waiter = {
-        resolve: (v) => { clearTimeout(timer); resolve(v); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
-      };
-    });
+    return super.next(this.timeoutMs);
   }
 
   async expect(want) {
@@ -118,14 +87,6 @@ class Client {
     assert.deepEqual(got, want);
     return got;
   }
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 async function run(opts, check) {

@@ -29,6 +29,7 @@
 
 const fs = require('fs');
 const WebSocket = require('ws');
+const { withTimeout } = require('./inbox');
 
 function parseSize(text) {
   const m = /^\s*(\d+)\s*(b|kib|mib)?\s*$/i.exec(text);
@@ -145,12 +146,6 @@ class Client {
       this.ws.close(1000, 'done');
     });
   }
-}
-
-function withTimeout(p, ms, what) {
-  let timer;
-  const t = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms} ms`)), ms); });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 async function main() {
