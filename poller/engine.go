@@ -107,6 +107,8 @@ type Engine struct {
 	data  any
 	io    []ioStats  // sharded by fd, so writers on different pollers do not share a line
 	tls   *tlsEngine // nil for plain TCP
+	// interned are the shared local addresses (addr.go).
+	interned addrIntern
 }
 
 type ioStats struct {
@@ -315,6 +317,7 @@ func (e *Engine) fire(n *TimerNode) {
 }
 
 func (e *Engine) onOpen(nc *nbio.Conn) {
+	e.compactAddrs(nc)
 	s := e.h.OnOpen(nc)
 	if s == nil {
 		nc.Close()

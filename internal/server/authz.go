@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"net"
 	"net/netip"
 	"strconv"
 	"time"
@@ -91,14 +90,6 @@ type connRate struct {
 	v limits.Violations
 }
 
-// remoteIP returns the connection's source address (zero if unknown).
-func remoteIP(a net.Addr) netip.Addr {
-	if t, ok := a.(*net.TCPAddr); ok {
-		return t.AddrPort().Addr().Unmap()
-	}
-	return netip.Addr{}
-}
-
 // checkConnRate is the first admission check of a complete request: new
 // connections per second from the source address. It runs before any
 // parsing, so a storm from one address costs little.
@@ -171,7 +162,7 @@ func (c *conn) releaseCount() {
 	if c.ext != nil {
 		user = c.ext.user
 	}
-	c.srv().guard.counter.Release(user, remoteIP(c.RemoteAddr()))
+	c.srv().guard.counter.Release(user, c.RemoteAddrPort().Addr())
 }
 
 // identity returns the connection's verified token, or nil (anonymous).

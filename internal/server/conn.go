@@ -249,7 +249,7 @@ func (c *conn) onRequest(req, rest []byte) {
 		c.reject(errDraining)
 		return
 	}
-	ip := remoteIP(c.RemoteAddr())
+	ip := c.RemoteAddrPort().Addr()
 	if err := s.checkConnRate(ip); err != nil {
 		c.reject(err)
 		return
