@@ -36,8 +36,8 @@ const maxBurst = 64
 // of small messages to one room costs each member one writev.
 func (s *Server) runJobs(w *worker, first job) {
 	s.enqueueJob(w, &first)
-	for i := 1; i < maxBurst && len(w.q) > 0; i++ {
-		j, ok := <-w.q
+	for i := 1; i < maxBurst; i++ {
+		j, ok := w.q.tryPop()
 		if !ok {
 			break
 		}

@@ -41,7 +41,7 @@ func frameBuf(rsv byte, op frame.Opcode, payload []byte) (*poller.Buf, int) {
 // room is handled by one worker, in the order it was submitted: that is
 // what keeps each publisher's messages in order at every receiver.
 type workerPool struct {
-	qs   []chan job
+	qs   []*jobQueue
 	seed maphash.Seed
 	wg   sync.WaitGroup
 	m    *metrics.Metrics
@@ -50,7 +50,7 @@ type workerPool struct {
 
 // worker is one goroutine's reusable scratch space.
 type worker struct {
-	q       chan job
+	q       *jobQueue
 	members []*conn
 	dirty   []*conn
 	vars    [deflate.MaxWindowBits - deflate.MinWindowBits + 1]*poller.Buf // compressed variants of the current job
@@ -59,9 +59,9 @@ type worker struct {
 }
 
 func newWorkerPool(n, queue int) *workerPool {
-	p := &workerPool{qs: make([]chan job, n), seed: maphash.MakeSeed()}
+	p := &workerPool{qs: make([]*jobQueue, n), seed: maphash.MakeSeed()}
 	for i := range p.qs {
-		p.qs[i] = make(chan job, queue)
+		p.qs[i] = newJobQueue(queue)
 	}
 	return p
 }
@@ -71,7 +71,11 @@ func (p *workerPool) start() {
 		p.wg.Add(1)
 		go func(w *worker) {
 			defer p.wg.Done()
-			for j := range w.q {
+			for {
+				j, ok := w.q.next()
+				if !ok {
+					return
+				}
 				t := time.Now()
 				p.run(w, j)
 				p.m.WorkerSeconds.UpdateDuration(t)
@@ -84,36 +88,34 @@ func (p *workerPool) start() {
 // queued.
 func (p *workerPool) stop() {
 	for _, q := range p.qs {
-		close(q)
+		q.close()
 	}
 	p.wg.Wait()
 }
 
-func (p *workerPool) queueFor(key string) chan job {
+func (p *workerPool) queueFor(key string) *jobQueue {
 	return p.qs[maphash.String(p.seed, key)%uint64(len(p.qs))]
 }
 
 // submit queues j, waiting while the worker's queue is full: a publisher
 // faster than its fan-out slows down instead of growing memory.
 func (p *workerPool) submit(key string, j job) {
-	p.queueFor(key) <- j
+	p.queueFor(key).push(nil, j)
 }
 
 // submitCtx is submit with a deadline, for the admin API.
 func (p *workerPool) submitCtx(ctx context.Context, key string, j job) error {
-	select {
-	case p.queueFor(key) <- j:
-		return nil
-	case <-ctx.Done():
+	if !p.queueFor(key).push(ctx.Done(), j) {
 		return ctx.Err()
 	}
+	return nil
 }
 
 // pending returns the number of queued jobs.
 func (p *workerPool) pending() int {
 	n := 0
 	for _, q := range p.qs {
-		n += len(q)
+		n += q.len()
 	}
 	return n
 }
