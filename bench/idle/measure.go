@@ -31,11 +31,12 @@ type runResult struct {
 	// what the second half cost, with fixed first-use costs (code pages,
 	// queues, tables) mostly paid by the first half.
 	MarginalPerConn float64 `json:"rss_marginal_per_conn"`
-	// HeapBefore and HeapAfter are the floor's own runtime figures after a
-	// runtime.GC (floor only: wsgate has no such hook).
+	// HeapBefore and HeapAfter are the server's heap figures after a
+	// runtime.GC: the floor's stats hook; wsgate's admin listener (pprof's
+	// heap?gc=1, then /metrics; HeapInuse only).
 	HeapBefore *floorHeap `json:"heap_before,omitempty"`
 	HeapAfter  *floorHeap `json:"heap_after,omitempty"`
-	// HeapPerConn is (HeapInuse after - before) / Conns, floor only.
+	// HeapPerConn is (HeapInuse after - before) / Conns.
 	HeapPerConn float64 `json:"heap_inuse_per_conn,omitempty"`
 	// ConnectSeconds is how long opening every connection took.
 	ConnectSeconds float64 `json:"connect_seconds"`
@@ -67,9 +68,12 @@ func measureOne(o *options, bins *binaries, kind string, round int, echo *echoSt
 		return nil, err
 	}
 	if kind == kindFloor {
-		if res.HeapBefore, err = p.floorStats(); err != nil {
-			return nil, err
-		}
+		res.HeapBefore, err = p.floorStats()
+	} else {
+		res.HeapBefore, err = p.wsgateHeap()
+	}
+	if err != nil {
+		return nil, err
 	}
 
 	conns, err := connect(p, o, ex, res)
@@ -84,6 +88,12 @@ func measureOne(o *options, bins *binaries, kind string, round int, echo *echoSt
 		if res.HeapAfter.Conns != int64(o.conns) {
 			return nil, fmt.Errorf("floor reports %d open connections, want %d", res.HeapAfter.Conns, o.conns)
 		}
+	} else if res.HeapBefore != nil {
+		if res.HeapAfter, err = p.wsgateHeap(); err != nil {
+			return nil, err
+		}
+	}
+	if res.HeapBefore != nil && res.HeapAfter != nil {
 		res.HeapPerConn = float64(int64(res.HeapAfter.HeapInuse)-int64(res.HeapBefore.HeapInuse)) / float64(o.conns)
 	}
 	if err := stillOpen(conns); err != nil {

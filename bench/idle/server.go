@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -81,6 +83,7 @@ type proc struct {
 	kind   string
 	addr   string
 	cmd    *exec.Cmd
+	admin  string         // wsgate only: its admin listener, if the binary has -admin
 	stdin  io.WriteCloser // floor only: the stats hook
 	lines  chan string    // floor only: stdout lines after the banner
 	stderr *tailBuffer
@@ -151,17 +154,22 @@ func startWSGate(b *binaries, gogc string, extra []string, deflate bool) (*proc,
 		return nil, err
 	}
 	args := []string{"-listen", addr, "-ping-interval", "0", "-idle-timeout", "0", "-anonymous", "-no-limits"}
+	var adminAddr string
 	if b.hasFlag("admin") {
 		admin, err := freePort()
 		if err != nil {
 			return nil, err
 		}
 		args = append(args, "-admin", admin)
+		if b.hasFlag("pprof") {
+			args = append(args, "-pprof")
+		}
+		adminAddr = admin
 	}
 	args = append(args, extra...)
 	cmd := exec.Command(b.wsgate, args...)
 	cmd.Env = serverEnv(gogc)
-	p := &proc{kind: kindWSGate, cmd: cmd, addr: addr}
+	p := &proc{kind: kindWSGate, cmd: cmd, addr: addr, admin: adminAddr}
 	if deflate {
 		p.kind = kindDeflate
 	}
@@ -242,6 +250,44 @@ func (p *proc) floorStats() (*floorHeap, error) {
 		return nil, fmt.Errorf("idle: floor stats %q: %w", line, err)
 	}
 	return &st, nil
+}
+
+// wsgateHeap reads wsgate's heap in use the way the floor's stats hook
+// does, after a garbage collection: /debug/pprof/heap?gc=1 on the admin
+// listener runs runtime.GC, then go_memstats_heap_inuse_bytes is read from
+// /metrics. It returns nil, nil when the binary has no admin listener or
+// no pprof (an older wsgate).
+func (p *proc) wsgateHeap() (*floorHeap, error) {
+	if p.admin == "" {
+		return nil, nil
+	}
+	cl := http.Client{Timeout: 10 * time.Second}
+	get := func(path string) ([]byte, int, error) {
+		resp, err := cl.Get("http://" + p.admin + path)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return b, resp.StatusCode, err
+	}
+	if _, code, err := get("/debug/pprof/heap?gc=1"); err != nil || code != http.StatusOK {
+		return nil, err // no pprof: no figure
+	}
+	body, _, err := get("/metrics")
+	if err != nil {
+		return nil, fmt.Errorf("idle: wsgate metrics: %w", err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "go_memstats_heap_inuse_bytes "); ok {
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return nil, fmt.Errorf("idle: wsgate heap %q: %w", line, err)
+			}
+			return &floorHeap{HeapInuse: uint64(n)}, nil
+		}
+	}
+	return nil, errors.New("idle: wsgate /metrics has no go_memstats_heap_inuse_bytes")
 }
 
 // floorHeap mirrors bench/floor's Stats.
