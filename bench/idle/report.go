@@ -24,10 +24,13 @@ sampled again the same way. bytes/conn = (after - before) / conns for VmRSS
 leaves out fixed costs first paid while connecting (code pages, queues, fd tables). Nothing forces a GC in
 either server before the RSS samples, so RSS includes garbage the runtime has not yet
 collected (both servers alike; GOGC is set the same for both). heap/conn is HeapInuse
-after a runtime.GC, read before connecting (after the baseline RSS samples) and after the
-RSS samples: the floor's stats hook; wsgate's admin listener (GET /debug/pprof/heap?gc=1,
-then go_memstats_heap_inuse_bytes from /metrics). It is the live heap: what a long-running
-server's RSS scales with (about (1 + GOGC/100) times it at the collector's peak).
+after a runtime.GC inside the server: the floor's stats hook, wsgate's GET
+/debug/memstats?gc=1 on its admin listener (both allocate next to nothing). Both servers
+are asked once before the baseline samples (so each starts from a collected heap), once
+right after them (heap before) and once after the RSS samples (heap after). Heap in use is
+the live heap: what a long-running server's RSS scales with (up to 1 + GOGC/100 times it
+at the collector's peak), while the RSS delta of one burst of connections also holds
+garbage the burst left that the collector has not yet reclaimed.
 wsgate runs with -ping-interval 0 -idle-timeout 0 (-admin on a free port, -pprof) and its other defaults; the floor with
 the same pollers (GOMAXPROCS) and 64 KiB read buffer. Kernel socket buffers are not
 process memory and are not counted.`

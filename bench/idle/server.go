@@ -7,12 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -252,45 +251,42 @@ func (p *proc) floorStats() (*floorHeap, error) {
 	return &st, nil
 }
 
-// wsgateHeap reads wsgate's heap in use the way the floor's stats hook
-// does, after a garbage collection: /debug/pprof/heap?gc=1 on the admin
-// listener runs runtime.GC, then go_memstats_heap_inuse_bytes is read from
-// /metrics. It returns nil, nil when the binary has no admin listener or
-// no pprof (an older wsgate).
+// wsgateHeap reads wsgate's heap figures the way the floor's stats hook
+// does, right after a garbage collection: GET /debug/memstats?gc=1 on the
+// admin listener (served with -pprof; it allocates next to nothing). It
+// returns nil, nil when the binary has no admin listener or no such
+// endpoint (an older wsgate).
 func (p *proc) wsgateHeap() (*floorHeap, error) {
 	if p.admin == "" {
 		return nil, nil
 	}
 	cl := http.Client{Timeout: 10 * time.Second}
-	get := func(path string) ([]byte, int, error) {
-		resp, err := cl.Get("http://" + p.admin + path)
-		if err != nil {
-			return nil, 0, err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		return b, resp.StatusCode, err
-	}
-	if _, code, err := get("/debug/pprof/heap?gc=1"); err != nil || code != http.StatusOK {
-		return nil, err // no pprof: no figure
-	}
-	body, _, err := get("/metrics")
+	resp, err := cl.Get("http://" + p.admin + "/debug/memstats?gc=1")
 	if err != nil {
-		return nil, fmt.Errorf("idle: wsgate metrics: %w", err)
+		return nil, fmt.Errorf("idle: wsgate memstats: %w", err)
 	}
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, "go_memstats_heap_inuse_bytes "); ok {
-			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				return nil, fmt.Errorf("idle: wsgate heap %q: %w", line, err)
-			}
-			return &floorHeap{HeapInuse: uint64(n)}, nil
-		}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, nil
 	}
-	return nil, errors.New("idle: wsgate /metrics has no go_memstats_heap_inuse_bytes")
+	var st floorHeap
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("idle: wsgate memstats: status %d, %v", resp.StatusCode, err)
+	}
+	return &st, nil
 }
 
-// floorHeap mirrors bench/floor's Stats.
+// heapStats returns the server's heap figures after a collection inside
+// it (nil for a wsgate without /debug/memstats).
+func (p *proc) heapStats() (*floorHeap, error) {
+	if p.kind == kindFloor {
+		return p.floorStats()
+	}
+	return p.wsgateHeap()
+}
+
+// floorHeap mirrors bench/floor's Stats (and wsgate's /debug/memstats,
+// which uses the same names).
 type floorHeap struct {
 	Conns      int64  `json:"conns"`
 	HeapAlloc  uint64 `json:"heap_alloc"`

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -58,6 +59,7 @@ func (s *Server) adminHandler() http.Handler {
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("GET /debug/memstats", s.handleMemStats)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
@@ -226,4 +228,37 @@ func countReplacement(raw []byte) int {
 	n := strings.Count(string(raw), "\uFFFD")
 	low := strings.ToLower(string(raw))
 	return n + strings.Count(low, `\ufffd`)
+}
+
+// memStats is the answer of /debug/memstats: runtime.MemStats figures
+// (bytes), named as bench/floor's stats hook names them.
+type memStats struct {
+	Conns        int64  `json:"conns"`
+	HeapAlloc    uint64 `json:"heap_alloc"`
+	HeapInuse    uint64 `json:"heap_inuse"`
+	HeapIdle     uint64 `json:"heap_idle"`
+	HeapReleased uint64 `json:"heap_released"`
+	StackInuse   uint64 `json:"stack_inuse"`
+	GCSys        uint64 `json:"gc_sys"`
+	Sys          uint64 `json:"sys"`
+	NumGC        uint32 `json:"num_gc"`
+	Goroutines   int    `json:"goroutines"`
+}
+
+// handleMemStats reports the Go runtime's memory figures; with ?gc=1 it
+// first runs a garbage collection, so heap_inuse is the live heap (what an
+// idle connection really holds). It allocates little, so reading it does
+// not disturb what it measures. Served with -pprof only: a collection
+// stops the world briefly.
+func (s *Server) handleMemStats(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("gc") == "1" {
+		runtime.GC()
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	writeJSON(w, http.StatusOK, memStats{
+		Conns: s.open.Load(), HeapAlloc: ms.HeapAlloc, HeapInuse: ms.HeapInuse, HeapIdle: ms.HeapIdle,
+		HeapReleased: ms.HeapReleased, StackInuse: ms.StackInuse, GCSys: ms.GCSys, Sys: ms.Sys,
+		NumGC: ms.NumGC, Goroutines: runtime.NumGoroutine(),
+	})
 }

@@ -364,3 +364,33 @@ func TestBroadcast10k(t *testing.T) {
 		t.Errorf("stats after the broadcast: %+v", after)
 	}
 }
+
+// TestMemStatsEndpoint: /debug/memstats exists only with -pprof, reports
+// the open connections, and ?gc=1 runs a collection first.
+func TestMemStatsEndpoint(t *testing.T) {
+	off := startTestServer(t, nil)
+	if code, _ := adminDo(t, "GET", adminBase(off), "/debug/memstats", ""); code != http.StatusNotFound {
+		t.Fatalf("without -pprof: status %d, want 404", code)
+	}
+	srv := startTestServer(t, func(c *config.Config) { c.Pprof = true })
+	for range 3 {
+		wstest.Dial(t, srv.Addr().String(), "/echo")
+	}
+	waitFor(t, 10*time.Second, "3 open connections", func() bool { return srv.open.Load() == 3 })
+	read := func(path string) memStats {
+		code, body := adminDo(t, "GET", adminBase(srv), path, "")
+		var ms memStats
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &ms) != nil {
+			t.Fatalf("GET %s: %d %q", path, code, body)
+		}
+		return ms
+	}
+	a := read("/debug/memstats")
+	b := read("/debug/memstats?gc=1")
+	if b.NumGC <= a.NumGC {
+		t.Errorf("?gc=1 ran no collection: num_gc %d then %d", a.NumGC, b.NumGC)
+	}
+	if b.Conns != 3 || b.HeapInuse == 0 || b.HeapInuse > b.Sys || b.Goroutines == 0 {
+		t.Errorf("implausible figures: %+v", b)
+	}
+}
