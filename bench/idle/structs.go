@@ -25,7 +25,8 @@ var perConnStructs = []string{
 	"github.com/wsgate/wsgate/poller.TimerNode",
 	"github.com/wsgate/wsgate/frame.Decoder",
 	"github.com/lesismal/nbio.Conn",
-	"net.TCPAddr",
+	"github.com/wsgate/wsgate/poller.tcpAddr4", // what nbio.Conn's remote address is replaced by (poller/addr.go)
+	"net.TCPAddr", // what nbio keeps for each end without that (the floor)
 }
 
 // structSizes reads the sizes of perConnStructs from the DWARF data of the
