@@ -224,9 +224,9 @@ func TestSizeClass(t *testing.T) {
 func TestSummarize(t *testing.T) {
 	r := &report{Runs: []runResult{
 		{Server: kindFloor, RSSPerConn: 500, AnonPerConn: 400, HeapPerConn: 300, MarginalPerConn: 400},
-		{Server: kindWSGate, RSSPerConn: 700, AnonPerConn: 600, MarginalPerConn: 600},
+		{Server: kindWSGate, RSSPerConn: 700, AnonPerConn: 600, HeapPerConn: 290, MarginalPerConn: 600},
 		{Server: kindFloor, RSSPerConn: 520, AnonPerConn: 420, HeapPerConn: 310},
-		{Server: kindWSGate, RSSPerConn: 730, AnonPerConn: 620},
+		{Server: kindWSGate, RSSPerConn: 730, AnonPerConn: 620, HeapPerConn: 320},
 	}, Rounds: 2}
 	r.summarize()
 	if r.FloorRSS != 510 || r.WSGateRSS != 715 || r.FloorHeap != 305 {
@@ -238,9 +238,12 @@ func TestSummarize(t *testing.T) {
 	if r.RatioRSS < 1.4019 || r.RatioRSS > 1.402 || r.RatioAnon != 610.0/410.0 {
 		t.Fatalf("ratios: rss %v anon %v", r.RatioRSS, r.RatioAnon)
 	}
+	if r.WSGateHeap != 305 || r.RatioHeap != 1 {
+		t.Fatalf("heap: wsgate %v ratio %v", r.WSGateHeap, r.RatioHeap)
+	}
 	var out bytes.Buffer
 	writeReport(&out, r)
-	if !strings.Contains(out.String(), "ratio wsgate/floor: 1.40x RSS") {
+	if !strings.Contains(out.String(), "ratio wsgate/floor: 1.40x RSS") || !strings.Contains(out.String(), "1.00x heap in use") {
 		t.Fatalf("report lacks the ratio:\n%s", out.String())
 	}
 }
@@ -271,8 +274,10 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("%s: implausible samples %+v", x.Server, x)
 		}
 	}
-	if rep.Runs[0].HeapAfter == nil || rep.Runs[0].HeapAfter.Conns != 200 {
-		t.Fatalf("floor heap figures missing: %+v", rep.Runs[0].HeapAfter)
+	for _, x := range rep.Runs {
+		if x.HeapBefore == nil || x.HeapAfter == nil || x.HeapAfter.Conns != 200 || x.HeapAfter.HeapInuse == 0 {
+			t.Fatalf("%s heap figures missing: %+v, %+v", x.Server, x.HeapBefore, x.HeapAfter)
+		}
 	}
 	if rep.StructsErr != nil || len(rep.Structs) == 0 || rep.Structs[0].Name != perConnStructs[0] || rep.Structs[0].Size == 0 {
 		t.Fatalf("struct sizes: %+v, %v", rep.Structs, rep.StructsErr)
