@@ -89,6 +89,44 @@ func TestEchoWrite(t *testing.T) {
 	}
 }
 
+// sendPattern queues one shared Buf of chunk pattern bytes n times to s,
+// flushing every 100, and returns the Buf (one reference is the caller's).
+func sendPattern(t *testing.T, s *testSession, chunk, n int) *Buf {
+	t.Helper()
+	shared := NewBuf(chunk)
+	for i := 0; i < chunk; i++ {
+		shared.B = append(shared.B, byte(i%251))
+	}
+	for i := 0; i < n; i++ {
+		shared.Retain()
+		if _, err := s.Send(shared); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 99 {
+			if err := s.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return shared
+}
+
+// readPattern reads what sendPattern sent and checks every byte.
+func readPattern(t *testing.T, c io.Reader, chunk, n int) {
+	t.Helper()
+	buf := make([]byte, chunk)
+	for i := 0; i < n; i++ {
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+		for j := range buf {
+			if buf[j] != byte(j%251) {
+				t.Fatalf("chunk %d byte %d corrupted", i, j)
+			}
+		}
+	}
+}
+
 // TestQueueSurvivesFullSocket queues far more than the socket buffers hold
 // to a client that does not read, then reads everything: the queue must
 // resume on EPOLLOUT and deliver every byte in order, and the shared Bufs
@@ -106,21 +144,7 @@ func TestQueueSurvivesFullSocket(t *testing.T) {
 
 	const chunk = 16 << 10
 	const n = 2000 // 32 MiB: far past any socket buffer
-	shared := NewBuf(chunk)
-	for i := 0; i < chunk; i++ {
-		shared.B = append(shared.B, byte(i%251))
-	}
-	for i := 0; i < n; i++ {
-		shared.Retain()
-		if _, err := s.Send(shared); err != nil {
-			t.Fatal(err)
-		}
-		if i%100 == 99 {
-			if err := s.Flush(); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	shared := sendPattern(t, s, chunk, n)
 	if err := s.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -131,17 +155,7 @@ func TestQueueSurvivesFullSocket(t *testing.T) {
 		t.Fatal("a full socket must be reported as blocked")
 	}
 	c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	buf := make([]byte, chunk)
-	for i := 0; i < n; i++ {
-		if _, err := io.ReadFull(c, buf); err != nil {
-			t.Fatalf("chunk %d: %v", i, err)
-		}
-		for j := range buf {
-			if buf[j] != byte(j%251) {
-				t.Fatalf("chunk %d byte %d corrupted", i, j)
-			}
-		}
-	}
+	readPattern(t, c, chunk, n)
 	deadline := time.Now().Add(5 * time.Second)
 	for s.Queued() != 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)

@@ -277,21 +277,7 @@ func TestTLSQueueSurvivesFullSocket(t *testing.T) {
 
 	const chunk = 16 << 10
 	const n = 1000 // 16 MiB
-	shared := NewBuf(chunk)
-	for i := 0; i < chunk; i++ {
-		shared.B = append(shared.B, byte(i%251))
-	}
-	for i := 0; i < n; i++ {
-		shared.Retain()
-		if _, err := s.Send(shared); err != nil {
-			t.Fatal(err)
-		}
-		if i%100 == 99 {
-			if err := s.Flush(); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	shared := sendPattern(t, s, chunk, n)
 	// Small Bufs coalesce into records.
 	for i := 0; i < 100; i++ {
 		b := NewBuf(3)
@@ -308,17 +294,7 @@ func TestTLSQueueSurvivesFullSocket(t *testing.T) {
 		t.Fatal("engine gauge shows nothing queued")
 	}
 	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	buf := make([]byte, chunk)
-	for i := 0; i < n; i++ {
-		if _, err := io.ReadFull(c, buf); err != nil {
-			t.Fatalf("chunk %d: %v", i, err)
-		}
-		for j := range buf {
-			if buf[j] != byte(j%251) {
-				t.Fatalf("chunk %d byte %d corrupted", i, j)
-			}
-		}
-	}
+	readPattern(t, c, chunk, n)
 	tail := make([]byte, 300)
 	if _, err := io.ReadFull(c, tail); err != nil {
 		t.Fatal(err)

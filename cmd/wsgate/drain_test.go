@@ -130,13 +130,13 @@ func testDrain(t *testing.T, restart bool, code frame.CloseCode) {
 			c.Close()
 		}
 	}()
-	waitUntil(t, 60*time.Second, fmt.Sprintf("%d connections open", n), func() bool { return srv.stats(t).Users == n })
+	wstest.WaitFor(t, 60*time.Second, fmt.Sprintf("%d connections open", n), func() bool { return srv.stats(t).Users == n })
 
 	for i := 0; i < k; i++ {
 		srv.post(t, "/api/publish", fmt.Sprintf(`{"room":"drain","payload":%q}`, drainPayload(i)))
 	}
 	out := `wsgate_messages_total{direction="out",opcode="text"}`
-	waitUntil(t, 120*time.Second, "every message queued", func() bool { return srv.metric(t, out) == float64(n*k) })
+	wstest.WaitFor(t, 120*time.Second, "every message queued", func() bool { return srv.metric(t, out) == float64(n*k) })
 	heavy := 0
 	for i := 0; i < n; i += heavyEvery {
 		for j := 0; j < heavyN; j++ {
@@ -144,7 +144,7 @@ func testDrain(t *testing.T, restart bool, code frame.CloseCode) {
 		}
 		heavy++
 	}
-	waitUntil(t, 120*time.Second, "every heavy message queued", func() bool {
+	wstest.WaitFor(t, 120*time.Second, "every heavy message queued", func() bool {
 		return srv.metric(t, out) == float64(n*k+heavy*heavyN)
 	})
 	queued := srv.metric(t, "wsgate_queued_bytes")
@@ -158,7 +158,7 @@ func testDrain(t *testing.T, restart bool, code frame.CloseCode) {
 	}
 
 	srv.signal(t, syscall.SIGTERM)
-	waitUntil(t, 30*time.Second, "/readyz 503 after SIGTERM", func() bool {
+	wstest.WaitFor(t, 30*time.Second, "/readyz 503 after SIGTERM", func() bool {
 		status, _ := srv.get("/readyz")
 		return status == 503
 	})

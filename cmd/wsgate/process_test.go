@@ -222,18 +222,6 @@ func (c *child) metric(t *testing.T, key string) float64 {
 	return -1
 }
 
-// waitUntil polls cond every 20 ms for at most d.
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestBadFlagsProcess runs the binary with several bad values and checks
 // the exit status and the report, as an operator would see them.
 func TestBadFlagsProcess(t *testing.T) {
@@ -328,7 +316,7 @@ func TestRejectLogRateLimited(t *testing.T) {
 			c := startWsgate(t, nil, "-log-format", "json", "-log-level", tc.level)
 			start := time.Now()
 			floodRejections(t, c.addr, tc.n)
-			waitUntil(t, 60*time.Second, "every rejection counted", func() bool {
+			wstest.WaitFor(t, 60*time.Second, "every rejection counted", func() bool {
 				return c.metric(t, `wsgate_handshakes_total{result="not_found"}`) == float64(tc.n)
 			})
 			elapsed := time.Since(start)

@@ -54,7 +54,7 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 
 	roots2 := wstest.WriteTestCert(t, certFile, keyFile, 2)
 	c.signal(t, syscall.SIGHUP)
-	waitUntil(t, 10*time.Second, "no reload logged", func() bool {
+	wstest.WaitFor(t, 10*time.Second, "no reload logged", func() bool {
 		return strings.Contains(c.stderr.String(), "TLS certificate reloaded")
 	})
 	fresh, err := dialSerial(c.addr, roots2, 2)
@@ -68,7 +68,7 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.signal(t, syscall.SIGHUP)
-	waitUntil(t, 10*time.Second, "no failed reload logged", func() bool {
+	wstest.WaitFor(t, 10*time.Second, "no failed reload logged", func() bool {
 		return strings.Contains(c.stderr.String(), "TLS certificate not reloaded")
 	})
 	if fresh, err = dialSerial(c.addr, roots2, 2); err != nil {

@@ -68,7 +68,7 @@ func TestAdminAPIKey(t *testing.T) {
 	srv := startTestServer(t, func(c *config.Config) { noRoomPings(c); c.APIKey = key })
 	base := adminBase(srv)
 	m := wstest.Dial(t, srv.Addr().String(), "/room/keyed")
-	waitFor(t, 10*time.Second, "the member to join", func() bool { return srv.hub.Count("keyed") == 1 })
+	wstest.WaitFor(t, 10*time.Second, "the member to join", func() bool { return srv.hub.Count("keyed") == 1 })
 	body := publishBody("keyed", []byte("hello"), false)
 	for _, tc := range []struct {
 		name   string
@@ -120,7 +120,7 @@ func TestAdminPublish(t *testing.T) {
 	addr := srv.Addr().String()
 	a := wstest.Dial(t, addr, "/room/pub")
 	b := wstest.Dial(t, addr, "/room/pub")
-	waitFor(t, 10*time.Second, "2 members", func() bool { return srv.hub.Count("pub") == 2 })
+	wstest.WaitFor(t, 10*time.Second, "2 members", func() bool { return srv.hub.Count("pub") == 2 })
 
 	status, resp := adminDo(t, "POST", base, "/api/publish", publishBody("pub", []byte("text é"), false))
 	if status != 200 || !strings.Contains(resp, `"recipients":2`) {
@@ -177,7 +177,7 @@ func TestAdminUserSendAndRooms(t *testing.T) {
 	alice3 := wstest.Dial(t, addr, "/echo?user=alice")
 	bob := wstest.Dial(t, addr, "/room/one?user=bob")
 	anon := wstest.Dial(t, addr, "/room/two")
-	waitFor(t, 10*time.Second, "everyone to join", func() bool {
+	wstest.WaitFor(t, 10*time.Second, "everyone to join", func() bool {
 		return srv.hub.CountUser("alice") == 3 && srv.hub.CountUser("bob") == 1 && srv.hub.Count("two") == 2
 	})
 
@@ -216,7 +216,7 @@ func TestAdminUserSendAndRooms(t *testing.T) {
 		t.Errorf("GET /api/rooms = %+v, want %+v", rooms.Rooms, want)
 	}
 	bob.Close()
-	waitFor(t, 10*time.Second, "bob to leave", func() bool { return srv.hub.Count("one") == 1 })
+	wstest.WaitFor(t, 10*time.Second, "bob to leave", func() bool { return srv.hub.Count("one") == 1 })
 	_, resp = adminDo(t, "GET", base, "/api/rooms", "")
 	if !strings.Contains(resp, `{"name":"one","members":1}`) {
 		t.Errorf("after bob left: %s", resp)
@@ -328,7 +328,7 @@ func TestBroadcast10k(t *testing.T) {
 	sw.seq, sw.wantOp = true, frame.OpBinary
 	sw.dial(members, func(int) string { return "/room/" + room })
 	want := fmt.Sprintf(`{"rooms":[{"name":%q,"members":%d}]}`, room, members)
-	waitFor(t, 30*time.Second, "every member to join", func() bool {
+	wstest.WaitFor(t, 30*time.Second, "every member to join", func() bool {
 		_, body := adminDo(t, "GET", base, "/api/rooms", "", "X-API-Key: "+key)
 		return strings.TrimSpace(body) == want
 	})
@@ -376,7 +376,7 @@ func TestMemStatsEndpoint(t *testing.T) {
 	for range 3 {
 		wstest.Dial(t, srv.Addr().String(), "/echo")
 	}
-	waitFor(t, 10*time.Second, "3 open connections", func() bool { return srv.open.Load() == 3 })
+	wstest.WaitFor(t, 10*time.Second, "3 open connections", func() bool { return srv.open.Load() == 3 })
 	read := func(path string) memStats {
 		code, body := adminDo(t, "GET", adminBase(srv), path, "")
 		var ms memStats

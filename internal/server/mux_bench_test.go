@@ -10,6 +10,7 @@ import (
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/config"
+	"github.com/wsgate/wsgate/internal/wstest"
 )
 
 // muxCommandFrame returns cmd as a masked text frame.
@@ -125,7 +126,7 @@ func benchMuxFanout(b *testing.B, ep string, members int) {
 			}
 		}
 	}
-	waitFor(b, 30*time.Second, "members to join", func() bool { return srv.hub.Count("bench") >= members })
+	wstest.WaitFor(b, 30*time.Second, "members to join", func() bool { return srv.hub.Count("bench") >= members })
 	sw.startReaders(2)
 	if ep == "ws" {
 		sw.waitAll(1, 30*time.Second) // the "joined" replies

@@ -130,7 +130,7 @@ func TestMuxJoinPublishLeave(t *testing.T) {
 	// b got nothing of its own: its next message is a's.
 	send(a, `{"type":"publish","room":"chat.a","data":"to b"}`)
 	expectData(t, b, "chat.a", `"to b"`)
-	waitFor(t, 10*time.Second, "rooms", func() bool { return srv.hub.Count("chat.a") == 1 && srv.hub.Count("chat.b") == 1 })
+	wstest.WaitFor(t, 10*time.Second, "rooms", func() bool { return srv.hub.Count("chat.a") == 1 && srv.hub.Count("chat.b") == 1 })
 }
 
 func TestMuxEchoSelfAndRejoin(t *testing.T) {
@@ -205,7 +205,7 @@ func TestMuxCrossEndpoint(t *testing.T) {
 	rm := wstest.Dial(t, addr, "/room/x?user=rita")
 	ws := wstest.Dial(t, addr, "/ws?user=wes")
 	join(t, ws, "x")
-	waitFor(t, 10*time.Second, "two members", func() bool { return srv.hub.Count("x") == 2 })
+	wstest.WaitFor(t, 10*time.Second, "two members", func() bool { return srv.hub.Count("x") == 2 })
 
 	// /ws publishes: the /room member gets the data's JSON text.
 	send(ws, `{"type":"publish","room":"x","data":{"a": [1, 2]}}`)
@@ -349,7 +349,7 @@ func TestMuxBadCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.ExpectEOF()
-	waitFor(t, 10*time.Second, "the room to empty", func() bool { return srv.hub.Len() == 0 })
+	wstest.WaitFor(t, 10*time.Second, "the room to empty", func() bool { return srv.hub.Len() == 0 })
 }
 
 func TestMuxTooManyRooms(t *testing.T) {
@@ -376,7 +376,7 @@ func TestMuxTooManyRooms(t *testing.T) {
 		t.Errorf("rooms = %d, want %d", n, maxMuxRooms)
 	}
 	c.Close()
-	waitFor(t, 10*time.Second, "every room to empty", func() bool { return srv.hub.Len() == 0 })
+	wstest.WaitFor(t, 10*time.Second, "every room to empty", func() bool { return srv.hub.Len() == 0 })
 }
 
 // TestMuxCloseLeavesRooms: however a /ws connection ends (TCP gone, close
@@ -408,7 +408,7 @@ func TestMuxCloseLeavesRooms(t *testing.T) {
 			c.Close()
 		}
 	}
-	waitFor(t, 20*time.Second, "all connections to close and rooms to empty", func() bool {
+	wstest.WaitFor(t, 20*time.Second, "all connections to close and rooms to empty", func() bool {
 		return srv.open.Load() == 0 && srv.hub.Len() == 0
 	})
 }
@@ -659,7 +659,7 @@ func TestMuxNodeClient(t *testing.T) {
 	if code != 0 || !sum.OK || sum.Passed != 8 {
 		t.Fatalf("node mux client: exit %d, %+v, want exit 0 and 8 checks passed\n%s", code, sum, out)
 	}
-	waitFor(t, 10*time.Second, "the rooms to empty", func() bool { return srv.hub.Len() == 0 })
+	wstest.WaitFor(t, 10*time.Second, "the rooms to empty", func() bool { return srv.hub.Len() == 0 })
 
 	echo := startTestServer(t, func(c *config.Config) { noRoomPings(c); c.EchoSelf = true })
 	code, sum, out = runNodeMux(t, "ws://"+echo.Addr().String()+"/ws")

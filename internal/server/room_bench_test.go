@@ -18,6 +18,7 @@ import (
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/config"
+	"github.com/wsgate/wsgate/internal/wstest"
 )
 
 // Large client populations, for these benchmarks and for the tests in
@@ -551,7 +552,7 @@ func benchFanoutRoom(b *testing.B, deflate bool) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { syscall.Close(pub) })
-	waitFor(b, 60*time.Second, "members to join", func() bool { return srv.hub.Count("fanout") == fanoutMembers+1 })
+	wstest.WaitFor(b, 60*time.Second, "members to join", func() bool { return srv.hub.Count("fanout") == fanoutMembers+1 })
 	sw.startReaders(4)
 	b.Logf("%d members joined in %v", fanoutMembers, time.Since(start).Round(time.Millisecond))
 	payload := []byte(strings.Repeat(`{"event":"tick","symbol":"WSG","price":101.25,"volume":4200}`, 16)[:payloadLen])

@@ -25,19 +25,6 @@ import (
 	"github.com/wsgate/wsgate/internal/wstest"
 )
 
-// waitFor polls cond every 10 ms until it holds, failing the test with
-// what after timeout.
-func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // heapAfterGC returns HeapAlloc and HeapInuse after two collections (the
 // second one empties sync.Pools' victim caches).
 func heapAfterGC() (alloc, inuse uint64) {
@@ -62,7 +49,7 @@ func TestRoomBasics(t *testing.T) {
 	b := wstest.Dial(t, addr, "/room/basics")
 	c := wstest.Dial(t, addr, "/room/basics")
 	other := wstest.Dial(t, addr, "/room/other")
-	waitFor(t, 10*time.Second, "3 members", func() bool { return srv.hub.Count("basics") == 3 })
+	wstest.WaitFor(t, 10*time.Second, "3 members", func() bool { return srv.hub.Count("basics") == 3 })
 
 	a.Send(true, 0, frame.OpText, []byte("from a"))
 	b.ExpectMessage(frame.OpText, []byte("from a"))
@@ -101,7 +88,7 @@ func TestRoomBasics(t *testing.T) {
 
 	// A member that leaves is gone from the room.
 	c.Close()
-	waitFor(t, 10*time.Second, "c to leave", func() bool { return srv.hub.Count("basics") == 2 })
+	wstest.WaitFor(t, 10*time.Second, "c to leave", func() bool { return srv.hub.Count("basics") == 2 })
 	a.Send(true, 0, frame.OpText, []byte("after c"))
 	b.ExpectMessage(frame.OpText, []byte("after c"))
 }
@@ -111,7 +98,7 @@ func TestRoomEchoSelf(t *testing.T) {
 	addr := srv.Addr().String()
 	a := wstest.Dial(t, addr, "/room/echo")
 	b := wstest.Dial(t, addr, "/room/echo")
-	waitFor(t, 10*time.Second, "2 members", func() bool { return srv.hub.Count("echo") == 2 })
+	wstest.WaitFor(t, 10*time.Second, "2 members", func() bool { return srv.hub.Count("echo") == 2 })
 	a.Send(true, 0, frame.OpText, []byte("mine"))
 	a.ExpectMessage(frame.OpText, []byte("mine"))
 	b.ExpectMessage(frame.OpText, []byte("mine"))
@@ -239,7 +226,7 @@ func testOrderSlow(t *testing.T, policy string) {
 	sw.dial(readers, func(int) string { return "/room/" + room })
 	stalled := dialStalled(t, addr, "/room/"+room+"?user=stalled")
 	pub := wstest.Dial(t, addr, "/room/"+room)
-	waitFor(t, 30*time.Second, "members to join", func() bool { return srv.hub.Count(room) == readers+2 })
+	wstest.WaitFor(t, 30*time.Second, "members to join", func() bool { return srv.hub.Count(room) == readers+2 })
 	sc := findMember(srv, room, stalled.NC.LocalAddr())
 	if sc == nil {
 		t.Fatal("stalled member not found in the room")
@@ -296,7 +283,7 @@ func fillStalled(t *testing.T, srv *Server, sc *conn) {
 			t.Fatalf("filling the stalled member: %d %s", status, resp)
 		}
 		// Wait until the worker has queued and flushed it.
-		waitFor(t, 10*time.Second, "the filler to be flushed", func() bool {
+		wstest.WaitFor(t, 10*time.Second, "the filler to be flushed", func() bool {
 			return srv.Stats().MessagesOut >= uint64(i+1) && (sc.Queued() == 0 || sc.BlockedSince() != 0)
 		})
 		if sc.BlockedSince() != 0 {
@@ -312,7 +299,7 @@ func fillStalled(t *testing.T, srv *Server, sc *conn) {
 // the 1008 close frame, then the end of the stream (the close timeout is
 // long enough for the test to read it all).
 func checkSlowClosed(t *testing.T, srv *Server, stalled *wstest.Conn, members int) {
-	waitFor(t, 30*time.Second, "Stats().SlowClosed >= 1", func() bool { return srv.Stats().SlowClosed >= 1 })
+	wstest.WaitFor(t, 30*time.Second, "Stats().SlowClosed >= 1", func() bool { return srv.Stats().SlowClosed >= 1 })
 	next := uint64(0)
 	for {
 		f, err := stalled.ReadFrame()
@@ -341,7 +328,7 @@ func checkSlowClosed(t *testing.T, srv *Server, stalled *wstest.Conn, members in
 		}
 		next++
 	}
-	waitFor(t, 30*time.Second, "the stalled member to leave", func() bool { return srv.hub.Count("order") == members })
+	wstest.WaitFor(t, 30*time.Second, "the stalled member to leave", func() bool { return srv.hub.Count("order") == members })
 	if st := srv.Stats(); st.Users != 0 {
 		t.Errorf("Stats().Users = %d after the stalled member left, want 0", st.Users)
 	}
@@ -401,14 +388,14 @@ func TestRoomCleanup(t *testing.T) {
 	for cy := range cycles {
 		sw := newSwarm(t, addr)
 		sw.dial(per, func(i int) string { return fmt.Sprintf("/room/r%d?user=u%d", i%rooms, (cy+i)%users) })
-		waitFor(t, 30*time.Second, "everyone to join", func() bool {
+		wstest.WaitFor(t, 30*time.Second, "everyone to join", func() bool {
 			st := srv.Stats()
 			return st.Open == int64(per) && st.Rooms == rooms && st.Users == min(per, users)
 		})
 		for i := range per {
 			sw.closeConn(i, i%2 == 0)
 		}
-		waitFor(t, 30*time.Second, "the hub to empty", func() bool {
+		wstest.WaitFor(t, 30*time.Second, "the hub to empty", func() bool {
 			st := srv.Stats()
 			return st.Open == 0 && st.Rooms == 0 && st.Users == 0
 		})
@@ -443,7 +430,7 @@ func TestRoomConcurrentJoins(t *testing.T) {
 	sw.dial(n, func(i int) string { return fmt.Sprintf("/room/room-%d?user=user-%d", i, i) })
 	// A member joins its room just after its 101 is written: wait for
 	// the hub, not for the handshakes.
-	waitFor(t, 30*time.Second, "everyone to join", func() bool {
+	wstest.WaitFor(t, 30*time.Second, "everyone to join", func() bool {
 		st := srv.Stats()
 		return st.Open == int64(n) && st.Rooms >= n && st.Users >= n
 	})
@@ -476,7 +463,7 @@ func TestRoomWriteTimeout(t *testing.T) {
 			})
 			addr := srv.Addr().String()
 			stalled := dialStalled(t, addr, "/room/order?user=stalled")
-			waitFor(t, 10*time.Second, "the member to join", func() bool { return srv.hub.Count("order") == 1 })
+			wstest.WaitFor(t, 10*time.Second, "the member to join", func() bool { return srv.hub.Count("order") == 1 })
 			sc := findMember(srv, "order", stalled.NC.LocalAddr())
 			fillStalled(t, srv, sc)
 			// Queue a few whole messages behind the blocked socket.
@@ -484,7 +471,7 @@ func TestRoomWriteTimeout(t *testing.T) {
 				adminDo(t, "POST", adminBase(srv), "/api/users/stalled/send", publishBody("", []byte("queued"), false))
 			}
 			if policy == "close" {
-				waitFor(t, 30*time.Second, "the write timeout to close the member", func() bool {
+				wstest.WaitFor(t, 30*time.Second, "the write timeout to close the member", func() bool {
 					return srv.Stats().SlowClosed == 1 && srv.hub.Count("order") == 0
 				})
 				// The connection is gone: draining ends in EOF or reset.
@@ -498,7 +485,7 @@ func TestRoomWriteTimeout(t *testing.T) {
 				}
 				return
 			}
-			waitFor(t, 30*time.Second, "the write timeout to drop queued messages", func() bool { return srv.Stats().Dropped >= 4 })
+			wstest.WaitFor(t, 30*time.Second, "the write timeout to drop queued messages", func() bool { return srv.Stats().Dropped >= 4 })
 			if st := srv.Stats(); st.SlowClosed != 0 || srv.hub.Count("order") != 1 {
 				t.Errorf("drop-oldest closed the member: %+v", st)
 			}
@@ -518,7 +505,7 @@ func TestRoomWriteTimeout(t *testing.T) {
 					}
 				}
 			}()
-			waitFor(t, 30*time.Second, "the member's queue to drain", func() bool {
+			wstest.WaitFor(t, 30*time.Second, "the member's queue to drain", func() bool {
 				return sc.Queued() == 0 && sc.BlockedSince() == 0
 			})
 			adminDo(t, "POST", adminBase(srv), "/api/users/stalled/send", publishBody("", []byte("after"), true))
@@ -551,7 +538,7 @@ func TestRoomWriteTimeoutProgress(t *testing.T) {
 	addr := srv.Addr().String()
 	member := wstest.Dial(t, addr, "/room/progress")
 	pub := wstest.Dial(t, addr, "/room/progress")
-	waitFor(t, 10*time.Second, "both to join", func() bool { return srv.hub.Count("progress") == 2 })
+	wstest.WaitFor(t, 10*time.Second, "both to join", func() bool { return srv.hub.Count("progress") == 2 })
 	sc := findMember(srv, "progress", member.NC.LocalAddr())
 	// A backlog of 30 MiB, far more than the reader below takes in the
 	// time it reads, published by the other member (one masked frame,
@@ -569,7 +556,7 @@ func TestRoomWriteTimeoutProgress(t *testing.T) {
 		}
 		published <- nil
 	}()
-	waitFor(t, 60*time.Second, "the member's socket to fill", func() bool { return sc.BlockedSince() != 0 })
+	wstest.WaitFor(t, 60*time.Second, "the member's socket to fill", func() bool { return sc.BlockedSince() != 0 })
 	// Read 32 KiB every 20 ms (at most 1.6 MB/s) for well over the write
 	// timeout.
 	buf := make([]byte, 32<<10)

@@ -306,7 +306,7 @@ func TestAuthRoomPermissions(t *testing.T) {
 	w := mustUpgrade(t, dialToken(t, addr, "/room/chat.ro", writer, viaHeader), "writer")
 	v := mustUpgrade(t, dialToken(t, addr, "/room/chat.ro", watcher, viaHeader), "watcher")
 	ro := mustUpgrade(t, dialToken(t, addr, "/room/chat.ro", readOnly, viaProtocol), "read-only")
-	eventually(t, 10*time.Second, "4 members in chat.ro", func() bool { return roomMembers(t, admin, "chat.ro") == 4 })
+	wstest.WaitFor(t, 10*time.Second, "4 members in chat.ro", func() bool { return roomMembers(t, admin, "chat.ro") == 4 })
 	r.Send(true, 0, frame.OpText, []byte("forbidden 1"))
 	r.Send(true, 0, frame.OpBinary, []byte("forbidden 2"))
 	ro.Send(true, 0, frame.OpText, []byte("forbidden 3"))
@@ -328,7 +328,7 @@ func TestAuthRoomPermissions(t *testing.T) {
 	// Where the publish patterns allow it, the same reader publishes.
 	r2 := mustUpgrade(t, dialToken(t, addr, "/room/chat.open", reader, viaQuery), "reader in chat.open")
 	v2 := mustUpgrade(t, dialToken(t, addr, "/room/chat.open", watcher, viaHeader), "watcher in chat.open")
-	eventually(t, 10*time.Second, "2 members in chat.open", func() bool { return roomMembers(t, admin, "chat.open") == 2 })
+	wstest.WaitFor(t, 10*time.Second, "2 members in chat.open", func() bool { return roomMembers(t, admin, "chat.open") == 2 })
 	r2.Send(true, 0, frame.OpText, []byte("allowed"))
 	v2.ExpectMessage(frame.OpText, []byte("allowed"))
 
@@ -395,7 +395,7 @@ func TestAuthExpiry(t *testing.T) {
 			m := mustUpgrade(t, dialToken(t, addr, "/room/expiring", short("short-member"), viaQuery), "short-lived member")
 			stay := mustUpgrade(t, dialToken(t, addr, "/room/expiring", hsToken(t, "long-member", "expiring"), viaHeader), "long-lived member")
 			e.Echo(frame.OpText, []byte("before expiry"))
-			eventually(t, 10*time.Second, "2 members", func() bool { return roomMembers(t, admin, "expiring") == 2 })
+			wstest.WaitFor(t, 10*time.Second, "2 members", func() bool { return roomMembers(t, admin, "expiring") == 2 })
 			if grace > 0 {
 				// Past exp, inside the grace: still served.
 				time.Sleep(time.Until(exp.Add(grace / 3)))
@@ -422,7 +422,7 @@ func TestAuthExpiry(t *testing.T) {
 				}
 			}
 			// The expired member left the room; the other one stays served.
-			eventually(t, 10*time.Second, "the expired member to leave", func() bool { return roomMembers(t, admin, "expiring") == 1 })
+			wstest.WaitFor(t, 10*time.Second, "the expired member to leave", func() bool { return roomMembers(t, admin, "expiring") == 1 })
 			expectAlive(t, stay, "long-lived member")
 			opsWaitMetric(t, admin, "wsgate_connections_closed_total{reason=token_expired} == 2", func(p *promScrape) bool {
 				return p.sum("wsgate_connections_closed_total", map[string]string{"reason": "token_expired"}) == 2

@@ -412,16 +412,3 @@ func expectAlive(tb testing.TB, c *wstest.Conn, what string) {
 func metricDelta(after, before *promScrape, name string, labels map[string]string) float64 {
 	return after.sum(name, labels) - before.sum(name, labels)
 }
-
-// eventually polls cond every 10 ms until it holds, failing the test with
-// what after timeout.
-func eventually(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}

@@ -261,7 +261,7 @@ func TestRateLimitFlood(t *testing.T) {
 		c := mustUpgrade(t, dialToken(t, addr, "/room/flood.room", hsToken(t, "flood-room", "flood.room"), viaHeader), "flooder")
 		m := mustUpgrade(t, dialToken(t, addr, "/room/flood.room", hsToken(t, "flood-member", "flood.room"), viaHeader), "member")
 		w := mustUpgrade(t, dialToken(t, addr, "/room/flood.room", hsToken(t, "flood-marker", "flood.room"), viaHeader), "marker")
-		eventually(t, 10*time.Second, "3 members", func() bool { return roomMembers(t, admin, "flood.room") == 3 })
+		wstest.WaitFor(t, 10*time.Second, "3 members", func() bool { return roomMembers(t, admin, "flood.room") == 3 })
 		msgs := numbered("p", 30, 8)
 		r := flood(t, c, frame.OpText, msgs)
 		if len(r.echoes) != 0 || len(r.errs) != closeAfter-1 || r.code != frame.ClosePolicyViolation {

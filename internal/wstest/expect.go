@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/wsgate/wsgate/frame"
 )
@@ -165,4 +166,17 @@ func Diff(got, want []byte) string {
 	}
 	return fmt.Sprintf("got %d bytes, want %d; first difference at offset %d: got %q, want %q",
 		len(got), len(want), i, show(got), show(want))
+}
+
+// WaitFor polls cond every 10 ms until it holds, failing the test with
+// what after timeout.
+func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

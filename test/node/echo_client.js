@@ -27,17 +27,9 @@
 'use strict';
 
 const WebSocket = require('ws');
-const { Inbox, withTimeout } = require('./inbox');
+const { Inbox, withTimeout, parseSize } = require('./inbox');
 
 const DEFAULT_SIZES = '0,1,125,126,65535,65536,1MiB,16MiB';
-
-function parseSize(text) {
-  const m = /^\s*(\d+)\s*(b|kib|mib)?\s*$/i.exec(text);
-  if (!m) throw new Error(`bad size ${JSON.stringify(text)}`);
-  const unit = (m[2] || 'b').toLowerCase();
-  const mult = unit === 'mib' ? 1 << 20 : unit === 'kib' ? 1 << 10 : 1;
-  return Number(m[1]) * mult;
-}
 
 function parseWindowBits(name, text) {
   const n = Number(text);

@@ -58,4 +58,13 @@ function withTimeout(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-module.exports = { Inbox, withTimeout };
+// parseSize reads a byte count such as 125, 64KiB or 16MiB.
+function parseSize(text) {
+  const m = /^\s*(\d+)\s*(b|kib|mib)?\s*$/i.exec(text);
+  if (!m) throw new Error(`bad size ${JSON.stringify(text)}`);
+  const unit = (m[2] || 'b').toLowerCase();
+  const mult = unit === 'mib' ? 1 << 20 : unit === 'kib' ? 1 << 10 : 1;
+  return Number(m[1]) * mult;
+}
+
+module.exports = { Inbox, withTimeout, parseSize };

@@ -29,15 +29,7 @@
 
 const fs = require('fs');
 const WebSocket = require('ws');
-const { withTimeout } = require('./inbox');
-
-function parseSize(text) {
-  const m = /^\s*(\d+)\s*(b|kib|mib)?\s*$/i.exec(text);
-  if (!m) throw new Error(`bad size ${JSON.stringify(text)}`);
-  const unit = (m[2] || 'b').toLowerCase();
-  const mult = unit === 'mib' ? 1 << 20 : unit === 'kib' ? 1 << 10 : 1;
-  return Number(m[1]) * mult;
-}
+const { withTimeout, parseSize } = require('./inbox');
 
 function parseArgs(argv) {
   const opts = {
