@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 	"unsafe"
-
-	"github.com/lesismal/nbio"
 )
 
 // TestCompactAddrsEnabled fails when the nbio in go.mod no longer has the
@@ -19,16 +17,16 @@ func TestCompactAddrsEnabled(t *testing.T) {
 	}
 }
 
-// addrHandler records each opened connection's addresses as the handler
-// sees them in OnOpen.
+// addrHandler records each connection's addresses as the handler sees
+// them when its first bytes arrive.
 type addrHandler struct {
 	testHandler
 	seen chan [2]net.Addr
 }
 
-func (h *addrHandler) OnOpen(nc *nbio.Conn) Session {
-	h.seen <- [2]net.Addr{nc.LocalAddr(), nc.RemoteAddr()}
-	return &testSession{}
+func (h *addrHandler) OnData(_ *Loop, ps Session, _ []byte) {
+	c := ps.PollerConn()
+	h.seen <- [2]net.Addr{c.LocalAddr(), c.RemoteAddr()}
 }
 
 // TestCompactAddrs opens connections over IPv4 and IPv6 from known source
@@ -62,11 +60,14 @@ func TestCompactAddrs(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer c.Close()
+				if _, err := c.Write([]byte("x")); err != nil {
+					t.Fatal(err)
+				}
 				var got [2]net.Addr
 				select {
 				case got = <-h.seen:
 				case <-time.After(5 * time.Second):
-					t.Fatal("OnOpen not called")
+					t.Fatal("OnData not called")
 				}
 				if got[0].String() != target || got[0].Network() != "tcp" {
 					t.Errorf("local %q (%s), want %q (tcp)", got[0], got[0].Network(), target)

@@ -67,14 +67,14 @@ type outQueue struct {
 
 var queuePool = sync.Pool{New: func() any { return &outQueue{items: make([]qitem, 0, 8)} }}
 
-// NetConn returns the underlying nbio connection.
-func (c *Conn) NetConn() *nbio.Conn { return c.nc }
-
 // Engine returns the engine serving c.
 func (c *Conn) Engine() *Engine { return c.e }
 
 // FD returns the socket's file descriptor.
 func (c *Conn) FD() int { return int(c.fd) }
+
+// LocalAddr returns the address the connection was accepted on.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 
 // RemoteAddr returns the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }

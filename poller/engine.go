@@ -36,22 +36,23 @@ type Session interface {
 }
 
 // Handler receives the Engine's events. OnOpen and OnData run on poller
-// goroutines (OnData always on the connection's own poller, so calls for one
+// goroutines (OnData always on the connection's own Loop, so calls for one
 // connection never overlap); OnTimer runs on the wheel goroutine; OnClose
 // runs once per connection.
 //
 // With TLS, OnData gets plaintext. It still never overlaps with OnData for
-// any connection of the same poller (fd % Pollers): the one call that can
-// come from a TLS handshake goroutine (bytes that arrived with the end of
-// the handshake) holds the poller's lock, which the poller holds around
-// its own OnData calls.
+// any other connection of the same Loop: the one call that can come from a
+// TLS handshake goroutine (bytes that arrived with the end of the
+// handshake) holds the Loop's lock, which the Loop holds around its own
+// OnData calls.
 type Handler interface {
 	// OnOpen returns the Session for a new connection. Returning nil closes
 	// the connection.
-	OnOpen(nc *nbio.Conn) Session
-	// OnData gets bytes read from the connection. data aliases the poller's
-	// shared read buffer and is valid only until OnData returns.
-	OnData(s Session, data []byte)
+	OnOpen() Session
+	// OnData gets bytes read from the connection, on the Loop l that
+	// serves it. data aliases the loop's shared read buffer and is valid
+	// only until OnData returns.
+	OnData(l *Loop, s Session, data []byte)
 	// OnTimer is called when the connection's timer, armed with
 	// Engine.Schedule, fires.
 	OnTimer(s Session)
@@ -94,6 +95,9 @@ type Config struct {
 	// runs on a short-lived goroutine); further connections wait their
 	// turn, holding only the bytes they sent. Default 1024.
 	TLSHandshakes int
+	// LoopData, when set, makes each Loop's Data when the Loop first
+	// serves a connection.
+	LoopData func(index int) any
 }
 
 // Engine runs the event loop.
@@ -109,6 +113,7 @@ type Engine struct {
 	tls   *tlsEngine // nil for plain TCP
 	// interned are the shared local addresses (addr.go).
 	interned addrIntern
+	loops    loops // loop.go
 }
 
 type ioStats struct {
@@ -171,9 +176,11 @@ func New(cfg Config, h Handler) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{h: h, wp: wp, open: cfg.OpenTimeout, data: cfg.Data, io: make([]ioStats, cfg.Pollers)}
+	e.loops.make = cfg.LoopData
 	e.wheel = newWheel(cfg.Tick, cfg.Pollers, e.fire)
 	if cfg.TLS != nil {
 		e.tls = newTLSEngine(cfg)
+		e.loops.tls = max(cfg.ReadBufferSize, 2*tlsChunk)
 	}
 	logging.SetLevel(logging.LevelNone)
 	e.nb = nbio.NewEngine(nbio.Config{
@@ -285,8 +292,12 @@ func (e *Engine) Stop() {
 }
 
 // AddConn adopts an established connection (a dialled client connection,
-// for instance) into the event loop.
-func (e *Engine) AddConn(c net.Conn) (*nbio.Conn, error) { return e.nb.AddConn(c) }
+// for instance) into the event loop: the Handler's OnOpen makes its
+// Session as for an accepted one.
+func (e *Engine) AddConn(c net.Conn) error {
+	_, err := e.nb.AddConn(c)
+	return err
+}
 
 // Data returns Config.Data.
 func (e *Engine) Data() any { return e.data }
@@ -318,7 +329,7 @@ func (e *Engine) fire(n *TimerNode) {
 
 func (e *Engine) onOpen(nc *nbio.Conn) {
 	e.compactAddrs(nc)
-	s := e.h.OnOpen(nc)
+	s := e.h.OnOpen()
 	if s == nil {
 		nc.Close()
 		return
@@ -350,7 +361,7 @@ func (e *Engine) onData(nc *nbio.Conn, data []byte) {
 		return
 	}
 	if s, ok := nc.Session().(Session); ok {
-		e.h.OnData(s, data)
+		e.h.OnData(e.loopOf(nc), s, data)
 	}
 }
 

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/lesismal/nbio"
 )
 
 // testSession is a minimal protocol: it records data and timer firings.
@@ -28,12 +26,12 @@ type testHandler struct {
 	echo   bool
 }
 
-func (h *testHandler) OnOpen(nc *nbio.Conn) Session {
+func (h *testHandler) OnOpen() Session {
 	s := &testSession{}
 	return s
 }
 
-func (h *testHandler) OnData(ps Session, data []byte) {
+func (h *testHandler) OnData(_ *Loop, ps Session, data []byte) {
 	s := ps.(*testSession)
 	if len(data) > 0 && data[0] == '!' && h.opened != nil {
 		h.opened <- s

@@ -39,7 +39,7 @@ import (
 //     writes that to the socket. A full socket waits for EPOLLOUT on the
 //     write poller exactly as plain connections do.
 //
-// Locks, outermost first: the poller's lock (tlsSlot.mu, only in TLS
+// Locks, outermost first: the Loop's lock (Loop.mu, only in TLS
 // engines), tls.Conn's input lock, the nbio connection's lock, tls.Conn's
 // output lock, tlsConn.mu. tlsConn.mu is innermost: nothing is called
 // while holding it but copies and the non-blocking write syscall.
@@ -79,18 +79,10 @@ const (
 
 // tlsEngine is an Engine's TLS part.
 type tlsEngine struct {
-	cfg   *tls.Config
-	slots []tlsSlot // by fd % pollers
-	hs    hsLimiter
-	ok    atomic.Uint64
-	fail  atomic.Uint64
-}
-
-// tlsSlot is one poller's lock and plaintext buffer.
-type tlsSlot struct {
-	mu  sync.Mutex
-	buf []byte
-	_   [32]byte
+	cfg  *tls.Config
+	hs   hsLimiter
+	ok   atomic.Uint64
+	fail atomic.Uint64
 }
 
 // tlsConn is one TLS connection's state. Ownership: st is atomic and
@@ -150,10 +142,7 @@ func newTLSEngine(cfg Config) *tlsEngine {
 		tc.MinVersion = tls.VersionTLS12
 	}
 	tc.DynamicRecordSizingDisabled = true
-	t := &tlsEngine{cfg: tc, slots: make([]tlsSlot, cfg.Pollers)}
-	for i := range t.slots {
-		t.slots[i].buf = make([]byte, max(cfg.ReadBufferSize, 2*tlsChunk))
-	}
+	t := &tlsEngine{cfg: tc}
 	t.hs.max = cfg.TLSHandshakes
 	if t.hs.max <= 0 {
 		t.hs.max = defaultTLSHandshakes
@@ -189,23 +178,21 @@ func sessionOf(nc *nbio.Conn) Session {
 // tlsState returns c's TLS state; c.tls must be set.
 func (c *Conn) tlsState() *tlsConn { return c.nc.Session().(*tlsConn) }
 
-func (e *Engine) slot(fd int) *tlsSlot { return &e.tls.slots[fd%len(e.tls.slots)] }
-
 // onDataTLS serves a read on a TLS engine, under the poller's lock.
 func (e *Engine) onDataTLS(nc *nbio.Conn, data []byte) {
-	sl := e.slot(nc.Hash())
-	sl.mu.Lock()
-	defer sl.mu.Unlock()
+	l := e.loopOf(nc)
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	ts, ok := nc.Session().(*tlsConn)
 	if !ok {
 		if s, ok := nc.Session().(Session); ok { // a plain conn from AddConn
-			e.h.OnData(s, data)
+			e.h.OnData(l, s, data)
 		}
 		return
 	}
 	if ts.st.Load() == tlsOpen {
 		ts.cur = data
-		e.readTLS(ts, sl)
+		e.readTLS(ts, l)
 		return
 	}
 	ts.mu.Lock()
@@ -232,9 +219,9 @@ func (e *Engine) onDataTLS(nc *nbio.Conn, data []byte) {
 }
 
 // readTLS decrypts what the pipe holds and hands the plaintext to the
-// handler; the caller holds the poller's lock.
-func (e *Engine) readTLS(ts *tlsConn, sl *tlsSlot) {
-	buf := sl.buf
+// handler; the caller holds the Loop's lock.
+func (e *Engine) readTLS(ts *tlsConn, l *Loop) {
+	buf := l.tls
 	n := 0
 	var err error
 	for ts.st.Load() == tlsOpen {
@@ -244,7 +231,7 @@ func (e *Engine) readTLS(ts *tlsConn, sl *tlsSlot) {
 		drained := err == nil && m > 0 && ts.drained()
 		if err != nil || drained || len(buf)-n < tlsChunk {
 			if n > 0 {
-				e.h.OnData(ts.sess, buf[:n])
+				e.h.OnData(l, ts.sess, buf[:n])
 				n = 0
 			}
 		}
@@ -325,9 +312,9 @@ func (e *Engine) handshake(ts *tlsConn) {
 		ts.c.nc.CloseWithError(err)
 		return
 	}
-	sl := e.slot(int(ts.c.fd))
-	sl.mu.Lock()
-	defer sl.mu.Unlock()
+	l := e.loopOf(ts.c.nc)
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	ts.mu.Lock()
 	if ts.st.Load() == tlsClosed {
 		ts.mu.Unlock()
@@ -341,7 +328,7 @@ func (e *Engine) handshake(ts *tlsConn) {
 	// The last flight (TLS 1.2) and anything queued meanwhile go out;
 	// then whatever arrived with the client's Finished is served.
 	_ = ts.c.Flush()
-	e.readTLS(ts, sl)
+	e.readTLS(ts, l)
 }
 
 // fireTLS handles a TLS connection's timer: during the handshake it is

@@ -94,3 +94,22 @@ func (h *Hub[M]) CountUser(user string) int {
 func (h *Hub[M]) Users() int {
 	return h.users.len()
 }
+
+// ValidName reports whether a room name is acceptable: 1-128 characters
+// from a conservative set (A-Z a-z 0-9 . _ - : @ ~) that needs no escaping
+// in paths, logs or subjects of other systems.
+func ValidName(name string) bool {
+	if len(name) == 0 || len(name) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.' || c == '_' || c == '-' || c == ':' || c == '@' || c == '~':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -20,7 +20,7 @@ func heapAlloc() uint64 {
 // runtime and testing noise; one cycle's members alone are 5,000 x 1 KiB.
 const leakMargin = 128 << 10
 
-// TestLeakCycles is issue 4's leak test at the hub level: 10 cycles of
+// TestLeakCycles is the leak test at the hub level: 10 cycles of
 // 5,000 members that join several rooms each (one private, shared ones of
 // 10, 100 and 5,000 members) and the user index, then leave, half through
 // LeaveAll and half one room at a time, in random order. Every cycle must

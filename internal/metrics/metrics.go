@@ -39,6 +39,12 @@ type Metrics struct {
 	Dropped *vm.Counter
 	// RateLimited counts rate-limit hits by kind.
 	RateLimited []*vm.Counter
+	// Undelivered counts deliveries skipped because the member was
+	// already closing when its room's message was fanned out.
+	Undelivered *vm.Counter
+	// Overloaded counts publishes (and /ws joins and leaves) refused
+	// because their room's fan-out queue was full.
+	Overloaded *vm.Counter
 	// ForbiddenJoin and ForbiddenPublish count joins and publishes a
 	// token's permissions refused (the connection stays up).
 	ForbiddenJoin, ForbiddenPublish *vm.Counter
@@ -121,6 +127,8 @@ func New(reasons, results, limits []string, pollers int, g Gauges) *Metrics {
 	for _, l := range limits {
 		m.RateLimited = append(m.RateLimited, s.NewCounter(`wsgate_rate_limited_total{kind="`+l+`"}`))
 	}
+	m.Overloaded = s.NewCounter("wsgate_overloaded_total")
+	m.Undelivered = s.NewCounter("wsgate_undelivered_total")
 	m.ForbiddenJoin = s.NewCounter(`wsgate_forbidden_total{action="join"}`)
 	m.ForbiddenPublish = s.NewCounter(`wsgate_forbidden_total{action="publish"}`)
 	m.WorkerSeconds = s.NewPrometheusHistogramExt("wsgate_worker_job_duration_seconds", latencyBuckets)

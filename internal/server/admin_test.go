@@ -53,6 +53,31 @@ func adminDo(tb testing.TB, method, base, path, body string, header ...string) (
 
 func adminBase(srv *Server) string { return "http://" + srv.AdminAddr().String() }
 
+// The admin API's JSON bodies, as a client writes and reads them.
+type (
+	publishRequest struct {
+		Room    string `json:"room,omitempty"`
+		Payload string `json:"payload"`
+		Binary  bool   `json:"binary,omitempty"`
+	}
+	publishResponse struct {
+		Room       string `json:"room"`
+		User       string `json:"user"`
+		Recipients int    `json:"recipients"`
+	}
+	roomInfo struct {
+		Name    string `json:"name"`
+		Members int    `json:"members"`
+	}
+	memStats struct {
+		Conns      int64  `json:"conns"`
+		HeapInuse  uint64 `json:"heap_inuse"`
+		Sys        uint64 `json:"sys"`
+		NumGC      uint32 `json:"num_gc"`
+		Goroutines int    `json:"goroutines"`
+	}
+)
+
 // publishBody returns a JSON publish request.
 func publishBody(room string, payload []byte, binary bool) string {
 	req := publishRequest{Room: room, Payload: string(payload), Binary: binary}

@@ -203,7 +203,7 @@ func TestConnSize(t *testing.T) {
 // poller.Conn's Tag byte without disturbing each other.
 func TestTagPacking(t *testing.T) {
 	var c conn
-	for _, k := range []endpointKind{endpointEcho, endpointRoom, endpointMux} {
+	for _, k := range []endpointKind{1, 2, 7, maxEndpoints} {
 		for _, bits := range []int{0, 8, 9, 12, 15} {
 			c.setEndpoint(k)
 			c.setDfl(bits)

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/auth"
@@ -129,7 +128,7 @@ func (h *handshake) admit() error {
 		h.id = id
 		h.user = append(h.user[:0], id.Subject...)
 	}
-	if h.kind == endpointRoom && h.id != nil && !h.id.CanJoinBytes(h.room) {
+	if len(h.room) > 0 && h.id != nil && !h.id.CanJoinBytes(h.room) { // a path that names a room joins it
 		s.m.ForbiddenJoin.Inc()
 		return errRoomForbidden
 	}
@@ -163,28 +162,6 @@ func (c *conn) releaseCount() {
 		user = c.ext.user
 	}
 	c.srv().guard.counter.Release(user, c.RemoteAddrPort().Addr())
-}
-
-// identity returns the connection's verified token, or nil (anonymous).
-func (c *conn) identity() *auth.Identity {
-	if c.ext == nil {
-		return nil
-	}
-	return c.ext.id
-}
-
-// mayJoin reports whether the connection's token allows joining room; an
-// anonymous connection (dev or -anonymous) may join any room.
-func (c *conn) mayJoin(room string) bool {
-	id := c.identity()
-	return id == nil || id.CanJoin(room)
-}
-
-// mayPublish reports whether the connection's token allows publishing to
-// room; an anonymous connection may publish anywhere.
-func (c *conn) mayPublish(room string) bool {
-	id := c.identity()
-	return id == nil || id.CanPublish(room)
 }
 
 // allowMessage applies the per-connection and per-user rate limits to one
@@ -248,7 +225,7 @@ func (c *conn) rateViolation(scope string) bool {
 	}
 	s := c.srv()
 	if s.guard.policy.Violation(&c.rl.v) == limits.Close {
-		c.failWith(frame.ClosePolicyViolation, limits.CloseReason, reasonPolicy)
+		c.close(frame.ClosePolicyViolation, limits.CloseReason, reasonPolicy, closeAfterBatch)
 		return false
 	}
 	left := int(s.guard.policy.CloseAfter) - int(c.rl.v.Count())
@@ -258,88 +235,14 @@ func (c *conn) rateViolation(scope string) bool {
 	m = append(m, " rate limit exceeded; closing after "...)
 	m = strconv.AppendInt(m, int64(left), 10)
 	m = append(m, " more"...)
-	c.sendError("rate_limited", "", nil, bytesString(m))
+	c.ep().proto.Refuse(c, "rate_limited", "", bytesString(m))
 	return false
-}
-
-// failWith closes the connection from its own poller goroutine (inside
-// OnMessage): the close frame goes out after what is already batched.
-func (c *conn) failWith(code frame.CloseCode, reason string, why closeReason) {
-	if !c.casState(stateOpen, stateClosing) {
-		return
-	}
-	c.setReason(why)
-	b := c.batch()
-	b.b = frame.AppendClose(b.b, code, reason)
-	c.srv().eng.Schedule(&c.Conn, c.srv().cfg.CloseTimeout)
-}
-
-// batch returns the output batch of the connection's poller goroutine.
-func (c *conn) batch() *batch {
-	s := c.srv()
-	return &s.batches[c.FD()%len(s.batches)]
-}
-
-// sendError appends a JSON error message to the connection's output batch
-// (from its poller goroutine):
-//
-//	{"type":"error","code":"forbidden","room":"chat.a","id":7,"message":"..."}
-//
-// room (cut to 128 bytes) is omitted when empty; id, the JSON text of a
-// /ws command's id, when nil.
-func (c *conn) sendError(code, room string, id []byte, msg string) {
-	var buf [512]byte
-	p := append(buf[:0], `{"type":"error","code":`...)
-	p = appendJSONString(p, code)
-	if room != "" {
-		p = append(p, `,"room":`...)
-		p = appendJSONString(p, room[:min(len(room), 128)])
-	}
-	if id != nil {
-		p = append(p, `,"id":`...)
-		p = append(p, id...)
-	}
-	p = append(p, `,"message":`...)
-	p = appendJSONString(p, msg)
-	p = append(p, '}')
-	b := c.batch()
-	b.b = frame.AppendFrame(b.b, true, 0, frame.OpText, p)
-}
-
-// appendJSONString appends s as a JSON string. Control characters,
-// quotes and backslashes are escaped; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && n == 1 {
-				dst = append(dst, `\ufffd`...)
-			} else {
-				dst = append(dst, s[i:i+n]...)
-			}
-			i += n
-			continue
-		}
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-		default:
-			dst = append(dst, c)
-		}
-		i++
-	}
-	return append(dst, '"')
 }
 
 // expiryDelay returns how long until the connection's token (plus grace)
 // expires, and false when it has none.
 func (c *conn) expiryDelay() (time.Duration, bool) {
-	id := c.identity()
+	id := c.Identity()
 	if id == nil || id.Expires.IsZero() {
 		return 0, false
 	}
@@ -367,3 +270,6 @@ func (s *Server) warnInsecure() {
 		s.log.Warn("rate limits and connection maxima are off (-no-limits)")
 	}
 }
+
+// limitNames label wsgate_rate_limited_total{kind}.
+var limitNames = [...]string{"messages", "bytes", "user_messages", "user_bytes", "connection_rate", "connections_per_ip", "connections_per_user", "connections_total"}

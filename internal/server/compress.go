@@ -5,7 +5,7 @@ import (
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/frame/deflate"
-	"github.com/wsgate/wsgate/poller"
+	"github.com/wsgate/wsgate/internal/fanout"
 )
 
 // Deflate state per connection is one byte, conn.dfl: 0 when
@@ -72,10 +72,9 @@ func (c *conn) releaseDeflate() {
 	}
 }
 
-// inflate decompresses a compressed message into the poller's scratch
-// buffer, stopping at the message limit, and checks UTF-8 for text.
-func (c *conn) inflate(op frame.Opcode, payload []byte, b *batch) ([]byte, error) {
-	limit := c.sizeLimits().max
+// inflate decompresses a compressed message into the loop's scratch
+// buffer, stopping at limit (the endpoint's message limit), and checks UTF-8 for text.
+func (c *conn) inflate(op frame.Opcode, payload []byte, limit int64, b *batch) ([]byte, error) {
 	var out []byte
 	var err error
 	if c.ext != nil && c.ext.decomp != nil {
@@ -124,32 +123,15 @@ func (c *conn) appendMessage(dst []byte, op frame.Opcode, payload []byte, b *bat
 	return append(dst, z...)
 }
 
-// variantFor returns the frame of job j for a receiver with deflate state
-// dfl: the shared uncompressed frame, or a compressed variant built once
-// per window size and shared by every receiver with that size. The worker
-// owns vars and releases it after the job.
-func (s *Server) variantFor(j *job, dfl uint8, w *worker) *poller.Buf {
-	payload := j.buf.B[j.hdr:]
-	if dfl == 0 || len(payload) < s.cfg.DeflateThreshold {
-		return j.buf
-	}
-	v := &w.vars[dfl-deflate.MinWindowBits]
-	if *v == nil {
-		w.comp = deflate.Compress(w.comp[:0], payload, s.cfg.DeflateLevel, int(dfl))
-		*v, _ = frameBuf(frame.RSV1, j.op, w.comp)
-		s.m.DeflateRaw.Add(len(payload))
-		s.m.DeflateWire.Add(len(w.comp))
-	}
-	return *v
-}
-
-// deliverTakeover compresses j for c with c's own context and queues it
-// (context-takeover mode: one compression per receiver, that mode's cost).
-// The lock keeps compression order equal to queue order. It returns what
-// deliver returns; handled is false when c has no context of its own.
-func (s *Server) deliverTakeover(j *job, c *conn, w *worker) (first, ok, handled bool) {
-	payload := j.buf.B[j.hdr:]
-	if len(payload) < s.cfg.DeflateThreshold {
+// deliverTakeover compresses the message for c with c's own context and
+// queues it (context-takeover mode: one compression per receiver, that
+// mode's cost). The lock keeps compression order equal to queue order. It
+// returns what Queue returns; handled is false when c has no context of
+// its own or the message is under the threshold.
+func (c *conn) deliverTakeover(d *fanout.Delivery, f fanout.Format) (first, ok, handled bool) {
+	plain, hdr := d.Plain(f)
+	payload := plain.B[hdr:]
+	if len(payload) < c.srv().cfg.DeflateThreshold {
 		return false, false, false
 	}
 	c.ext.mu.Lock()
@@ -157,9 +139,10 @@ func (s *Server) deliverTakeover(j *job, c *conn, w *worker) (first, ok, handled
 	if c.ext.comp == nil {
 		return false, false, false
 	}
-	w.comp = c.ext.comp.Compress(w.comp[:0], payload)
-	fb, _ := frameBuf(frame.RSV1, j.op, w.comp)
-	first, ok = c.deliver(fb)
+	z := c.ext.comp.Compress(d.Scratch(), payload)
+	d.SetScratch(z)
+	fb, _ := fanout.FrameBuf(frame.RSV1, frame.Opcode(plain.B[0]&0x0f), z)
+	first, ok = c.Queue(fb)
 	fb.Release()
 	return first, ok, true
 }

@@ -37,11 +37,12 @@ const (
 )
 
 // conn is one client connection; it is kept small because a host holds
-// hundreds of thousands. Ownership: dec, ext.hs and the Tag byte (endpoint, deflate bits) belong to the
-// poller goroutine that runs OnData for this connection; state, lastRead
-// and gate are atomics shared with the wheel goroutine and
-// whichever goroutine closes the connection; poller.Conn guards its own
-// queue.
+// hundreds of thousands. Ownership: dec, rl, ext.hs and the Tag byte
+// (endpoint, deflate bits) belong to the event loop that runs OnData for
+// this connection; ext's other fields are set by that loop before the
+// state becomes open and only read afterwards; state, lastRead and gate
+// are atomics shared with the wheel goroutine and whichever goroutine
+// closes the connection; poller.Conn guards its own queue.
 type conn struct {
 	poller.Conn
 	ext      *connExt // room, user, split handshake, takeover state: only for connections that need them
@@ -96,17 +97,17 @@ func (c *conn) swapState(new uint32) uint32 {
 func (c *conn) storeState(new uint32) { c.swapState(new) }
 
 // endpoint returns the endpoint the connection was upgraded on (0 before
-// the upgrade). It and dflBits live in poller.Conn's Tag byte: bits 0-1
-// the endpoint kind, bits 2-5 the deflate window bits minus 7. Both are
-// set by the poller goroutine before the state becomes open.
-func (c *conn) endpoint() endpointKind { return endpointKind(c.Tag & 3) }
+// the upgrade). It and dflBits live in poller.Conn's Tag byte: bits 0-3
+// the endpoint kind (1-15), bits 4-7 the deflate window bits minus 7. Both
+// are set by the event loop before the state becomes open.
+func (c *conn) endpoint() endpointKind { return endpointKind(c.Tag & 15) }
 
-func (c *conn) setEndpoint(k endpointKind) { c.Tag = c.Tag&^3 | uint8(k)&3 }
+func (c *conn) setEndpoint(k endpointKind) { c.Tag = c.Tag&^15 | uint8(k)&15 }
 
 // dflBits returns the negotiated server window bits, 0 without
 // permessage-deflate.
 func (c *conn) dflBits() uint8 {
-	if b := c.Tag >> 2 & 15; b != 0 {
+	if b := c.Tag >> 4; b != 0 {
 		return b + 7
 	}
 	return 0
@@ -117,7 +118,7 @@ func (c *conn) setDfl(bits int) {
 	if bits != 0 {
 		b = uint8(bits-7) & 15
 	}
-	c.Tag = c.Tag&^(15<<2) | b<<2
+	c.Tag = c.Tag&15 | b<<4
 }
 
 // closeReason returns the recorded reason, or reasonNone.
@@ -182,26 +183,26 @@ func putHSBuf(b *[]byte) { hsBufPool.Put(b) }
 
 var crlfcrlf = []byte("\r\n\r\n")
 
-func (c *conn) onData(data []byte) {
+func (c *conn) onData(b *batch, data []byte) {
 	switch c.loadState() {
 	case stateHandshake:
-		c.onHandshakeData(data)
+		c.onHandshakeData(b, data)
 	case stateOpen, stateClosing:
 		c.lastRead.Store(int32(c.srv().eng.Now()))
 		if c.gate.Load()&gatePinged != 0 {
 			c.gate.And(^uint32(gatePinged))
 		}
-		c.feed(data)
+		c.feed(b, data)
 	}
 }
 
 // onHandshakeData accumulates the request until CRLFCRLF. A request that
 // arrives whole in one read is parsed in place, without a copy.
-func (c *conn) onHandshakeData(data []byte) {
+func (c *conn) onHandshakeData(b *batch, data []byte) {
 	limit := c.srv().cfg.MaxHeader
 	if c.ext == nil || c.ext.hs == nil {
 		if i := bytes.Index(data, crlfcrlf); i >= 0 && i+4 <= limit {
-			c.onRequest(data[:i+4], data[i+4:])
+			c.onRequest(b, data[:i+4], data[i+4:])
 			return
 		}
 		if len(data) >= limit {
@@ -222,7 +223,7 @@ func (c *conn) onHandshakeData(data []byte) {
 	from := max(old-3, 0)
 	if i := bytes.Index((*buf)[from:], crlfcrlf); i >= 0 {
 		end := from + i + 4
-		c.onRequest((*buf)[:end], data[end-old:])
+		c.onRequest(b, (*buf)[:end], data[end-old:])
 		c.ext.hs = nil
 		putHSBuf(buf)
 		return
@@ -236,7 +237,7 @@ func (c *conn) onHandshakeData(data []byte) {
 
 // onRequest upgrades the connection for a complete request; rest holds any
 // bytes that followed the request in the same read (early frames).
-func (c *conn) onRequest(req, rest []byte) {
+func (c *conn) onRequest(b *batch, req, rest []byte) {
 	s := c.srv()
 	// Claim the connection from the handshake timer (and the drain): a
 	// connection is either timed out, never counted, or upgraded, never
@@ -256,48 +257,13 @@ func (c *conn) onRequest(req, rest []byte) {
 	}
 	h := s.hsPool.Get().(*handshake)
 	h.ip = ip
-	resp, kind, err := h.upgrade(req)
+	u, resp, err := h.upgrade(req)
 	if err != nil {
 		c.rejectWith(resp, err) // resp aliases h: write it before h goes back
 		s.hsPool.Put(h)
 		return
 	}
-	c.setEndpoint(kind)
-	if h.counted {
-		c.gate.Or(gateCounted)
-	}
-	if len(h.room) > 0 || len(h.user) > 0 || h.id != nil || kind == endpointMux {
-		if c.ext == nil {
-			c.ext = &connExt{}
-		}
-		c.ext.mux = newMuxState(kind)
-		c.ext.room, c.ext.user, c.ext.id = string(h.room), h.userID, h.id
-		if h.id != nil && c.ext.room != "" {
-			c.ext.readOnly = !h.id.CanPublish(c.ext.room)
-		}
-	}
-	if p, ok := h.neg.Accepted(); ok && s.cfg.Deflate {
-		c.setupDeflate(p)
-	}
-	if c.dflBits() != 0 {
-		c.dec.Init(&c.sizeLimits().dfl, false, true)
-	} else {
-		c.dec.Init(&c.sizeLimits().plain, false, false)
-	}
-	c.storeState(stateOpen)
-	if c.ext != nil && (c.ext.room != "" || c.ext.user != "") {
-		// Queue the 101 first, then join, then flush: a message fanned
-		// out the moment the client is in the room goes out after the 101,
-		// and a client that has read its 101 misses nothing published
-		// after that.
-		rb := poller.NewBuf(len(resp))
-		rb.B = append(rb.B, resp...)
-		_, _ = c.Send(rb)
-		c.joinRooms()
-		_ = c.Flush()
-	} else {
-		_ = c.Write(resp)
-	}
+	c.open(u) // queues u.resp, which aliases h
 	s.hsPool.Put(h)
 	s.accepted.Add(1)
 	s.m.Handshakes[hsOK].Inc()
@@ -305,8 +271,49 @@ func (c *conn) onRequest(req, rest []byte) {
 	c.lastRead.Store(int32(s.eng.Now()))
 	c.scheduleCheck()
 	if len(rest) > 0 {
-		c.feed(rest)
+		c.feed(b, rest)
 	}
+}
+
+// open applies a successful handshake: the connection takes its endpoint,
+// identity and codec settings, queues the 101, lets its protocol open
+// (joining rooms), and flushes. A message fanned out the moment the client
+// is in a room goes out after the 101, and a client that has read its 101
+// misses nothing published after that.
+func (c *conn) open(u upgraded) {
+	c.setEndpoint(u.kind)
+	if u.counted {
+		c.gate.Or(gateCounted)
+	}
+	if u.room != "" || u.user != "" || u.id != nil {
+		if c.ext == nil {
+			c.ext = &connExt{}
+		}
+		c.ext.room, c.ext.user, c.ext.id = u.room, u.user, u.id
+	}
+	if u.dflOK {
+		c.setupDeflate(u.deflate)
+	}
+	ep := c.ep()
+	if c.dflBits() != 0 {
+		c.dec.Init(&ep.lim.dfl, false, true)
+	} else {
+		c.dec.Init(&ep.lim.plain, false, false)
+	}
+	c.storeState(stateOpen)
+	rb := poller.NewBuf(len(u.resp))
+	rb.B = append(rb.B, u.resp...)
+	_, _ = c.Send(rb)
+	if st := ep.proto.Open(c); st != nil {
+		if c.ext == nil {
+			c.ext = &connExt{}
+		}
+		c.ext.state = st
+	}
+	if u.user != "" {
+		c.srv().hub.AddUser(u.user, c)
+	}
+	_ = c.Conn.Flush()
 }
 
 // reject answers the handshake with err's HTTP status and reason.
@@ -332,136 +339,67 @@ func (c *conn) rejectWith(resp []byte, err error) {
 
 // feed runs the decoder over data and writes what the handlers produced
 // with one write.
-func (c *conn) feed(data []byte) {
+func (c *conn) feed(b *batch, data []byte) {
 	err := c.dec.Feed(data, c)
-	b := &c.srv().batches[c.FD()%len(c.srv().batches)]
 	if err != nil {
 		var pe *frame.ProtocolError
-		if err == errStop || err == frame.ErrDecoderFailed || !errors.As(err, &pe) {
-			c.flushBatch(b)
+		if err != errStop && err != frame.ErrDecoderFailed && errors.As(err, &pe) {
+			// Fail the connection (RFC 6455 section 7.1.7).
+			c.close(pe.Code, pe.Msg, reasonForCode(pe.Code), closeFailed)
 			return
 		}
-		// Fail the connection (RFC 6455 section 7.1.7): the close frame
-		// with the code, then half-close so the peer reads it rather than
-		// a reset; anything more it sends is ignored, and the wheel drops
-		// the connection if the peer does not hang up first.
-		b.b = frame.AppendClose(b.b, pe.Code, pe.Msg)
-		c.setReason(reasonForCode(pe.Code))
-		c.storeState(stateFailed)
-		c.flushBatch(b)
-		if c.Queued() == 0 {
-			c.ShutdownWrite()
-		} else {
-			c.CloseWhenFlushed()
-		}
-		c.srv().eng.Schedule(&c.Conn, c.srv().cfg.CloseTimeout)
-		return
 	}
 	c.flushBatch(b)
-}
-
-func (c *conn) flushBatch(b *batch) {
-	if len(b.b) == 0 {
-		return
-	}
-	_ = c.Write(b.b)
-	if cap(b.b) > 1<<20 {
-		b.b = nil // do not pin a huge echo buffer
-	} else {
-		b.b = b.b[:0]
-	}
 }
 
 // errStop ends a Feed after a close frame: nothing after it is read.
 var errStop = errors.New("server: close frame received")
 
-// OnMessage implements frame.Handler.
+// OnMessage implements frame.Handler: the message is inflated, checked
+// and metered here, then handed to the endpoint's protocol.
 func (c *conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error {
 	if c.loadState() != stateOpen {
 		return nil // closing: data after our close frame is dropped
 	}
 	s := c.srv()
-	b := &s.batches[c.FD()%len(s.batches)]
+	ep := c.ep()
 	if compressed {
 		var err error
-		if payload, err = c.inflate(op, payload, b); err != nil {
+		if payload, err = c.inflate(op, payload, ep.lim.max, c.batch()); err != nil {
 			return err
 		}
-	} else if c.dflBits() != 0 && int64(len(payload)) > c.sizeLimits().max {
+	} else if c.dflBits() != 0 && int64(len(payload)) > ep.lim.max {
 		return frame.ErrMessageTooBig // the decoder's limit had deflate's slack
 	}
-	i := opIndex(op)
 	if s.cfg.Metrics {
+		i := opIndex(op)
 		s.m.MessagesIn[i].Inc()
 		s.m.BytesIn[i].Add(len(payload))
 	}
 	if !c.allowMessage(len(payload)) {
 		return nil
 	}
-	switch c.endpoint() {
-	case endpointEcho:
-		b.b = c.appendMessage(b.b, op, payload, b)
-		if s.cfg.Metrics {
-			s.m.MessagesOut[i].Inc()
-			s.m.BytesOut[i].Add(len(payload))
-		}
-		if len(b.b) >= 64<<10 {
-			c.flushBatch(b)
-		}
-	case endpointMux:
-		return c.onMux(op, payload)
-	case endpointRoom:
-		if c.ext.readOnly {
-			c.sendError("forbidden", c.ext.room, nil, "token does not allow publishing to this room; message dropped")
-			s.m.ForbiddenPublish.Inc()
-			return nil
-		}
-		// Frame once into a shared buffer; a worker fans it out.
-		fb, hdr := frameBuf(0, op, payload)
-		s.workers.submit(c.ext.room, job{buf: fb, hdr: hdr, op: op, room: c.ext.room, from: c})
-	}
-	return nil
+	return ep.proto.Message(c, op, payload)
 }
 
 // OnControl implements frame.Handler.
 func (c *conn) OnControl(op frame.Opcode, payload []byte) error {
-	b := &c.srv().batches[c.FD()%len(c.srv().batches)]
 	switch op {
 	case frame.OpPing:
 		// Pings count against the connection's message rate like data: a
 		// ping flood gets errors and then 1008, not a pong for every ping.
 		if c.loadState() == stateOpen && c.allowPing(len(payload)) {
+			b := c.batch()
 			b.b = frame.AppendFrame(b.b, true, 0, frame.OpPong, payload)
 		}
 	case frame.OpClose:
-		if c.casState(stateOpen, stateClosing) {
-			c.setReason(reasonPeerClose)
-			// Echo the peer's code (an empty close gets an empty close).
-			code, _, _ := frame.ParseClose(payload)
-			if code == frame.CloseNoStatus {
-				b.b = append(b.b, frame.CompiledCloseEmpty...)
-			} else {
-				b.b = frame.AppendClose(b.b, code, "")
-			}
-		}
-		c.flushBatch(b)
-		c.CloseWhenFlushed()
+		// Echo the peer's code (an empty close gets an empty close),
+		// unless this answers our own close; then close TCP.
+		code, _, _ := frame.ParseClose(payload)
+		c.close(code, "", reasonPeerClose, closeEcho)
 		return errStop
 	}
 	return nil
-}
-
-// Close initiates a close handshake with code and reason from any
-// goroutine; the connection is dropped if the peer has not answered within
-// the close timeout.
-func (c *conn) closeWith(code frame.CloseCode, reason string, why closeReason) {
-	if !c.casState(stateOpen, stateClosing) {
-		return
-	}
-	c.setReason(why)
-	var buf [2 + 2 + frame.MaxControlPayload]byte
-	_ = c.Write(frame.AppendClose(buf[:0], code, reason))
-	c.srv().eng.Schedule(&c.Conn, c.srv().cfg.CloseTimeout)
 }
 
 // scheduleCheck arms the timer for the next idle, ping or write check.
@@ -492,8 +430,19 @@ func (c *conn) onTimer() {
 		c.srv().m.Handshakes[hsTimeout].Inc()
 		_ = c.Close()
 		return
-	case stateRejected, stateClosing, stateFailed:
+	case stateClosing, stateFailed:
+		if c.stillFlushing() {
+			// What was queued before our close frame is still going out:
+			// wait for it (a drained client gets every message queued for
+			// it), as long as the socket takes bytes.
+			c.srv().eng.Schedule(&c.Conn, c.srv().cfg.CloseTimeout)
+			return
+		}
 		// The peer never finished closing.
+		c.setReason(reasonCloseTimeout)
+		_ = c.Close()
+		return
+	case stateRejected:
 		c.setReason(reasonCloseTimeout)
 		_ = c.Close()
 		return
@@ -503,7 +452,7 @@ func (c *conn) onTimer() {
 	}
 	s := c.srv()
 	if exp, ok := c.expiryDelay(); ok && exp <= 0 {
-		c.closeWith(CloseTokenExpired, "token expired", reasonTokenExpired)
+		c.close(CloseTokenExpired, "token expired", reasonTokenExpired, closeQueued)
 		return
 	}
 	now := s.eng.Now()
@@ -517,7 +466,7 @@ func (c *conn) onTimer() {
 	last := c.lastRead.Load()
 	idle := now - int64(last)
 	if s.cfg.IdleTimeout > 0 && idle >= s.eng.Ticks(s.cfg.IdleTimeout) {
-		c.closeWith(frame.CloseGoingAway, "idle timeout", reasonIdle)
+		c.close(frame.CloseGoingAway, "idle timeout", reasonIdle, closeQueued)
 		return
 	}
 	if s.cfg.PingInterval > 0 && idle >= s.eng.Ticks(s.cfg.PingInterval) && c.gate.Load()&gatePinged == 0 {

@@ -12,7 +12,8 @@ import (
 func (s *Server) Draining() bool { return s.draining.Load() }
 
 // Shutdown drains the server gracefully. Readiness turns false and the
-// listener stops accepting; then open connections are closed in batches
+// listener stops accepting; every fan-out job already accepted is
+// delivered to its members' queues; then open connections are closed in batches
 // of DrainBatch, DrainInterval apart, so clients do not all reconnect at
 // once. Each connection's close frame (1001, or 1012 with Restart) is
 // queued behind the messages already queued for it, so they are delivered
@@ -24,6 +25,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	defer cancel()
 
+	undelivered := s.m.Undelivered.Get()
+	// Every fan-out job accepted until now (admin API, /room, /ws) reaches
+	// its members' queues before anyone is closed; each close frame then
+	// goes behind what is queued for its connection.
+	if err := s.pool.Fence(ctx); err != nil {
+		s.log.Warn("drain: fan-out backlog not delivered in time", "pending_jobs", s.pool.Pending())
+	}
 	code, text := frame.CloseGoingAway, "server shutting down"
 	if s.cfg.Restart {
 		code, text = frame.CloseServiceRestart, "server restarting"
@@ -41,9 +49,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	err := s.waitClosed(ctx)
 	if err != nil {
-		s.log.Warn("drain timed out; dropping what is left", "open", s.open.Load())
+		s.log.Warn("drain timed out; dropping what is left", "open", s.open.Load(), "queued_bytes", s.eng.QueuedBytes())
 	}
 	s.Close()
+	if n := s.m.Undelivered.Get() - undelivered; n > 0 {
+		s.log.Warn("drain: deliveries skipped because their connection had already closed", "deliveries", n)
+	}
 	return err
 }
 
@@ -52,7 +63,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (c *conn) shutdownClose(code frame.CloseCode, text string) {
 	switch c.loadState() {
 	case stateOpen:
-		c.closeWith(code, text, reasonShutdown)
+		c.close(code, text, reasonShutdown, closeQueued)
 	case stateHandshake:
 		if c.casState(stateHandshake, stateClosed) {
 			c.setReason(reasonShutdown)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/auth"
+	"github.com/wsgate/wsgate/internal/hub"
 	"github.com/wsgate/wsgate/internal/limits"
 )
 
@@ -32,21 +33,6 @@ var (
 	errRoomForbidden = ws.RejectConnectionError(ws.RejectionStatus(http.StatusForbidden),
 		ws.RejectionReason("server: token does not allow joining this room"))
 )
-
-// endpointKind says which protocol serves an upgraded connection.
-type endpointKind uint8
-
-const (
-	endpointEcho endpointKind = iota + 1
-	endpointRoom
-	endpointMux // multi-room JSON commands (mux.go)
-)
-
-type route struct {
-	path   string
-	kind   endpointKind
-	prefix bool // path is a prefix; the rest names a room
-}
 
 var errBadRoom = ws.RejectConnectionError(ws.RejectionStatus(http.StatusBadRequest),
 	ws.RejectionReason("server: room name must be 1-128 characters of A-Z a-z 0-9 . _ - : @ ~"))
@@ -113,20 +99,20 @@ func (h *handshake) onRequest(uri []byte) error {
 		h.user = append(h.user[:0], queryValue(query, "user")...)
 	}
 	h.tok.Query(query)
-	for i := range h.srv.routes {
-		r := &h.srv.routes[i]
-		if r.prefix {
-			if name, ok := bytes.CutPrefix(path, []byte(r.path)); ok {
-				if !validName(string(name)) {
+	for i := range h.srv.endpoints {
+		e := &h.srv.endpoints[i]
+		if e.prefix {
+			if name, ok := bytes.CutPrefix(path, []byte(e.path)); ok {
+				if !hub.ValidName(string(name)) {
 					return errBadRoom
 				}
-				h.kind, h.room = r.kind, append(h.room[:0], name...)
+				h.kind, h.room = endpointKind(i+1), append(h.room[:0], name...)
 				return nil
 			}
 			continue
 		}
-		if string(path) == r.path {
-			h.kind = r.kind
+		if string(path) == e.path {
+			h.kind = endpointKind(i + 1)
 			return nil
 		}
 	}
@@ -140,7 +126,7 @@ func queryValue(query []byte, key string) []byte {
 	for len(query) > 0 {
 		var pair []byte
 		pair, query, _ = bytes.Cut(query, []byte("&"))
-		if k, v, ok := bytes.Cut(pair, []byte("=")); ok && string(k) == key && validName(string(v)) {
+		if k, v, ok := bytes.Cut(pair, []byte("=")); ok && string(k) == key && hub.ValidName(string(v)) {
 			return v
 		}
 	}
@@ -201,10 +187,24 @@ func (h *handshake) onBeforeUpgrade() (ws.HandshakeHeader, error) {
 	return nil, h.admit()
 }
 
+// upgraded is what a successful handshake decided about the connection.
+type upgraded struct {
+	// resp is the 101 response; it aliases the handshake object, so it
+	// must be written before the object goes back to its pool.
+	resp    []byte
+	kind    endpointKind
+	room    string         // from a prefix endpoint's path
+	user    string         // the token's subject, or ?user= in dev mode
+	id      *auth.Identity // nil for anonymous clients
+	counted bool           // admitted by the connection counter: release it at close
+	deflate deflate.Params
+	dflOK   bool // permessage-deflate was negotiated
+}
+
 // upgrade parses req (a complete request ending in CRLFCRLF). On success
-// it returns the 101 response; otherwise the error response and the
-// rejection.
-func (h *handshake) upgrade(req []byte) (resp []byte, kind endpointKind, err error) {
+// it returns what the handshake decided, the 101 response included;
+// otherwise the error response (aliasing h) and the rejection.
+func (h *handshake) upgrade(req []byte) (upgraded, []byte, error) {
 	h.req = req
 	h.out = h.out[:0]
 	h.kind = 0
@@ -220,15 +220,21 @@ func (h *handshake) upgrade(req []byte) (resp []byte, kind endpointKind, err err
 			h.srv.guard.counter.Release(h.userID, h.ip)
 			h.counted = false
 		}
-		return appendRejection(h.out[:0], err), 0, err
+		return upgraded{}, appendRejection(h.out[:0], err), err
 	}
 	if hs.Protocol == "" && h.bearer {
 		h.out = appendProtocolHeader(h.out, auth.ProtocolMarker)
 	}
+	u := upgraded{kind: h.kind, id: h.id, counted: h.counted, user: h.userID}
+	if len(h.room) > 0 {
+		u.room = string(h.room)
+	}
 	if p, ok := h.neg.Accepted(); ok && h.srv.cfg.Deflate {
 		h.out = appendExtensionHeader(h.out, p)
+		u.deflate, u.dflOK = p, true
 	}
-	return h.out, h.kind, nil
+	u.resp = h.out
+	return u, nil, nil
 }
 
 // appendRejection writes our own HTTP error response for err. gobwas/ws

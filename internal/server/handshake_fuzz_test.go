@@ -50,8 +50,9 @@ func FuzzHandshake(f *testing.F) {
 	f.Fuzz(func(t *testing.T, req []byte) {
 		h := newHandshake(s)
 		in := append([]byte(nil), req...)
-		resp, kind, err := h.upgrade(in)
+		u, resp, err := h.upgrade(in)
 		if err == nil {
+			resp, kind := u.resp, u.kind
 			if !bytes.HasPrefix(resp, []byte("HTTP/1.1 101 Switching Protocols\r\n")) ||
 				!bytes.Contains(resp, []byte("\r\nSec-WebSocket-Accept: ")) || !bytes.HasSuffix(resp, []byte("\r\n\r\n")) {
 				t.Fatalf("accepted with a bad response %q", resp)

@@ -35,7 +35,8 @@ func readExactly(t *testing.T, c net.Conn, want []byte) {
 // member and a /room member, and counts every allocation in the process
 // (client and server: parse, permission check, framing, the worker's
 // envelope, fan-out, writes): in steady state there are none, whether
-// the publisher is in the room or not.
+// the publisher is in the room or not. The publish carries an id, so its
+// acknowledgement is part of the round trip.
 func TestMuxPublishAllocatesNothing(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under -race")
@@ -48,6 +49,8 @@ func TestMuxPublishAllocatesNothing(t *testing.T) {
 	defer roomMember.Close()
 	pub := rawUpgrade(t, addr, "/ws")
 	defer pub.Close()
+	ack := frame.AppendFrame(nil, true, 0, frame.OpText, []byte(`{"type":"published","room":"alloc","id":"p-1"}`))
+	inAck := make([]byte, len(ack))
 	joinCmd := muxCommandFrame(`{"type":"join","room":"alloc"}`)
 	joined := frame.AppendFrame(nil, true, 0, frame.OpText, []byte(`{"type":"joined","room":"alloc"}`))
 	if _, err := member.Write(joinCmd); err != nil {
@@ -70,6 +73,9 @@ func TestMuxPublishAllocatesNothing(t *testing.T) {
 		if _, err := io.ReadFull(roomMember, inRaw); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := io.ReadFull(pub, inAck); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, inRoom := range []bool{false, true} {
 		if inRoom {
@@ -79,8 +85,8 @@ func TestMuxPublishAllocatesNothing(t *testing.T) {
 			readExactly(t, pub, joined)
 		}
 		roundTrip()
-		if string(in) != string(env) || string(inRaw) != string(raw) {
-			t.Fatalf("got %q and %q, want %q and %q", in, inRaw, env, raw)
+		if string(in) != string(env) || string(inRaw) != string(raw) || string(inAck) != string(ack) {
+			t.Fatalf("got %q, %q and %q, want %q, %q and %q", in, inRaw, inAck, env, raw, ack)
 		}
 		if n := testing.AllocsPerRun(200, roundTrip); n != 0 {
 			t.Errorf("publish (publisher in the room: %v): %.2f allocations per message, want 0", inRoom, n)

@@ -1,6 +1,6 @@
 package server_test
 
-// Operations tests for issue 6: /metrics is well-formed Prometheus text
+// Operations tests: /metrics is well-formed Prometheus text
 // whose counters move by the right amounts when traffic flows, and
 // readiness turns false while a graceful drain runs. The process-level
 // parts (signals, exit codes, SO_REUSEPORT, flags, logs) are tested against
@@ -413,7 +413,7 @@ func opsWaitMetric(tb testing.TB, admin, what string, cond func(*promScrape) boo
 }
 
 // TestMetricsExposition checks that /metrics parses strictly, that the
-// series issue 6 asks for exist, and that counters move by exactly the
+// series operators rely on exist, and that counters move by exactly the
 // traffic sent.
 func TestMetricsExposition(t *testing.T) {
 	_, addr, admin := opsServer(t, func(c *config.Config) { c.Pollers = 2 })

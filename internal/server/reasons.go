@@ -23,6 +23,7 @@ const (
 	reasonPolicy                       // a policy limit (rate, permission): 1008
 	reasonTokenExpired                 // 4001
 	reasonUnsupportedData              // 1003: a binary message on /ws
+	reasonOverloaded                   // 1013: a publish met a full fan-out queue
 	numReasons
 )
 
@@ -43,6 +44,7 @@ var reasonNames = [numReasons]string{
 	reasonPolicy:           "policy_violation",
 	reasonTokenExpired:     "token_expired",
 	reasonUnsupportedData:  "unsupported_data",
+	reasonOverloaded:       "overloaded",
 }
 
 func (r closeReason) String() string { return reasonNames[r] }
@@ -56,6 +58,10 @@ func reasonForCode(code frame.CloseCode) closeReason {
 		return reasonTooBig
 	case frame.ClosePolicyViolation:
 		return reasonPolicy
+	case frame.CloseUnsupportedData:
+		return reasonUnsupportedData
+	case frame.CloseTryAgainLater:
+		return reasonOverloaded
 	}
 	return reasonProtocolError
 }

@@ -175,8 +175,8 @@ func dialStalled(t *testing.T, addr, path string) *wstest.Conn {
 // findMember returns the server's connection for the client whose local
 // address is local.
 func findMember(srv *Server, room string, local net.Addr) *conn {
-	for _, c := range srv.hub.AppendMembers(nil, room) {
-		if c.RemoteAddr().String() == local.String() {
+	for _, m := range srv.hub.AppendMembers(nil, room) {
+		if c, ok := m.(*conn); ok && c.RemoteAddr().String() == local.String() {
 			return c
 		}
 	}

@@ -1,6 +1,6 @@
 package server_test
 
-// Helpers of the security tests (issue 5): keys of every kind written to
+// Helpers of the security tests: keys of every kind written to
 // files the way an operator gives them (-auth-secret-file,
 // -auth-key-file kid=path), tokens minted with golang-jwt, a server that
 // requires tokens, and handshakes that carry a token in each of the three

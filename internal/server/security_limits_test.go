@@ -1,6 +1,6 @@
 package server_test
 
-// Security tests of issue 5 over real sockets, part 2: floods over each
+// Security tests over real sockets, part 2: floods over each
 // message limit (per connection by count and by bytes, per user across
 // connections), the connection maxima (total 503, per user and per
 // address 429, each with Retry-After, slots freed on close) and a
@@ -109,9 +109,11 @@ func finishClose(tb testing.TB, c *wstest.Conn, code frame.CloseCode) {
 
 // TestRateLimitFlood: past a per-connection limit (messages or bytes) or
 // a per-user limit (across the user's connections), each dropped message
-// gets a JSON "rate_limited" error, and the RateCloseAfter-th violation
-// closes the connection with 1008 "rate limit exceeded"; other users,
-// and the user's other connection, carry on.
+// is counted, and the RateCloseAfter-th violation closes the connection
+// with 1008 "rate limit exceeded"; other users, and the user's other
+// connection, carry on. The raw endpoints (/echo, /room) have no error
+// messages of their own, so a drop there is silent on the wire; on /ws
+// each drop gets a JSON "rate_limited" error naming the limit.
 func TestRateLimitFlood(t *testing.T) {
 	t.Parallel()
 	const closeAfter = 5
@@ -131,15 +133,12 @@ func TestRateLimitFlood(t *testing.T) {
 		c := mustUpgrade(t, dialToken(t, addr, "/echo", hsToken(t, "flood-msgs"), viaHeader), "flooder")
 		msgs := numbered("m", 30, 8)
 		r := flood(t, c, frame.OpText, msgs)
-		if len(r.errs) != closeAfter-1 || r.code != frame.ClosePolicyViolation || r.reason != "rate limit exceeded" {
-			t.Fatalf("got %d echoes, %d errors, close %d %q; want %d errors, then close 1008 %q",
-				len(r.echoes), len(r.errs), r.code, r.reason, closeAfter-1, "rate limit exceeded")
+		if len(r.errs) != 0 || r.code != frame.ClosePolicyViolation || r.reason != "rate limit exceeded" {
+			t.Fatalf("got %d echoes, %d errors, close %d %q; want no errors, then close 1008 %q",
+				len(r.echoes), len(r.errs), r.code, r.reason, "rate limit exceeded")
 		}
-		if !inOrder(r.echoes, msgs, 20) || len(r.echoes)+len(r.errs)+1 > len(msgs) {
+		if !inOrder(r.echoes, msgs, 20) || len(r.echoes)+closeAfter > len(msgs) {
 			t.Errorf("echoes %q: want the burst of 20 first, then at most a refill, in order", r.echoes)
-		}
-		if e := r.errs[0].Message; !strings.Contains(e, "connection rate limit") {
-			t.Errorf("error message %q does not name the connection limit", e)
 		}
 		finishClose(t, c, r.code)
 		opsWaitMetric(t, admin, "5 message-rate violations and a policy close", func(p *promScrape) bool {
@@ -166,7 +165,7 @@ func TestRateLimitFlood(t *testing.T) {
 				pongs++
 				continue
 			}
-			if f.Op == frame.OpText && strings.Contains(string(f.Payload), `"rate_limited"`) {
+			if f.Op == frame.OpText {
 				errs++
 				continue
 			}
@@ -175,8 +174,8 @@ func TestRateLimitFlood(t *testing.T) {
 			}
 			break
 		}
-		if pongs < 20 || pongs > 25 || errs != closeAfter-1 {
-			t.Fatalf("%d pongs, %d errors before 1008; want the burst of 20 (plus a refill) and %d errors", pongs, errs, closeAfter-1)
+		if pongs < 20 || pongs > 25 || errs != 0 {
+			t.Fatalf("%d pongs, %d text frames before 1008; want the burst of 20 (plus a refill) and no text", pongs, errs)
 		}
 		finishClose(t, c, frame.ClosePolicyViolation)
 		opsWaitMetric(t, admin, "ping-flood violations", func(p *promScrape) bool {
@@ -189,9 +188,9 @@ func TestRateLimitFlood(t *testing.T) {
 		c := mustUpgrade(t, dialToken(t, addr, "/echo", hsToken(t, "flood-bytes"), viaHeader), "flooder")
 		msgs := numbered("b", 9, 16<<10) // 4 fill the 64 KiB burst
 		r := flood(t, c, frame.OpBinary, msgs)
-		if len(r.echoes) != 4 || !inOrder(r.echoes, msgs, 4) || len(r.errs) != closeAfter-1 || r.code != frame.ClosePolicyViolation {
-			t.Fatalf("got %d echoes, %d errors, close %d %q; want 4 echoes, %d errors, close 1008",
-				len(r.echoes), len(r.errs), r.code, r.reason, closeAfter-1)
+		if len(r.echoes) != 4 || !inOrder(r.echoes, msgs, 4) || len(r.errs) != 0 || r.code != frame.ClosePolicyViolation {
+			t.Fatalf("got %d echoes, %d errors, close %d %q; want 4 echoes, no errors, close 1008",
+				len(r.echoes), len(r.errs), r.code, r.reason)
 		}
 		finishClose(t, c, r.code)
 		opsWaitMetric(t, admin, "5 byte-rate violations and a policy close", func(p *promScrape) bool {
@@ -216,15 +215,15 @@ func TestRateLimitFlood(t *testing.T) {
 			wire = wstest.AppendFrame(wire, true, 0, frame.OpBinary, m, true)
 		}
 		c.SendRaw(wire)
-		dropped := 0
-		for range len(small) + len(big) {
-			op, p, err := c.ReadMessage()
-			if err != nil {
+		// Drops are silent on /echo: learn how many there were from the
+		// metrics once the server has read every message.
+		all := opsWaitMetric(t, admin, "every message read", func(p *promScrape) bool {
+			return metricDelta(p, before, "wsgate_messages_total", map[string]string{"direction": "in", "opcode": "binary"}) == float64(len(small)+len(big))
+		})
+		dropped := int(metricDelta(all, before, "wsgate_rate_limited_total", limited("messages")))
+		for range len(small) + len(big) - dropped {
+			if _, _, err := c.ReadMessage(); err != nil {
 				t.Fatal(err)
-			}
-			if op == frame.OpText {
-				checkErrorMsg(t, op, p, "rate_limited", "")
-				dropped++
 			}
 		}
 		if dropped == 0 {
@@ -264,9 +263,9 @@ func TestRateLimitFlood(t *testing.T) {
 		wstest.WaitFor(t, 10*time.Second, "3 members", func() bool { return roomMembers(t, admin, "flood.room") == 3 })
 		msgs := numbered("p", 30, 8)
 		r := flood(t, c, frame.OpText, msgs)
-		if len(r.echoes) != 0 || len(r.errs) != closeAfter-1 || r.code != frame.ClosePolicyViolation {
-			t.Fatalf("publisher got %d messages, %d errors, close %d %q; want %d errors, close 1008",
-				len(r.echoes), len(r.errs), r.code, r.reason, closeAfter-1)
+		if len(r.echoes) != 0 || len(r.errs) != 0 || r.code != frame.ClosePolicyViolation {
+			t.Fatalf("publisher got %d messages, %d errors, close %d %q; want nothing but a close 1008",
+				len(r.echoes), len(r.errs), r.code, r.reason)
 		}
 		finishClose(t, c, r.code)
 		// The member gets the accepted ones, in order, and nothing else
@@ -284,11 +283,43 @@ func TestRateLimitFlood(t *testing.T) {
 			}
 			got = append(got, p)
 		}
-		if len(got) > 0 && !inOrder(got, msgs, 20) || len(got) < 20 || len(got)+len(r.errs)+1 > len(msgs) {
+		if len(got) > 0 && !inOrder(got, msgs, 20) || len(got) < 20 || len(got)+closeAfter > len(msgs) {
 			t.Errorf("member got %d messages %q: want the burst of 20 first and at most a refill more, in order", len(got), got)
 		}
 		opsWaitMetric(t, admin, "5 message-rate violations", func(p *promScrape) bool {
 			return metricDelta(p, before, "wsgate_rate_limited_total", limited("messages")) == closeAfter
+		})
+	})
+
+	// On /ws every drop is answered with an error that names the limit.
+	t.Run("ws publisher", func(t *testing.T) {
+		before := opsScrape(t, admin)
+		for _, tc := range []struct{ user, limit string }{{"flood-ws", "connection rate limit"}, {"flood-ws-user", "user rate limit"}} {
+			tok := hsToken(t, tc.user, "flood.ws")
+			if tc.limit == "user rate limit" {
+				// Spend most of the user's burst (20) on another connection.
+				other := mustUpgrade(t, dialToken(t, addr, "/echo", tok, viaHeader), "user's other connection")
+				for i := range 15 {
+					other.Echo(frame.OpText, []byte(strconv.Itoa(i)))
+				}
+			}
+			c := mustUpgrade(t, dialToken(t, addr, "/ws", tok, viaHeader), "ws flooder")
+			var cmds [][]byte
+			for i := range 30 {
+				cmds = append(cmds, fmt.Appendf(nil, `{"type":"publish","room":"flood.ws","data":%d}`, i))
+			}
+			r := flood(t, c, frame.OpText, cmds)
+			if len(r.errs) != closeAfter-1 || r.code != frame.ClosePolicyViolation {
+				t.Fatalf("%s: %d errors, close %d %q; want %d errors, then close 1008", tc.user, len(r.errs), r.code, r.reason, closeAfter-1)
+			}
+			if e := r.errs[0].Message; !strings.Contains(e, tc.limit) {
+				t.Errorf("error message %q does not name the %s", e, tc.limit)
+			}
+			finishClose(t, c, r.code)
+		}
+		opsWaitMetric(t, admin, "message-rate violations on /ws", func(p *promScrape) bool {
+			return metricDelta(p, before, "wsgate_rate_limited_total", limited("messages")) == closeAfter &&
+				metricDelta(p, before, "wsgate_rate_limited_total", limited("user_messages")) == closeAfter
 		})
 	})
 
@@ -310,12 +341,9 @@ func TestRateLimitFlood(t *testing.T) {
 		// (burst 20, 15 spent).
 		second := numbered("u2", 20, 8)
 		r := flood(t, c2, frame.OpText, second)
-		if len(r.echoes) < 5 || !inOrder(r.echoes, second, 5) || len(r.errs) != closeAfter-1 || r.code != frame.ClosePolicyViolation {
-			t.Fatalf("second connection: %d echoes, %d errors, close %d %q; want >= 5 echoes, %d errors, close 1008",
-				len(r.echoes), len(r.errs), r.code, r.reason, closeAfter-1)
-		}
-		if e := r.errs[0].Message; !strings.Contains(e, "user rate limit") {
-			t.Errorf("error message %q does not name the user limit", e)
+		if len(r.echoes) < 5 || !inOrder(r.echoes, second, 5) || len(r.errs) != 0 || r.code != frame.ClosePolicyViolation {
+			t.Fatalf("second connection: %d echoes, %d errors, close %d %q; want >= 5 echoes, no errors, close 1008",
+				len(r.echoes), len(r.errs), r.code, r.reason)
 		}
 		finishClose(t, c2, r.code)
 		// The first connection is untouched and, once the user's bucket
@@ -557,28 +585,27 @@ func TestConnStormOneIP(t *testing.T) {
 // refill the connection still has budget for another.
 func TestUserLimitDropsCostConnectionNothing(t *testing.T) {
 	t.Parallel()
-	_, addr, _ := secServer(t, func(c *config.Config) {
+	_, addr, admin := secServer(t, func(c *config.Config) {
 		c.RateMsgs, c.RateMsgsBurst = 0.001, 4
 		c.UserRateMsgs, c.UserRateMsgsBurst = 4, 1
 		c.RateCloseAfter = 100
 		c.PingInterval = 0
 	})
 	c := mustUpgrade(t, dialToken(t, addr, "/echo", hsToken(t, "user-only"), viaHeader), "client")
+	before := opsScrape(t, admin)
 	c.Echo(frame.OpText, []byte("first"))
 	var wire []byte
 	for i := 0; i < 5; i++ {
 		wire = wstest.AppendFrame(wire, true, 0, frame.OpText, []byte("dropped"), true)
 	}
 	c.SendRaw(wire)
-	for i := 0; i < 5; i++ {
-		f, err := c.ReadFrame()
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := checkErrorMsg(t, f.Op, f.Payload, "rate_limited", "")
-		if !strings.Contains(e.Message, "user rate limit") {
-			t.Fatalf("drop %d: %q, want the user limit (the connection's budget was spent by user-dropped messages)", i+1, e.Message)
-		}
+	// Every drop is the user limit's, never the connection's (whose budget
+	// user-dropped messages must not spend).
+	p := opsWaitMetric(t, admin, "5 user-limit drops", func(p *promScrape) bool {
+		return metricDelta(p, before, "wsgate_rate_limited_total", map[string]string{"kind": "user_messages"}) == 5
+	})
+	if d := metricDelta(p, before, "wsgate_rate_limited_total", map[string]string{"kind": "messages"}); d != 0 {
+		t.Fatalf("the connection's own limit dropped %v messages", d)
 	}
 	time.Sleep(400 * time.Millisecond) // the user's bucket refills; the connection's does not
 	c.Echo(frame.OpText, []byte("second"))

@@ -17,11 +17,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lesismal/nbio"
-
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/frame/deflate"
+	"github.com/wsgate/wsgate/internal/admin"
 	"github.com/wsgate/wsgate/internal/config"
+	"github.com/wsgate/wsgate/internal/fanout"
 	"github.com/wsgate/wsgate/internal/hub"
 	"github.com/wsgate/wsgate/internal/metrics"
 	"github.com/wsgate/wsgate/poller"
@@ -37,19 +37,16 @@ type Server struct {
 	lim     [2]endpointLimits
 	dflOpts deflate.Options
 	origins *config.OriginMatcher
-	routes  []route
-	hub     *hub.Hub[*conn]
-	workers *workerPool
-	m       *metrics.Metrics
-	apiKey  string
-	guard   guard
-	admin   *http.Server
-	adminLn net.Listener
-
-	// batches are per-poller output buffers. nbio calls OnData for a
-	// connection only on the poller goroutine that owns its descriptor
-	// (fd % pollers), so batches[fd%len] is used by one goroutine at a time.
-	batches []batch
+	// endpoints are the registered paths and their protocols; a
+	// connection's endpoint kind is its index plus one.
+	endpoints []endpoint
+	hub       *hub.Hub[fanout.Subscriber]
+	pool      *fanout.Pool
+	m         *metrics.Metrics
+	apiKey    string
+	guard     guard
+	admin     *http.Server
+	adminLn   net.Listener
 
 	start     time.Time // for micros
 	hsPool    sync.Pool // *handshake
@@ -59,16 +56,20 @@ type Server struct {
 	accepted  atomic.Int64
 	rejected  atomic.Int64
 	draining  atomic.Bool
+	started   atomic.Bool // the event loop is running (Start succeeded)
 	closeOnce sync.Once
 	certs     *certStore // nil without TLS; see tls.go
 }
 
+// batch is one event loop's output and scratch buffers (poller.Loop's
+// Data): only the loop's goroutine uses it, while it serves a read.
 type batch struct {
-	b       []byte   // frames to write for the connection being served
-	inflate []byte   // decompression scratch
-	comp    []byte   // compression scratch
-	reads   uint64   // reads served, for sampling loop latency
-	_       [64]byte // keep neighbours off one cache line
+	b       []byte // frames to write for the connection being served
+	inflate []byte // decompression scratch
+	comp    []byte // compression scratch
+	scratch []byte // protocols' reply scratch (protocol.Conn.Scratch)
+	reads   uint64 // reads served, for sampling loop latency
+	loop    int    // the loop's index, for its latency histogram
 }
 
 // New validates cfg and builds a Server; Start begins serving.
@@ -80,9 +81,8 @@ func New(cfg config.Config) (*Server, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		origins: config.NewOriginMatcher(cfg.Origins),
-		batches: make([]batch, cfg.Pollers),
 		start:   time.Now(),
-		hub:     hub.New[*conn](0),
+		hub:     hub.New[fanout.Subscriber](0),
 		apiKey:  cfg.APIKey,
 		dflOpts: deflate.Options{ContextTakeover: cfg.DeflateContextTakeover, Level: cfg.DeflateLevel, Threshold: cfg.DeflateThreshold},
 	}
@@ -98,19 +98,9 @@ func New(cfg config.Config) (*Server, error) {
 		}
 		s.apiKey = strings.TrimSpace(string(b))
 	}
-	if cfg.EchoPath != "" {
-		s.routes = append(s.routes, route{path: cfg.EchoPath, kind: endpointEcho})
-	}
-	if cfg.MuxPath != "" { // before the room prefix: the exact path wins
-		s.routes = append(s.routes, route{path: cfg.MuxPath, kind: endpointMux})
-	}
-	if cfg.RoomPrefix != "" {
-		s.routes = append(s.routes, route{path: cfg.RoomPrefix, kind: endpointRoom, prefix: true})
-	}
 	if err := s.initGuard(); err != nil {
 		return nil, err
 	}
-	s.workers = newWorkerPool(cfg.Workers, cfg.WorkerQueue)
 	s.m = metrics.New(reasonNames[:], hsResultNames[:], limitNames[:], cfg.Pollers, metrics.Gauges{
 		Open:   func() float64 { return float64(s.open.Load()) },
 		Queued: func() float64 { return float64(s.eng.QueuedBytes()) },
@@ -122,7 +112,7 @@ func New(cfg config.Config) (*Server, error) {
 			_, n := s.eng.IOStats()
 			return float64(n)
 		},
-		WorkerQueue: func() float64 { return float64(s.workers.pending()) },
+		WorkerQueue: func() float64 { return float64(s.pool.Pending()) },
 		TLSHandshakes: func() (uint64, uint64) {
 			if s.eng == nil || s.cfg.TLSCert == "" {
 				return 0, 0
@@ -138,8 +128,11 @@ func New(cfg config.Config) (*Server, error) {
 			return 0
 		},
 	})
-	s.workers.m = s.m
-	s.workers.run = s.runJobs
+	s.pool = fanout.New(fanout.Config{
+		Workers: cfg.Workers, Queue: cfg.WorkerQueue, EchoSelf: cfg.EchoSelf,
+		DeflateLevel: cfg.DeflateLevel, DeflateThreshold: cfg.DeflateThreshold, Metrics: s.m,
+	}, s.hub)
+	s.registerEndpoints()
 	s.rejectLog.burst = 10
 	s.hsPool.New = func() any { return newHandshake(s) }
 	tlsCfg, err := s.setupTLS()
@@ -156,6 +149,7 @@ func New(cfg config.Config) (*Server, error) {
 		Data:           s,
 		TLS:            tlsCfg,
 		TLSHandshakes:  cfg.TLSHandshakes,
+		LoopData:       func(i int) any { return &batch{loop: i} },
 	}, (*handler)(s))
 	if err != nil {
 		return nil, err
@@ -173,18 +167,20 @@ func (s *Server) Start() error {
 			return err
 		}
 		s.adminLn = ln
-		s.admin = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		h := admin.Handler((*adminBackend)(s), admin.Options{APIKey: s.apiKey, Pprof: s.cfg.Pprof, MaxPayload: s.cfg.RoomMessageLimit()})
+		s.admin = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = s.admin.Serve(ln) }()
 	}
 	s.warnInsecure()
-	s.workers.start()
+	s.pool.Start()
 	if err := s.eng.Start(); err != nil {
-		s.workers.stop()
+		s.pool.Stop()
 		if s.admin != nil {
 			s.admin.Close()
 		}
 		return err
 	}
+	s.started.Store(true)
 	return nil
 }
 
@@ -251,8 +247,10 @@ func (s *Server) Close() error {
 			_ = s.admin.Shutdown(ctx)
 			cancel()
 		}
-		s.eng.Stop()
-		s.workers.stop()
+		if s.started.Load() {
+			s.eng.Stop() // nbio cannot stop an engine that never started
+		}
+		s.pool.Stop()
 	})
 	return nil
 }
@@ -260,7 +258,7 @@ func (s *Server) Close() error {
 // handler adapts Server to poller.Handler without exporting the methods.
 type handler Server
 
-func (h *handler) OnOpen(nc *nbio.Conn) poller.Session {
+func (h *handler) OnOpen() poller.Session {
 	s := (*Server)(h)
 	c := &conn{}
 	c.lastRead.Store(s.micros()) // until the upgrade, lastRead holds the accept time
@@ -270,22 +268,22 @@ func (h *handler) OnOpen(nc *nbio.Conn) poller.Session {
 	return c
 }
 
-func (h *handler) OnData(ps poller.Session, data []byte) {
+func (h *handler) OnData(l *poller.Loop, ps poller.Session, data []byte) {
 	c := ps.(*conn)
 	if !c.enter() {
 		return
 	}
 	s := (*Server)(h)
-	// Loop latency is sampled: one read in 64 per poller is timed, so the
+	// Loop latency is sampled: one read in 64 per loop is timed, so the
 	// clock and the histogram's lock stay off the common path.
-	b := &s.batches[c.FD()%len(s.batches)]
+	b := l.Data.(*batch)
 	b.reads++
 	if s.cfg.Metrics && b.reads&63 == 0 {
 		t := time.Now()
-		c.onData(data)
-		s.m.LoopSeconds[c.FD()%len(s.batches)].UpdateDuration(t)
+		c.onData(b, data)
+		s.m.LoopSeconds[b.loop].UpdateDuration(t)
 	} else {
-		c.onData(data)
+		c.onData(b, data)
 	}
 	c.leave()
 }
@@ -307,7 +305,10 @@ func (h *handler) OnClose(ps poller.Session, err error) {
 	r := c.closeReason()
 	s.m.ConnsClosed[r].Inc()
 	if prev == stateOpen || prev == stateClosing || prev == stateFailed {
-		c.leaveRooms()
+		c.ep().proto.Close(c)
+		if u := c.User(); u != "" {
+			s.hub.RemoveUser(u, c)
+		}
 	}
 	if r != reasonPeerClose && r != reasonPeerGone {
 		s.log.Debug("connection closed", "reason", r.String(), "remote", c.RemoteAddr().String())
@@ -338,13 +339,4 @@ func newEndpointLimits(maxFrame, maxMessage int64) endpointLimits {
 		dfl:   frame.Limits{MaxFrame: maxFrame + slack, MaxMessage: maxMessage + slack},
 		max:   maxMessage,
 	}
-}
-
-// sizeLimits returns the size limits of the connection's endpoint.
-func (c *conn) sizeLimits() *endpointLimits {
-	s := c.srv()
-	if c.endpoint() == endpointEcho {
-		return &s.lim[0]
-	}
-	return &s.lim[1]
 }

@@ -1,4 +1,4 @@
-package server
+package jsonmux
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/internal/fanout"
 )
 
 func TestMuxParse(t *testing.T) {
@@ -19,19 +20,19 @@ func TestMuxParse(t *testing.T) {
 		err            string
 		hasID, hasData bool
 	}{
-		{in: `{"type":"join","room":"a"}`, typ: muxJoin, room: "a"},
-		{in: "\t{ \"type\" :\n\"leave\" , \"room\":\"a.b\", \"id\": -1.5e3 }\r\n", typ: muxLeave, room: "a.b", id: "-1.5e3", hasID: true},
-		{in: `{"type":"publish","room":"r","data":{"a":[1,{"b":null}],"c":"}"},"id":"x"}`, typ: muxPublish, room: "r",
+		{in: `{"type":"join","room":"a"}`, typ: cmdJoin, room: "a"},
+		{in: "\t{ \"type\" :\n\"leave\" , \"room\":\"a.b\", \"id\": -1.5e3 }\r\n", typ: cmdLeave, room: "a.b", id: "-1.5e3", hasID: true},
+		{in: `{"type":"publish","room":"r","data":{"a":[1,{"b":null}],"c":"}"},"id":"x"}`, typ: cmdPublish, room: "r",
 			data: `{"a":[1,{"b":null}],"c":"}"}`, hasData: true, id: `"x"`, hasID: true},
-		{in: `{"type":"publish","room":"r","data":[]}`, typ: muxPublish, room: "r", data: `[]`, hasData: true},
-		{in: `{"type":"publish","room":"r","data":""}`, typ: muxPublish, room: "r", data: `""`, hasData: true},
-		{in: `{"type":"join","type":"leave","room":"a","extra":{"x":[true,false]}}`, typ: muxLeave, room: "a"},
-		{in: `{"\u0074ype":"\u006a\u006fin","room":"\u0061\/b"}`, typ: muxJoin, room: "a/b"},
-		{in: `{"type":"publish","room":"r","data":"\ud83d\ude00 \ud800"}`, typ: muxPublish, room: "r", data: `"\ud83d\ude00 \ud800"`, hasData: true},
-		{in: `{"type":"join","room":"` + strings.Repeat("\\u0061", 128) + `"}`, typ: muxJoin, room: strings.Repeat("a", 128)},
-		{in: `{"type":"join","room":"` + strings.Repeat("\\u0061", 129) + `"}`, typ: muxJoin, room: strings.Repeat("a", 129)}, // validName refuses it later
-		{in: `{"type":"publish","room":"r"}`, typ: muxPublish, room: "r", err: msgNoData},
-		{in: `{"type":"join"}`, typ: muxJoin, err: msgRoom},
+		{in: `{"type":"publish","room":"r","data":[]}`, typ: cmdPublish, room: "r", data: `[]`, hasData: true},
+		{in: `{"type":"publish","room":"r","data":""}`, typ: cmdPublish, room: "r", data: `""`, hasData: true},
+		{in: `{"type":"join","type":"leave","room":"a","extra":{"x":[true,false]}}`, typ: cmdLeave, room: "a"},
+		{in: `{"\u0074ype":"\u006a\u006fin","room":"\u0061\/b"}`, typ: cmdJoin, room: "a/b"},
+		{in: `{"type":"publish","room":"r","data":"\ud83d\ude00 \ud800"}`, typ: cmdPublish, room: "r", data: `"\ud83d\ude00 \ud800"`, hasData: true},
+		{in: `{"type":"join","room":"` + strings.Repeat("\\u0061", 128) + `"}`, typ: cmdJoin, room: strings.Repeat("a", 128)},
+		{in: `{"type":"join","room":"` + strings.Repeat("\\u0061", 129) + `"}`, typ: cmdJoin, room: strings.Repeat("a", 129)}, // hub.ValidName refuses it later
+		{in: `{"type":"publish","room":"r"}`, typ: cmdPublish, room: "r", err: msgNoData},
+		{in: `{"type":"join"}`, typ: cmdJoin, err: msgRoom},
 		{in: `{"type":"join","room":1}`, err: msgRoom},
 		{in: `{"type":"join","room":"a","id":true}`, err: msgID},
 		{in: `{"type":"join","room":"a","id":"` + strings.Repeat("i", 127) + `"}`, err: msgID},
@@ -53,9 +54,9 @@ func TestMuxParse(t *testing.T) {
 		{in: `{"type":"join","room":"a","x":[}`, err: msgMalformed},
 		{in: `{"type":"join","room":"a","x":{"k"}}`, err: msgMalformed},
 		{in: `{"type":"join","room":"a","x":` + strings.Repeat("[", maxJSONDepth+1) + strings.Repeat("]", maxJSONDepth+1) + `}`, err: msgMalformed},
-		{in: `{"type":"join","room":"a","x":` + strings.Repeat("[", maxJSONDepth) + strings.Repeat("]", maxJSONDepth) + `}`, typ: muxJoin, room: "a"},
+		{in: `{"type":"join","room":"a","x":` + strings.Repeat("[", maxJSONDepth) + strings.Repeat("]", maxJSONDepth) + `}`, typ: cmdJoin, room: "a"},
 	} {
-		var m muxCmd
+		var m command
 		err := m.parse([]byte(tc.in))
 		short := tc.in[:min(len(tc.in), 60)]
 		if err != tc.err {
@@ -87,7 +88,7 @@ func FuzzMuxCommand(f *testing.F) {
 		if !utf8.Valid(in) || bytes.Count(in, []byte("["))+bytes.Count(in, []byte("{")) >= maxJSONDepth {
 			return
 		}
-		var m muxCmd
+		var m command
 		msg := m.parse(bytes.Clone(in)) // parse decodes the room in place
 		var obj map[string]json.RawMessage
 		jerr := json.Unmarshal(in, &obj)
@@ -112,7 +113,7 @@ func FuzzMuxCommand(f *testing.F) {
 		}
 		var typ string
 		if ty, ok := obj["type"]; ok && json.Unmarshal(ty, &typ) == nil && msg == "" {
-			if want := map[string]uint8{"join": muxJoin, "leave": muxLeave, "publish": muxPublish}[typ]; want != m.typ {
+			if want := map[string]uint8{"join": cmdJoin, "leave": cmdLeave, "publish": cmdPublish}[typ]; want != m.typ {
 				t.Fatalf("%q: type %d, encoding/json %q", in, m.typ, typ)
 			}
 		}
@@ -153,16 +154,14 @@ func FuzzMuxEnvelope(f *testing.F) {
 		if !utf8.ValidString(user) {
 			user = "" // user ids are checked names
 		}
-		fb, hdr := frameBuf(0, op, payload)
-		from := &conn{ext: &connExt{user: user}}
-		j := job{buf: fb, hdr: hdr, op: op, room: "room.1", from: from}
-		w := &worker{}
-		env := (&Server{}).envelope(&j, w)
-		defer w.releaseMux()
+		fb, hdr := fanout.FrameBuf(0, op, payload)
 		defer fb.Release()
+		j := fanout.Job{Buf: fb, Hdr: hdr, Room: "room.1", FromUser: user}
+		env, envHdr := Envelope(&j, nil)
+		defer env.Release()
 		h, n := frameHeaderLen(t, env.B)
-		if h != w.mux.hdr || h+n != len(env.B) {
-			t.Fatalf("header %d (recorded %d), length %d, buffer %d", h, w.mux.hdr, n, len(env.B))
+		if h != envHdr || h+n != len(env.B) {
+			t.Fatalf("header %d (recorded %d), length %d, buffer %d", h, envHdr, n, len(env.B))
 		}
 		var got struct {
 			Type, Room, From, Encoding string

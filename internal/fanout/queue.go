@@ -1,4 +1,4 @@
-package server
+package fanout
 
 import (
 	"sync"
@@ -22,12 +22,12 @@ const trimAfter = time.Second
 // once it has stayed empty for trimAfter (so bursts do not make it
 // reallocate over and over).
 //
-// Publishers that find it full wait (push), which is the backpressure the
-// pool promises: a publisher faster than its fan-out slows down instead of
-// growing memory. One worker pops.
+// Publishers off the event loop that find it full wait (push); an event
+// loop never waits (tryPush) and its publisher is told instead. Either way
+// a publisher faster than its fan-out cannot grow memory. One worker pops.
 type jobQueue struct {
 	mu   sync.Mutex
-	ring []job // len is a power of two (or 0)
+	ring []Job // len is a power of two (or 0)
 	head int
 	n    int
 	max  int
@@ -41,25 +41,28 @@ type jobQueue struct {
 	space   chan struct{}
 	waiters int
 	closed  bool
-	trim    *time.Timer // the worker's, created the first time the ring grows past keptRing
+	stop    chan struct{} // closed by close: wakes waiting publishers
+	trim    *time.Timer   // the worker's, created the first time the ring grows past keptRing
 	// trimAfter is the const of that name, shortened by tests.
 	trimAfter time.Duration
 }
 
 func newJobQueue(max int) *jobQueue {
-	return &jobQueue{max: max, wake: make(chan struct{}, 1), space: make(chan struct{}, 1), trimAfter: trimAfter}
+	return &jobQueue{max: max, wake: make(chan struct{}, 1), space: make(chan struct{}, 1), stop: make(chan struct{}), trimAfter: trimAfter}
 }
 
 // push appends j, waiting while the queue is full until a slot frees or
 // done is closed (nil: wait for good). It reports false if done closed
 // first; j is then not queued.
-func (q *jobQueue) push(done <-chan struct{}, j job) bool {
+// A closed queue refuses j (false) at once.
+func (q *jobQueue) push(done <-chan struct{}, j Job) bool {
 	q.mu.Lock()
-	for q.n >= q.max {
+	for q.n >= q.max && !q.closed {
 		q.waiters++
 		q.mu.Unlock()
 		select {
 		case <-q.space:
+		case <-q.stop:
 		case <-done:
 			q.mu.Lock()
 			q.waiters--
@@ -69,6 +72,29 @@ func (q *jobQueue) push(done <-chan struct{}, j job) bool {
 		q.mu.Lock()
 		q.waiters--
 	}
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
+	q.appendUnlock(j)
+	return true
+}
+
+// tryPush appends j unless the queue is full or closed; it never waits,
+// so an event loop can call it.
+func (q *jobQueue) tryPush(j Job) bool {
+	q.mu.Lock()
+	if q.n >= q.max || q.closed {
+		q.mu.Unlock()
+		return false
+	}
+	q.appendUnlock(j)
+	return true
+}
+
+// appendUnlock appends j to a queue with room for it, wakes the worker if
+// it waits, and unlocks.
+func (q *jobQueue) appendUnlock(j Job) {
 	if q.n == len(q.ring) {
 		q.grow()
 	}
@@ -86,7 +112,6 @@ func (q *jobQueue) push(done <-chan struct{}, j job) bool {
 		default:
 		}
 	}
-	return true
 }
 
 func (q *jobQueue) signalSpace() {
@@ -98,7 +123,7 @@ func (q *jobQueue) signalSpace() {
 
 func (q *jobQueue) grow() {
 	n := max(2*len(q.ring), keptRing)
-	ring := make([]job, n)
+	ring := make([]Job, n)
 	for i := range q.n {
 		ring[i] = q.ring[(q.head+i)&(len(q.ring)-1)]
 	}
@@ -106,19 +131,19 @@ func (q *jobQueue) grow() {
 }
 
 // tryPop removes and returns the oldest job, if any.
-func (q *jobQueue) tryPop() (job, bool) {
+func (q *jobQueue) tryPop() (Job, bool) {
 	q.mu.Lock()
 	j, ok := q.popLocked()
 	q.mu.Unlock()
 	return j, ok
 }
 
-func (q *jobQueue) popLocked() (job, bool) {
+func (q *jobQueue) popLocked() (Job, bool) {
 	if q.n == 0 {
-		return job{}, false
+		return Job{}, false
 	}
 	j := q.ring[q.head]
-	q.ring[q.head] = job{} // drop the references for the collector
+	q.ring[q.head] = Job{} // drop the references for the collector
 	q.head = (q.head + 1) & (len(q.ring) - 1)
 	q.n--
 	if q.waiters > 0 {
@@ -130,7 +155,7 @@ func (q *jobQueue) popLocked() (job, bool) {
 // next returns the oldest job, waiting for one while the queue is empty;
 // ok is false once the queue is closed and empty. A ring that grew past
 // keptRing is given back when the queue stays empty for trimAfter.
-func (q *jobQueue) next() (job, bool) {
+func (q *jobQueue) next() (Job, bool) {
 	for {
 		q.mu.Lock()
 		if j, ok := q.popLocked(); ok {
@@ -139,7 +164,7 @@ func (q *jobQueue) next() (job, bool) {
 		}
 		if q.closed {
 			q.mu.Unlock()
-			return job{}, false
+			return Job{}, false
 		}
 		q.idle = true
 		grown := len(q.ring) > keptRing
@@ -159,11 +184,18 @@ func (q *jobQueue) next() (job, bool) {
 		case <-q.trim.C:
 			q.mu.Lock()
 			if q.n == 0 {
-				q.ring, q.head = make([]job, keptRing), 0
+				q.ring, q.head = make([]Job, keptRing), 0
 			}
 			q.mu.Unlock()
 		}
 	}
+}
+
+// isClosed reports whether close was called.
+func (q *jobQueue) isClosed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
 }
 
 // len returns the number of queued jobs.
@@ -175,11 +207,16 @@ func (q *jobQueue) len() int {
 }
 
 // close ends the queue: the worker drains what is queued and then next
-// reports false. Pushing after close is a bug (as sending on a closed
-// channel is).
+// reports false; pushes from then on are refused, and publishers waiting
+// for room give up.
 func (q *jobQueue) close() {
 	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
 	q.closed = true
 	q.mu.Unlock()
 	close(q.wake)
+	close(q.stop)
 }

@@ -1,4 +1,4 @@
-package server
+package fanout
 
 import (
 	"sync"
@@ -21,7 +21,7 @@ func TestJobQueueOrderAndGrowth(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := range total {
-			q.push(nil, job{hdr: i})
+			q.push(nil, Job{Hdr: i})
 		}
 		time.Sleep(300 * time.Millisecond) // the worker waits, empty, past trimAfter
 		q.close()
@@ -37,9 +37,9 @@ func TestJobQueueOrderAndGrowth(t *testing.T) {
 			break
 		}
 		if len(got) == total {
-			t.Fatalf("job %d after the last", j.hdr)
+			t.Fatalf("job %d after the last", j.Hdr)
 		}
-		got = append(got, j.hdr)
+		got = append(got, j.Hdr)
 		if len(got)%700 == 0 {
 			time.Sleep(5 * time.Millisecond) // let the queue fill up
 		}
@@ -68,12 +68,12 @@ func TestJobQueueOrderAndGrowth(t *testing.T) {
 // frees a slot, and a done channel abandons the wait without queueing.
 func TestJobQueueBackpressure(t *testing.T) {
 	q := newJobQueue(2)
-	q.push(nil, job{hdr: 1})
-	q.push(nil, job{hdr: 2})
+	q.push(nil, Job{Hdr: 1})
+	q.push(nil, Job{Hdr: 2})
 
 	done := make(chan struct{})
 	close(done)
-	if q.push(done, job{hdr: 99}) {
+	if q.push(done, Job{Hdr: 99}) {
 		t.Fatal("push into a full queue with done closed succeeded")
 	}
 	if q.len() != 2 {
@@ -82,7 +82,7 @@ func TestJobQueueBackpressure(t *testing.T) {
 
 	pushed := make(chan struct{})
 	go func() {
-		q.push(nil, job{hdr: 3})
+		q.push(nil, Job{Hdr: 3})
 		close(pushed)
 	}()
 	select {
@@ -90,8 +90,8 @@ func TestJobQueueBackpressure(t *testing.T) {
 		t.Fatal("push into a full queue did not wait")
 	case <-time.After(50 * time.Millisecond):
 	}
-	if j, _ := q.tryPop(); j.hdr != 1 {
-		t.Fatalf("popped %d, want 1", j.hdr)
+	if j, _ := q.tryPop(); j.Hdr != 1 {
+		t.Fatalf("popped %d, want 1", j.Hdr)
 	}
 	select {
 	case <-pushed:
@@ -99,8 +99,8 @@ func TestJobQueueBackpressure(t *testing.T) {
 		t.Fatal("waiting push not released by a pop")
 	}
 	for _, want := range []int{2, 3} {
-		if j, ok := q.tryPop(); !ok || j.hdr != want {
-			t.Fatalf("popped %d (%v), want %d", j.hdr, ok, want)
+		if j, ok := q.tryPop(); !ok || j.Hdr != want {
+			t.Fatalf("popped %d (%v), want %d", j.Hdr, ok, want)
 		}
 	}
 	if _, ok := q.tryPop(); ok {
@@ -112,12 +112,12 @@ func TestJobQueueBackpressure(t *testing.T) {
 func TestJobQueueCloseDrains(t *testing.T) {
 	q := newJobQueue(10)
 	for i := range 3 {
-		q.push(nil, job{hdr: i})
+		q.push(nil, Job{Hdr: i})
 	}
 	q.close()
 	for i := range 3 {
-		if j, ok := q.next(); !ok || j.hdr != i {
-			t.Fatalf("next = %d, %v; want %d", j.hdr, ok, i)
+		if j, ok := q.next(); !ok || j.Hdr != i {
+			t.Fatalf("next = %d, %v; want %d", j.Hdr, ok, i)
 		}
 	}
 	if _, ok := q.next(); ok {
@@ -132,11 +132,11 @@ func TestJobQueueSteadyStateAllocatesNothing(t *testing.T) {
 		t.Skip("allocation counts differ under -race")
 	}
 	q := newJobQueue(4096)
-	q.push(nil, job{})
+	q.push(nil, Job{})
 	q.tryPop()
 	allocs := testing.AllocsPerRun(1000, func() {
 		for range 10 {
-			q.push(nil, job{hdr: 1})
+			q.push(nil, Job{Hdr: 1})
 		}
 		for range 10 {
 			q.tryPop()
@@ -161,7 +161,7 @@ func BenchmarkJobQueue(b *testing.B) {
 	}()
 	b.ReportAllocs()
 	for b.Loop() {
-		q.push(nil, job{hdr: 1})
+		q.push(nil, Job{Hdr: 1})
 	}
 	q.close()
 	<-done
@@ -170,7 +170,7 @@ func BenchmarkJobQueue(b *testing.B) {
 // BenchmarkChanQueue is the same through a buffered channel, the queue
 // jobQueue replaced, for comparison in one run.
 func BenchmarkChanQueue(b *testing.B) {
-	q := make(chan job, 4096)
+	q := make(chan Job, 4096)
 	done := make(chan struct{})
 	go func() {
 		for range q {
@@ -179,7 +179,7 @@ func BenchmarkChanQueue(b *testing.B) {
 	}()
 	b.ReportAllocs()
 	for b.Loop() {
-		q <- job{hdr: 1}
+		q <- Job{Hdr: 1}
 	}
 	close(q)
 	<-done

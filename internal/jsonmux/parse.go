@@ -1,4 +1,4 @@
-package server
+package jsonmux
 
 import "unicode/utf8"
 
@@ -15,9 +15,9 @@ const maxJSONDepth = 1024
 
 // Command types.
 const (
-	muxJoin uint8 = iota + 1
-	muxLeave
-	muxPublish
+	cmdJoin uint8 = iota + 1
+	cmdLeave
+	cmdPublish
 )
 
 // maxIDLen bounds a command's id as written (a string or a number): it is
@@ -33,9 +33,9 @@ const (
 	msgNoData    = "publish needs data (any JSON value)"
 )
 
-// muxCmd is one parsed command. room, id and data alias the message; a
+// command is one parsed command. room, id and data alias the message; a
 // room written with escapes is decoded in place (decoding only shrinks).
-type muxCmd struct {
+type command struct {
 	typ  uint8
 	room []byte // decoded room name; nil when absent
 	id   []byte // the id's JSON text (string or number); nil when absent
@@ -46,7 +46,7 @@ type muxCmd struct {
 // It may overwrite the part of p that holds the room.
 // Keys are case-sensitive, a repeated key's last value counts, and unknown
 // keys are ignored (their values must still be valid JSON).
-func (m *muxCmd) parse(p []byte) string {
+func (m *command) parse(p []byte) string {
 	var typ, room []byte
 	i := skipWS(p, 0)
 	if i >= len(p) || p[i] != '{' {
@@ -99,7 +99,7 @@ func (m *muxCmd) parse(p []byte) string {
 }
 
 // interpret checks the recorded fields of a well-formed command.
-func (m *muxCmd) interpret(typ, room []byte) string {
+func (m *command) interpret(typ, room []byte) string {
 	if m.id != nil && (len(m.id) > maxIDLen || (m.id[0] != '"' && m.id[0] != '-' && (m.id[0] < '0' || m.id[0] > '9'))) {
 		m.id = nil
 		return msgID
@@ -119,11 +119,11 @@ func (m *muxCmd) interpret(typ, room []byte) string {
 	}
 	switch string(t) {
 	case "join":
-		m.typ = muxJoin
+		m.typ = cmdJoin
 	case "leave":
-		m.typ = muxLeave
+		m.typ = cmdLeave
 	case "publish":
-		m.typ = muxPublish
+		m.typ = cmdPublish
 		if m.data == nil {
 			return msgNoData
 		}
