@@ -144,17 +144,23 @@ client.on('state', (s) => {
   let text = s.state;
   if (s.state === 'reconnecting') {
     reconnects++;
-    lastClose = describe(s.code, s.reason);
     text = `reconnecting in ${(s.delay / 1000).toFixed(1)} s`;
-    if (s.prev === 'open') system(`connection closed (${lastClose}); reconnecting`);
+    if (s.prev === 'open') {
+      lastClose = describe(s.code, s.reason);
+      system(`connection closed (${lastClose}); reconnecting`);
+    }
   } else if (s.state === 'closed') {
     text = `closed (${describe(s.code, s.reason)})`;
   } else if (s.refreshed) {
     system('token renewed on a new connection');
   }
   pill.textContent = text;
-  $('conn-info').textContent = `retries: ${reconnects}${lastClose ? ' · last close: ' + lastClose : ''} · queued: ${client.queued}`;
+  info();
 });
+
+function info() {
+  $('conn-info').textContent = `retries: ${reconnects}${lastClose ? ' · last close: ' + lastClose : ''} · queued: ${client.queued}`;
+}
 
 client.on('error', (err) => {
   if (err.code !== 'transport') system(`error: ${err.code}: ${err.message}`, err.room && rooms.has(err.room) ? err.room : current);
@@ -174,7 +180,9 @@ $('send-form').onsubmit = (ev) => {
   const cid = Math.random().toString(36).slice(2);
   mine.add(cid);
   const pending = client.publish(current, { text, cid });
+  pending.finally(info).catch(() => {});
   addLine(current, { from: user, text, pending });
+  info();
 };
 
 $('me').textContent = user;
