@@ -32,7 +32,8 @@ export function parse(text) {
       }
       i++;
     }
-    const value = parseFloat(line.slice(i).trim().split(/\s+/)[0]);
+    const tok = line.slice(i).trim().split(/\s+/)[0];
+    const value = tok === '+Inf' ? Infinity : tok === '-Inf' ? -Infinity : tok ? Number(tok) : NaN;
     if (name && !Number.isNaN(value)) out.push({ name, labels, value });
   }
   return out;

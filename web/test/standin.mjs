@@ -4,7 +4,9 @@
 // rooms with history (offset and epoch on messages, "since" on join,
 // "recovered" on joined). Built on npm ws; one process-local history.
 
-import { WebSocket } from './helpers.mjs';
+import { EventEmitter } from 'node:events';
+import http from 'node:http';
+import { WebSocket, requireTestDep } from './helpers.mjs';
 
 const { WebSocketServer } = WebSocket;
 
@@ -27,6 +29,29 @@ export class StandIn {
     await new Promise((resolve) => this.wss.once('listening', resolve));
     this.wss.on('connection', (ws) => this.serve(ws));
     this.url = `ws://127.0.0.1:${this.wss.address().port}/ws`;
+    return this;
+  }
+
+  // listenSockJS serves the same protocol over SockJS (npm sockjs) at
+  // /sockjs; this.urls records each session's request URL.
+  async listenSockJS() {
+    const sockjs = requireTestDep('sockjs');
+    this.http = http.createServer();
+    const server = sockjs.createServer({ prefix: '/sockjs', log: () => {} });
+    this.urls = [];
+    server.on('connection', (conn) => {
+      this.urls.push(conn.url);
+      const ws = new EventEmitter();
+      ws.send = (text) => conn.write(text);
+      ws.close = (code, reason) => conn.close(code, reason);
+      ws.terminate = () => conn.close(3000, 'dropped');
+      conn.on('data', (text) => ws.emit('message', text));
+      conn.on('close', () => ws.emit('close'));
+      this.serve(ws);
+    });
+    server.installHandlers(this.http);
+    await new Promise((resolve) => this.http.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${this.http.address().port}/sockjs`;
     return this;
   }
 
@@ -94,6 +119,10 @@ export class StandIn {
 
   close() {
     for (const ws of this.sockets) ws.terminate();
+    if (this.http) {
+      this.http.closeAllConnections();
+      return new Promise((resolve) => this.http.close(resolve));
+    }
     return new Promise((resolve) => this.wss.close(resolve));
   }
 }
