@@ -200,7 +200,7 @@ test('a token function is called before expiry and on every reconnect; rooms sur
   const c = client(s.wsURL, {
     token: async () => {
       calls++;
-      return token('erin', 4);
+      return token('erin', 8);
     },
   });
   const ev = record(c);
@@ -208,7 +208,8 @@ test('a token function is called before expiry and on every reconnect; rooms sur
   await c.join('tok.room');
   assert.equal(calls, 1);
 
-  // Each 4 s token is renewed about 2 s before its exp, on a new connection.
+  // Each 8 s token is renewed about 4 s before its exp (half its life), on
+  // a new connection: 4 s for the switch, plenty on a busy machine.
   await waitFor(() => ev.state.filter((e) => e.refreshed).length >= 2, 'two token refreshes', 60000);
   assert.ok(calls >= 3);
   assert.ok(!ev.state.some((e) => e.state === 'reconnecting'), 'refreshes do not drop the service: ' + JSON.stringify(ev.state));
