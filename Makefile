@@ -23,7 +23,7 @@ run: build
 ## deps: install test dependencies (Go modules, npm clients, Debian packages); idempotent
 deps:
 	$(GO) mod download
-	./scripts/setup-test-deps.sh --no-browser
+	./scripts/setup-test-deps.sh
 
 ## test: the full test suite, with third-party clients and the race detector
 test: deps

@@ -4,8 +4,9 @@
 #
 #   Debian packages  python3-websockets python3-autobahn  (for /usr/bin/python3,
 #                    not a pyenv or venv python3 that may come first on PATH)
-#                    chromium                             (headless browser tests)
-#   npm packages     test/node/package-lock.json, by `npm ci`
+#                    chromium                             (headless browser tests of web/)
+#   npm packages     test/node/package-lock.json, by `npm ci`: the clients, and
+#                    sockjs, playwright-core, terser and typescript for web/'s tests
 #
 # Each step checks first and does nothing when its part is already in place, so
 # a second run takes well under a second: dpkg-query before apt-get (and
