@@ -277,6 +277,7 @@ func (s *Session) attach(r *Receiver) (bool, sessionEvent) {
 	if s.state == StateNew {
 		s.state = StateOpen
 		s.writeStaticLocked(r, 0)
+		s.checkLimitLocked(r)
 		ev = evOpen
 	}
 	if s.recv == r {
