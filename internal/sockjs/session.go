@@ -28,6 +28,21 @@ type Stream interface {
 	End(keepAlive bool)
 }
 
+// PeerProber is implemented by a Stream that can tell, cheaply and
+// without blocking, that its client has gone (a pending end of stream
+// the event loop has not processed yet). A session consults it before
+// refusing a second receiving request with "Another connection still
+// open", so a client that aborted a request and at once opened another
+// gets a fresh session instead of a spurious refusal.
+type PeerProber interface {
+	PeerGone() bool
+}
+
+func peerGone(st Stream) bool {
+	p, ok := st.(PeerProber)
+	return ok && p.PeerGone()
+}
+
 // Handler is the application behind an endpoint. Its methods are called
 // without any session lock held, so they may call Session methods. For a
 // given session OnOpen comes first and OnClose last; OnMessage calls for
@@ -260,6 +275,12 @@ func (s *Session) attach(r *Receiver) (bool, sessionEvent) {
 	switch {
 	case s.state == StateClosed:
 		return false, evNone
+	case s.recv != nil && peerGone(s.recv.stream):
+		// The attached request's client left and the server has not
+		// noticed yet: that is an abort, which ends the session.
+		s.recv.session.Store(nil)
+		s.recv = nil
+		return false, s.goneLocked()
 	case s.recv != nil:
 		var b [48]byte
 		s.writeFrameLocked(r, AppendCloseFrame(b[:0], CodeAnotherConnection, "Another connection still open"))

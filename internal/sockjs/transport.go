@@ -86,8 +86,9 @@ func (e *Endpoint) serveReceive(req *Request, rt Route, st Stream, r *Receiver) 
 	}
 	for {
 		s := e.getOrCreate(rt.Session)
-		if ok, ev := s.attach(r); ok {
-			e.fire(s, ev)
+		ok, ev := s.attach(r)
+		e.fire(s, ev)
+		if ok {
 			return ResultReceiving
 		}
 	}

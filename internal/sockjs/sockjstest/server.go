@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -151,6 +152,28 @@ func (c *conn) Write(p []byte) {
 		c.closed = true
 		c.nc.Close()
 	}
+}
+
+// PeerGone implements sockjs.PeerProber: it peeks at the socket for an
+// end of stream the read loop has not reported yet.
+func (c *conn) PeerGone() bool {
+	tc, ok := c.nc.(*net.TCPConn)
+	if !ok {
+		return false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	gone := false
+	// Control, not Read: the read loop holds the descriptor's read lock
+	// while it waits.
+	rc.Control(func(fd uintptr) {
+		var b [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		gone = n == 0 && err == nil
+	})
+	return gone
 }
 
 // Flush implements sockjs.Stream; writes are synchronous.
