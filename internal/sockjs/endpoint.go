@@ -54,10 +54,12 @@ type Options struct {
 	Scheduler Scheduler
 }
 
-func (o *Options) heartbeat() time.Duration       { return orDefault(o.Heartbeat, DefaultHeartbeat) }
-func (o *Options) disconnectDelay() time.Duration { return orDefault(o.DisconnectDelay, DefaultDisconnectDelay) }
-func (o *Options) responseLimit() int             { return orDefault(o.ResponseLimit, DefaultResponseLimit) }
-func (o *Options) maxQueue() int                  { return orDefault(o.MaxQueue, DefaultMaxQueue) }
+func (o *Options) heartbeat() time.Duration { return orDefault(o.Heartbeat, DefaultHeartbeat) }
+func (o *Options) disconnectDelay() time.Duration {
+	return orDefault(o.DisconnectDelay, DefaultDisconnectDelay)
+}
+func (o *Options) responseLimit() int { return orDefault(o.ResponseLimit, DefaultResponseLimit) }
+func (o *Options) maxQueue() int      { return orDefault(o.MaxQueue, DefaultMaxQueue) }
 
 func orDefault[T int | time.Duration](v, d T) T {
 	if v > 0 {

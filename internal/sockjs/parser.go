@@ -87,7 +87,9 @@ func (r *Request) KeepAlive() bool {
 
 // HasACRequestHeaders reports whether the request carried a non-empty
 // Access-Control-Request-Headers.
-func (r *Request) HasACRequestHeaders() bool { return r.hasACRequestHdrs && len(r.ACRequestHeaders) > 0 }
+func (r *Request) HasACRequestHeaders() bool {
+	return r.hasACRequestHdrs && len(r.ACRequestHeaders) > 0
+}
 
 // IsMethod reports whether the request's method is m.
 func (r *Request) IsMethod(m string) bool { return string(r.Method) == m }

@@ -367,7 +367,7 @@ func (s *Session) writeMessageLocked(r *Receiver, m *Message) {
 // writeStaticLocked writes "o" (i == 0) or "h" (i == 1) into r.
 func (s *Session) writeStaticLocked(r *Receiver, i int) {
 	if r.jsonp() {
-		s.writeFrameLocked(r, []byte(frameOpen+frameHeartbeat)[i:i+1])
+		s.writeFrameLocked(r, []byte(frameOpen + frameHeartbeat)[i:i+1])
 		return
 	}
 	f := &staticFrames[i][r.wire]
@@ -507,7 +507,7 @@ func (r *Receiver) ReceiveWebSocket(payload []byte) error {
 		ev := evNone
 		if s.recv == r {
 			s.recv = nil
-	r.session.Store(nil)
+			r.session.Store(nil)
 			r.stream.End(false)
 			ev = s.goneLocked()
 		}
