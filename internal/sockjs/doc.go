@@ -7,7 +7,7 @@
 //   - Parser: an incremental HTTP/1.1 request parser that works in place on
 //     the caller's read buffer and copies only a request split across
 //     reads into a bounded scratch buffer (pipelined requests, keep-alive,
-//     Content-Length bodies; chunked request bodies are refused with 411).
+//     Content-Length and chunked bodies; other transfer codings are refused with 501).
 //   - Route: classifies a path under an endpoint's base path (greeting,
 //     /info, /iframe*.html, /websocket, /{server}/{session}/{transport}).
 //   - Quote and Message: SockJS's JSON string escaping, done once per

@@ -18,10 +18,10 @@ var (
 	// ErrBadContentLength reports a missing, invalid or repeated
 	// Content-Length with different values (400).
 	ErrBadContentLength = errors.New("sockjs: bad Content-Length")
-	// ErrChunkedBody reports a request body sent with Transfer-Encoding
-	// (411): SockJS clients send bodies with a Content-Length, and
-	// refusing the others keeps request smuggling out.
-	ErrChunkedBody = errors.New("sockjs: request body without Content-Length")
+	// ErrTransferEncoding reports a Transfer-Encoding other than
+	// "chunked", or one together with a Content-Length (501): refusing
+	// them keeps request smuggling out.
+	ErrTransferEncoding = errors.New("sockjs: unsupported Transfer-Encoding")
 )
 
 // ErrorStatus returns the HTTP status to answer for an error from Parse.
@@ -31,8 +31,8 @@ func ErrorStatus(err error) int {
 		return 431
 	case ErrBodyTooLarge:
 		return 413
-	case ErrChunkedBody:
-		return 411
+	case ErrTransferEncoding:
+		return 501
 	}
 	return 400
 }
@@ -96,7 +96,8 @@ func (r *Request) IsMethod(m string) bool { return string(r.Method) == m }
 
 // Parser parses HTTP/1.x requests incrementally and in place. A request
 // that arrives whole in one read is parsed without copying: the Request's
-// fields are sub-slices of that read. Only a request split across reads
+// fields are sub-slices of that read (a chunked body, which sockjs-client
+// sends from Node, is decoded into a buffer the parser keeps). Only a request split across reads
 // is copied into the parser's scratch buffer, which grows to at most
 // MaxHeader+MaxBody bytes and is dropped once the request completes, so
 // an idle connection holds no buffer.
@@ -116,6 +117,19 @@ type Parser struct {
 	// release is set after a request parsed from scratch was returned:
 	// the next Parse drops the scratch buffer.
 	release bool
+	chunks  chunkState
+}
+
+// chunkedBody is the bodyLen of a request whose body is chunked.
+const chunkedBody = -1
+
+// chunkState is the progress of decoding a chunked body.
+type chunkState struct {
+	pos  int    // offset in the encoded body of the next unread element
+	body []byte // decoded so far
+	// trailers is set once the last chunk was read: only trailer lines
+	// and the blank line remain.
+	trailers bool
 }
 
 func (p *Parser) limits() (int, int) {
@@ -171,7 +185,17 @@ func (p *Parser) Parse(data []byte) (req *Request, n int, err error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		if hl > 0 && hl+bl <= len(data) {
+		if hl > 0 && bl == chunkedBody {
+			p.chunks = chunkState{body: p.chunks.body[:0]}
+			done, end, err := p.chunks.scan(data[hl:], maxBody)
+			if err != nil {
+				return nil, 0, err
+			}
+			if done {
+				p.req.Body = p.chunks.body
+				return &p.req, skip + hl + end, nil
+			}
+		} else if hl > 0 && hl+bl <= len(data) {
 			p.req.Body = data[hl : hl+bl]
 			return &p.req, skip + hl + bl, nil
 		}
@@ -180,6 +204,9 @@ func (p *Parser) Parse(data []byte) (req *Request, n int, err error) {
 		return nil, skip + len(data), nil
 	}
 	old := len(p.scratch)
+	if p.headLen > 0 && p.bodyLen == chunkedBody {
+		return p.parseChunkedScratch(data, maxHeader, maxBody)
+	}
 	if p.headLen > 0 {
 		// Head known: take only what the body still needs.
 		need := p.headLen + p.bodyLen - old
@@ -219,8 +246,101 @@ func (p *Parser) Parse(data []byte) (req *Request, n int, err error) {
 		p.headLen, p.release = 0, true
 		return &p.req, consumed, nil
 	}
+	if bl == chunkedBody {
+		p.chunks = chunkState{body: p.chunks.body[:0]}
+	}
 	req, m, err := p.Parse(data[consumed:])
 	return req, consumed + m, err
+}
+
+// parseChunkedScratch continues a split request with a chunked body whose
+// head is in the scratch buffer.
+func (p *Parser) parseChunkedScratch(data []byte, maxHeader, maxBody int) (*Request, int, error) {
+	old := len(p.scratch)
+	p.scratch = append(p.scratch, data...)
+	done, end, err := p.chunks.scan(p.scratch[p.headLen:], maxBody)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !done {
+		if len(p.scratch) > maxHeader+2*maxBody+4096 {
+			return nil, 0, ErrBodyTooLarge
+		}
+		return nil, len(data), nil
+	}
+	total := p.headLen + end
+	p.scratch = p.scratch[:total]
+	if _, _, err := p.parseHead(p.scratch, maxHeader, maxBody); err != nil {
+		return nil, 0, err
+	}
+	p.req.Body = p.chunks.body
+	p.headLen, p.bodyLen, p.release = 0, 0, true
+	return &p.req, total - old, nil
+}
+
+// maxChunkLine bounds a chunk-size line (size and extensions) and a
+// trailer line.
+const maxChunkLine = 1024
+
+// scan decodes the complete elements of the chunked body b from c.pos on.
+// It reports whether the body ended and, if so, its encoded length.
+func (c *chunkState) scan(b []byte, maxBody int) (done bool, end int, err error) {
+	for {
+		rest := b[c.pos:]
+		nl := bytes.IndexByte(rest, '\n')
+		if nl < 0 {
+			if len(rest) > maxChunkLine {
+				return false, 0, ErrMalformed
+			}
+			return false, 0, nil
+		}
+		line := rest[:nl]
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		if c.trailers {
+			c.pos += nl + 1
+			if len(line) == 0 {
+				return true, c.pos, nil
+			}
+			continue
+		}
+		if i := bytes.IndexByte(line, ';'); i >= 0 {
+			line = line[:i]
+		}
+		line = trimOWS(line)
+		if len(line) == 0 || len(line) > 8 {
+			return false, 0, ErrMalformed
+		}
+		size := 0
+		for _, ch := range line {
+			if !isHex(ch) {
+				return false, 0, ErrMalformed
+			}
+			size = size<<4 | int(unhex(ch))
+		}
+		if size == 0 {
+			c.pos += nl + 1
+			c.trailers = true
+			continue
+		}
+		if len(c.body)+size > maxBody {
+			return false, 0, ErrBodyTooLarge
+		}
+		data := rest[nl+1:]
+		if len(data) < size+2 {
+			return false, 0, nil
+		}
+		switch {
+		case data[size] == '\n':
+			c.pos += nl + 1 + size + 1
+		case data[size] == '\r' && data[size+1] == '\n':
+			c.pos += nl + 1 + size + 2
+		default:
+			return false, 0, ErrMalformed
+		}
+		c.body = append(c.body, data[:size]...)
+	}
 }
 
 // headEnd returns the length of the head (through the blank line) in b,
@@ -268,7 +388,8 @@ func (p *Parser) parseHead(b []byte, maxHeader, maxBody int) (int, int, error) {
 	if err := parseRequestLine(r, line); err != nil {
 		return 0, 0, err
 	}
-	clSeen, te := false, false
+	clSeen := false
+	var te []byte
 	for {
 		line, rest = nextLine(rest)
 		if len(line) == 0 {
@@ -292,7 +413,10 @@ func (p *Parser) parseHead(b []byte, maxHeader, maxBody int) (int, int, error) {
 			}
 			clSeen, r.ContentLength = true, n
 		case equalFold(name, "transfer-encoding"):
-			te = true
+			if te != nil {
+				return 0, 0, ErrTransferEncoding
+			}
+			te = value
 		case equalFold(name, "origin"):
 			r.Origin = value
 		case equalFold(name, "cookie"):
@@ -311,8 +435,11 @@ func (p *Parser) parseHead(b []byte, maxHeader, maxBody int) (int, int, error) {
 			r.ACRequestMethod = value
 		}
 	}
-	if te {
-		return 0, 0, ErrChunkedBody
+	if te != nil {
+		if clSeen || !equalFold(te, "chunked") {
+			return 0, 0, ErrTransferEncoding
+		}
+		return hl, chunkedBody, nil
 	}
 	if r.ContentLength > maxBody {
 		return 0, 0, ErrBodyTooLarge

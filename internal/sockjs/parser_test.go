@@ -46,11 +46,14 @@ func parseAll(p *Parser, pieces ...[]byte) ([]parsed, error) {
 const pipelined = "POST /echo/a/b/xhr_send?x=1 HTTP/1.1\r\nHost: h\r\nOrigin: http://o\r\n" +
 	"Content-Type: text/plain\r\nContent-Length: 5\r\n\r\n[\"a\"]" +
 	"GET /echo/info HTTP/1.0\r\nConnection: Keep-Alive\r\nCookie: JSESSIONID=x\r\n\r\n" +
+	"POST /echo/a/b/xhr_send HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" +
+	"3;ext=1\r\n[\"a\r\nB\r\n\", \"bcdef\"]\r\n0\r\nTrailer: x\r\n\r\n" +
 	"OPTIONS /echo/a/b/xhr HTTP/1.1\nAccess-Control-Request-Headers: a, b\nConnection: close\n\n"
 
 var pipelinedWant = []parsed{
 	{Method: "POST", Path: "/echo/a/b/xhr_send", Query: "x=1", Origin: "http://o", CT: "text/plain", Minor: 1, CL: 5, Keep: true, Body: `["a"]`},
 	{Method: "GET", Path: "/echo/info", Cookie: "JSESSIONID=x", Minor: 0, Keep: true},
+	{Method: "POST", Path: "/echo/a/b/xhr_send", Minor: 1, Keep: true, Body: `["a", "bcdef"]`},
 	{Method: "OPTIONS", Path: "/echo/a/b/xhr", ACRH: "a, b", Minor: 1},
 }
 
@@ -105,7 +108,11 @@ func TestParserErrors(t *testing.T) {
 		err    error
 		status int
 	}{
-		{"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", ErrChunkedBody, 411},
+		{"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", ErrTransferEncoding, 501},
+		{"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", ErrTransferEncoding, 501},
+		{"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", ErrMalformed, 400},
+		{"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY", ErrMalformed, 400},
+		{"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10001\r\n", ErrBodyTooLarge, 413},
 		{"POST / HTTP/1.1\r\nContent-Length: 70000\r\n\r\n", ErrBodyTooLarge, 413},
 		{"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", ErrBadContentLength, 400},
 		{"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", ErrBadContentLength, 400},
