@@ -212,7 +212,7 @@ func TestCloseAndAbort(t *testing.T) {
 	// Abort: the client drops the receiving request; the session ends now.
 	h.h.closeOnOpen = false
 	var r Receiver
-	st, _ = h.do(post("/echo/0/a/xhr_streaming", ""), &r)
+	h.do(post("/echo/0/a/xhr_streaming", ""), &r)
 	r.Abort()
 	if h.ep.Sessions() != 0 || h.h.closed != 2 {
 		t.Fatal("aborted session survives")

@@ -64,7 +64,7 @@ func TestSockJSClient(t *testing.T) {
 
 // knownFailures are the suite's tests our test server fails, with why.
 var knownFailures = map[string]string{
-	"test_haproxy (__main__.Websocket)":       "hixie-76 (draft-76) handshake: obsolete; the reference fails it too",
+	"test_haproxy (__main__.Websocket)":      "hixie-76 (draft-76) handshake: obsolete; the reference fails it too",
 	"test_transport (__main__.RawWebsocket)": "raw /websocket is the gateway's plain WebSocket endpoint, not served by the test server",
 	"test_close (__main__.RawWebsocket)":     "raw /websocket, as above",
 }
