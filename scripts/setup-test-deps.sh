@@ -4,9 +4,12 @@
 #
 #   Debian packages  python3-websockets python3-autobahn  (for /usr/bin/python3,
 #                    not a pyenv or venv python3 that may come first on PATH)
+#                    python3-ws4py python3-websocket python3-unittest2
+#                                                         (the SockJS protocol suite)
 #                    chromium                             (headless browser tests of web/)
-#   npm packages     test/node/package-lock.json, by `npm ci`: the clients, and
-#                    sockjs, playwright-core, terser and typescript for web/'s tests
+#   npm packages     test/node/package-lock.json, by `npm ci`: the clients, the
+#                    sockjs-node reference server, and playwright-core, terser
+#                    and typescript for web/'s tests
 #
 # Each step checks first and does nothing when its part is already in place, so
 # a second run takes well under a second: dpkg-query before apt-get (and
@@ -101,12 +104,14 @@ apt_install() {
 # 1. Debian packages, in one apt-get: the Python clients for Debian's
 #    interpreter, and Chromium for the browser tests (Debian's build: no other
 #    can be downloaded here, so playwright-core drives /usr/bin/chromium).
-pkgs=(python3-websockets python3-autobahn)
+pkgs=(python3-websockets python3-autobahn python3-ws4py python3-websocket python3-unittest2)
 if [ "$browser" != 0 ]; then pkgs+=(chromium); fi
 apt_install "${pkgs[@]}"
 pyver="$("$PY" -c 'import websockets, autobahn; print("websockets", websockets.__version__, "autobahn", autobahn.__version__)')" ||
 	die "$PY cannot import websockets and autobahn"
-step "python: $PY has $pyver"
+"$PY" -c 'import ws4py, websocket, unittest2' ||
+	die "$PY cannot import ws4py, websocket and unittest2"
+step "python: $PY has $pyver, ws4py, websocket-client, unittest2"
 if [ "$browser" != 0 ]; then
 	[ -x /usr/bin/chromium ] || die "/usr/bin/chromium missing after install"
 	step "browser: /usr/bin/chromium $(dpkg-query -W -f='${Version}' chromium)"
