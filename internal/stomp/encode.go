@@ -32,10 +32,27 @@ func AppendHeader[N, V Text](dst []byte, cmd Command, name N, value V) []byte {
 	return append(dst, '\n')
 }
 
+// escMask has the bits of the bytes below 64 that need escaping.
+const escMask uint64 = 1<<'\n' | 1<<'\r' | 1<<':'
+
+// needsEscape reports whether c is escaped in a header: CR, LF, colon or
+// backslash.
+func needsEscape(c byte) bool { return c == '\\' || (c < 64 && escMask>>c&1 != 0) }
+
 // appendEscaped appends s with STOMP 1.2 escaping.
 func appendEscaped[T Text](dst []byte, s T) []byte {
-	i := 0
 	for j := 0; j < len(s); j++ {
+		if needsEscape(s[j]) {
+			return appendEscapedFrom(dst, s, j)
+		}
+	}
+	return append(dst, s...)
+}
+
+// appendEscapedFrom appends s, escaping from s[j] on (s[:j] needs none).
+func appendEscapedFrom[T Text](dst []byte, s T, j int) []byte {
+	i := 0
+	for ; j < len(s); j++ {
 		var e byte
 		switch s[j] {
 		case '\\':
@@ -98,10 +115,13 @@ func AppendFrame(dst []byte, cmd Command, headers []Header, body []byte) []byte 
 // order, so a broadcast can be sent as two buffers: a small reused head per
 // subscriber and one shared tail.
 func AppendMessageHead[D, S, M Text](dst []byte, destination D, subscription S, messageID M) []byte {
-	dst = append(dst, "MESSAGE\n"...)
-	dst = AppendHeader(dst, CmdMessage, HeaderDestination, destination)
-	dst = AppendHeader(dst, CmdMessage, HeaderSubscription, subscription)
-	return AppendHeader(dst, CmdMessage, HeaderMessageID, messageID)
+	dst = append(dst, "MESSAGE\n"+HeaderDestination+":"...)
+	dst = appendEscaped(dst, destination)
+	dst = append(dst, "\n"+HeaderSubscription+":"...)
+	dst = appendEscaped(dst, subscription)
+	dst = append(dst, "\n"+HeaderMessageID+":"...)
+	dst = appendEscaped(dst, messageID)
+	return append(dst, '\n')
 }
 
 // AppendMessageTail appends the part of a MESSAGE frame that is the same
@@ -112,7 +132,9 @@ func AppendMessageHead[D, S, M Text](dst []byte, destination D, subscription S, 
 // with AppendHeader(dst, CmdMessage, ...).
 func AppendMessageTail[T Text](dst []byte, contentType T, body []byte) []byte {
 	if len(contentType) > 0 {
-		dst = AppendHeader(dst, CmdMessage, HeaderContentType, contentType)
+		dst = append(dst, HeaderContentType+":"...)
+		dst = appendEscaped(dst, contentType)
+		dst = append(dst, '\n')
 	}
 	dst = AppendContentLength(dst, len(body))
 	return AppendBody(dst, body)
