@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // parseCase is a stream and what parsing it must produce.
@@ -198,6 +199,13 @@ func TestLimits(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { checkEverySplit(t, c) })
+	}
+}
+
+// An idle parser is its configuration alone; everything else is pooled.
+func TestParserSize(t *testing.T) {
+	if n := unsafe.Sizeof(Parser{}); n > 24 {
+		t.Fatalf("Parser is %d bytes, want at most 24", n)
 	}
 }
 
