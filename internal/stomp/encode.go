@@ -92,8 +92,9 @@ func AppendBody(dst, body []byte) []byte {
 // the given order (escaped as AppendHeader does), a content-length header
 // when cmd may carry a body (SEND, MESSAGE, ERROR; so the body may contain
 // NUL bytes), the blank line, body and NUL. Do not pass content-length in
-// headers for those commands: a second one would be ignored by the peer.
-// A body given to another command is written as is, making a frame that
+// headers for those commands: peers read the first one, so the added one
+// would be ignored and a wrong one passed in would garble the stream. A
+// body given to another command is written as is, making a frame that
 // peers reject.
 func AppendFrame(dst []byte, cmd Command, headers []Header, body []byte) []byte {
 	dst = AppendCommand(dst, cmd)
