@@ -55,6 +55,10 @@ var (
 	ErrOverloaded = errors.New("admin: fan-out queue full")
 )
 
+// ErrBadDestination is returned by DestinationSender for a destination it
+// cannot address; the API answers 400.
+var ErrBadDestination = errors.New("admin: destination must be /user/queue/NAME or /user/topic/NAME")
+
 // Options configures the API.
 type Options struct {
 	// APIKey, when set, is required on /api/* as "Authorization: Bearer
@@ -86,6 +90,16 @@ type publishRequest struct {
 	Payload *string `json:"payload"`
 	// Binary sends a binary message instead of text.
 	Binary bool `json:"binary"`
+	// Destination (user send only) is the STOMP user destination the
+	// message is for ("/user/queue/NAME"; "/queue/NAME" means the same).
+	Destination string `json:"destination"`
+}
+
+// DestinationSender is implemented by Backends that can address a user's
+// STOMP subscriptions: SendUserTo is SendUser with the destination that
+// POST /api/users/{id}/send names.
+type DestinationSender interface {
+	SendUserTo(ctx context.Context, user, destination string, op frame.Opcode, payload []byte) (recipients int, err error)
 }
 
 type publishResponse struct {
@@ -243,7 +257,16 @@ func (a *api) handleUserSend(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.o.PublishWait)
 	defer cancel()
-	n, err := a.b.SendUser(ctx, user, op, payload)
+	var n int
+	var err error
+	if ds, ok := a.b.(DestinationSender); ok && req.Destination != "" {
+		n, err = ds.SendUserTo(ctx, user, req.Destination, op, payload)
+	} else if req.Destination != "" {
+		writeJSONError(w, http.StatusBadRequest, `"destination" needs the STOMP endpoint`)
+		return
+	} else {
+		n, err = a.b.SendUser(ctx, user, op, payload)
+	}
 	if a.failed(w, err) {
 		return
 	}
@@ -258,6 +281,8 @@ func (a *api) failed(w http.ResponseWriter, err error) bool {
 	case errors.Is(err, ErrDraining):
 		w.Header().Set("Retry-After", "5")
 		writeJSONError(w, http.StatusServiceUnavailable, "draining")
+	case errors.Is(err, ErrBadDestination):
+		writeJSONError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ErrOverloaded):
 		w.Header().Set("Retry-After", "1")
 		writeJSONError(w, http.StatusServiceUnavailable, "fan-out queue full")
