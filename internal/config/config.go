@@ -33,6 +33,8 @@ type Config struct {
 	MuxPath string
 	// EchoSelf makes a room member receive its own messages too.
 	EchoSelf bool
+	// Stomp configures the STOMP endpoint (see STOMP).
+	Stomp STOMP
 	// DevMode allows what a production listener must not: the user id from
 	// a ?user= query parameter without authentication, requests without a
 	// token (as Anonymous), and any Origin. Default false.
@@ -245,6 +247,7 @@ func Default() Config {
 		EchoPath:         "/echo",
 		RoomPrefix:       "/room/",
 		MuxPath:          "/ws",
+		Stomp:            DefaultSTOMP(),
 		Admin:            "127.0.0.1:9090",
 		SendQueue:        512 << 10,
 		Deflate:          true,
@@ -311,6 +314,7 @@ func (c *Config) Validate() error {
 	if c.MuxPath != "" && !strings.HasPrefix(c.MuxPath, "/") {
 		bad("mux-path %q must start with /", c.MuxPath)
 	}
+	c.Stomp.validate(bad)
 	if c.RoomPrefix != "" && (!strings.HasPrefix(c.RoomPrefix, "/") || !strings.HasSuffix(c.RoomPrefix, "/")) {
 		bad("room-prefix %q must start and end with /", c.RoomPrefix)
 	}
