@@ -85,3 +85,12 @@ type Subprotocoler interface {
 type AsyncCloser interface {
 	CloseQueued(code frame.CloseCode, reason string)
 }
+
+// CompressionInfo is implemented by Conns that may have negotiated
+// permessage-deflate: Compression returns the server's window bits (0:
+// not negotiated) and whether the server compresses with context
+// takeover (every compressed message must then come from the
+// connection's own compressor).
+type CompressionInfo interface {
+	Compression() (windowBits uint8, contextTakeover bool)
+}
