@@ -2,8 +2,8 @@ package stompproto
 
 import (
 	"sync"
-	"unsafe"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/auth"
