@@ -24,6 +24,7 @@ import (
 	"github.com/wsgate/wsgate/internal/fanout"
 	"github.com/wsgate/wsgate/internal/hub"
 	"github.com/wsgate/wsgate/internal/metrics"
+	"github.com/wsgate/wsgate/internal/stompproto"
 	"github.com/wsgate/wsgate/poller"
 )
 
@@ -42,6 +43,7 @@ type Server struct {
 	endpoints []endpoint
 	hub       *hub.Hub[fanout.Subscriber]
 	pool      *fanout.Pool
+	stomp     *stompproto.Protocol // nil without the STOMP endpoint
 	m         *metrics.Metrics
 	apiKey    string
 	guard     guard
@@ -251,6 +253,9 @@ func (s *Server) Close() error {
 			s.eng.Stop() // nbio cannot stop an engine that never started
 		}
 		s.pool.Stop()
+		if s.stomp != nil {
+			s.stomp.Stop()
+		}
 	})
 	return nil
 }
