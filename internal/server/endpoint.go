@@ -63,12 +63,12 @@ func (c *conn) ep() *endpoint { return &c.srv().endpoints[c.endpoint()-1] }
 // protocol's own state); it is allocated at upgrade only for them, so an
 // echo connection stays small.
 type connExt struct {
-	hs    *[]byte // partial upgrade request (pooled) while it is split across reads
-	room  string
-	user  string
-	id    *auth.Identity // the verified token; nil for anonymous clients
-	state any            // what the endpoint's Protocol.Open returned
-	subproto string      // the negotiated subprotocol of an endpoint with its own
+	hs       *[]byte // partial upgrade request (pooled) while it is split across reads
+	room     string
+	user     string
+	id       *auth.Identity // the verified token; nil for anonymous clients
+	state    any            // what the endpoint's Protocol.Open returned
+	subproto string         // the negotiated subprotocol of an endpoint with its own
 	// Context-takeover compression state (only with
 	// -deflate-context-takeover); mu orders compression with queueing.
 	mu     sync.Mutex
