@@ -99,13 +99,14 @@ func chooseOwn(v []byte, own []string) string {
 }
 
 // tickWithin bounds how long a connection of a Ticker endpoint waits for
-// its next Tick: what the last Tick asked, else the handshake timeout (so
-// a login deadline of that length is kept).
+// its next Tick: what the last Tick asked, else one timer-wheel tick (the
+// first Tick after the upgrade comes at once, and the protocol says when
+// it wants the next).
 func tickWithin(next time.Duration, cfg *config.Config) time.Duration {
 	if next > 0 {
 		return next
 	}
-	return cfg.HandshakeTimeout
+	return cfg.Tick
 }
 
 // tick runs the endpoint's Ticker, if any, on the wheel goroutine; ok is

@@ -15,6 +15,9 @@ var (
 	errSilent    = &frame.ProtocolError{Code: frame.CloseGoingAway, Msg: "stomp: heart-beat timeout"}
 )
 
+// connectPoll is how often a session waiting for CONNECT is ticked.
+const connectPoll = 100 * time.Millisecond
+
 // Tick implements protocol.Ticker: the CONNECT deadline, heart-beats to
 // send (an EOL) and heart-beats expected (silence past the negotiated
 // interval, plus half of it and a second, closes the session).
@@ -28,7 +31,9 @@ func (p *Protocol) Tick(c protocol.Conn, now time.Time) (time.Duration, error) {
 	case stateNew:
 		left := s.opened.Load() + int64(p.o.ConnectTimeout) - n
 		if left > 0 {
-			return time.Duration(left), nil
+			// Tick again soon: CONNECT (due any moment) may start
+			// heart-beats, which only a Tick sends.
+			return min(time.Duration(left), connectPoll), nil
 		}
 		p.countError(errConnectTimeout)
 		queueError(c, "no CONNECT frame within "+p.o.ConnectTimeout.String())
