@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -128,8 +129,8 @@ func runStompScript(t *testing.T, node, script string, args ...string) {
 		}
 		passed++
 	}
-	if passed < 10 {
-		t.Fatalf("%d checks passed, want all 10", passed)
+	if passed < 11 {
+		t.Fatalf("%d checks passed, want all 11", passed)
 	}
 }
 
@@ -138,6 +139,21 @@ func TestStompjsNode(t *testing.T) {
 	url, admin, tokens := stompInteropServer(t, nil)
 	runStompScript(t, node, filepath.Join(root, "test", "node", "stomp_client.js"),
 		"--url", url, "--admin", admin, "--tokens", tokens, "--app")
+	// npm ws offers permessage-deflate: the large MESSAGEs went compressed.
+	resp, err := http.Get(admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "wsgate_deflate_wire_bytes_total "); ok && v == "0" {
+			t.Fatal("no MESSAGE went compressed to the deflate clients")
+		}
+	}
+	if !strings.Contains(string(body), `wsgate_stomp_errors_total{reason="forbidden"} 1`) {
+		t.Errorf("the refused SUBSCRIBE is not counted:\n%s", body)
+	}
 }
 
 func TestStompjsChromium(t *testing.T) {

@@ -82,7 +82,6 @@
     return withTimeout(env, got.promise, 'RECEIPT of SEND to ' + params.destination);
   }
 
-  const enc = (s) => new TextEncoder().encode(s);
   const equalBytes = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 
   const checks = [];
@@ -127,6 +126,30 @@
       await publishWithReceipt(env, a, { destination: '/topic/chat.bin', body: 'a\u0000b' });
       const t = await box.next();
       assert(t.body === 'a\u0000b', 'text with NUL: ' + JSON.stringify(t.body));
+    } finally { await a.client.deactivate(); }
+  });
+
+  // Large bodies: with permessage-deflate (both clients offer it) these
+  // go compressed, each subscription's head as a stored block in front of
+  // the body compressed once.
+  check('large-bodies-deflate', async (env) => {
+    const a = await connect(env, { headers: { passcode: env.tokens.alice } });
+    try {
+      const box = await subscribe(env, a, '/topic/chat.big');
+      const box2 = await subscribe(env, a, '/topic/chat.big', { id: 'second' });
+      let text = '';
+      for (let i = 0; text.length < 20000; i++) text += 'line ' + i + ' of a long message\n';
+      await publishWithReceipt(env, a, { destination: '/topic/chat.big', body: text });
+      for (const b of [box, box2]) {
+        const m = await b.next();
+        assert(m.body === text, 'large text body differs (' + m.body.length + ' bytes)');
+      }
+      const bin = new Uint8Array(30000).map((_, i) => (i * 7) & 255);
+      await publishWithReceipt(env, a, { destination: '/topic/chat.big', binaryBody: bin, headers: { 'content-type': 'application/octet-stream' } });
+      for (const b of [box, box2]) {
+        const m = await b.next();
+        assert(equalBytes(m.binaryBody, bin), 'large binary body differs');
+      }
     } finally { await a.client.deactivate(); }
   });
 
