@@ -22,7 +22,7 @@ type fakeConn struct {
 	bits  uint8
 }
 
-func (c *fakeConn) Deliver(*fanout.Delivery) (bool, bool)  { return false, true }
+func (c *fakeConn) Deliver(*fanout.Delivery) (bool, bool)   { return false, true }
 func (c *fakeConn) Flush()                                  {}
 func (c *fakeConn) Reply(frame.Opcode, []byte)              {}
 func (c *fakeConn) Scratch() []byte                         { return nil }
