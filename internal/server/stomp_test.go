@@ -7,9 +7,13 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/config"
+	"github.com/wsgate/wsgate/internal/server"
 	"github.com/wsgate/wsgate/internal/stomp"
 	"github.com/wsgate/wsgate/internal/wstest"
 )
@@ -204,4 +208,86 @@ func TestStompErrors(t *testing.T) {
 			t.Fatalf("ERROR %v", f)
 		}
 	})
+}
+
+// TestStompHeartBeatTimeout: a client that promised heart-beats and went
+// silent gets an ERROR and a close, counted.
+func TestStompHeartBeatTimeout(t *testing.T) {
+	srv, addr := startServer(t, func(c *config.Config) {
+		c.Stomp.HeartBeatSend, c.Stomp.HeartBeatReceive = 0, 200*time.Millisecond
+	})
+	c, connected := connectStomp(t, addr, "heart-beat", "200,0")
+	if connected.hdr["heart-beat"] != "0,200" {
+		t.Fatalf("CONNECTED %v", connected)
+	}
+	c.expectError("no heart-beat", frame.CloseGoingAway)
+	if v := scrapeMetric(t, srv.AdminAddr().String(), "wsgate_stomp_heartbeat_timeouts_total"); v != "1" {
+		t.Fatalf("heart-beat timeouts = %s, want 1", v)
+	}
+	// A client that keeps sending EOLs stays.
+	k, _ := connectStomp(t, addr, "heart-beat", "200,0")
+	k.subscribe("m", "/topic/hb")
+	for range 10 {
+		time.Sleep(100 * time.Millisecond) // the client's own heart-beat pace, not an assertion
+		k.write(frame.OpText, []byte("\n"))
+	}
+	k.send(stomp.CmdSend, []byte("alive"), "destination", "/topic/hb")
+	if f := k.next(); string(f.body) != "alive" {
+		t.Fatalf("got %v", f)
+	}
+}
+
+// TestStompConnectDeadline: a connection that never sends CONNECT is
+// closed after the handshake timeout, with an ERROR.
+func TestStompConnectDeadline(t *testing.T) {
+	_, addr := startServer(t, func(c *config.Config) { c.HandshakeTimeout = time.Second })
+	c := dialStomp(t, addr)
+	c.expectError("no CONNECT frame", frame.ClosePolicyViolation)
+}
+
+// TestStompTokens: where tokens are required the STOMP upgrade goes
+// through without one (the token may come in CONNECT), other endpoints
+// still refuse it; CONNECT without a token gets an ERROR; a token in
+// CONNECT governs subscriptions, and its expiry closes the connection
+// with 4001 as on other endpoints.
+func TestStompTokens(t *testing.T) {
+	_, addr, _ := secServer(t, func(c *config.Config) { c.AuthLeeway = 0 })
+	if res := dialToken(t, addr, "/room/chat.a", "", viaHeader); res.Status != http.StatusUnauthorized {
+		t.Fatalf("/room without a token: %d", res.Status)
+	}
+	c := dialStomp(t, addr)
+	c.send(stomp.CmdConnect, nil, "accept-version", "1.2")
+	c.expectError("token is required", frame.ClosePolicyViolation)
+
+	short := mint(t, jwt.SigningMethodHS256, testSecKeys(t).secret, "", claims("ann", []string{"chat.*"}, "exp", time.Now().Add(2*time.Second).Unix()))
+	a, connected := connectStomp(t, addr, "passcode", short)
+	if connected.hdr["user-name"] != "ann" {
+		t.Fatalf("CONNECTED %v", connected)
+	}
+	a.subscribe("ok", "/topic/chat.a")
+	a.send(stomp.CmdSubscribe, nil, "id", "no", "destination", "/topic/news.a")
+	a.expectError("/topic/news.a", frame.ClosePolicyViolation)
+
+	b, _ := connectStomp(t, addr, "Authorization", "Bearer "+short)
+	code, _, err := b.ws.ReadClose() // waits for the expiry
+	if err != nil || code != server.CloseTokenExpired {
+		t.Fatalf("after expiry: close %d %v, want %d", code, err, server.CloseTokenExpired)
+	}
+}
+
+// scrapeMetric returns a series' value from /metrics.
+func scrapeMetric(tb testing.TB, adminAddr, series string) string {
+	tb.Helper()
+	resp, err := http.Get("http://" + adminAddr + "/metrics")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
+	}
+	return ""
 }
