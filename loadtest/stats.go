@@ -310,7 +310,7 @@ func (s *Snapshot) Merge(o *Snapshot) {
 // deliveries expected are every published message times every subscriber.
 func (s *Snapshot) finalize() {
 	c := &s.Counters
-	if s.Scenario != "broadcast" {
+	if s.Scenario != "broadcast" && s.Scenario != "stomp-broadcast" {
 		return
 	}
 	c.Expected = c.Published * c.Subscribers

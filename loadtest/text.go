@@ -112,7 +112,7 @@ func WriteSummary(w io.Writer, s *Snapshot, checks []ThresholdResult) {
 	}
 	row("messages out", fmt.Sprintf("%d (%s/s, %s)", c.MsgsOut, human(float64(c.MsgsOut)/el), humanBytes(c.BytesOut)))
 	row("messages in", fmt.Sprintf("%d (%s/s, %s)", c.MsgsIn, human(float64(c.MsgsIn)/el), humanBytes(c.BytesIn)))
-	if s.Scenario == "broadcast" {
+	if s.Scenario == "broadcast" || s.Scenario == "stomp-broadcast" {
 		row("subscribers", c.Subscribers)
 		row("published", fmt.Sprintf("%d (%d failed)", c.Published, c.PublishFailed))
 	}
