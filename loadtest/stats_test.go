@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Every Counters field takes part in add (counterPtrs lists them all).
+// Every Counters field takes part in add.
 func TestCountersAddCoversEveryField(t *testing.T) {
 	var a, b Counters
 	va, vb := reflect.ValueOf(&a).Elem(), reflect.ValueOf(&b).Elem()
@@ -21,9 +21,6 @@ func TestCountersAddCoversEveryField(t *testing.T) {
 		if got, want := va.Field(i).Int(), int64(101*(i+1)); got != want {
 			t.Errorf("field %s = %d after add, want %d", va.Type().Field(i).Name, got, want)
 		}
-	}
-	if n := len(counterPtrs(&a)); n != va.NumField() {
-		t.Errorf("counterPtrs has %d entries, Counters %d fields", n, va.NumField())
 	}
 }
 

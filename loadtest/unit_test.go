@@ -120,7 +120,7 @@ func TestParseResponse(t *testing.T) {
 		t.Errorf("unoffered extension: %v", err)
 	}
 	cases := map[string]string{
-		"HTTP/1.1 503 Busy\r\n\r\n": "http_503",
+		"HTTP/1.1 503 Busy\r\n\r\n": "http_503_service_unavailable",
 		strings.Replace(ok, string(acc[:]), "AAAAAAAAAAAAAAAAAAAAAAAAAAA=", 1): "protocol",
 		"garbage\r\n\r\n": "protocol",
 	}
@@ -168,8 +168,8 @@ func TestThresholds(t *testing.T) {
 			t.Errorf("%q: %v", expr, err)
 			continue
 		}
-		if ok, v := th.Check(s); ok != pass {
-			t.Errorf("%q: pass=%v (measured %v), want %v", expr, ok, v, pass)
+		if r := th.Check(s); r.Pass != pass {
+			t.Errorf("%q: pass=%v (%s), want %v", expr, r.Pass, r.Describe(), pass)
 		}
 	}
 	for _, bad := range []string{"p99", "foo<1", "p99<abc", "<5"} {
