@@ -179,28 +179,6 @@ func TestThresholds(t *testing.T) {
 	}
 }
 
-func TestHTMLReportSelfContained(t *testing.T) {
-	s := part(100, 90, time.Millisecond, 3*time.Millisecond, 5*time.Millisecond)
-	s.Targets = []string{"ws://x/echo"}
-	s.Server = []ProcSample{{Second: 1, RSSBytes: 1 << 20, CPUPct: 50}, {Second: 2, RSSBytes: 2 << 20, CPUPct: 70}}
-	var b bytes.Buffer
-	if err := WriteHTML(&b, s, []ThresholdResult{{Expr: "p99<1ms", Measured: 5, Pass: false}}); err != nil {
-		t.Fatal(err)
-	}
-	out := b.String()
-	if n := strings.Count(out, "<svg"); n != 6 {
-		t.Errorf("%d charts, want 6", n)
-	}
-	for _, bad := range []string{"<script", "src=", "href=", "@import"} {
-		if strings.Contains(out, bad) {
-			t.Errorf("report contains %q", bad)
-		}
-	}
-	if !strings.Contains(out, "FAIL") || !strings.Contains(out, "polyline") {
-		t.Error("report lacks threshold or lines")
-	}
-}
-
 func TestMainUsageAndBadFlags(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := Main(nil, &out, &errb); code != ExitUsage || !strings.Contains(errb.String(), "usage") {

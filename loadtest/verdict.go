@@ -33,6 +33,9 @@ func (s *Snapshot) Assess(cfg *Config) {
 			bad("%d of %d connection attempts failed (%s)", c.ConnectFailed, c.ConnectAttempts, pct(c.ConnectFailed, c.ConnectAttempts))
 		}
 	}
+	if float64(c.ServerCloses) > minDone*float64(c.Connected) {
+		bad("the server closed %d of the %d connections that opened (%s)", c.ServerCloses, c.Connected, fmtMap(s.Closes))
+	}
 	switch cfg.Scenario {
 	case "echo":
 		switch {

@@ -45,14 +45,18 @@ func buildWsgate(t *testing.T) string {
 	return bin
 }
 
-// startWsgate builds cmd/wsgate and runs it on free loopback ports.
-func startWsgate(t *testing.T) gate {
+// startWsgate builds cmd/wsgate and runs it on free loopback ports with
+// flags, by default "-anonymous -no-limits" (the flags of make run-bench).
+func startWsgate(t *testing.T, flags ...string) gate {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs cmd/wsgate")
 	}
 	bin := buildWsgate(t)
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-anonymous", "-no-limits")
+	if len(flags) == 0 {
+		flags = []string{"-anonymous", "-no-limits"}
+	}
+	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0"}, flags...)...)
 	out, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
