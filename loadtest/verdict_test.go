@@ -253,10 +253,10 @@ func TestVersionFlag(t *testing.T) {
 func TestServerErrorCode(t *testing.T) {
 	cases := map[string]string{
 		`{"type":"error","code":"rate_limited","message":"x"}`: "rate_limited",
-		` {"type":"error"} `:                                   "unknown",
-		`{"type":"message","code":"x","data":"error"}`:        "",
-		`W0000000000000000000000000000000000000000|`:          "",
-		`{"type":"error"`:                                      "",
+		` {"type":"error"} `:                           "unknown",
+		`{"type":"message","code":"x","data":"error"}`: "",
+		`W0000000000000000000000000000000000000000|`:   "",
+		`{"type":"error"`:                              "",
 	}
 	for in, want := range cases {
 		if got := serverErrorCode([]byte(in)); got != want {
