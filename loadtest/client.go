@@ -243,7 +243,29 @@ func (cl *Client) dial(c *Conn, t *Target) {
 		c.mu.Lock()
 		c.failErr = err
 		c.mu.Unlock()
-		_ = nc.Close()
+		shutdown(nc)
+	}
+}
+
+// shutdown ends a connection of the event loop from another goroutine. It
+// shuts the socket down rather than closing it, and the loop closes the
+// descriptor when it sees the hang-up: closed here, the descriptor's
+// number could go to a new dial while the loop still holds an event of
+// this connection, and the loop would deliver that event (a hang-up, say)
+// to the new connection. nbio closes a descriptor only after marking its
+// Conn closed under the Conn's lock, so holding that lock while the Conn
+// is not closed keeps the descriptor ours.
+func shutdown(nc *nbio.Conn) {
+	nc.Lock()
+	closed, _ := nc.IsClosed()
+	var err error
+	if !closed {
+		rc, _ := nc.SyscallConn()
+		_ = rc.Control(func(fd uintptr) { err = syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
+	}
+	nc.Unlock()
+	if err != nil {
+		_ = nc.Close() // not connected any more: nothing for the loop to report
 	}
 }
 
@@ -536,7 +558,7 @@ func (c *Conn) closeLocked() {
 	if c.state == stOpen {
 		c.writeControlLocked(frame.OpClose, closePayload(frame.CloseNormal))
 	}
-	_ = c.nc.Close()
+	shutdown(c.nc)
 }
 
 // Abort closes the TCP connection without a close frame.
@@ -544,7 +566,7 @@ func (c *Conn) Abort() {
 	c.mu.Lock()
 	c.local = true
 	if c.nc != nil {
-		_ = c.nc.Close()
+		shutdown(c.nc)
 	}
 	c.mu.Unlock()
 }

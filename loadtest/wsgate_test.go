@@ -170,3 +170,20 @@ func TestWsgateBroadcast(t *testing.T) {
 	}
 	t.Logf("wsgate disconnected %d of 5 stalled and %d of 5 slow readers", c.StalledClosed, c.SlowClosed)
 }
+
+// Fast churn against wsgate: every close is wsload's own, so no close may
+// be reported as the server's and no handshake may fail. (Closing a
+// descriptor outside the event loop once let a new dial inherit a stale
+// hang-up: a phantom server close or failed handshake every few thousand
+// closes.)
+func TestWsgateChurnNoPhantomCloses(t *testing.T) {
+	g := startWsgate(t)
+	s := run(t, &Config{Scenario: "churn", Targets: []string{g.URL + "/echo"}, Conns: 100, ConnRate: 5000,
+		Duration: 3 * time.Second, Lifetime: 40 * time.Millisecond, BackoffBase: 5 * time.Millisecond, AbruptFraction: 0.3})
+	c := s.Counters
+	t.Logf("churn: %d closed, %d reconnects", c.Closed, c.Reconnects)
+	if c.Closed < 1000 || c.ServerCloses != 0 || c.ConnectFailed != 0 {
+		t.Errorf("closed %d server_closes %d %v %v connect_failed %d %v %v", c.Closed, c.ServerCloses, s.Closes,
+			s.CloseExamples, c.ConnectFailed, s.Failures, s.Examples)
+	}
+}
