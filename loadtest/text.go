@@ -166,6 +166,12 @@ func WriteSummary(w io.Writer, s *Snapshot, checks []ThresholdResult) {
 // wrap breaks s into lines of at most width bytes at spaces, indenting
 // every line after the first.
 func wrap(s string, width int, indent string) string {
+	// `Quoted commands` stay on one line: their spaces are not breaks.
+	parts := strings.Split(s, "`")
+	for i := 1; i < len(parts); i += 2 {
+		parts[i] = strings.ReplaceAll(parts[i], " ", "\x00")
+	}
+	s = strings.Join(parts, "`")
 	var b strings.Builder
 	line := 0
 	for i, word := range strings.Fields(s) {
@@ -179,7 +185,7 @@ func wrap(s string, width int, indent string) string {
 		b.WriteString(word)
 		line += len(word)
 	}
-	return b.String()
+	return strings.ReplaceAll(b.String(), "\x00", " ")
 }
 
 func passWord(ok bool) string {

@@ -90,21 +90,13 @@ const runBench = "against wsgate, start it with `make run-bench` (wsgate -dev -n
 func (s *Snapshot) hints(cfg *Config) {
 	c := &s.Counters
 	hint := func(format string, a ...any) { s.Hints = append(s.Hints, fmt.Sprintf(format, a...)) }
-	said := false
-	bench := func() string { // the advice in full once, then short
-		if said {
-			return "`make run-bench` again"
-		}
-		said = true
-		return runBench
-	}
 	if n, kinds := s.failuresWith("http_429", "http_503"); n > 0 && (2*n > c.ConnectAttempts || len(s.Incomplete) > 0) {
 		hint("the server refused %d of %d handshakes (%s): its connection limits (new connections per second or "+
 			"per address, connections per address or in total). For a load test %s; against another server, raise its "+
-			"limits, lower --rate, or spread the connections over --source-ips", n, c.ConnectAttempts, strings.Join(kinds, ", "), bench())
+			"limits, lower --rate, or spread the connections over --source-ips", n, c.ConnectAttempts, strings.Join(kinds, ", "), runBench)
 	}
 	if n, _ := s.failuresWith("http_401", "http_403"); 2*n > c.ConnectAttempts {
-		hint("the server refused %d handshakes for want of a token or permission; %s admits clients without one", n, bench())
+		hint("the server refused %d handshakes for want of a token or permission; for a load test %s, which admits clients without one", n, runBench)
 	}
 	if n, _ := s.failuresWith("http_404"); 2*n > c.ConnectAttempts {
 		hint("the server answered 404 to %d handshakes: check the path (wsgate serves /echo, /room/NAME and /ws)", n)
@@ -115,7 +107,8 @@ func (s *Snapshot) hints(cfg *Config) {
 	}
 	if rl := s.ErrorCodes["rate_limited"]; rl > 0 {
 		hint("the server dropped %d messages as rate_limited (and closes a connection after repeated violations): "+
-			"its per-connection and per-user message limits. For a load test %s", rl, bench())
+			"its message limits per connection and per user (wsgate: -rate-msgs, -rate-bytes, -user-rate-*; "+
+			"`make run-bench` turns them off)", rl)
 	}
 	if cfg.Deflate && c.Connected > 0 && c.DeflateConns == 0 {
 		hint("--deflate was asked but no connection negotiated permessage-deflate: the server does not offer it (wsgate: -deflate)")
