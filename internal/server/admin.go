@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/pprof"
@@ -111,7 +112,11 @@ func (s *Server) readPublish(w http.ResponseWriter, r *http.Request) (publishReq
 		return req, job{}, false
 	}
 	if err := json.Unmarshal(raw, &req); err != nil {
-		writeJSONError(w, http.StatusBadRequest, "body must be JSON {room, payload, binary}: "+err.Error())
+		msg := "body must be a JSON object {room, payload, binary}"
+		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) && te.Field != "" {
+			msg += ": " + te.Field + " has the wrong type"
+		}
+		writeJSONError(w, http.StatusBadRequest, msg)
 		return req, job{}, false
 	}
 	// encoding/json turns invalid UTF-8 and lone surrogate escapes into

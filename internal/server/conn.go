@@ -345,7 +345,7 @@ func (c *conn) feed(data []byte) {
 		// with the code, then half-close so the peer reads it rather than
 		// a reset; anything more it sends is ignored, and the wheel drops
 		// the connection if the peer does not hang up first.
-		b.b = frame.AppendClose(b.b, pe.Code, pe.Msg)
+		b.b = frame.AppendClose(b.b, pe.Code, clientText(pe.Msg))
 		c.setReason(reasonForCode(pe.Code))
 		c.storeState(stateFailed)
 		c.flushBatch(b)
