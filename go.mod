@@ -10,11 +10,11 @@ require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/klauspost/compress v1.20.4
 	github.com/lesismal/nbio v1.6.8
+	github.com/pelletier/go-toml/v2 v2.4.3
 	golang.org/x/time v0.16.0
 )
 
 require (
-	github.com/pelletier/go-toml/v2 v2.4.3 // indirect
 	github.com/valyala/fastrand v1.1.0 // indirect
 	github.com/valyala/histogram v1.2.0 // indirect
 	golang.org/x/sys v0.38.0 // indirect

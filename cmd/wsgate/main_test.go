@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wsgate/wsgate/internal/config"
 )
@@ -202,5 +203,23 @@ func TestProductionListenerNeedsAuth(t *testing.T) {
 	code, out = runArgs(t, "-anonymous", "-origins", "*", "-listen", "127.0.0.1:0")
 	if code != 2 || !strings.Contains(out, "-allow-any-origin") {
 		t.Errorf("exit %d, want 2 asking for -allow-any-origin:\n%s", code, out)
+	}
+}
+
+// TestLogDurations: JSON logs write durations as text, not integer
+// nanoseconds (slog's default), so "interval":"100ms" reads as it is set.
+func TestLogDurations(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		var b bytes.Buffer
+		newLogger(&b, "info", format).Info("draining", "interval", 100*time.Millisecond, "timeout", 30*time.Second)
+		out := b.String()
+		for _, want := range map[string][]string{
+			"json": {`"interval":"100ms"`, `"timeout":"30s"`},
+			"text": {"interval=100ms", "timeout=30s"},
+		}[format] {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s log %q does not hold %s", format, out, want)
+			}
+		}
 	}
 }

@@ -107,7 +107,7 @@ func NewVerifier(o Options) (*Verifier, error) {
 			errs = append(errs, err)
 		}
 	}
-	if len(keys) == 0 {
+	if len(o.Keys)+len(o.SecretFiles)+len(o.KeyFiles) == 0 {
 		errs = append(errs, ErrNoKeys)
 	}
 	if len(errs) > 0 {

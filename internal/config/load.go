@@ -56,8 +56,8 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) e
 			return
 		}
 		set[f.Name] = true
-		if err := fs.Set(f.Name, v); err != nil {
-			errs = append(errs, fmt.Errorf("config: %s=%q: %s", EnvName(f.Name), v, valueProblem(f, err)))
+		if err := setFlag(fs, f, v); err != nil {
+			errs = append(errs, fmt.Errorf("config: %s=%q: %v", EnvName(f.Name), v, err))
 		}
 	})
 	if f := fs.Lookup("config"); f != nil && f.Value.String() != "" {
@@ -123,10 +123,7 @@ func loadFile(fs *flag.FlagSet, path string, set map[string]bool) []error {
 		}
 		v, err := tomlString(flat[k])
 		if err == nil {
-			err = fs.Set(k, v)
-			if err != nil {
-				err = errors.New(valueProblem(f, err))
-			}
+			err = setFlag(fs, f, v)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("config: %s: %s = %v: %v", path, k, flat[k], err))
@@ -229,8 +226,20 @@ func TypeHint(f *flag.Flag) string {
 	return "a string"
 }
 
-// valueProblem rewrites a flag's parse error in words: the flag package's
-// own errors ("parse error") do not say what was expected.
-func valueProblem(f *flag.Flag, err error) string {
-	return fmt.Sprintf("want %s (%v)", TypeHint(f), err)
+// setFlag sets f from v. When v does not parse, the flag keeps its value
+// (the flag package would leave a zero behind, and Validate would then
+// report a second, misleading problem), and the error says in words what
+// was wanted: the flag package's own "parse error" does not.
+func setFlag(fs *flag.FlagSet, f *flag.Flag, v string) error {
+	old := f.Value.String()
+	err := fs.Set(f.Name, v)
+	if err == nil {
+		return nil
+	}
+	_ = fs.Set(f.Name, old)
+	msg := "want " + TypeHint(f)
+	if e := err.Error(); e != "parse error" && !strings.HasPrefix(e, "bad byte size") {
+		msg += " (" + e + ")"
+	}
+	return errors.New(msg)
 }
