@@ -5,6 +5,7 @@
 #   Debian packages  python3-websockets python3-autobahn  (for /usr/bin/python3,
 #                    not a pyenv or venv python3 that may come first on PATH)
 #                    chromium                             (headless browser tests)
+#                    prometheus                           (its promtool lints /metrics)
 #   npm packages     test/node/package-lock.json, by `npm ci`
 #
 # Each step checks first and does nothing when its part is already in place, so
@@ -32,7 +33,7 @@ for arg in "$@"; do
 	--with-browser) browser=1 ;;
 	--force) force=1 ;;
 	-h | --help)
-		sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -112,6 +113,20 @@ if [ "$browser" != 0 ]; then
 else
 	step "browser: skipped (--no-browser or WSGATE_BROWSER=0)"
 fi
+
+# 1b. promtool, from Debian's prometheus package, lints /metrics in the tests.
+#     The package also brings a Prometheus server whose unit listens on :9090,
+#     wsgate's admin port: when this script installs it on a machine that runs
+#     systemd, that server is stopped and disabled (promtool is all we need).
+if [ -n "$(missing_pkgs prometheus)" ]; then
+	apt_install prometheus
+	if [ -d /run/systemd/system ]; then
+		as_root systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+		step "prometheus: server unit disabled (it would hold :9090)"
+	fi
+fi
+command -v promtool >/dev/null 2>&1 || die "promtool missing after installing prometheus"
+step "promtool: $(command -v promtool) $(dpkg-query -W -f='${Version}' prometheus)"
 
 # 2. Node and npm (the machine image has them; Debian's own if not).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

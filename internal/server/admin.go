@@ -50,10 +50,7 @@ func (s *Server) adminHandler() http.Handler {
 	api("POST /api/users/{id}/send", s.handleUserSend)
 	api("GET /api/rooms", s.handleRooms)
 	api("GET /api/stats", s.handleStats)
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		s.m.WritePrometheus(w)
-	})
+	mux.Handle("GET /metrics", s.m.Handler())
 	if s.cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
