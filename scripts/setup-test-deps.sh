@@ -33,7 +33,7 @@ for arg in "$@"; do
 	--with-browser) browser=1 ;;
 	--force) force=1 ;;
 	-h | --help)
-		sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
