@@ -16,7 +16,7 @@ var allowed = map[string][]string{
 	"github.com/wsgate/wsgate/poller":           {"github.com/lesismal/nbio"},
 	"github.com/wsgate/wsgate/internal/hub":     nil,
 	"github.com/wsgate/wsgate/internal/limits":  nil,
-	"github.com/wsgate/wsgate/internal/auth":    {"github.com/golang-jwt/jwt/v5"},
+	"github.com/wsgate/wsgate/internal/auth":    {"github.com/golang-jwt/jwt/v5", "github.com/MicahParks/jwkset"},
 	"github.com/wsgate/wsgate/internal/metrics": {"github.com/prometheus/client_golang", "github.com/prometheus/common/expfmt", "github.com/prometheus/procfs"},
 	"github.com/wsgate/wsgate/internal/config":  {"github.com/pelletier/go-toml/v2"},
 }

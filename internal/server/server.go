@@ -137,6 +137,7 @@ func New(cfg config.Config) (*Server, error) {
 			}
 			return 0
 		},
+		JWKS: s.jwksState(),
 	})
 	s.workers.m = s.m
 	s.workers.run = s.runJobs
@@ -253,6 +254,7 @@ func (s *Server) Close() error {
 		}
 		s.eng.Stop()
 		s.workers.stop()
+		s.guard.verifier.Close() // stops the JWKS refresh, if any
 	})
 	return nil
 }
