@@ -28,15 +28,30 @@ func TestExampleConfigHoldsEverySetting(t *testing.T) {
 	defer f.Close()
 	var active strings.Builder
 	seen := map[string]int{}
+	described := map[string]string{} // setting -> the comment line above it
+	last := ""
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if m := settingLine.FindStringSubmatch(sc.Text()); m != nil {
+		line := sc.Text()
+		if m := settingLine.FindStringSubmatch(line); m != nil {
 			seen[m[1]]++
+			described[m[1]] = last
 			active.WriteString(m[1] + " = " + m[2] + "\n")
+		} else if strings.HasPrefix(line, "# ") && !strings.HasPrefix(line, "# (default") {
+			last = strings.TrimPrefix(line, "# ")
 		}
 	}
 	cfg := config.Default()
 	fs, _ := newFlagSet(&cfg, io.Discard)
+	fs.VisitAll(func(f *flag.Flag) {
+		usage := f.Usage
+		if i := strings.IndexByte(usage, ']'); strings.HasPrefix(usage, "[") && i > 0 {
+			usage = strings.TrimSpace(usage[i+1:])
+		}
+		if seen[f.Name] == 1 && described[f.Name] != usage {
+			t.Errorf("deploy/wsgate.toml describes %s as %q; -help says %q", f.Name, described[f.Name], usage)
+		}
+	})
 	fs.VisitAll(func(f *flag.Flag) {
 		if !config.NotSettings[f.Name] && f.Name != "config" && seen[f.Name] != 1 {
 			t.Errorf("deploy/wsgate.toml names %s %d times, want once", f.Name, seen[f.Name])

@@ -243,8 +243,10 @@ type Config struct {
 	// patterns with one leading "*." host label ("https://*.example.com"),
 	// "null" to admit the opaque origin, "*" for every origin (only with
 	// AllowAnyOrigin). Requests without an Origin header (non-browser
-	// clients) always pass; with the list empty, only a page from the same
-	// host passes (DevMode: any).
+	// clients) always pass; with the list empty, a page passes only when
+	// its Origin's host and port are those of the request's Host header
+	// (the scheme is not compared: behind a TLS-terminating proxy the page
+	// is https and wsgate sees ws); DevMode admits any.
 	Origins []string
 	// Subprotocols lists the subprotocols the server speaks, in preference
 	// order; the first one the client offers is selected.

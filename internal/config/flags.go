@@ -107,7 +107,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.Var(byteSize[int64]{&c.SendQueue}, "send-queue", "[outbound] most bytes queued for one connection before the slow-consumer policy acts")
 	fs.StringVar(&c.SlowPolicy, "slow-policy", c.SlowPolicy, "[outbound] slow consumer policy: close (1008 \"slow consumer\") or drop-oldest (discard oldest queued messages)")
 	fs.IntVar(&c.WorkerQueue, "worker-queue", c.WorkerQueue, "[engine] jobs each worker may have waiting before publishers wait")
-	fs.Var(stringList{&c.Origins}, "origins", "[security] comma-separated Origin allow-list: exact origins, https://*.example.com patterns, null; empty admits only same-origin pages and non-browser clients; * needs -allow-any-origin")
+	fs.Var(stringList{&c.Origins}, "origins", "[security] comma-separated Origin allow-list: exact origins (scheme://host[:port]), https://*.example.com patterns, null; empty admits non-browser clients and pages whose Origin has the host and port of the request's Host header; * needs -allow-any-origin")
 	fs.BoolVar(&c.AllowAnyOrigin, "allow-any-origin", c.AllowAnyOrigin, "[security] let -origins contain * (every web page may connect; logged as a warning)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "[security] PEM certificate chain: serve wss (TLS 1.2+) on the listener; SIGHUP reloads it")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "[security] PEM private key for -tls-cert")

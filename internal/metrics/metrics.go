@@ -10,6 +10,7 @@ package metrics
 import (
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -161,7 +162,10 @@ func New(reasons, results, limits []string, pollers int, g Gauges) *Metrics {
 		return float64(m.DeflateRaw.Get()) / float64(w)
 	})
 	m.gauges(c, g)
-	m.reg.MustRegister(c, processCollector{}, collectors.NewGoCollector())
+	m.reg.MustRegister(c, processCollector{}, collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+		// GC CPU time and scheduling latency, beside the default memstats.
+		collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/(cpu/classes/gc/total:cpu-seconds|sched/latencies:seconds)$`)},
+	)))
 	return m
 }
 

@@ -67,6 +67,9 @@ func TestEveryFamilyHasHelp(t *testing.T) {
 		"wsgate_handshake_duration_seconds_count 1",
 		"process_resident_memory_bytes ",
 		"go_goroutines ",
+		"go_cpu_classes_gc_total_cpu_seconds_total ",
+		"go_sched_latencies_seconds_bucket",
+		"go_gc_gomemlimit_bytes ",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("exposition lacks %q", want)
