@@ -24,25 +24,35 @@ import (
 func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
 
 func run(args []string, stderr io.Writer) int {
+	cfg, code, done := configure(args, stderr)
+	if done {
+		return code
+	}
+	return serve(cfg, stderr)
+}
+
+// configure loads and checks the configuration. It is done (with the exit
+// status) for -help, -version, wsgate check, and any problem.
+func configure(args []string, stderr io.Writer) (cfg config.Config, code int, done bool) {
 	check := len(args) > 0 && args[0] == "check"
 	if check {
 		args = args[1:]
 	}
-	cfg := config.Default()
+	cfg = config.Default()
 	fs, cmd := newFlagSet(&cfg, stderr)
 	err := config.Load(fs, args, nil)
 	var usageErr *config.UsageError
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		return 0
+		return cfg, 0, true
 	case errors.As(err, &usageErr):
 		if !usageErr.Printed {
 			fmt.Fprintln(stderr, "wsgate:", usageErr.Err)
 		}
-		return 2
+		return cfg, 2, true
 	case *cmd.version:
 		fmt.Fprintln(stderr, "wsgate", versionString())
-		return 0
+		return cfg, 0, true
 	}
 	// Every problem at once: bad twin and file values, invalid settings,
 	// and files that cannot be used. Each is a configuration problem:
@@ -50,12 +60,18 @@ func run(args []string, stderr io.Writer) int {
 	if err := errors.Join(err, cfg.Validate(), checkFiles(&cfg)); err != nil {
 		fmt.Fprintln(stderr, "wsgate: invalid configuration:")
 		fmt.Fprintln(stderr, err)
-		return 2
+		return cfg, 2, true
 	}
 	if check || *cmd.check {
 		fmt.Fprintln(stderr, "wsgate: configuration OK")
-		return 0
+		return cfg, 0, true
 	}
+	return cfg, 0, false
+}
+
+// serve runs the gateway until a signal drains it; it returns the exit
+// status.
+func serve(cfg config.Config, stderr io.Writer) int {
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	cfg.Logger = log
 	// Signals are caught before the listener opens, so a SIGTERM that
