@@ -20,8 +20,8 @@ func bucketOf(d time.Duration) int {
 	if u < 32 {
 		return int(u)
 	}
-	l := bits.Len64(u)               // ≥ 6
-	top := int(u >> (l - 5))         // 16..31
+	l := bits.Len64(u)              // ≥ 6
+	top := int(u >> (l - 5))        // 16..31
 	i := 32 + (l-6)*16 + (top - 16) // l-6 groups of 16 above the linear range
 	return min(i, histBuckets-1)
 }
