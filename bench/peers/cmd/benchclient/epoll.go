@@ -36,6 +36,7 @@ type econn struct {
 	start    time.Duration // on the loop's clock: dial start, then send time
 	got      int           // bytes of the echo received so far
 	out      []byte        // unsent rest of the current write
+	armed    bool          // EPOLLOUT is watched for out
 	resp     []byte        // handshake response so far
 	accept   string
 }
@@ -272,15 +273,16 @@ func (l *loop) flush(c *econn) {
 		l.drop(c, err)
 		return
 	}
-	waiting := c.out != nil && len(c.out) < len(l.fr.Client) // EPOLLOUT is armed
 	c.out = c.out[max(n, 0):]
 	switch {
 	case len(c.out) == 0:
 		c.out = nil
-		if waiting {
+		if c.armed {
+			c.armed = false
 			l.watch(c, unix.EPOLL_CTL_MOD, unix.EPOLLIN)
 		}
-	case !waiting:
+	case !c.armed:
+		c.armed = true
 		l.watch(c, unix.EPOLL_CTL_MOD, unix.EPOLLIN|unix.EPOLLOUT)
 	}
 }

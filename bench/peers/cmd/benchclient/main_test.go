@@ -209,3 +209,15 @@ func TestWrongEchoAndRefusalAreErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestEchoLargerThanTheSocketBuffers sends messages no socket buffer
+// holds whole, so every write is partial and finishes on EPOLLOUT, and
+// every echo arrives in many reads.
+func TestEchoLargerThanTheSocketBuffers(t *testing.T) {
+	addr := server(t)
+	r, code, _ := runClient(t, "-conns", "3", "-size", strconv.Itoa(8<<20), "-warmup", "0s", "-duration", "1s",
+		"-drain", "10s", "ws://"+addr+"/echo")
+	if code != 0 || r.Connected != 3 || r.Msgs == 0 || r.Errors != 0 {
+		t.Errorf("exit %d, %+v", code, r)
+	}
+}
