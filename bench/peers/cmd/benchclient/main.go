@@ -240,6 +240,9 @@ func run(cfg *config, out io.Writer) (*report, error) {
 	if cfg.Mode == "echo" {
 		rep.Size = cfg.Size
 	}
+	if cfg.Engine != "epoll" {
+		rep.Loops = 0
+	}
 	eng, err := newEngine(cfg)
 	if err != nil {
 		return rep, err

@@ -67,7 +67,7 @@ type report struct {
 	Target         string           `json:"target"`
 	Conns          int              `json:"conns"`
 	Size           int              `json:"size,omitempty"`
-	Loops          int              `json:"loops"`
+	Loops          int              `json:"loops,omitempty"`
 	GoMaxProcs     int              `json:"gomaxprocs"`
 	Connected      int64            `json:"connected"`
 	ConnectFailed  int64            `json:"connect_failed"`
@@ -108,7 +108,11 @@ func (r *report) fill(sh []*stats) {
 
 // print writes a human summary.
 func (r *report) print(w io.Writer) {
-	fmt.Fprintf(w, "benchclient %s (%s engine, %d loop(s), GOMAXPROCS %d) %s\n", r.Mode, r.Engine, r.Loops, r.GoMaxProcs, r.Target)
+	loops := ""
+	if r.Loops > 0 {
+		loops = fmt.Sprintf(", %d loop(s)", r.Loops)
+	}
+	fmt.Fprintf(w, "benchclient %s (%s engine%s, GOMAXPROCS %d) %s\n", r.Mode, r.Engine, loops, r.GoMaxProcs, r.Target)
 	fmt.Fprintf(w, "  connected %d of %d, %d failed, in %.3fs: %.0f handshakes/s (p50 %.2f ms, p99 %.2f ms)\n",
 		r.Connected, r.Conns, r.ConnectFailed, r.ConnectS, r.HandshakesPerS, r.Handshake.P50, r.Handshake.P99)
 	if r.Mode == "echo" {
