@@ -118,10 +118,14 @@ func (e *gorillaEngine) echoLoop(c *websocket.Conn, st *stats) {
 		// fills it, one of the right length ends in (unexpected) EOF.
 		n, err := io.ReadFull(r, buf)
 		short := err == io.ErrUnexpectedEOF || err == io.EOF
-		if mt != websocket.BinaryMessage || !short || !bytes.Equal(buf[:n], e.payload) {
-			if !e.stopping.Load() {
-				st.fail(errEcho)
+		if err != nil && !short {
+			if !e.stopping.Load() { // a deadline of stop's, not an error
+				st.fail(err)
 			}
+			return
+		}
+		if mt != websocket.BinaryMessage || !short || !bytes.Equal(buf[:n], e.payload) {
+			st.fail(errEcho)
 			return
 		}
 		st.msgs.Add(1)
