@@ -67,14 +67,16 @@ fuzz:
 	  done; done
 
 ## bench: wsgate against every peer server (bench/peers), the full set of
-## scenarios, 2 rounds (30-60 minutes); tables into bench/RESULTS.md, every
-## wsload JSON kept in bench/results/<date>-<commit>/. BENCHFLAGS adds flags
+## scenarios, 2 rounds (60-90 minutes), wsload's rows and the neutral
+## client's; tables into bench/RESULTS.md, every client JSON kept in
+## bench/results/<date>-<commit>/. BENCHFLAGS adds flags
 ## (e.g. BENCHFLAGS="-profile 5" for wsgate CPU profiles).
 .PHONY: bench-quick bench-compare
 bench:
 	$(GO) run ./bench/run $(BENCHFLAGS)
 
-## bench-quick: the reduced set (1,000 connections, 5 s runs, 1 round, 4 servers), under 5 minutes
+## bench-quick: the reduced set (1,000 connections, 5 s runs, 1 round, 6 servers), about 6 minutes;
+## wsload's rows and the neutral client's (bench/peers/cmd/benchclient) side by side
 bench-quick:
 	$(GO) run ./bench/run -quick $(BENCHFLAGS)
 

@@ -84,6 +84,12 @@ func markdown(w io.Writer, rel string, k kept) {
 		"user+system time over the whole wsload run (ramp included); RSS is sampled every 200 ms by the harness. "+
 		"Figures are means over rounds. **ratio** = peer ÷ wsgate of the first column "+
 		"(for msgs/s, deliveries/s and handshakes/s above 1 means the peer is faster; for RSS, above 1 means the peer uses more).\n\n")
+	if m.Command != "" {
+		fmt.Fprintf(w, "Command: `%s`.\n\n", m.Command)
+	}
+	if hasNeutral(m) {
+		fmt.Fprint(w, neutralHow)
+	}
 	for _, id := range m.Order {
 		rows := aggregate(k, id)
 		if len(rows) == 0 {
@@ -135,6 +141,27 @@ func markdown(w io.Writer, rel string, k kept) {
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+// neutralHow explains the tables of the neutral client.
+const neutralHow = "Neutral client (tables marked *neutral client*): `bench/peers/cmd/benchclient`, which shares no code with " +
+	"wsgate or wsload, drives every server the same way: one process, a raw epoll socket loop (two loops, non-blocking " +
+	"sockets, handshake and framing written by hand, one pre-built masked binary frame written per message, every echo " +
+	"checked byte for byte), closed loop (each connection sends its next message only when the echo of the last has " +
+	"arrived), source addresses 127.0.0.2-40. Echo: connect, 2 s warm-up, then the measured window; msgs/s = echoes " +
+	"in the window ÷ its wall time. Connect phase: handshakes/s = connections opened ÷ time from the first dial to the " +
+	"last 101, with 1,000 handshakes in flight. The client announces its window on stdout; the harness reads the " +
+	"server's utime+stime (/proc/PID/stat) at both ends, so **server CPU s** covers the window alone (no ramp, no " +
+	"warm-up), and samples its RSS every 200 ms inside it (**server RSS MiB** is the highest, connections open). " +
+	"**client CPU s** is benchclient's own CPU time over the window: client and server share the 2 cores.\n\n"
+
+func hasNeutral(m meta) bool {
+	for _, k := range m.Kinds {
+		if k.neutral() {
+			return true
+		}
+	}
+	return false
 }
 
 func oneLine(s string) string {
