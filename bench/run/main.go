@@ -1,4 +1,4 @@
-// Command run is wsgate's side-by-side benchmark harness (issue 8): it
+// Command run is wsgate's side-by-side benchmark harness: it
 // builds wsgate, wsload and the peer servers in bench/peers, then for every
 // scenario runs each server as a child process on 127.0.0.1:<free port>,
 // in a rotating order over N rounds so drift hits all alike, drives it with
