@@ -5,6 +5,27 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/wsgate/wsgate/internal/broker/wire"
+)
+
+// Message is what travels between nodes: kind, flags, origin node,
+// publisher, target name and payload (see package wire for its encoding).
+type Message = wire.Message
+
+// Kind says what a message is addressed to: Room, User or Queue.
+type Kind = wire.Kind
+
+// Flags describe a message's payload: Binary, JSON.
+type Flags = wire.Flags
+
+// Kinds and flags, from package wire.
+const (
+	Room   = wire.Room
+	User   = wire.User
+	Queue  = wire.Queue
+	Binary = wire.Binary
+	JSON   = wire.JSON
 )
 
 // Broker carries messages between wsgate nodes. The caller serves its own

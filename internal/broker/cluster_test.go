@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsgate/wsgate/internal/broker/wire"
 	"github.com/wsgate/wsgate/internal/wstest"
 )
 
@@ -34,7 +35,7 @@ func TestClusterRoomOrder(t *testing.T) {
 		}
 		n.sync()
 	}
-	waitInterest(t, servers, Subject(DefaultSubjectPrefix, Room, room), 3)
+	waitInterest(t, servers, wire.Subject(DefaultSubjectPrefix, Room, room), 3)
 
 	const perPublisher = 2000
 	var wg sync.WaitGroup
@@ -89,7 +90,7 @@ func TestClusterUsers(t *testing.T) {
 	b1, b2 := nodes[2].join(User, user), nodes[2].join(User, user)
 	nodes[1].sync()
 	nodes[2].sync()
-	waitInterest(t, servers, Subject(DefaultSubjectPrefix, User, user), 2)
+	waitInterest(t, servers, wire.Subject(DefaultSubjectPrefix, User, user), 2)
 	const total = 500
 	for seq := range total {
 		if err := nodes[0].publish(User, user, "srv", fmt.Sprintf("srv:%d", seq)); err != nil {
@@ -150,7 +151,7 @@ func TestClusterQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitInterest(t, servers, Subject(DefaultSubjectPrefix, Queue, queue), 3)
+	waitInterest(t, servers, wire.Subject(DefaultSubjectPrefix, Queue, queue), 3)
 	const total = 600
 	for seq := range total {
 		if err := nodes[0].b.Publish(Message{Kind: Queue, Target: queue, Payload: fmt.Appendf(nil, "job:%d", seq)}); err != nil {
@@ -208,7 +209,7 @@ func TestQueueOwnConsumer(t *testing.T) {
 	if err := n.b.qc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if k := localSubs(t, servers[0].Server(), Subject(DefaultSubjectPrefix, Queue, "q")); k != 0 {
+	if k := localSubs(t, servers[0].Server(), wire.Subject(DefaultSubjectPrefix, Queue, "q")); k != 0 {
 		t.Fatalf("%d queue subscriptions left after Unsubscribe", k)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsgate/wsgate/internal/broker/wire"
 	"github.com/wsgate/wsgate/internal/wstest"
 )
 
@@ -33,7 +34,7 @@ func TestClusterServerDown(t *testing.T) {
 					return len(n.b.nc.DiscoveredServers()) >= 2
 				})
 			}
-			waitInterest(t, servers, Subject(DefaultSubjectPrefix, Room, room), 3)
+			waitInterest(t, servers, wire.Subject(DefaultSubjectPrefix, Room, room), 3)
 
 			victim := nodes[tc.down]
 			var published atomic.Int64

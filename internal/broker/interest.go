@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/wsgate/wsgate/internal/broker/wire"
 )
 
 // Interest. Subscribe and Unsubscribe only count, under the lock of one of
@@ -177,7 +178,7 @@ func (b *NATS) reconcile(k interestKey) {
 	switch {
 	case in.count > 0 && in.sub == nil:
 		sh.mu.Unlock()
-		sub, err := b.nc.ChanSubscribe(Subject(b.prefix, k.kind, k.name), b.disp[b.dispatcherOf(k)])
+		sub, err := b.nc.ChanSubscribe(wire.Subject(b.prefix, k.kind, k.name), b.disp[b.dispatcherOf(k)])
 		if err != nil {
 			if !b.closed.Load() {
 				b.log.Error("subscribe failed", "kind", k.kind.String(), "name", k.name, "err", err)

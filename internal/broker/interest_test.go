@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsgate/wsgate/internal/broker/wire"
 	"github.com/wsgate/wsgate/internal/wstest"
 )
 
@@ -13,7 +14,7 @@ import (
 func TestInterestChurn(t *testing.T) {
 	servers := startCluster(t, 1)
 	n := newFakeNode(t, "n", servers[0].ClientURL(), nil) // grace 1h
-	subj := Subject(DefaultSubjectPrefix, Room, "lobby")
+	subj := wire.Subject(DefaultSubjectPrefix, Room, "lobby")
 	for range 200 {
 		if err := n.b.Subscribe(Room, "lobby"); err != nil {
 			t.Fatal(err)
@@ -53,7 +54,7 @@ func TestInterestGrace(t *testing.T) {
 	n.join(User, "bob")
 	n.sync()
 	for _, r := range rooms {
-		waitInterest(t, servers, Subject(DefaultSubjectPrefix, Room, r), 1)
+		waitInterest(t, servers, wire.Subject(DefaultSubjectPrefix, Room, r), 1)
 	}
 	for _, r := range rooms {
 		n.b.Unsubscribe(Room, r)
@@ -61,19 +62,19 @@ func TestInterestGrace(t *testing.T) {
 	}
 	n.b.Unsubscribe(User, "bob")
 	for _, r := range rooms {
-		subj := Subject(DefaultSubjectPrefix, Room, r)
+		subj := wire.Subject(DefaultSubjectPrefix, Room, r)
 		wstest.WaitFor(t, patience, "the subscription of "+subj+" to go", func() bool {
 			return localSubs(t, servers[0].Server(), subj) == 0
 		})
 		waitInterest(t, servers, subj, 0)
 	}
 	wstest.WaitFor(t, patience, "the node to hold no subscription", func() bool { return n.b.State().Subscriptions == 0 })
-	waitInterest(t, servers, Subject(DefaultSubjectPrefix, User, "bob"), 0)
+	waitInterest(t, servers, wire.Subject(DefaultSubjectPrefix, User, "bob"), 0)
 
 	// Back again: messages flow.
 	m := n.join(Room, "a")
 	n.sync()
-	waitInterest(t, servers, Subject(DefaultSubjectPrefix, Room, "a"), 1)
+	waitInterest(t, servers, wire.Subject(DefaultSubjectPrefix, Room, "a"), 1)
 	if err := other.publish(Room, "a", "p", "p:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestInterestNames(t *testing.T) {
 		if err := b.Subscribe(Queue, "q"); err != ErrKind {
 			t.Errorf("%T: Subscribe(Queue) = %v", b, err)
 		}
-		long := fmt.Sprintf("%0*d", MaxSubjectLen, 0)
+		long := fmt.Sprintf("%0*d", wire.MaxSubjectLen, 0)
 		if err := b.Subscribe(Room, long); err != ErrNameTooLong {
 			t.Errorf("%T: long name: %v", b, err)
 		}

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wsgate/wsgate/internal/broker/wire"
 )
 
 // Local is the broker of a single node. The caller has already served
@@ -154,10 +156,10 @@ func (l *Local) Close() error {
 // checkName refuses a kind that does not fit and a name too long for a
 // subject.
 func checkName(prefix string, kind Kind, name string) error {
-	if kind >= numKinds {
+	if !kind.Valid() {
 		return ErrKind
 	}
-	if len(prefix)+3+3*len(name)+1 > MaxSubjectLen && len(AppendSubject(nil, prefix, kind, name)) > MaxSubjectLen {
+	if len(prefix)+3+3*len(name)+1 > wire.MaxSubjectLen && len(wire.AppendSubject(nil, prefix, kind, name)) > wire.MaxSubjectLen {
 		return ErrNameTooLong
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/nats-io/nats.go"
+	"github.com/wsgate/wsgate/internal/broker/wire"
 )
 
 // NATS is the broker of a cluster: nodes meet on NATS subjects (see
@@ -50,8 +51,8 @@ type NATS struct {
 	subjHello, subjStats, subjPresence string
 
 	published, received, pubDropped, malformed, echoed atomic.Uint64
-	retiredDropped                                      atomic.Uint64 // slow-consumer drops of removed subscriptions
-	dropLogged                                          atomic.Bool   // a drop was logged since the last connect
+	retiredDropped                                     atomic.Uint64 // slow-consumer drops of removed subscriptions
+	dropLogged                                         atomic.Bool   // a drop was logged since the last connect
 
 	seed   maphash.Seed
 	shards [interestShards]interestShard
@@ -195,18 +196,18 @@ var pubBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // nothing in steady state and never waits for the network, except that a
 // full socket makes nats.go write part of its buffer inline.
 func (b *NATS) Publish(m Message) error {
-	if m.Kind >= numKinds {
+	if !m.Kind.Valid() {
 		return ErrKind
 	}
 	m.Origin = b.self.ID
 	bp := pubBufs.Get().(*[]byte)
-	buf := AppendSubject((*bp)[:0], b.prefix, m.Kind, m.Target)
+	buf := wire.AppendSubject((*bp)[:0], b.prefix, m.Kind, m.Target)
 	n := len(buf)
 	var err error
-	if n > MaxSubjectLen {
+	if n > wire.MaxSubjectLen {
 		err = ErrNameTooLong
 	} else {
-		buf = AppendMessage(buf, &m)
+		buf = wire.AppendMessage(buf, &m)
 		// nats.go copies the subject into its buffer and keeps no
 		// reference, so it may alias ours.
 		err = b.nc.Publish(unsafe.String(&buf[0], n), buf[n:])
@@ -248,7 +249,7 @@ func (b *NATS) dispatch(ch chan *nats.Msg) {
 }
 
 func (b *NATS) deliver(msg *nats.Msg) {
-	m, err := Decode(msg.Data)
+	m, err := wire.Decode(msg.Data)
 	if err != nil {
 		b.malformed.Add(1)
 		return

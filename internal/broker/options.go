@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/wsgate/wsgate/internal/broker/wire"
 )
 
 // Options configure a broker. Each field's comment gives its zero-value
@@ -139,7 +141,7 @@ func (o Options) Validate() error {
 			bad("bad NATS URL %q", u)
 		}
 	}
-	if o.SubjectPrefix != "" && !validPrefix(o.SubjectPrefix) {
+	if o.SubjectPrefix != "" && !wire.ValidPrefix(o.SubjectPrefix) {
 		bad("subject prefix %q: want dot-separated parts of A-Z a-z 0-9 _ - : @", o.SubjectPrefix)
 	}
 	if strings.ContainsAny(o.NodeID, " \t\r\n") || len(o.NodeID) > 64 {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"github.com/nats-io/nats.go"
+	"github.com/wsgate/wsgate/internal/broker/wire"
 )
 
 // QueueGroup is the NATS queue group that queue subscriptions join,
@@ -28,8 +29,8 @@ func (b *NATS) QueueSubscribe(name string, h Handler) (Subscription, error) {
 		return nil, ErrClosed
 	}
 	q := &natsQueueSub{b: b}
-	sub, err := b.qc.QueueSubscribe(Subject(b.prefix, Queue, name), queueGroup, func(msg *nats.Msg) {
-		m, err := Decode(msg.Data)
+	sub, err := b.qc.QueueSubscribe(wire.Subject(b.prefix, Queue, name), queueGroup, func(msg *nats.Msg) {
+		m, err := wire.Decode(msg.Data)
 		if err != nil {
 			b.malformed.Add(1)
 			return

@@ -1,4 +1,6 @@
-package broker
+// Package wire is the broker's message format and its mapping of room,
+// user and queue names to NATS subjects. It knows no network.
+package wire
 
 import (
 	"encoding/binary"
@@ -19,6 +21,9 @@ const (
 	Queue
 	numKinds
 )
+
+// Valid reports whether k is one of the kinds above.
+func (k Kind) Valid() bool { return k < numKinds }
 
 // String returns "room", "user" or "queue".
 func (k Kind) String() string {
@@ -50,8 +55,8 @@ const (
 type Message struct {
 	Kind  Kind
 	Flags Flags
-	// Origin is the ID of the node that published the message; Publish
-	// sets it.
+	// Origin is the ID of the node that published the message; the
+	// broker's Publish sets it.
 	Origin string
 	// Publisher is the user id of the publisher; empty for anonymous or
 	// the server itself.
@@ -62,8 +67,8 @@ type Message struct {
 	Payload []byte
 }
 
-// WireVersion is the first byte of every encoded message.
-const WireVersion = 1
+// Version is the first byte of every encoded message.
+const Version = 1
 
 // The encoding, all lengths unsigned varints:
 //
@@ -78,11 +83,11 @@ const WireVersion = 1
 // Errors from Decode.
 var (
 	// ErrTruncated: the message ends inside its header.
-	ErrTruncated = errors.New("broker: message truncated")
+	ErrTruncated = errors.New("wire: message truncated")
 	// ErrVersion: the message has a version this node does not speak.
-	ErrVersion = errors.New("broker: unknown message version")
+	ErrVersion = errors.New("wire: unknown message version")
 	// ErrMalformed: a length or kind in the message is out of range.
-	ErrMalformed = errors.New("broker: malformed message")
+	ErrMalformed = errors.New("wire: malformed message")
 )
 
 func uvarintLen(x uint64) int {
@@ -110,7 +115,7 @@ func EncodedLen(m *Message) int {
 // slice. It allocates only when dst lacks room.
 func AppendMessage(dst []byte, m *Message) []byte {
 	h := headerLen(m)
-	dst = append(dst, WireVersion, byte(m.Kind), byte(m.Flags))
+	dst = append(dst, Version, byte(m.Kind), byte(m.Flags))
 	dst = binary.AppendUvarint(dst, uint64(h))
 	dst = binary.AppendUvarint(dst, uint64(len(m.Origin)))
 	dst = append(dst, m.Origin...)
@@ -129,7 +134,7 @@ func Decode(b []byte) (Message, error) {
 	if len(b) < 4 {
 		return m, ErrTruncated
 	}
-	if b[0] != WireVersion {
+	if b[0] != Version {
 		return m, ErrVersion
 	}
 	if Kind(b[1]) >= numKinds {

@@ -1,13 +1,13 @@
-package broker
+package wire
 
 import (
 	"errors"
 	"strings"
 )
 
-// MaxSubjectLen bounds the NATS subjects the broker makes; a name whose
-// subject would be longer is refused with ErrNameTooLong. NATS servers
-// refuse protocol lines over 4 KiB by default.
+// MaxSubjectLen bounds the NATS subjects the broker makes; it refuses a
+// name whose subject would be longer. NATS servers refuse protocol lines
+// over 4 KiB by default.
 const MaxSubjectLen = 2048
 
 // Subjects. A room, user or queue name maps to one subject:
@@ -67,7 +67,7 @@ func EscapeName(name string) string {
 
 // ErrBadSubject: UnescapeName or ParseSubject met a subject that no name
 // maps to.
-var ErrBadSubject = errors.New("broker: not a wsgate subject")
+var ErrBadSubject = errors.New("wire: not a wsgate subject")
 
 // UnescapeName reverses EscapeName.
 func UnescapeName(s string) (string, error) {
@@ -157,9 +157,9 @@ func ParseSubject(prefix, subject string) (Kind, string, error) {
 	return 0, "", ErrBadSubject
 }
 
-// validPrefix reports whether p is a usable subject prefix: one or more
-// dot-separated parts of plain bytes.
-func validPrefix(p string) bool {
+// ValidPrefix reports whether p is a usable subject prefix: at most 200
+// bytes in one or more dot-separated parts of A-Z a-z 0-9 _ - : @.
+func ValidPrefix(p string) bool {
 	if p == "" || len(p) > 200 {
 		return false
 	}

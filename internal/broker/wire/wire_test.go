@@ -1,4 +1,4 @@
-package broker
+package wire
 
 import (
 	"bytes"
@@ -71,7 +71,7 @@ func TestWireSkipsOptionalFields(t *testing.T) {
 	hdr = binary.AppendUvarint(hdr, 123456)
 	hdr = binary.AppendUvarint(hdr, 300) // a tag above one byte
 	hdr = binary.AppendUvarint(hdr, 0)
-	b := append([]byte{WireVersion, byte(Room), 0}, binary.AppendUvarint(nil, uint64(len(hdr)))...)
+	b := append([]byte{Version, byte(Room), 0}, binary.AppendUvarint(nil, uint64(len(hdr)))...)
 	b = append(append(b, hdr...), "body"...)
 	got, err := Decode(b)
 	if err != nil {
@@ -93,12 +93,12 @@ func TestWireErrors(t *testing.T) {
 		{"empty", nil, ErrTruncated},
 		{"short", good[:3], ErrTruncated},
 		{"version", append([]byte{2}, good[1:]...), ErrVersion},
-		{"kind", append([]byte{WireVersion, byte(numKinds)}, good[2:]...), ErrMalformed},
+		{"kind", append([]byte{Version, byte(numKinds)}, good[2:]...), ErrMalformed},
 		{"header past end", good[:6], ErrTruncated},
-		{"varint overflow", []byte{WireVersion, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1}, ErrMalformed},
-		{"field past header", []byte{WireVersion, 0, 0, 2, 5, 'a'}, ErrTruncated},
-		{"header ends in fields", []byte{WireVersion, 0, 0, 1, 0}, ErrTruncated},
-		{"bad optional field", []byte{WireVersion, 0, 0, 5, 0, 0, 0, 1, 9}, ErrTruncated},
+		{"varint overflow", []byte{Version, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1}, ErrMalformed},
+		{"field past header", []byte{Version, 0, 0, 2, 5, 'a'}, ErrTruncated},
+		{"header ends in fields", []byte{Version, 0, 0, 1, 0}, ErrTruncated},
+		{"bad optional field", []byte{Version, 0, 0, 5, 0, 0, 0, 1, 9}, ErrTruncated},
 	}
 	for _, tc := range cases {
 		if _, err := Decode(tc.b); !errors.Is(err, tc.want) {
