@@ -37,9 +37,12 @@ type Broker interface {
 	// Publish sends m to the other nodes with interest in m.Target: the
 	// nodes that Subscribe to the room or user (Kind Room or User), or one
 	// queue subscriber of the destination (Kind Queue). The broker sets
-	// m.Origin. It never blocks on a disconnected network: while
+	// m.Origin. It does not wait for a disconnected network: while
 	// disconnected, messages wait in a bounded buffer and those past its
-	// bound are dropped, counted in State and reported as an error.
+	// bound are dropped, counted in State and reported as an error. On a
+	// live but congested connection it may wait for the socket (bounded
+	// by Options.WriteTimeout), so call it from a worker, not from an
+	// event loop.
 	Publish(m Message) error
 	// Subscribe counts one more local member of the room or user name
 	// (kind Room or User). The node starts receiving the name's messages

@@ -125,17 +125,21 @@ func (b *NATS) onHello(msg *nats.Msg) {
 // sorted by name.
 func (b *NATS) Peers() []Node {
 	now := time.Now()
+	var gone []Node
 	b.pmu.Lock()
 	out := make([]Node, 0, len(b.peers))
 	for id, p := range b.peers {
 		if now.After(p.expires) {
 			delete(b.peers, id)
-			b.log.Info("node expired", "node", p.Name, "id", id)
+			gone = append(gone, p.Node)
 			continue
 		}
 		out = append(out, p.Node)
 	}
 	b.pmu.Unlock()
+	for _, n := range gone {
+		b.log.Info("node expired: no announcement for three intervals", "node", n.Name, "id", n.ID)
+	}
 	sortNodes(out)
 	return out
 }

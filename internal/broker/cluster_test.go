@@ -213,3 +213,46 @@ func TestQueueOwnConsumer(t *testing.T) {
 		t.Fatalf("%d queue subscriptions left after Unsubscribe", k)
 	}
 }
+
+// TestGatherMissing has one node vanish without a word and another leave
+// properly: Gather names the first as missing, forgets the second.
+func TestGatherMissing(t *testing.T) {
+	_, nodes := threeNodes(t, func(o *Options) { o.AnnounceInterval = time.Minute })
+	for _, n := range nodes {
+		wstest.WaitFor(t, patience, n.b.self.Name+" to know both peers", func() bool { return len(n.b.Peers()) == 2 })
+	}
+	// node2 dies: its connections drop with no goodbye.
+	nodes[2].b.nc.Close()
+	nodes[2].b.qc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	c, err := nodes[0].b.Gather(ctx, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Nodes[0].Name != "node0" {
+		t.Fatalf("gather %+v: this node should come first", c)
+	}
+	names := map[string]string{}
+	for _, n := range c.Nodes {
+		names[n.Name] = "answered"
+	}
+	for _, n := range c.Missing {
+		names[n.Name] += "missing"
+	}
+	if names["node2"] != "missing" || (names["node1"] != "answered" && names["node1"] != "missing") || len(names) != 3 {
+		t.Fatalf("gather %+v", c)
+	}
+	// node1 leaves properly: node0 stops expecting it at once.
+	if err := nodes[1].b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wstest.WaitFor(t, patience, "node0 to forget node1", func() bool {
+		for _, p := range nodes[0].b.Peers() {
+			if p.Name == "node1" {
+				return false
+			}
+		}
+		return true
+	})
+}

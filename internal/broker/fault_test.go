@@ -125,6 +125,9 @@ func TestNATSUnreachableAtStart(t *testing.T) {
 	if n.b.State().Connected {
 		t.Fatal("connected to nothing")
 	}
+	if got := n.log.count("NATS not reachable yet", "conn=main"); got != 1 {
+		t.Errorf("the missing server was logged %d times, want once", got)
+	}
 	local := n.join(Room, "r")
 	if err := n.publish(Room, "r", "p", "p:0"); err != nil {
 		t.Fatalf("publish while disconnected: %v", err)

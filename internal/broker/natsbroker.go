@@ -135,6 +135,9 @@ func (b *NATS) connect(role string) (*nats.Conn, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(o.ReconnectWait),
 		nats.ReconnectBufSize(o.ReconnectBuffer),
+		nats.FlusherTimeout(o.WriteTimeout),
+		nats.ReconnectOnFlusherError(),
+		nats.PingInterval(o.PingInterval),
 		nats.ConnectHandler(func(nc *nats.Conn) {
 			b.dropLogged.Store(false)
 			log.Info("NATS connected", "server", nc.ConnectedUrlRedacted())
@@ -183,6 +186,9 @@ func (b *NATS) connect(role string) (*nats.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: NATS %s connection: %w", role, err)
 	}
+	if !nc.IsConnected() {
+		log.Warn("NATS not reachable yet; connecting in the background", "servers", strings.Join(o.URLs, ","))
+	}
 	return nc, nil
 }
 
@@ -198,6 +204,9 @@ var pubBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 func (b *NATS) Publish(m Message) error {
 	if !m.Kind.Valid() {
 		return ErrKind
+	}
+	if b.closed.Load() {
+		return ErrClosed
 	}
 	m.Origin = b.self.ID
 	bp := pubBufs.Get().(*[]byte)
@@ -216,19 +225,19 @@ func (b *NATS) Publish(m Message) error {
 		*bp = buf[:0]
 		pubBufs.Put(bp)
 	}
-	if err != nil {
-		return b.dropped(err)
+	switch err {
+	case nil:
+		b.published.Add(1)
+		return nil
+	case ErrNameTooLong:
+		return err
 	}
-	b.published.Add(1)
-	return nil
+	return b.dropped(err)
 }
 
 // dropped counts a failed publish and logs the first of a run.
 func (b *NATS) dropped(err error) error {
 	b.pubDropped.Add(1)
-	if err == ErrNameTooLong {
-		return err
-	}
 	if b.dropLogged.CompareAndSwap(false, true) {
 		b.log.Warn("dropping messages to other nodes", "err", err)
 	}

@@ -63,6 +63,15 @@ type Options struct {
 	// ReconnectWait is the pause between attempts to reach the same
 	// server. Default 1s.
 	ReconnectWait time.Duration
+	// WriteTimeout bounds one write to the NATS server; a server that
+	// takes longer is left for another one of the cluster (what was
+	// being written is lost). A publish waits for the network only when
+	// nats.go's 32 KiB write buffer is full, and then at most this long.
+	// Default 10s.
+	WriteTimeout time.Duration
+	// PingInterval is how often the client pings its server; two
+	// unanswered pings mean the server is gone. Default 20s.
+	PingInterval time.Duration
 	// Dispatchers is the number of delivery goroutines; each room or user
 	// is served by one of them. Default 4.
 	Dispatchers int
@@ -117,6 +126,12 @@ func (o Options) withDefaults() Options {
 	if o.ReconnectWait == 0 {
 		o.ReconnectWait = time.Second
 	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = 20 * time.Second
+	}
 	if o.Dispatchers == 0 {
 		o.Dispatchers = 4
 	}
@@ -156,7 +171,8 @@ func (o Options) Validate() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"grace", o.Grace}, {"reconnect wait", o.ReconnectWait}, {"announce interval", o.AnnounceInterval}} {
+	}{{"grace", o.Grace}, {"reconnect wait", o.ReconnectWait}, {"announce interval", o.AnnounceInterval},
+		{"write timeout", o.WriteTimeout}, {"ping interval", o.PingInterval}} {
 		if d.v < 0 {
 			bad("negative %s %v", d.name, d.v)
 		}
