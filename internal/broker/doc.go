@@ -19,7 +19,12 @@
 // grace period). Messages from other nodes reach Options.Handler, which
 // delivers them to the local members. Gather and Presence give cluster
 // views for the admin API; State gives the connection state and the
-// counters for metrics.
+// counters for metrics. QueueSubscribe and Kind Queue messages make
+// competing consumers across nodes (STOMP's /queue destinations).
+//
+// NATS also offers Sync (wait until interest changes reached the NATS
+// server), Interest (one name's local count) and Peers (the other nodes
+// known to be up).
 //
 // # Messages on the wire
 //

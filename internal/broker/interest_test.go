@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -97,4 +98,32 @@ func TestInterestNames(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCloseLeavesNoGoroutine closes a busy broker and waits for every
+// goroutine it started (its own and nats.go's) to end.
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	e := startCluster(t, 1)[0]
+	before := runtime.NumGoroutine()
+	n := newFakeNode(t, "n", e.ClientURL(), func(o *Options) { o.Grace = time.Millisecond })
+	n.join(Room, "r")
+	n.join(User, "u")
+	if _, err := n.b.QueueSubscribe("q", func(Message) {}); err != nil {
+		t.Fatal(err)
+	}
+	n.sync()
+	n.b.Unsubscribe(Room, "r")
+	if err := n.publish(Room, "r", "p", "p:0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.b.Close(); err != ErrClosed {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := n.b.Publish(Message{Kind: Room, Target: "r"}); err != ErrClosed {
+		t.Fatalf("Publish after Close: %v", err)
+	}
+	wstest.WaitFor(t, patience, "the broker's goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }

@@ -5,9 +5,8 @@ import (
 	"github.com/wsgate/wsgate/internal/broker/wire"
 )
 
-// QueueGroup is the NATS queue group that queue subscriptions join,
-// under the subject prefix; one per subject, so the group name is the
-// same for every destination.
+// queueGroup is the NATS queue group of every queue subscription. A
+// group is scoped to its subject, so one name serves every destination.
 const queueGroup = "consumers"
 
 // natsQueueSub is one queue subscription on the queue connection.
