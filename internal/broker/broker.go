@@ -153,6 +153,11 @@ type State struct {
 	ReceiveDropped uint64 `json:"receive_dropped"`
 	// Malformed counts received messages that failed to decode.
 	Malformed uint64 `json:"malformed"`
+	// Stale counts messages from other nodes dropped because a later
+	// message of the same node had already been delivered: they took a
+	// slower path during a failover, and delivering them would break
+	// order.
+	Stale uint64 `json:"stale"`
 	// Subscriptions is the number of rooms and users the node currently
 	// receives from the network, including those in their grace period.
 	Subscriptions int `json:"subscriptions"`
@@ -161,9 +166,9 @@ type State struct {
 	Nodes int `json:"nodes"`
 }
 
-// Dropped is the total of PublishDropped and ReceiveDropped: the value of
-// a wsgate_broker_dropped_total counter.
-func (s State) Dropped() uint64 { return s.PublishDropped + s.ReceiveDropped }
+// Dropped is the total of PublishDropped, ReceiveDropped and Stale: the
+// value of a wsgate_broker_dropped_total counter.
+func (s State) Dropped() uint64 { return s.PublishDropped + s.ReceiveDropped + s.Stale }
 
 // Errors returned by the broker.
 var (

@@ -29,12 +29,14 @@
 // # Messages on the wire
 //
 // A Message is encoded by AppendMessage into a caller's buffer and parsed
-// by Decode without copying: version, kind, flags (Binary, JSON), then
-// the origin node, the publisher and the target, each length-prefixed,
-// optional fields that older decoders skip, and the payload. A node never
-// delivers its own room or user message twice: the NATS server does not
-// echo it (NoEcho), and a message whose origin is the node itself is
-// dropped on receipt anyway.
+// by Decode without copying: version, kind, flags (Binary, JSON), the
+// origin's sequence number, then the origin node, the publisher and the
+// target, each length-prefixed, optional fields that older decoders
+// skip, and the payload. A node never delivers its own room or user
+// message: the NATS server does not echo it (NoEcho), and a message whose
+// origin is the node itself is dropped on receipt anyway. Nor does it
+// deliver another node's message twice or out of order: the sequence
+// number lets it drop what arrives late (see NATS, Order).
 //
 // # Subjects
 //

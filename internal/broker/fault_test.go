@@ -72,8 +72,9 @@ func TestClusterServerDown(t *testing.T) {
 					t.Errorf("node 2's path never broke, yet it lost %d", lost)
 				}
 			}
-			st := nodes[0].b.State()
-			t.Logf("publisher state %+v", st)
+			for i, n := range nodes {
+				t.Logf("node %d state %+v", i, n.b.State())
+			}
 			if got := victim.log.count("NATS disconnected", "conn=main"); got != 1 {
 				t.Errorf("disconnect logged %d times, want once:\n%s", got, victim.log)
 			}

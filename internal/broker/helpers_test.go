@@ -241,14 +241,14 @@ func checkStream(t *testing.T, who string, msgs []Message, total int) (lost map[
 	t.Helper()
 	last := make(map[string]int)
 	got := make(map[string]int)
-	for _, m := range msgs {
+	for i, m := range msgs {
 		pub, seqText, ok := strings.Cut(string(m.Payload), ":")
 		var seq int
 		if _, err := fmt.Sscan(seqText, &seq); !ok || err != nil {
 			t.Fatalf("%s: payload %q", who, m.Payload)
 		}
 		if prev, seen := last[pub]; seen && seq <= prev {
-			t.Fatalf("%s: from %s seq %d after %d", who, pub, seq, prev)
+			t.Fatalf("%s: from %s seq %d after %d; received around it: %s", who, pub, seq, prev, around(msgs, i))
 		}
 		if m.Publisher != pub {
 			t.Fatalf("%s: publisher %q carries payload of %q", who, m.Publisher, pub)
@@ -261,4 +261,13 @@ func checkStream(t *testing.T, who string, msgs []Message, total int) (lost map[
 		lost[pub] = total - n
 	}
 	return lost
+}
+
+// around lists the payloads near msgs[i], for a failure message.
+func around(msgs []Message, i int) string {
+	var b strings.Builder
+	for j := max(0, i-40); j < min(len(msgs), i+40); j++ {
+		fmt.Fprintf(&b, "%s ", msgs[j].Payload)
+	}
+	return b.String()
 }

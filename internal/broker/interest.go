@@ -178,7 +178,7 @@ func (b *NATS) reconcile(k interestKey) {
 	switch {
 	case in.count > 0 && in.sub == nil:
 		sh.mu.Unlock()
-		sub, err := b.nc.ChanSubscribe(wire.Subject(b.prefix, k.kind, k.name), b.disp[b.dispatcherOf(k)])
+		sub, err := b.nc.ChanSubscribe(wire.Subject(b.prefix, k.kind, k.name), b.disp[b.dispatcherOf(k)].ch)
 		if err != nil {
 			if !b.closed.Load() {
 				b.log.Error("subscribe failed", "kind", k.kind.String(), "name", k.name, "err", err)

@@ -34,9 +34,17 @@ import (
 // (pooled routes pin an account to one connection), and writes them in
 // order to the subscriber's connection; on the receiving node all
 // messages of one subject go through one delivery queue served by one
-// goroutine. A reconnect can lose messages (those in flight to a server
-// that died) but never reorder them: the reconnect buffer is sent, in
-// order, before anything published later.
+// goroutine.
+//
+// A failover is the one time two paths exist at once: when the
+// publisher's server dies, messages it had already taken may still be
+// leaving on its routes while the publisher, reconnected elsewhere, sends
+// the next ones by a faster path. So every message carries its origin's
+// sequence number (stamped under one lock in the order messages enter the
+// connection) and a delivery goroutine drops a message older than one it
+// already delivered from the same origin. Order holds; the failover costs
+// messages (counted in State.Stale, and those lost in flight) but never
+// delivers them out of order or twice.
 //
 // Publishes are not flushed one by one: nats.go gathers them in its write
 // buffer and a flusher goroutine writes whatever has accumulated.
@@ -50,15 +58,18 @@ type NATS struct {
 
 	subjHello, subjStats, subjPresence string
 
-	published, received, pubDropped, malformed, echoed atomic.Uint64
-	retiredDropped                                     atomic.Uint64 // slow-consumer drops of removed subscriptions
-	dropLogged                                         atomic.Bool   // a drop was logged since the last connect
+	published, received, pubDropped, malformed, echoed, stale atomic.Uint64
+	retiredDropped                                            atomic.Uint64 // slow-consumer drops of removed subscriptions
+	dropLogged                                                atomic.Bool   // a drop was logged since the last connect
 
 	seed   maphash.Seed
 	shards [interestShards]interestShard
 	nsubs  atomic.Int64
 	rec    reconciler
-	disp   []chan *nats.Msg
+	disp   []*dispatcher
+
+	pubMu sync.Mutex
+	seq   uint64 // last Seq stamped; guarded by pubMu
 
 	qmu   sync.Mutex
 	qsubs map[*natsQueueSub]struct{} // guarded by qmu
@@ -101,6 +112,9 @@ func NewNATS(opts Options) (*NATS, error) {
 		b.shards[i].m = make(map[interestKey]*interest)
 	}
 	b.rec.init()
+	// Start from the clock so that a node restarted with the same NodeID
+	// continues above the numbers its previous run used.
+	b.seq = uint64(time.Now().UnixNano())
 	var err error
 	if b.nc, err = b.connect("main"); err != nil {
 		return nil, err
@@ -114,11 +128,12 @@ func NewNATS(opts Options) (*NATS, error) {
 		b.qc.Close()
 		return nil, err
 	}
-	b.disp = make([]chan *nats.Msg, opts.Dispatchers)
+	b.disp = make([]*dispatcher, opts.Dispatchers)
 	for i := range b.disp {
-		b.disp[i] = make(chan *nats.Msg, opts.DispatchQueue)
+		d := &dispatcher{ch: make(chan *nats.Msg, opts.DispatchQueue), last: make(map[string]*uint64)}
+		b.disp[i] = d
 		b.wg.Add(1)
-		go b.dispatch(b.disp[i])
+		go b.dispatch(d)
 	}
 	b.wg.Add(1)
 	go b.reconcileLoop()
@@ -219,7 +234,11 @@ func (b *NATS) Publish(m Message) error {
 		buf = wire.AppendMessage(buf, &m)
 		// nats.go copies the subject into its buffer and keeps no
 		// reference, so it may alias ours.
+		b.pubMu.Lock()
+		b.seq++
+		wire.SetSeq(buf[n:], b.seq)
 		err = b.nc.Publish(unsafe.String(&buf[0], n), buf[n:])
+		b.pubMu.Unlock()
 	}
 	if cap(buf) <= 64<<10 {
 		*bp = buf[:0]
@@ -244,20 +263,34 @@ func (b *NATS) dropped(err error) error {
 	return fmt.Errorf("%w: %w", ErrDropped, err)
 }
 
+// dispatcher is one delivery goroutine and its queue. Every room or user
+// subscription feeds exactly one dispatcher.
+type dispatcher struct {
+	ch chan *nats.Msg
+	// last is the Seq of the latest message delivered from each origin.
+	// Owned by the dispatcher's goroutine.
+	last map[string]*uint64
+}
+
+// maxOrigins bounds a dispatcher's memory of origins; nodes that restart
+// with random IDs would otherwise add up. Forgetting them all at once
+// only relaxes the stale check until each origin's next message.
+const maxOrigins = 1024
+
 // dispatch is one delivery goroutine.
-func (b *NATS) dispatch(ch chan *nats.Msg) {
+func (b *NATS) dispatch(d *dispatcher) {
 	defer b.wg.Done()
 	for {
 		select {
-		case msg := <-ch:
-			b.deliver(msg)
+		case msg := <-d.ch:
+			b.deliver(d, msg)
 		case <-b.done:
 			return
 		}
 	}
 }
 
-func (b *NATS) deliver(msg *nats.Msg) {
+func (b *NATS) deliver(d *dispatcher, msg *nats.Msg) {
 	m, err := wire.Decode(msg.Data)
 	if err != nil {
 		b.malformed.Add(1)
@@ -266,6 +299,19 @@ func (b *NATS) deliver(msg *nats.Msg) {
 	if m.Origin == b.self.ID {
 		b.echoed.Add(1)
 		return
+	}
+	if last := d.last[m.Origin]; last != nil {
+		if m.Seq <= *last {
+			b.stale.Add(1)
+			return
+		}
+		*last = m.Seq
+	} else {
+		if len(d.last) >= maxOrigins {
+			clear(d.last)
+		}
+		seq := m.Seq
+		d.last[strings.Clone(m.Origin)] = &seq
 	}
 	b.received.Add(1)
 	b.opts.Handler(m)
@@ -281,6 +327,7 @@ func (b *NATS) State() State {
 		PublishDropped: b.pubDropped.Load(),
 		ReceiveDropped: b.retiredDropped.Load() + b.liveDropped(),
 		Malformed:      b.malformed.Load(),
+		Stale:          b.stale.Load(),
 		Subscriptions:  int(b.nsubs.Load()),
 		Nodes:          len(b.Peers()),
 	}

@@ -14,7 +14,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		f.Add(AppendMessage(nil, &m))
 	}
-	f.Add([]byte{Version, 0, 0, 5, 0, 0, 0, 1, 0, 'p'})
+	f.Add(fixed(5, 0, 0, 0, 1, 0, 'p'))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
 		if err != nil {

@@ -58,6 +58,12 @@ type Message struct {
 	// Origin is the ID of the node that published the message; the
 	// broker's Publish sets it.
 	Origin string
+	// Seq orders the messages of one origin: the broker's Publish sets
+	// it, increasing in the order the messages leave the node, so that a
+	// receiver can drop a message that arrives after a later one of the
+	// same origin (as in-flight messages do when a failover sends the
+	// next ones on a faster path).
+	Seq uint64
 	// Publisher is the user id of the publisher; empty for anonymous or
 	// the server itself.
 	Publisher string
@@ -72,8 +78,10 @@ const Version = 1
 
 // The encoding, all lengths unsigned varints:
 //
-//	version  kind  flags  hdrlen  header  payload
+//	version  kind  flags  seq  hdrlen  header  payload
 //
+// seq is 8 bytes, big-endian, at a fixed offset so that SetSeq can stamp
+// an encoded message.
 // header is origin, publisher and target, each as length then bytes,
 // followed by optional fields, each as tag, length, bytes. A decoder skips
 // fields whose tag it does not know and everything up to hdrlen, so later
@@ -105,10 +113,21 @@ func headerLen(m *Message) int {
 		uvarintLen(uint64(len(m.Target))) + len(m.Target)
 }
 
+// seqOffset is where seq starts in an encoded message.
+const seqOffset = 3
+
+// fixedLen is the length of version, kind, flags and seq.
+const fixedLen = seqOffset + 8
+
 // EncodedLen is the number of bytes AppendMessage adds for m.
 func EncodedLen(m *Message) int {
 	h := headerLen(m)
-	return 3 + uvarintLen(uint64(h)) + h + len(m.Payload)
+	return fixedLen + uvarintLen(uint64(h)) + h + len(m.Payload)
+}
+
+// SetSeq overwrites the seq of the encoded message enc.
+func SetSeq(enc []byte, seq uint64) {
+	binary.BigEndian.PutUint64(enc[seqOffset:fixedLen], seq)
 }
 
 // AppendMessage appends the encoding of m to dst and returns the extended
@@ -116,6 +135,7 @@ func EncodedLen(m *Message) int {
 func AppendMessage(dst []byte, m *Message) []byte {
 	h := headerLen(m)
 	dst = append(dst, Version, byte(m.Kind), byte(m.Flags))
+	dst = binary.BigEndian.AppendUint64(dst, m.Seq)
 	dst = binary.AppendUvarint(dst, uint64(h))
 	dst = binary.AppendUvarint(dst, uint64(len(m.Origin)))
 	dst = append(dst, m.Origin...)
@@ -131,7 +151,7 @@ func AppendMessage(dst []byte, m *Message) []byte {
 // are in use.
 func Decode(b []byte) (Message, error) {
 	var m Message
-	if len(b) < 4 {
+	if len(b) < fixedLen+1 {
 		return m, ErrTruncated
 	}
 	if b[0] != Version {
@@ -141,11 +161,12 @@ func Decode(b []byte) (Message, error) {
 		return m, ErrMalformed
 	}
 	m.Kind, m.Flags = Kind(b[1]), Flags(b[2])
-	hl, n := binary.Uvarint(b[3:])
+	m.Seq = binary.BigEndian.Uint64(b[seqOffset:fixedLen])
+	hl, n := binary.Uvarint(b[fixedLen:])
 	if n <= 0 {
 		return m, ErrMalformed
 	}
-	rest := b[3+n:]
+	rest := b[fixedLen+n:]
 	if hl > uint64(len(rest)) {
 		return m, ErrTruncated
 	}

@@ -13,14 +13,14 @@ import (
 var wireCases = []Message{
 	{},
 	{Kind: Room, Target: "chat", Payload: []byte("hello")},
-	{Kind: Room, Flags: JSON, Origin: "0123456789abcdef", Publisher: "alice", Target: "chat.a", Payload: []byte(`{"x":1}`)},
+	{Kind: Room, Flags: JSON, Origin: "0123456789abcdef", Seq: 1<<63 + 5, Publisher: "alice", Target: "chat.a", Payload: []byte(`{"x":1}`)},
 	{Kind: User, Flags: Binary, Origin: "n1", Publisher: "", Target: "auth0|42", Payload: []byte{0, 1, 2, 255}},
 	{Kind: Queue, Flags: Binary | JSON | 0x80, Origin: "n2", Publisher: "bob", Target: "/queue/jobs", Payload: bytes.Repeat([]byte("x"), 70000)},
 	{Kind: Room, Origin: strings.Repeat("o", 200), Publisher: strings.Repeat("p", 300), Target: strings.Repeat("t", 128)},
 }
 
 func sameMessage(a, b Message) bool {
-	return a.Kind == b.Kind && a.Flags == b.Flags && a.Origin == b.Origin && a.Publisher == b.Publisher &&
+	return a.Kind == b.Kind && a.Flags == b.Flags && a.Origin == b.Origin && a.Seq == b.Seq && a.Publisher == b.Publisher &&
 		a.Target == b.Target && bytes.Equal(a.Payload, b.Payload)
 }
 
@@ -71,13 +71,13 @@ func TestWireSkipsOptionalFields(t *testing.T) {
 	hdr = binary.AppendUvarint(hdr, 123456)
 	hdr = binary.AppendUvarint(hdr, 300) // a tag above one byte
 	hdr = binary.AppendUvarint(hdr, 0)
-	b := append([]byte{Version, byte(Room), 0}, binary.AppendUvarint(nil, uint64(len(hdr)))...)
+	b := append([]byte{Version, byte(Room), 0, 0, 0, 0, 0, 0, 0, 0, 7}, binary.AppendUvarint(nil, uint64(len(hdr)))...)
 	b = append(append(b, hdr...), "body"...)
 	got, err := Decode(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Message{Kind: Room, Origin: "node", Publisher: "pub", Target: "room", Payload: []byte("body")}
+	want := Message{Kind: Room, Seq: 7, Origin: "node", Publisher: "pub", Target: "room", Payload: []byte("body")}
 	if !sameMessage(got, want) {
 		t.Fatalf("decoded %+v, want %+v", got, want)
 	}
@@ -94,11 +94,11 @@ func TestWireErrors(t *testing.T) {
 		{"short", good[:3], ErrTruncated},
 		{"version", append([]byte{2}, good[1:]...), ErrVersion},
 		{"kind", append([]byte{Version, byte(numKinds)}, good[2:]...), ErrMalformed},
-		{"header past end", good[:6], ErrTruncated},
-		{"varint overflow", []byte{Version, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1}, ErrMalformed},
-		{"field past header", []byte{Version, 0, 0, 2, 5, 'a'}, ErrTruncated},
-		{"header ends in fields", []byte{Version, 0, 0, 1, 0}, ErrTruncated},
-		{"bad optional field", []byte{Version, 0, 0, 5, 0, 0, 0, 1, 9}, ErrTruncated},
+		{"header past end", good[:14], ErrTruncated},
+		{"varint overflow", fixed(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1), ErrMalformed},
+		{"field past header", fixed(2, 5, 'a'), ErrTruncated},
+		{"header ends in fields", fixed(1, 0), ErrTruncated},
+		{"bad optional field", fixed(5, 0, 0, 0, 1, 9), ErrTruncated},
 	}
 	for _, tc := range cases {
 		if _, err := Decode(tc.b); !errors.Is(err, tc.want) {
@@ -112,6 +112,26 @@ func TestWireErrors(t *testing.T) {
 		if err == nil && !bytes.HasPrefix(wireCases[2].Payload, m.Payload) {
 			t.Fatalf("prefix %d decoded to payload %q", i, m.Payload)
 		}
+	}
+}
+
+// fixed is a message start (version, kind room, no flags, seq 0)
+// followed by rest.
+func fixed(rest ...byte) []byte {
+	return append([]byte{Version, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, rest...)
+}
+
+func TestSetSeq(t *testing.T) {
+	m := wireCases[3]
+	enc := AppendMessage(nil, &m)
+	SetSeq(enc, 42)
+	got, err := Decode(enc)
+	if err != nil || got.Seq != 42 {
+		t.Fatalf("seq %d, %v", got.Seq, err)
+	}
+	got.Seq = m.Seq
+	if !sameMessage(got, m) {
+		t.Fatalf("SetSeq changed more than seq: %+v", got)
 	}
 }
 
