@@ -102,7 +102,7 @@ func (ev *stompEvents) Message(c *Conn, op frame.Opcode, p []byte) {
 		case "RECEIPT":
 			ev.ready(c)
 		default: // ERROR
-			c.cl.rec.C.Errors.Add(1)
+			c.cl.rec.ErrorFrame("stomp_error")
 		}
 	}
 }
@@ -259,11 +259,11 @@ func runStompEcho(ctx context.Context, e *env) error {
 	e.stopMeasure()
 	e.drain(ctx, func() bool {
 		c := &e.rec.C
-		return c.Delivered.Load()+c.Corrupt.Load() >= c.MsgsOut.Load()
+		return answered(c) >= c.MsgsOut.Load()
 	})
 	c := &e.rec.C
 	c.Expected.Store(c.MsgsOut.Load())
-	if lost := c.MsgsOut.Load() - c.Delivered.Load() - c.Corrupt.Load(); lost > 0 {
+	if lost := c.MsgsOut.Load() - answered(c); lost > 0 {
 		c.Lost.Store(lost)
 	}
 	return nil

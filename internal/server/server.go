@@ -129,6 +129,7 @@ func New(cfg config.Config) (*Server, error) {
 			}
 			return 0
 		},
+		JWKS: s.jwksState(),
 	})
 	s.pool = fanout.New(fanout.Config{
 		Workers: cfg.Workers, Queue: cfg.WorkerQueue, EchoSelf: cfg.EchoSelf,
@@ -253,6 +254,7 @@ func (s *Server) Close() error {
 			s.eng.Stop() // nbio cannot stop an engine that never started
 		}
 		s.pool.Stop()
+		s.guard.verifier.Close() // stops the JWKS refresh, if any
 		if s.stomp != nil {
 			s.stomp.Stop()
 		}
