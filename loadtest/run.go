@@ -26,6 +26,7 @@ type env struct {
 	sending atomic.Bool // scenario is in its measuring phase
 	mStart  time.Time   // measuring phase start; owned by the scenario goroutine
 	mEnd    time.Time
+	drained time.Time // when the drain after the measuring phase ended
 }
 
 // startMeasure begins the measuring phase (sending, or holding).
@@ -84,6 +85,8 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 		runErr = runBroadcast(ctx, e)
 	case "churn":
 		runErr = runChurn(ctx, e)
+	case "stomp-connect":
+		runErr = runStompConnect(ctx, e)
 	case "stomp-broadcast":
 		runErr = runStompBroadcast(ctx, e)
 	case "stomp-echo":
@@ -99,6 +102,9 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 	snap.Measured = e.mEnd.Sub(e.mStart).Seconds()
 	if !e.mStart.IsZero() {
 		snap.MeasureStart = e.mStart.Sub(e.rec.start).Seconds()
+	}
+	if !e.drained.IsZero() {
+		snap.DrainEnd = e.drained.Sub(e.rec.start).Seconds()
 	}
 	snap.Server = server
 	snap.Config = configMap(cfg)

@@ -269,6 +269,35 @@ func runStompEcho(ctx context.Context, e *env) error {
 	return nil
 }
 
+// stompIdleEvents is the inner scenario of stomp-connect: it counts the
+// connections whose subscription is in place and what arrives on them.
+type stompIdleEvents struct{ nopEvents }
+
+func (stompIdleEvents) Open(c *Conn) { c.cl.rec.C.Subscribers.Add(1) }
+
+// runStompConnect is the connect scenario over STOMP: each connection
+// sends CONNECT and SUBSCRIBEs to /topic/ROOM (with a receipt); once
+// every subscription is in place the connections are held, idle, for
+// Duration. It measures what an idle STOMP session costs a server.
+func runStompConnect(ctx context.Context, e *env) error {
+	dest := "/topic/" + e.cfg.Room
+	ev := &stompEvents{inner: stompIdleEvents{}, ids: map[*Conn]string{},
+		dest: func(*Conn) string { return dest }, sub: func(*Conn) string { return dest }}
+	n := e.cfg.share(e.cfg.Conns)
+	e.ramp(ctx, n, func(i int) { e.dialRole(i, e.target(i), ev, 0) })
+	e.waitOpen(ctx, int64(n))
+	e.waitStompReady(ctx, int64(n), func() int { return 0 }, 0)
+	if e.barrier != nil {
+		if err := e.barrier(ctx); err != nil {
+			return err
+		}
+	}
+	e.startMeasure()
+	sleepCtx(ctx, e.cfg.Duration)
+	e.stopMeasure()
+	return nil
+}
+
 // stompReady counts connections whose subscription is in place.
 func (e *env) stompReady() int {
 	n := 0

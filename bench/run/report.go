@@ -24,10 +24,19 @@ type row struct {
 	Errs   []string
 }
 
-// aggregate averages each server's runs of scenario id, in server order.
+// rowNames returns the rows of scenario id: its variants, or the servers.
+func rowNames(k kept, id string) []string {
+	if names := k.Meta.Rows[id]; len(names) > 0 {
+		return names
+	}
+	return k.Meta.Servers
+}
+
+// aggregate averages each server's (or variant's) runs of scenario id,
+// in server (variant) order.
 func aggregate(k kept, id string) []row {
 	var rows []row
-	for _, name := range k.Meta.Servers {
+	for _, name := range rowNames(k, id) {
 		r := row{Server: name, Mean: map[string]float64{}}
 		for _, res := range k.Results {
 			if res.Scenario != id || res.Server != name {
@@ -55,14 +64,61 @@ func aggregate(k kept, id string) []row {
 	return rows
 }
 
-// ratio is v ÷ the wsgate row's value of key, or 0 when unknown.
-func ratio(rows []row, key string, v float64) float64 {
+// ratio is v ÷ the reference row's value of key (the wsgate row, or the
+// first variant), or 0 when unknown.
+func ratio(rows []row, ref, key string, v float64) float64 {
 	for _, r := range rows {
-		if r.Server == "wsgate" && r.Runs > 0 && r.Mean[key] != 0 {
+		if r.Server == ref && r.Runs > 0 && r.Mean[key] != 0 {
 			return v / r.Mean[key]
 		}
 	}
 	return 0
+}
+
+// reference is the row the ratio column of scenario id divides by.
+func reference(k kept, id string) string {
+	if names := k.Meta.Rows[id]; len(names) > 0 {
+		return names[0]
+	}
+	return "wsgate"
+}
+
+// roundRatios describes, for a variant scenario, each round's ratio of
+// every other variant to the first on the headline column, and the
+// target.
+func roundRatios(k kept, id string) string {
+	names := k.Meta.Rows[id]
+	if len(names) < 2 {
+		return ""
+	}
+	kd := k.Meta.Kinds[id]
+	c := kd.metrics()[0]
+	var parts []string
+	for round := 1; round <= k.Meta.Rounds; round++ {
+		val := map[string]float64{}
+		for _, res := range k.Results {
+			if res.Scenario == id && res.Round == round && res.Metrics != nil {
+				val[res.Server] = res.Metrics[c.Key]
+			}
+		}
+		for _, n := range names[1:] {
+			if val[names[0]] > 0 && val[n] > 0 {
+				parts = append(parts, fmt.Sprintf("r%d %.2f", round, val[n]/val[names[0]]))
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%s ÷ %s, %s, each round of this invocation: %s", strings.Join(names[1:], ", "), names[0], c.Label, strings.Join(parts, ", "))
+	if bound, atLeast, ok := kd.target(); ok {
+		rel := "≤"
+		if atLeast {
+			rel = "≥"
+		}
+		s += fmt.Sprintf(" (target %s %.2g)", rel, bound)
+	}
+	return s + ".\n\n"
 }
 
 // markdown renders the harness's section of RESULTS.md; rel is the run
@@ -90,11 +146,15 @@ func markdown(w io.Writer, rel string, k kept) {
 	if hasNeutral(m) {
 		fmt.Fprint(w, neutralHow)
 	}
+	if hasVariants(m) {
+		fmt.Fprint(w, variantHow)
+	}
 	for _, id := range m.Order {
 		rows := aggregate(k, id)
 		if len(rows) == 0 {
 			continue
 		}
+		ref := reference(k, id)
 		cols := m.Kinds[id].metrics()
 		fmt.Fprintf(w, "### %s (%s)\n\n", m.Titles[id], m.Plan)
 		fmt.Fprintf(w, "![%s](%s/%s.svg)\n\n", id, rel, id)
@@ -121,7 +181,7 @@ func markdown(w io.Writer, rel string, k kept) {
 			for _, c := range cols {
 				fmt.Fprintf(w, " %s |", num(r.Mean[c.Key]))
 			}
-			if x := ratio(rows, cols[0].Key, r.Mean[cols[0].Key]); x > 0 {
+			if x := ratio(rows, ref, cols[0].Key, r.Mean[cols[0].Key]); x > 0 {
 				fmt.Fprintf(w, " %.2f |\n", x)
 			} else {
 				fmt.Fprint(w, " – |\n")
@@ -131,6 +191,7 @@ func markdown(w io.Writer, rel string, k kept) {
 			}
 		}
 		fmt.Fprintln(w)
+		fmt.Fprint(w, roundRatios(k, id))
 		if lo, hi := loadRange(k, id); hi > 0 {
 			fmt.Fprintf(w, "1-minute load average when these runs started: %.1f–%.1f (%d cores).\n\n", lo, hi, m.Machine.Cores)
 		}
@@ -154,6 +215,22 @@ const neutralHow = "Neutral client (tables marked *neutral client*): `bench/peer
 	"server's utime+stime (/proc/PID/stat) at both ends, so **server CPU s** covers the window alone (no ramp, no " +
 	"warm-up), and samples its RSS every 200 ms inside it (**server RSS MiB** is the highest, connections open). " +
 	"**client CPU s** is benchclient's own CPU time over the window: client and server share the 2 cores.\n\n"
+
+// variantHow explains the tables that compare variants of wsgate.
+const variantHow = "STOMP tables (rows *wsgate /room* and *wsgate /stomp*): wsgate alone, run once per row and round " +
+	"(the order rotates), with the same flags as above. The **ratio** is /stomp ÷ /room of the first column. " +
+	"Fan-out: wsload `broadcast` to /room/bench members against `stomp-broadcast` to /stomp subscribers of " +
+	"/topic/bench, two publishers, 64-byte messages. The harness reads the server's and wsload's utime+stime " +
+	"(/proc/PID/stat; wsload's with its worker processes) every 100 ms and takes them from the start of wsload's " +
+	"measured window to the end of its drain (every delivery in, or 3 s) plus 0.1 s: **server CPU s** leaves out the ramp (handshakes, CONNECT, " +
+	"SUBSCRIBE) and the closes; **server CPU µs per delivery** = that ÷ deliveries; **wsload CPU % of a core** " +
+	"shows whether the load generator kept up. Idle: wsload `connect` to /room/bench against `stomp-connect` " +
+	"(CONNECT, one SUBSCRIBE to /topic/bench with a receipt, then nothing); once the room has every member and " +
+	"1.5 s have passed, the harness reads wsgate's /debug/memstats?gc=1 (twice) and RSS; **live heap B/conn** " +
+	"is the growth of HeapAlloc after a collection over the readings before wsload started, ÷ open connections, " +
+	"**RSS B/conn** the same for VmRSS.\n\n"
+
+func hasVariants(m meta) bool { return len(m.Rows) > 0 }
 
 func hasNeutral(m meta) bool {
 	for _, k := range m.Kinds {
@@ -253,7 +330,7 @@ func barChart(w io.Writer, title string, c metric, rows []row) {
 		v := r.Mean[c.Key]
 		bw := int(float64(width) * v / maxV)
 		fill := "#8aa4c8"
-		if r.Server == "wsgate" {
+		if r.Server == "wsgate" || r.Server == "wsgate /stomp" {
 			fill = "#d9822b"
 		}
 		fmt.Fprintf(w, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-8, y+15, html.EscapeString(r.Server))
