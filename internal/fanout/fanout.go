@@ -137,14 +137,17 @@ func New(cfg Config, h *hub.Hub[Subscriber]) *Pool {
 	return p
 }
 
+// Workers returns the number of worker goroutines.
+func (p *Pool) Workers() int { return p.cfg.Workers }
+
 // Hub returns the hub the pool delivers from.
 func (p *Pool) Hub() *hub.Hub[Subscriber] { return p.hub }
 
 // Start starts the workers.
 func (p *Pool) Start() {
-	for _, q := range p.qs {
+	for i, q := range p.qs {
 		p.wg.Add(1)
-		go p.work(&Delivery{p: p, q: q})
+		go p.work(&Delivery{p: p, q: q, worker: i})
 	}
 }
 
@@ -312,6 +315,7 @@ func (p *Pool) run(d *Delivery, job Job) {
 type Delivery struct {
 	p       *Pool
 	q       *jobQueue
+	worker  int
 	job     Job
 	members []Subscriber
 	dirty   []Subscriber
@@ -324,6 +328,11 @@ type Delivery struct {
 
 // Job returns the job being delivered.
 func (d *Delivery) Job() *Job { return &d.job }
+
+// Worker returns the index of the delivering worker goroutine, 0 to
+// Pool.Workers()-1: a subscriber may keep state per worker that only that
+// goroutine touches.
+func (d *Delivery) Worker() int { return d.worker }
 
 // Hub returns the pool's hub (for Controls that change membership).
 func (d *Delivery) Hub() *hub.Hub[Subscriber] { return d.p.hub }

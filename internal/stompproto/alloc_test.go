@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"unique"
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/auth"
@@ -45,16 +46,20 @@ func newTestProtocol(tb testing.TB) (*Protocol, *fanout.Pool) {
 }
 
 // subscribeN gives c a connected session with n subscriptions to room
-// "bench", joined directly.
-func subscribeN(p *Protocol, pool *fanout.Pool, c *fakeConn, n int) {
+// "bench", joined directly: all with id sub-0 (as n stompjs clients
+// would have them) when shared, else each with an id of its own.
+func subscribeN(p *Protocol, pool *fanout.Pool, c *fakeConn, n int, shared bool) {
 	s := &session{p: p, c: c, ver: stomp.V12}
 	s.state.Store(stateConnected)
 	c.state = s
 	for i := range n {
-		id := "sub-" + itoa(i)
-		sb := &sub{sess: s, id: id, dest: "/topic/bench", name: "bench", kind: destTopic}
-		sb.prefix = s.headPrefix(sb.dest, sb.id)
-		s.subs = append(s.subs, sb)
+		id := "sub-0"
+		if !shared {
+			id = "sub-" + itoa(i)
+		}
+		sb := &sub{sess: s, kind: destTopic}
+		sb.key = unique.Make(subKey{dest: "/topic/bench", id: id, name: "bench", prefix: s.headPrefix("/topic/bench", id)})
+		sb.next, s.subs = s.subs, sb
 		pool.Hub().Join("bench", sb)
 	}
 }
@@ -87,11 +92,15 @@ func TestTopicDeliveryAllocatesNothing(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under -race")
 	}
-	for _, bits := range []uint8{0, 15} {
+	for _, tc := range []struct {
+		bits   uint8
+		shared bool
+	}{{0, false}, {15, false}, {0, true}, {15, true}} {
+		bits := tc.bits
 		p, pool := newTestProtocol(t)
 		c := &fakeConn{tb: t, bits: bits}
 		const subs = 1000
-		subscribeN(p, pool, c, subs)
+		subscribeN(p, pool, c, subs, tc.shared)
 		payload := make([]byte, 512)
 		for i := range payload {
 			payload[i] = 'a' + byte(i%26)
@@ -108,19 +117,26 @@ func TestTopicDeliveryAllocatesNothing(t *testing.T) {
 		// Per message: the job's frame and tail come from pools; a
 		// compressed tail costs its compression. Per delivery: nothing.
 		if perDelivery := allocs / subs; perDelivery > 0.01 {
-			t.Errorf("deflate bits %d: %.1f allocations per message to %d subscriptions (%.3f per delivery), want 0 per delivery", bits, allocs, subs, perDelivery)
+			t.Errorf("deflate bits %d, shared ids %v: %.1f allocations per message to %d subscriptions (%.3f per delivery), want 0 per delivery", bits, tc.shared, allocs, subs, perDelivery)
 		}
-		t.Logf("deflate bits %d: %.1f allocations per message to %d subscriptions", bits, allocs, subs)
+		t.Logf("deflate bits %d, shared ids %v: %.1f allocations per message to %d subscriptions", bits, tc.shared, allocs, subs)
 	}
 }
 
 // BenchmarkTopicFanout measures one 512-byte message fanned out to 1,000
-// STOMP subscriptions (heads built, pairs queued); ns/op is per message.
+// STOMP subscriptions (pairs queued); ns/op is per message. shared: the
+// subscriptions share their key (one head per message); distinct: each
+// has its own id (a head per delivery).
 func BenchmarkTopicFanout(b *testing.B) {
+	b.Run("shared", func(b *testing.B) { benchTopicFanout(b, true) })
+	b.Run("distinct", func(b *testing.B) { benchTopicFanout(b, false) })
+}
+
+func benchTopicFanout(b *testing.B, shared bool) {
 	p, pool := newTestProtocol(b)
 	c := &fakeConn{tb: b}
 	const subs = 1000
-	subscribeN(p, pool, c, subs)
+	subscribeN(p, pool, c, subs, shared)
 	payload := make([]byte, 512)
 	var want int64
 	b.ReportAllocs()

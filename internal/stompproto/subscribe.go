@@ -3,6 +3,7 @@ package stompproto
 import (
 	"strings"
 	"sync/atomic"
+	"unique"
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/fanout"
@@ -57,23 +58,33 @@ func parseDestination(d string) (kind uint8, name string, ok bool) {
 
 // sub is one subscription: a fan-out Subscriber of its own (a topic
 // delivers once per subscription), or a /queue consumer, or a user
-// destination filter.
+// destination filter. It is small: what describes it (destination, id,
+// head) is interned and shared by every subscription alike, and a
+// session's subscriptions form a list through next.
 type sub struct {
 	sess *session
-	id   string
-	dest string // as subscribed
-	name string // room or queue name; for user subscriptions the normalized destination
-	// prefix is the constant start of this subscription's MESSAGE heads:
-	// "MESSAGE\ndestination:D\nsubscription:ID\nmessage-id:".
-	prefix string
-	kind   uint8
-	ack    uint8
-	dead   atomic.Bool // unsubscribed or closed: deliver nothing more
-	// unacked are the /queue messages delivered and not yet acknowledged,
-	// oldest first (ack client and client-individual; guarded by the
-	// queues' mutex).
-	unacked []pending
+	key  unique.Handle[subKey]
+	next *sub // the session's next subscription (guarded by its mutex)
+	kind uint8
+	ack  uint8
+	dead atomic.Bool // unsubscribed or closed: deliver nothing more
 }
+
+// subKey is what a subscription is made of, interned: the subscriptions
+// of a topic's many clients mostly share one (stompjs names every
+// client's first subscription sub-0), and with it the strings and the
+// MESSAGE heads built from it (see headCache).
+type subKey struct {
+	dest string // as subscribed
+	id   string
+	name string // room or queue name; for user subscriptions the normalized destination
+	// prefix is the constant start of the subscription's MESSAGE heads,
+	// escaped for the session's version: "MESSAGE\ndestination:D\nsubscription:ID\n".
+	prefix string
+}
+
+// k returns the subscription's description.
+func (sb *sub) k() subKey { return sb.key.Value() }
 
 // Deliver implements fanout.Subscriber for topic subscriptions.
 func (sb *sub) Deliver(d *fanout.Delivery) (flush, ok bool) {
@@ -105,7 +116,7 @@ func (s *session) subscribe(f *stomp.Frame) {
 	case s.findSub(id) != nil:
 		s.fail(errSubscription, "subscription id "+string(id)+" already in use", rid, frame.CloseProtocolError)
 		return
-	case len(s.subs) >= s.p.o.MaxSubscriptions:
+	case s.countSubs() >= s.p.o.MaxSubscriptions:
 		s.fail(errTooManySubs, "too many subscriptions", rid, frame.ClosePolicyViolation)
 		return
 	}
@@ -135,11 +146,13 @@ func (s *session) subscribe(f *stomp.Frame) {
 		s.fail(errSubscription, "ack must be auto, client or client-individual", rid, frame.CloseProtocolError)
 		return
 	}
-	sb := &sub{sess: s, id: string(id), dest: dest, name: name, kind: kind, ack: ack}
-	sb.prefix = s.headPrefix(dest, sb.id)
-	s.mu.Lock()
-	s.subs = append(s.subs, sb)
-	s.mu.Unlock()
+	sb := &sub{sess: s, kind: kind, ack: ack}
+	sid := string(id)
+	sb.key = unique.Make(subKey{dest: dest, id: sid, name: name, prefix: s.headPrefix(dest, sid)})
+	mu := s.lock()
+	mu.Lock()
+	sb.next, s.subs = s.subs, sb
+	mu.Unlock()
 	switch kind {
 	case destTopic:
 		s.joinTopic(sb, f)
@@ -162,7 +175,7 @@ func (s *session) headPrefix(dest, id string) string {
 		b = stomp.AppendHeader(b, stomp.CmdMessage, stomp.HeaderDestination, dest)
 		b = stomp.AppendHeader(b, stomp.CmdMessage, stomp.HeaderSubscription, id)
 	}
-	return string(append(b, "message-id:"...))
+	return string(b)
 }
 
 // joinTopic adds a topic subscription to its room on the room's worker,
@@ -170,13 +183,14 @@ func (s *session) headPrefix(dest, id string) string {
 // after the join. A full queue refuses the SUBSCRIBE.
 func (s *session) joinTopic(sb *sub, f *stomp.Frame) {
 	rb := receiptBuf(f)
-	j := fanout.Job{Room: sb.name, Ctl: membership{sb: sb, join: true}, From: sb, Buf: rb}
+	k := sb.k()
+	j := fanout.Job{Room: k.name, Ctl: membership{sb: sb, join: true}, From: sb, Buf: rb}
 	if !s.p.pool.TrySubmit(j) {
 		if rb != nil {
 			rb.Release()
 		}
 		s.forgetSub(sb)
-		s.overloaded(receiptOf(f), sb.dest)
+		s.overloaded(receiptOf(f), k.dest)
 	}
 }
 
@@ -200,13 +214,15 @@ type membership struct {
 func (m membership) Apply(d *fanout.Delivery) bool {
 	sb := m.sb
 	s := sb.sess
-	s.mu.Lock()
+	name := sb.k().name
+	mu := s.lock()
+	mu.Lock()
 	if !m.join {
-		d.Hub().Leave(sb.name, sb)
+		d.Hub().Leave(name, sb)
 	} else if !s.closed && !sb.dead.Load() {
-		d.Hub().Join(sb.name, sb)
+		d.Hub().Join(name, sb)
 	}
-	s.mu.Unlock()
+	mu.Unlock()
 	if b := d.Job().Buf; b != nil {
 		first, ok := s.c.Queue(b)
 		return first && ok
@@ -229,13 +245,14 @@ func (s *session) unsubscribe(f *stomp.Frame) {
 	sb.dead.Store(true)
 	if sb.kind == destTopic {
 		rb := receiptBuf(f)
-		if s.p.pool.TrySubmit(fanout.Job{Room: sb.name, Ctl: membership{sb: sb}, From: sb, Buf: rb}) {
+		name := sb.k().name
+		if s.p.pool.TrySubmit(fanout.Job{Room: name, Ctl: membership{sb: sb}, From: sb, Buf: rb}) {
 			return
 		}
 		if rb != nil {
 			rb.Release()
 		}
-		s.p.pool.Hub().Leave(sb.name, sb) // the dead flag already stops its messages
+		s.p.pool.Hub().Leave(name, sb) // the dead flag already stops its messages
 	} else {
 		s.p.dropSub(sb)
 	}
@@ -248,7 +265,7 @@ func (p *Protocol) dropSub(sb *sub) {
 	sb.dead.Store(true)
 	switch sb.kind {
 	case destTopic:
-		p.pool.Hub().Leave(sb.name, sb)
+		p.pool.Hub().Leave(sb.k().name, sb)
 	case destQueue:
 		p.queues.unsubscribe(sb)
 	}
@@ -256,24 +273,32 @@ func (p *Protocol) dropSub(sb *sub) {
 
 // findSub returns the subscription with id, or nil. Event loop only.
 func (s *session) findSub(id []byte) *sub {
-	for _, sb := range s.subs {
-		if sb.id == string(id) {
+	for sb := s.subs; sb != nil; sb = sb.next {
+		if sb.k().id == string(id) {
 			return sb
 		}
 	}
 	return nil
 }
 
+// countSubs returns the number of the session's subscriptions. Event loop
+// only.
+func (s *session) countSubs() int {
+	n := 0
+	for sb := s.subs; sb != nil; sb = sb.next {
+		n++
+	}
+	return n
+}
+
 // forgetSub removes sb from the session's list.
 func (s *session) forgetSub(sb *sub) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, x := range s.subs {
-		if x == sb {
-			last := len(s.subs) - 1
-			s.subs[i] = s.subs[last]
-			s.subs[last] = nil
-			s.subs = s.subs[:last]
+	mu := s.lock()
+	mu.Lock()
+	defer mu.Unlock()
+	for p := &s.subs; *p != nil; p = &(*p).next {
+		if *p == sb {
+			*p = sb.next
 			return
 		}
 	}
