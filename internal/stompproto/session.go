@@ -190,7 +190,10 @@ func closeText(t string) string {
 func (s *session) mayJoin(room string) bool { id := s.ident(); return id == nil || id.CanJoin(room) }
 
 // mayPublish is mayJoin for sending.
-func (s *session) mayPublish(room string) bool { id := s.ident(); return id == nil || id.CanPublish(room) }
+func (s *session) mayPublish(room string) bool {
+	id := s.ident()
+	return id == nil || id.CanPublish(room)
+}
 
 // queuePair queues head and tail as one message on the connection. head is
 // handed over (the caller's reference is released); tail is retained.
