@@ -103,7 +103,17 @@ func (p *Protocol) deliverTopic(sb *sub, d *fanout.Delivery) (flush, ok bool) {
 		head := buildHead(sb.k().prefix, 0, p.ids.Add(1), op, len(tail.B), z, false)
 		return queuePair(s.c, head, tail)
 	}
-	return queueShared(s.c, p.heads[d.Worker()].get(sb.key, op, len(tail.B), z), tail)
+	return p.queueCached(s.c, d, sb.key, op, tail, z)
+}
+
+// queueCached queues the current job to a subscription of key without an
+// ack header: the worker's cached whole frame, or its head and the tail.
+func (p *Protocol) queueCached(c protocol.Conn, d *fanout.Delivery, key unique.Handle[subKey], op frame.Opcode, tail *poller.Buf, z bool) (first, ok bool) {
+	b, joined := p.heads[d.Worker()].get(key, op, tail, z)
+	if joined {
+		return c.Queue(b)
+	}
+	return queueShared(c, b, tail)
 }
 
 // acks reports whether the subscription's MESSAGE frames carry an ack
@@ -132,7 +142,7 @@ func (s *session) deliverUser(dest string, d *fanout.Delivery) (flush, ok bool) 
 		if sb.acks() {
 			f, o = queuePair(s.c, buildHead(sb.k().prefix, 0, p.ids.Add(1), op, len(tail.B), false, false), tail)
 		} else {
-			f, o = queueShared(s.c, p.heads[d.Worker()].get(sb.key, op, len(tail.B), false), tail)
+			f, o = p.queueCached(s.c, d, sb.key, op, tail, false)
 		}
 		flush = flush || f
 		ok = ok && o
@@ -212,46 +222,94 @@ func appendID(dst []byte, name string, id uint64) []byte {
 	return append(dst, '\n')
 }
 
-// headWays is how many heads a worker's cache holds: one per distinct
-// subscription key (and tail length) among the subscriptions of the
-// message it is delivering.
+// headWays is how many entries a worker's cache holds: one per distinct
+// subscription key among the subscriptions of the message it delivers.
 const headWays = 4
+
+// maxJoined bounds a whole MESSAGE frame the head cache builds (head and
+// tail in one buffer); larger messages go as a head and the shared tail.
+// A message joins once per key, so copying it is cheap against queueing
+// it to many subscriptions.
+const maxJoined = 1024
 
 // headCache is one fan-out worker's latest MESSAGE heads. A head depends
 // only on the subscription's key (destination and id as the session
 // escapes them), the opcode, the tail's length and compression, so the
-// subscriptions of a topic that share a key share one head per message,
-// queued by reference like the tail: fanning a message out costs each of
-// them no bytes of its own. Only its worker touches it.
+// subscriptions of a topic that share a key share one head, queued by
+// reference in front of the shared tail. When a second subscription of a
+// key takes a small message, the entry joins head and tail into one
+// frame, which that key's other subscriptions queue by reference too: a
+// delivery then costs what a raw room member's does, while a
+// subscription whose key is its own costs a head. Only its worker
+// touches it.
 type headCache struct {
 	e    [headWays]headEntry
 	next uint8
 }
 
-// headEntry is one cached head and what it was built for.
+// headEntry is one cached head, the tail length it was built for, and
+// the whole frame of the last message it was joined with.
 type headEntry struct {
 	key  unique.Handle[subKey]
-	n    int // tail length
+	n    int
 	op   frame.Opcode
 	z    bool
 	head *poller.Buf // the cache's reference
+	// joined is head and tail in one buffer; the entry keeps a reference
+	// to tail, so the pointer names that message's tail alone.
+	joined, tail *poller.Buf
 }
 
-// get returns the head for a subscription of key and a tail of n bytes
-// (compressed with z), building it on a miss. The cache keeps the
-// reference: the caller retains the head to keep it.
-func (c *headCache) get(key unique.Handle[subKey], op frame.Opcode, n int, z bool) *poller.Buf {
+// get returns what to queue for a subscription of key: a head for tail
+// (joined false) or the whole frame (joined true). The cache keeps its
+// references: the caller retains what it keeps.
+func (c *headCache) get(key unique.Handle[subKey], op frame.Opcode, tail *poller.Buf, z bool) (b *poller.Buf, joined bool) {
+	n := len(tail.B)
 	for i := range c.e {
 		e := &c.e[i]
-		if e.key == key && e.n == n && e.op == op && e.z == z && e.head != nil {
-			return e.head
+		if e.key != key || e.head == nil || e.n != n || e.op != op || e.z != z {
+			continue
 		}
+		switch {
+		case e.tail == tail:
+			return e.joined, true
+		case len(e.head.B)+n > maxJoined:
+			return e.head, false
+		}
+		e.dropJoined()
+		j := poller.NewBuf(len(e.head.B) + n)
+		j.B = append(append(j.B, e.head.B...), tail.B...)
+		tail.Retain()
+		e.joined, e.tail = j, tail
+		return j, true
 	}
-	e := &c.e[c.next%headWays]
-	c.next++
+	e := c.victim(tail)
+	e.dropJoined()
 	if e.head != nil {
 		e.head.Release()
 	}
 	*e = headEntry{key: key, n: n, op: op, z: z, head: buildHead(key.Value().prefix, 0, 0, op, n, z, false)}
-	return e.head
+	return e.head, false
+}
+
+// victim picks the entry a new key replaces: the next in turn that is
+// not joined with the message being delivered, if there is one.
+func (c *headCache) victim(tail *poller.Buf) *headEntry {
+	for range headWays {
+		e := &c.e[c.next%headWays]
+		c.next++
+		if e.tail != tail {
+			return e
+		}
+	}
+	return &c.e[c.next%headWays]
+}
+
+// dropJoined drops the entry's whole frame and its tail.
+func (e *headEntry) dropJoined() {
+	if e.joined != nil {
+		e.joined.Release()
+		e.tail.Release()
+		e.joined, e.tail = nil, nil
+	}
 }
