@@ -53,6 +53,11 @@ type Config struct {
 	PubRate    float64 // total published messages per second; default 100
 	PublishURL string  // when set, publish by HTTP POST here instead of WebSocket
 
+	// STOMP: OwnSubIDs gives each connection's subscription an id of its
+	// own instead of 0 (the id every stompjs client's first subscription
+	// shares, as sub-0).
+	OwnSubIDs bool
+
 	// churn
 	Lifetime       time.Duration // mean connection lifetime; default 2s (jittered +-50%)
 	BackoffBase    time.Duration // first reconnect delay; default 100ms

@@ -246,12 +246,17 @@ func configMap(c *Config) map[string]any {
 		"slow_fraction": c.SlowFraction, "stalled_fraction": c.StalledFraction,
 		"source_ips": len(c.SourceIPs),
 	}
+	if strings.HasPrefix(c.Scenario, "stomp-") {
+		m["own_sub_ids"] = c.OwnSubIDs
+	}
 	switch c.Scenario {
 	case "echo", "stomp-echo":
 		m["inflight"], m["msg_rate"], m["size"], m["binary"] = c.InFlight, c.MsgRate, c.Size, c.Binary
 	case "broadcast", "stomp-broadcast":
 		m["room"], m["publishers"], m["pub_rate"], m["size"] = c.Room, c.Publishers, c.PubRate, c.Size
 		m["publish_url"] = c.PublishURL
+	case "stomp-connect":
+		m["room"] = c.Room
 	case "churn":
 		m["lifetime"], m["backoff_base"], m["backoff_max"] = c.Lifetime.String(), c.BackoffBase.String(), c.BackoffMax.String()
 		m["abrupt_fraction"] = c.AbruptFraction

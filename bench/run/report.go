@@ -330,7 +330,7 @@ func barChart(w io.Writer, title string, c metric, rows []row) {
 		v := r.Mean[c.Key]
 		bw := int(float64(width) * v / maxV)
 		fill := "#8aa4c8"
-		if r.Server == "wsgate" || r.Server == "wsgate /stomp" {
+		if r.Server == "wsgate" || strings.HasPrefix(r.Server, "wsgate /stomp") {
 			fill = "#d9822b"
 		}
 		fmt.Fprintf(w, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-8, y+15, html.EscapeString(r.Server))

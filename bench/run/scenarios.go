@@ -55,8 +55,8 @@ type scenario struct {
 // variant is one row of a scenario that compares two ways of using
 // wsgate (STOMP against raw /room).
 type variant struct {
-	// Name is the row's name.
-	Name string
+	// Name is the row's name; File names its files.
+	Name, File string
 	// Path is the target's request path.
 	Path string
 	// Args are wsload's scenario and flags, as in scenario.Args.
@@ -218,8 +218,9 @@ func stompFanout(members int, rate float64, label string, d time.Duration) scena
 			thousands(members), strconv.FormatFloat(rate, 'f', -1, 64), label),
 		Kind: kindStompFanout, Conns: members, Bound: 2*ramp(members) + d + 45*time.Second,
 		Variants: []variant{
-			{Name: "wsgate /room", Path: "/room/" + stompRoom, Args: append([]string{"broadcast"}, common...)},
-			{Name: "wsgate /stomp", Path: "/stomp", Args: append([]string{"stomp-broadcast"}, common...)},
+			{Name: "wsgate /room", File: "room", Path: "/room/" + stompRoom, Args: append([]string{"broadcast"}, common...)},
+			{Name: "wsgate /stomp", File: "stomp", Path: "/stomp", Args: append([]string{"stomp-broadcast"}, common...)},
+			{Name: "wsgate /stomp, own ids", File: "stomp-own-ids", Path: "/stomp", Args: append([]string{"stomp-broadcast", "--own-sub-ids"}, common...)},
 		}}
 }
 
@@ -235,8 +236,9 @@ func stompIdle(conns int, hold time.Duration) scenario {
 		Title: fmt.Sprintf("STOMP idle memory against raw /room: %s sessions, each subscribed to one topic", thousands(conns)),
 		Kind:  kindStompIdle, Conns: conns, Bound: 3*ramp(conns) + hold + 40*time.Second,
 		Variants: []variant{
-			{Name: "wsgate /room", Path: "/room/" + stompRoom, Args: append([]string{"connect"}, common...)},
-			{Name: "wsgate /stomp", Path: "/stomp", Args: append([]string{"stomp-connect"}, common...)},
+			{Name: "wsgate /room", File: "room", Path: "/room/" + stompRoom, Args: append([]string{"connect"}, common...)},
+			{Name: "wsgate /stomp", File: "stomp", Path: "/stomp", Args: append([]string{"stomp-connect"}, common...)},
+			{Name: "wsgate /stomp, own ids", File: "stomp-own-ids", Path: "/stomp", Args: append([]string{"stomp-connect", "--own-sub-ids"}, common...)},
 		}}
 }
 
@@ -253,7 +255,7 @@ func fullPlan() plan {
 		fanout(10000, 10, "fixed", d, false), fanout(10000, 100, "max", d, false),
 		handshakes(10000), neutralConnect(10000),
 		echo(1000, 1024, d, true), fanout(10000, 10, "fixed", d, true),
-		stompFanout(10000, 20, "fixed", d), stompIdle(10000, 8*time.Second),
+		stompFanout(10000, 10, "fixed", d), stompFanout(10000, 50, "high", d), stompIdle(10000, 8*time.Second),
 	}}
 }
 

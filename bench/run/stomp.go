@@ -75,7 +75,7 @@ func (r *runner) runVariant(sc scenario, v variant, spec serverSpec, round int) 
 	}
 	rssBefore, _ := procmem.Read(pid)
 
-	file := strings.ReplaceAll(strings.TrimPrefix(strings.TrimPrefix(v.Name, "wsgate"), " "), "/", "")
+	file := v.File
 	rel := filepath.Join(sc.ID, fmt.Sprintf("%s-r%d.json", file, round))
 	if err := os.MkdirAll(filepath.Join(r.Dir, sc.ID), 0o755); err != nil {
 		res.Err = err.Error()
@@ -95,6 +95,14 @@ func (r *runner) runVariant(sc scenario, v variant, spec serverSpec, round int) 
 	stopCPU := sampleCPU(pid, cmd.Process.Pid)
 	var idle idleReading
 	var wg sync.WaitGroup
+	if r.ProfileSec > 0 && sc.Kind == kindStompFanout {
+		res.Profile = filepath.Join(sc.ID, fmt.Sprintf("%s-r%d.pprof", file, round))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.profile(ctx, srv.Admin, ramp(sc.Conns)+time.Second, filepath.Join(r.Dir, res.Profile))
+		}()
+	}
 	if sc.Kind == kindStompIdle {
 		wg.Add(1)
 		go func() {

@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"unique"
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/auth"
@@ -96,8 +95,7 @@ func subscribeN(p *Protocol, pool *fanout.Pool, c *fakeConn, n int, shared bool)
 		if !shared {
 			id = "sub-" + itoa(i)
 		}
-		sb := &sub{sess: s, kind: destTopic}
-		sb.key = unique.Make(subKey{dest: "/topic/bench", id: id, name: "bench", prefix: s.headPrefix("/topic/bench", id)})
+		sb := &sub{sess: s, kind: destTopic, key: p.keys.acquire(s.appendPrefix(nil, "/topic/bench", []byte(id)))}
 		sb.next, s.subs = s.subs, sb
 		pool.Hub().Join("bench", sb)
 	}

@@ -2,7 +2,6 @@ package stompproto
 
 import (
 	"strconv"
-	"unique"
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/frame/deflate"
@@ -100,7 +99,7 @@ func (p *Protocol) deliverTopic(sb *sub, d *fanout.Delivery) (flush, ok bool) {
 	}
 	op := d.Job().Op()
 	if sb.acks() {
-		head := buildHead(sb.k().prefix, 0, p.ids.Add(1), op, len(tail.B), z, false)
+		head := buildHead(sb.prefix(), 0, p.ids.Add(1), op, len(tail.B), z, false)
 		return queuePair(s.c, head, tail)
 	}
 	return p.queueCached(s.c, d, sb.key, op, tail, z)
@@ -108,7 +107,7 @@ func (p *Protocol) deliverTopic(sb *sub, d *fanout.Delivery) (flush, ok bool) {
 
 // queueCached queues the current job to a subscription of key without an
 // ack header: the worker's cached whole frame, or its head and the tail.
-func (p *Protocol) queueCached(c protocol.Conn, d *fanout.Delivery, key unique.Handle[subKey], op frame.Opcode, tail *poller.Buf, z bool) (first, ok bool) {
+func (p *Protocol) queueCached(c protocol.Conn, d *fanout.Delivery, key *subKey, op frame.Opcode, tail *poller.Buf, z bool) (first, ok bool) {
 	b, joined := p.heads[d.Worker()].get(key, op, tail, z)
 	if joined {
 		return c.Queue(b)
@@ -140,7 +139,7 @@ func (s *session) deliverUser(dest string, d *fanout.Delivery) (flush, ok bool) 
 		op := d.Job().Op()
 		var f, o bool
 		if sb.acks() {
-			f, o = queuePair(s.c, buildHead(sb.k().prefix, 0, p.ids.Add(1), op, len(tail.B), false, false), tail)
+			f, o = queuePair(s.c, buildHead(sb.prefix(), 0, p.ids.Add(1), op, len(tail.B), false, false), tail)
 		} else {
 			f, o = p.queueCached(s.c, d, sb.key, op, tail, false)
 		}
@@ -165,7 +164,7 @@ func (s *session) deliverDirect(dest string, op frame.Opcode, tail *poller.Buf) 
 		if sb.acks() {
 			ackID = s.p.ids.Add(1)
 		}
-		queuePair(s.c, buildHead(sb.k().prefix, 0, ackID, op, len(tail.B), false, false), tail)
+		queuePair(s.c, buildHead(sb.prefix(), 0, ackID, op, len(tail.B), false, false), tail)
 		sent = true
 	}
 	mu.Unlock()
@@ -250,7 +249,7 @@ type headCache struct {
 // headEntry is one cached head, the tail length it was built for, and
 // the whole frame of the last message it was joined with.
 type headEntry struct {
-	key  unique.Handle[subKey]
+	key  *subKey
 	n    int
 	op   frame.Opcode
 	z    bool
@@ -263,7 +262,7 @@ type headEntry struct {
 // get returns what to queue for a subscription of key: a head for tail
 // (joined false) or the whole frame (joined true). The cache keeps its
 // references: the caller retains what it keeps.
-func (c *headCache) get(key unique.Handle[subKey], op frame.Opcode, tail *poller.Buf, z bool) (b *poller.Buf, joined bool) {
+func (c *headCache) get(key *subKey, op frame.Opcode, tail *poller.Buf, z bool) (b *poller.Buf, joined bool) {
 	n := len(tail.B)
 	for i := range c.e {
 		e := &c.e[i]
@@ -288,7 +287,7 @@ func (c *headCache) get(key unique.Handle[subKey], op frame.Opcode, tail *poller
 	if e.head != nil {
 		e.head.Release()
 	}
-	*e = headEntry{key: key, n: n, op: op, z: z, head: buildHead(key.Value().prefix, 0, 0, op, n, z, false)}
+	*e = headEntry{key: key, n: n, op: op, z: z, head: buildHead(key.prefix, 0, 0, op, n, z, false)}
 	return e.head, false
 }
 

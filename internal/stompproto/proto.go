@@ -84,6 +84,8 @@ type Protocol struct {
 	ids atomic.Uint64
 	// heads are the fan-out workers' MESSAGE head caches, by worker.
 	heads []headCache
+	// keys interns the subscriptions' head prefixes.
+	keys keyTable
 	// locks guard the sessions' subscription lists (session.lock).
 	locks [64]sync.Mutex
 	// epoch is the zero of the sessions' millisecond clocks (now).
@@ -205,6 +207,7 @@ func (p *Protocol) Close(c protocol.Conn) {
 	// The list changes only on the event loop, which is here.
 	for sb := subs; sb != nil; sb = sb.next {
 		p.dropSub(sb)
+		p.keys.release(sb.key)
 	}
 }
 

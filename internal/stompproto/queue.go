@@ -195,7 +195,7 @@ func (l *localQueues) deliver(c *sub, m *queueMsg) bool {
 	if c.acks() {
 		ackID = id
 	}
-	head := buildHead(c.k().prefix, id, ackID, m.op, len(m.tail.B), false, m.tries > 0)
+	head := buildHead(c.prefix(), id, ackID, m.op, len(m.tail.B), false, m.tries > 0)
 	if _, ok := queuePair(s.c, head, m.tail); !ok {
 		return false
 	}

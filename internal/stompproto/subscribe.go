@@ -3,7 +3,6 @@ package stompproto
 import (
 	"strings"
 	"sync/atomic"
-	"unique"
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/fanout"
@@ -58,33 +57,84 @@ func parseDestination(d string) (kind uint8, name string, ok bool) {
 
 // sub is one subscription: a fan-out Subscriber of its own (a topic
 // delivers once per subscription), or a /queue consumer, or a user
-// destination filter. It is small: what describes it (destination, id,
-// head) is interned and shared by every subscription alike, and a
+// destination filter. It is small: its destination and id live in its
+// head prefix, interned and shared by every subscription alike, and a
 // session's subscriptions form a list through next.
 type sub struct {
 	sess *session
-	key  unique.Handle[subKey]
-	next *sub // the session's next subscription (guarded by its mutex)
+	// key is the constant start of the subscription's MESSAGE heads,
+	// escaped for the session's version:
+	// "MESSAGE\ndestination:D\nsubscription:ID\n". The subscriptions of
+	// a topic's many clients mostly share one (stompjs names every
+	// client's first subscription sub-0), and with it the heads built
+	// from it (see headCache).
+	key  *subKey
+	next *sub // the session's next subscription (guarded by its lock)
 	kind uint8
 	ack  uint8
 	dead atomic.Bool // unsubscribed or closed: deliver nothing more
 }
 
-// subKey is what a subscription is made of, interned: the subscriptions
-// of a topic's many clients mostly share one (stompjs names every
-// client's first subscription sub-0), and with it the strings and the
-// MESSAGE heads built from it (see headCache).
-type subKey struct {
+// subInfo is a subscription's description, read back from its prefix.
+type subInfo struct {
 	dest string // as subscribed
 	id   string
-	name string // room or queue name; for user subscriptions the normalized destination
-	// prefix is the constant start of the subscription's MESSAGE heads,
-	// escaped for the session's version: "MESSAGE\ndestination:D\nsubscription:ID\n".
-	prefix string
+	name string // room or queue name; for user subscriptions the destination
 }
 
-// k returns the subscription's description.
-func (sb *sub) k() subKey { return sb.key.Value() }
+// prefix returns the subscription's head prefix.
+func (sb *sub) prefix() string { return sb.key.prefix }
+
+// k returns the subscription's description. It allocates only for what
+// was escaped in the prefix, and for topic and queue names with "/".
+func (sb *sub) k() subInfo {
+	k := splitPrefix(sb.key.prefix, sb.sess.ver != stomp.V10)
+	k.name = k.dest
+	if sb.kind == destTopic || sb.kind == destQueue {
+		_, k.name, _ = parseDestination(k.dest)
+	}
+	return k
+}
+
+// splitPrefix reads destination and id back from a head prefix, escaped
+// (STOMP 1.1 and 1.2) or not (1.0).
+func splitPrefix(prefix string, escaped bool) subInfo {
+	rest := prefix[len("MESSAGE\ndestination:"):]
+	i := strings.IndexByte(rest, '\n')
+	dest := rest[:i]
+	rest = rest[i+1+len("subscription:"):]
+	id := rest[:strings.IndexByte(rest, '\n')]
+	if escaped {
+		dest, id = unescapeHeader(dest), unescapeHeader(id)
+	}
+	return subInfo{dest: dest, id: id}
+}
+
+// unescapeHeader undoes a header value's escapes (\n, \r, \c, \\).
+func unescapeHeader(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) {
+			i++
+			switch s[i] {
+			case 'n':
+				c = '\n'
+			case 'r':
+				c = '\r'
+			case 'c':
+				c = ':'
+			default:
+				c = s[i]
+			}
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
 
 // Deliver implements fanout.Subscriber for topic subscriptions.
 func (sb *sub) Deliver(d *fanout.Delivery) (flush, ok bool) {
@@ -146,9 +196,8 @@ func (s *session) subscribe(f *stomp.Frame) {
 		s.fail(errSubscription, "ack must be auto, client or client-individual", rid, frame.CloseProtocolError)
 		return
 	}
-	sb := &sub{sess: s, kind: kind, ack: ack}
-	sid := string(id)
-	sb.key = unique.Make(subKey{dest: dest, id: sid, name: name, prefix: s.headPrefix(dest, sid)})
+	var tmp [2*maxDestination + 2*maxSubID + 64]byte
+	sb := &sub{sess: s, kind: kind, ack: ack, key: s.p.keys.acquire(s.appendPrefix(tmp[:0], dest, id))}
 	mu := s.lock()
 	mu.Lock()
 	sb.next, s.subs = s.subs, sb
@@ -164,18 +213,21 @@ func (s *session) subscribe(f *stomp.Frame) {
 	}
 }
 
-// headPrefix builds a subscription's constant MESSAGE head start, with
-// the session's escaping rules.
-func (s *session) headPrefix(dest, id string) string {
-	var tmp [2*maxDestination + 2*maxSubID + 64]byte
-	b := append(tmp[:0], "MESSAGE\n"...)
+// appendPrefix appends a subscription's constant MESSAGE head start, with
+// the session's escaping rules, to b.
+func (s *session) appendPrefix(b []byte, dest string, id []byte) []byte {
+	b = append(b, "MESSAGE\n"...)
 	if s.ver == stomp.V10 {
-		b = append(b, "destination:"+dest+"\nsubscription:"+id+"\n"...)
+		b = append(b, "destination:"...)
+		b = append(b, dest...)
+		b = append(b, "\nsubscription:"...)
+		b = append(b, id...)
+		b = append(b, '\n')
 	} else {
 		b = stomp.AppendHeader(b, stomp.CmdMessage, stomp.HeaderDestination, dest)
 		b = stomp.AppendHeader(b, stomp.CmdMessage, stomp.HeaderSubscription, id)
 	}
-	return string(b)
+	return b
 }
 
 // joinTopic adds a topic subscription to its room on the room's worker,
@@ -291,7 +343,7 @@ func (s *session) countSubs() int {
 	return n
 }
 
-// forgetSub removes sb from the session's list.
+// forgetSub removes sb from the session's list and releases its key.
 func (s *session) forgetSub(sb *sub) {
 	mu := s.lock()
 	mu.Lock()
@@ -299,6 +351,7 @@ func (s *session) forgetSub(sb *sub) {
 	for p := &s.subs; *p != nil; p = &(*p).next {
 		if *p == sb {
 			*p = sb.next
+			s.p.keys.release(sb.key)
 			return
 		}
 	}
