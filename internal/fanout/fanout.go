@@ -347,7 +347,7 @@ type Delivery struct {
 	// for a window of bits; hdrs the header length of each format's plain one.
 	vars [MaxFormats][1 + deflate.MaxWindowBits - deflate.MinWindowBits + 1]*poller.Buf
 	hdrs [MaxFormats]int
-	comp []byte // compression scratch
+	comp []byte    // compression scratch
 	one  *Delivery // for DeliverTo: one job to one subscriber, made on first use
 }
 
