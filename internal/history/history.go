@@ -55,6 +55,9 @@ type Store interface {
 	// Sweep drops the worker's messages past their age and forgets idle
 	// rooms with nothing left; it is called about once a second.
 	Sweep(worker int, now time.Time)
+	// Rooms calls fn with the position of each room of the worker that
+	// has history state.
+	Rooms(worker int, fn func(room string, pos Position))
 	// Stats returns counters for metrics.
 	Stats() Stats
 }

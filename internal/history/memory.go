@@ -274,6 +274,13 @@ func (m *Memory) Sweep(worker int, now time.Time) {
 	}
 }
 
+// Rooms implements Store.
+func (m *Memory) Rooms(worker int, fn func(string, Position)) {
+	for name, r := range m.shards[worker].rooms {
+		fn(name, Position{Offset: r.next - 1, Epoch: r.epoch})
+	}
+}
+
 // Stats implements Store.
 func (m *Memory) Stats() Stats {
 	var s Stats
