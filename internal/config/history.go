@@ -25,8 +25,11 @@ type HistoryRule struct {
 // String writes the rule as the -history flag takes it.
 func (r HistoryRule) String() string {
 	s := r.Pattern + "=" + strconv.Itoa(r.Count)
-	if r.MaxAge > 0 || r.MaxBytes > 0 {
+	switch {
+	case r.MaxAge > 0:
 		s += "/" + r.MaxAge.String()
+	case r.MaxBytes > 0:
+		s += "/0"
 	}
 	if r.MaxBytes > 0 {
 		s += "/" + FormatBytes(r.MaxBytes)
@@ -85,7 +88,7 @@ func parseHistoryRule(f string) (HistoryRule, error) {
 	r.Count = n
 	if len(parts) > 1 {
 		if a := strings.TrimSpace(parts[1]); a != "" && a != "0" {
-			if r.MaxAge, err = time.ParseDuration(a); err != nil || r.MaxAge < time.Second {
+			if r.MaxAge, err = time.ParseDuration(a); err != nil || (r.MaxAge != 0 && r.MaxAge < time.Second) {
 				return r, fmt.Errorf("history rule %q: age must be a duration of at least 1s (or 0: no age limit)", f)
 			}
 		}
