@@ -125,4 +125,8 @@ type Stats struct {
 	// Evicted counts messages dropped before their count or age limit to
 	// keep under the memory cap; Expired counts those dropped by age.
 	Evicted, Expired uint64
+	// Recovered and Missed count the joins that asked to resume: those
+	// that got everything after their offset, and those that could not
+	// (offset too old, another epoch, over the replay budget).
+	Recovered, Missed uint64
 }

@@ -91,6 +91,7 @@ type shard struct {
 	// Counters read by Stats from other goroutines.
 	nRooms, nMsgs, nBytes atomic.Int64
 	evicted, expired      atomic.Uint64
+	recovered, missed     atomic.Uint64
 	_                     [64]byte // keep shards' counters off each other's cache lines
 }
 
@@ -203,7 +204,19 @@ func (m *Memory) Replay(worker int, name string, since Since, maxBytes int, fn f
 	if r == nil {
 		return Position{}, false
 	}
-	now := m.clock()
+	pos, ok := r.replay(sh, m.clock(), since, maxBytes, fn)
+	switch {
+	case since.Kind == SinceNone:
+	case ok:
+		sh.recovered.Add(1)
+	default:
+		sh.missed.Add(1)
+	}
+	return pos, ok
+}
+
+// replay is Replay on the room's state.
+func (r *room) replay(sh *shard, now int64, since Since, maxBytes int, fn func(fanout.Job)) (Position, bool) {
 	r.touched = now
 	r.trimAge(sh, now)
 	pos := Position{Offset: r.next - 1, Epoch: r.epoch}
@@ -290,6 +303,8 @@ func (m *Memory) Stats() Stats {
 		s.Bytes += sh.nBytes.Load()
 		s.Evicted += sh.evicted.Load()
 		s.Expired += sh.expired.Load()
+		s.Recovered += sh.recovered.Load()
+		s.Missed += sh.missed.Load()
 	}
 	return s
 }

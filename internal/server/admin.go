@@ -54,7 +54,10 @@ func (b *adminBackend) Rooms(fn func(name string, members int) bool) { b.srv().h
 func (b *adminBackend) Stats() any { return b.srv().Stats() }
 
 // WriteMetrics implements admin.Backend.
-func (b *adminBackend) WriteMetrics(w io.Writer) { b.srv().m.WritePrometheus(w) }
+func (b *adminBackend) WriteMetrics(w io.Writer) {
+	b.srv().m.WritePrometheus(w)
+	b.srv().writeHistoryMetrics(w)
+}
 
 // Draining implements admin.Backend.
 func (b *adminBackend) Draining() bool { return b.srv().draining.Load() }

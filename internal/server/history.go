@@ -3,7 +3,11 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"time"
+
+	vm "github.com/VictoriaMetrics/metrics"
 
 	"github.com/wsgate/wsgate/internal/admin"
 	"github.com/wsgate/wsgate/internal/config"
@@ -132,4 +136,19 @@ func (b *adminBackend) RoomMessages(ctx context.Context) (map[string]uint64, err
 		}
 	}
 	return all, nil
+}
+
+// writeHistoryMetrics writes the history series, when rooms keep history.
+func (s *Server) writeHistoryMetrics(w io.Writer) {
+	if s.hist == nil {
+		return
+	}
+	st := s.hist.Stats()
+	vm.WriteGaugeUint64(w, "wsgate_history_rooms", uint64(st.Rooms))
+	vm.WriteGaugeUint64(w, "wsgate_history_messages", uint64(st.Messages))
+	vm.WriteGaugeUint64(w, "wsgate_history_bytes", uint64(st.Bytes))
+	fmt.Fprintf(w, "# TYPE wsgate_history_dropped_total counter\n"+
+		"wsgate_history_dropped_total{cause=\"age\"} %d\nwsgate_history_dropped_total{cause=\"memory\"} %d\n", st.Expired, st.Evicted)
+	fmt.Fprintf(w, "# TYPE wsgate_history_resumes_total counter\n"+
+		"wsgate_history_resumes_total{result=\"recovered\"} %d\nwsgate_history_resumes_total{result=\"missed\"} %d\n", st.Recovered, st.Missed)
 }

@@ -44,6 +44,7 @@ type Server struct {
 	endpoints []endpoint
 	hub       *hub.Hub[fanout.Subscriber]
 	pool      *fanout.Pool
+	demo      *staticSite   // the demo chat's pages, in dev mode
 	hist      history.Store // nil: no room keeps history
 	histStop  chan struct{} // ends the history sweeps
 	m         *metrics.Metrics
@@ -146,6 +147,9 @@ func New(cfg config.Config) (*Server, error) {
 	}
 	s.pool = fanout.New(fcfg, s.hub)
 	s.registerEndpoints()
+	if cfg.DevMode {
+		s.demo = newDemoSite()
+	}
 	s.rejectLog.burst = 10
 	s.hsPool.New = func() any { return newHandshake(s) }
 	tlsCfg, err := s.setupTLS()
