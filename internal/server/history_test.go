@@ -286,10 +286,10 @@ func TestHistoryAdminAPI(t *testing.T) {
 		t.Fatalf("binary message: %v", m)
 	}
 	for path, want := range map[string]int{
-		"/api/rooms/plain/history":        404,
-		"/api/rooms/h.a/history?since=-1": 400,
-		"/api/rooms/h.a/history?limit=0":  400,
-		"/api/rooms/h.a/history?limit=x":  400,
+		"/api/rooms/plain/history":                              404,
+		"/api/rooms/h.a/history?since=-1":                       400,
+		"/api/rooms/h.a/history?limit=0":                        400,
+		"/api/rooms/h.a/history?limit=x":                        400,
 		"/api/rooms/" + url.PathEscape("bad room") + "/history": 400,
 	} {
 		if code, body := adminDo(t, "GET", base, path, "", key); code != want {
