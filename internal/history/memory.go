@@ -14,7 +14,6 @@ import (
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/auth"
 	"github.com/wsgate/wsgate/internal/fanout"
-	"github.com/wsgate/wsgate/poller"
 )
 
 // Rule selects rooms that keep history and bounds what each keeps: the
@@ -55,7 +54,7 @@ const forgetAfter = 10 * time.Minute
 // the memory cap: the room, its map entry and its names, roughly.
 const roomOverhead = int64(unsafe.Sizeof(room{})) + 64
 
-// entrySize is what a kept message costs besides its buffer.
+// entrySize is what a kept message costs besides its payload.
 const entrySize = int64(unsafe.Sizeof(entry{}))
 
 // ErrRule reports a history rule that cannot be used.
@@ -104,19 +103,11 @@ type room struct {
 	next    uint64  // offset of the next message
 	ring    []entry // length 0 or a power of two
 	head, n int
-	bytes   int64 // what the kept messages hold
+	bytes   int64 // what the kept messages cost
 	touched int64 // last message or resume, unix nanoseconds
+	arena   arena // where their payloads are
 }
 
-// entry is one kept message: a reference to the buffer the message was
-// fanned out from (the frame as published), so keeping it copies nothing.
-type entry struct {
-	buf  *poller.Buf
-	time int64 // unix nanoseconds
-	hdr  int32
-	json bool
-	from string
-}
 
 // NewMemory returns an in-process store.
 func NewMemory(cfg Config) (*Memory, error) {
@@ -170,9 +161,9 @@ func (m *Memory) ruleFor(name string) *rule {
 
 func (m *Memory) clock() int64 { return m.now().UnixNano() }
 
-// Record implements fanout.Recorder: the message is kept (its buffer
-// retained, not copied), its room's oldest messages make way for it, and
-// it gets the room's next offset and the room's epoch.
+// Record implements fanout.Recorder: the message is kept (its payload
+// copied into the room's arena), its room's oldest messages make way for
+// it, and it gets the room's next offset and the room's epoch.
 func (m *Memory) Record(worker int, j *fanout.Job) {
 	sh := m.shards[worker]
 	r := sh.get(j.Room)
@@ -185,8 +176,9 @@ func (m *Memory) Record(worker int, j *fanout.Job) {
 	if r.n >= r.rule.count {
 		r.dropHead(sh)
 	}
-	j.Buf.Retain()
-	r.push(sh, entry{buf: j.Buf, time: now, hdr: int32(j.Hdr), json: j.JSON, from: j.FromUser})
+	p := j.Payload()
+	buf, off := r.arena.add(p)
+	r.push(sh, entry{buf: buf, time: now, off: int32(off), n: int32(len(p)), op: j.Op(), json: j.JSON, from: j.FromUser})
 	j.Offset, j.Epoch = r.next, r.epoch
 	r.next++
 	for r.rule.maxBytes > 0 && r.bytes > r.rule.maxBytes && r.n > 1 {
@@ -237,14 +229,16 @@ func (r *room) replay(sh *shard, now int64, since Since, maxBytes int, fn func(f
 	}
 	var size int
 	for off := from; off < r.next; off++ {
-		size += len(r.at(off).buf.B)
+		size += int(r.at(off).n)
 	}
 	if size > maxBytes {
 		return pos, false
 	}
 	for off := from; off < r.next; off++ {
 		e := r.at(off)
-		fn(fanout.Job{Room: r.name, Buf: e.buf, Hdr: int(e.hdr), JSON: e.json, FromUser: e.from, History: true, Offset: off, Epoch: r.epoch})
+		fb, hdr := fanout.FrameBuf(0, e.op, e.payload())
+		fn(fanout.Job{Room: r.name, Buf: fb, Hdr: hdr, JSON: e.json, FromUser: e.from, History: true, Offset: off, Epoch: r.epoch})
+		fb.Release()
 	}
 	return pos, true
 }
@@ -264,8 +258,8 @@ func (m *Memory) Read(worker int, name string, after uint64, limit int) Page {
 	for off := max(after+1, r.first); off < r.next && len(p.Messages) < limit; off++ {
 		e := r.at(off)
 		p.Messages = append(p.Messages, Message{
-			Offset: off, Time: time.Unix(0, e.time), Binary: frame.Opcode(e.buf.B[0]&0x0f) == frame.OpBinary,
-			Payload: append([]byte(nil), e.buf.B[e.hdr:]...), JSON: e.json, From: e.from,
+			Offset: off, Time: time.Unix(0, e.time), Binary: e.op == frame.OpBinary,
+			Payload: append([]byte(nil), e.payload()...), JSON: e.json, From: e.from,
 		})
 	}
 	return p
@@ -343,7 +337,7 @@ func (r *room) push(sh *shard, e entry) {
 	}
 	r.ring[(r.head+r.n)&(len(r.ring)-1)] = e
 	r.n++
-	size := int64(cap(e.buf.B)) + entrySize
+	size := e.cost()
 	r.bytes += size
 	sh.addBytes(size)
 	sh.nMsgs.Add(1)
@@ -352,7 +346,7 @@ func (r *room) push(sh *shard, e entry) {
 // dropHead drops the oldest kept message.
 func (r *room) dropHead(sh *shard) {
 	e := &r.ring[r.head]
-	size := int64(cap(e.buf.B)) + entrySize
+	size := e.cost()
 	e.buf.Release()
 	*e = entry{}
 	r.head = (r.head + 1) & (len(r.ring) - 1)
@@ -389,6 +383,7 @@ func (r *room) resize(n int) {
 func (r *room) shrink() {
 	if r.n == 0 {
 		r.ring, r.head = nil, 0
+		r.arena.reset()
 		return
 	}
 	if len(r.ring) <= 4 || r.n > len(r.ring)/4 {
