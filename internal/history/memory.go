@@ -108,7 +108,6 @@ type room struct {
 	arena   arena // where their payloads are
 }
 
-
 // NewMemory returns an in-process store.
 func NewMemory(cfg Config) (*Memory, error) {
 	if cfg.Workers <= 0 {
