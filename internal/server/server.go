@@ -133,6 +133,7 @@ func New(cfg config.Config) (*Server, error) {
 			}
 			return 0
 		},
+		JWKS: s.jwksState(),
 	})
 	fcfg := fanout.Config{
 		Workers: cfg.Workers, Queue: cfg.WorkerQueue, EchoSelf: cfg.EchoSelf,
@@ -275,6 +276,7 @@ func (s *Server) Close() error {
 			close(s.histStop)
 		}
 		s.pool.Stop()
+		s.guard.verifier.Close() // stops the JWKS refresh, if any
 	})
 	return nil
 }

@@ -1,6 +1,7 @@
 package stomp
 
 import (
+	"bytes"
 	"strconv"
 	"time"
 )
@@ -50,7 +51,7 @@ func NegotiateVersion(acceptVersion []byte) (Version, error) {
 		for i < len(rest) && rest[i] != ',' {
 			i++
 		}
-		entry := trimSpace(rest[:i])
+		entry := bytes.Trim(rest[:i], " \t")
 		var v Version
 		switch string(entry) {
 		case "1.0":
@@ -70,17 +71,6 @@ func NegotiateVersion(acceptVersion []byte) (Version, error) {
 		return 0, ErrNoCommonVersion
 	}
 	return best, nil
-}
-
-// trimSpace trims ASCII spaces and tabs from both ends of b.
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // HeartBeat is the value of a heart-beat header, "<send>,<receive>" in

@@ -1,6 +1,10 @@
 package stomp
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/wsgate/wsgate/internal/bufpool"
+)
 
 // Limits bounds what a Parser accepts. Zero in any field means no limit.
 // One Limits value is shared read-only by many parsers; do not modify it
@@ -201,7 +205,7 @@ func (s *state) release() {
 
 func (s *state) releaseBuf() {
 	if s.buf != nil {
-		putBuf(s.buf)
+		bufpool.Put(s.buf)
 		s.buf = nil
 	}
 }
@@ -306,7 +310,7 @@ func (s *state) keep(data []byte) {
 		want = s.bodyStart + s.bodyLen + 1
 	}
 	want = min(want, len(data)+maxPrealloc)
-	s.buf = getBuf(want)
+	s.buf = bufpool.Get(want)
 	*s.buf = append(*s.buf, data...)
 }
 
@@ -362,9 +366,9 @@ func (s *state) want(d []byte) int {
 func (s *state) appendBuf(p []byte) {
 	cur := *s.buf
 	if need := len(cur) + len(p); need > cap(cur) {
-		nb := getBuf(max(need, 2*cap(cur)))
+		nb := bufpool.Get(max(need, 2*cap(cur)))
 		*nb = append(*nb, cur...)
-		putBuf(s.buf)
+		bufpool.Put(s.buf)
 		s.buf = nb
 		cur = *nb
 	}
