@@ -146,6 +146,8 @@ func (h historyRules) String() string {
 	return strings.Join(s, ",")
 }
 
+func (historyRules) Type() string { return "list" }
+
 func (h historyRules) Set(s string) error {
 	rules, err := ParseHistoryRules(s)
 	if err != nil {

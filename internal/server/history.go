@@ -3,11 +3,9 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"time"
 
-	vm "github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wsgate/wsgate/internal/admin"
 	"github.com/wsgate/wsgate/internal/config"
@@ -138,17 +136,34 @@ func (b *adminBackend) RoomMessages(ctx context.Context) (map[string]uint64, err
 	return all, nil
 }
 
-// writeHistoryMetrics writes the history series, when rooms keep history.
-func (s *Server) writeHistoryMetrics(w io.Writer) {
-	if s.hist == nil {
-		return
+// historyCollector exposes the history store's counters on /metrics,
+// read once per scrape.
+type historyCollector struct{ h history.Store }
+
+var (
+	histRoomsDesc = prometheus.NewDesc("wsgate_history_rooms", "Rooms with history state (messages kept, or an epoch to resume in).", nil, nil)
+	histMsgsDesc  = prometheus.NewDesc("wsgate_history_messages", "Messages kept in rooms' history.", nil, nil)
+	histBytesDesc = prometheus.NewDesc("wsgate_history_bytes",
+		"Memory that history holds, as the -history-memory cap counts it (payloads and bookkeeping).", nil, nil)
+	histDroppedDesc = prometheus.NewDesc("wsgate_history_dropped_total",
+		"Kept messages dropped before their rule's count: past their age, or to stay under -history-memory.", []string{"cause"}, nil)
+	histResumesDesc = prometheus.NewDesc("wsgate_history_resumes_total",
+		"Joins that asked to resume (since), by result: recovered (every missed message replayed) or missed (the client must reload).", []string{"result"}, nil)
+)
+
+func (c historyCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{histRoomsDesc, histMsgsDesc, histBytesDesc, histDroppedDesc, histResumesDesc} {
+		ch <- d
 	}
-	st := s.hist.Stats()
-	vm.WriteGaugeUint64(w, "wsgate_history_rooms", uint64(st.Rooms))
-	vm.WriteGaugeUint64(w, "wsgate_history_messages", uint64(st.Messages))
-	vm.WriteGaugeUint64(w, "wsgate_history_bytes", uint64(st.Bytes))
-	fmt.Fprintf(w, "# TYPE wsgate_history_dropped_total counter\n"+
-		"wsgate_history_dropped_total{cause=\"age\"} %d\nwsgate_history_dropped_total{cause=\"memory\"} %d\n", st.Expired, st.Evicted)
-	fmt.Fprintf(w, "# TYPE wsgate_history_resumes_total counter\n"+
-		"wsgate_history_resumes_total{result=\"recovered\"} %d\nwsgate_history_resumes_total{result=\"missed\"} %d\n", st.Recovered, st.Missed)
+}
+
+func (c historyCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.h.Stats()
+	ch <- prometheus.MustNewConstMetric(histRoomsDesc, prometheus.GaugeValue, float64(st.Rooms))
+	ch <- prometheus.MustNewConstMetric(histMsgsDesc, prometheus.GaugeValue, float64(st.Messages))
+	ch <- prometheus.MustNewConstMetric(histBytesDesc, prometheus.GaugeValue, float64(st.Bytes))
+	ch <- prometheus.MustNewConstMetric(histDroppedDesc, prometheus.CounterValue, float64(st.Expired), "age")
+	ch <- prometheus.MustNewConstMetric(histDroppedDesc, prometheus.CounterValue, float64(st.Evicted), "memory")
+	ch <- prometheus.MustNewConstMetric(histResumesDesc, prometheus.CounterValue, float64(st.Recovered), "recovered")
+	ch <- prometheus.MustNewConstMetric(histResumesDesc, prometheus.CounterValue, float64(st.Missed), "missed")
 }
