@@ -14,9 +14,10 @@ import (
 // reference to its chunk).
 //
 // A room's first chunk is small (256 B) and each next one four times the
-// last, up to maxChunk: a room that keeps one message holds 256 bytes, a
-// busy one fills 16 KiB chunks. A payload over bigPayload gets a buffer
-// of its own.
+// last, up to maxChunk, but never more than twice what the room keeps: a
+// room that keeps one message holds 256 bytes, one that keeps 6 KB fills
+// 4 KiB chunks, a busy one 16 KiB chunks. A payload over bigPayload gets
+// a buffer of its own.
 
 const (
 	minChunk   = 256
@@ -30,8 +31,9 @@ type arena struct {
 }
 
 // add copies p and returns the buffer holding the copy (with one new
-// reference, the caller's) and its offset there.
-func (a *arena) add(p []byte) (*poller.Buf, int) {
+// reference, the caller's) and its offset there; kept is the payload
+// bytes the room keeps besides p.
+func (a *arena) add(p []byte, kept int) (*poller.Buf, int) {
 	if len(p) > bigPayload {
 		b := poller.NewBuf(len(p))
 		b.B = append(b.B, p...)
@@ -42,6 +44,9 @@ func (a *arena) add(p []byte) (*poller.Buf, int) {
 		if a.cur != nil {
 			size = min(maxChunk, 4*cap(a.cur.B))
 			a.cur.Release()
+		}
+		for size > minChunk && size/2 > kept+len(p) {
+			size /= 4
 		}
 		for size < len(p) {
 			size *= 4

@@ -176,7 +176,7 @@ func (m *Memory) Record(worker int, j *fanout.Job) {
 		r.dropHead(sh)
 	}
 	p := j.Payload()
-	buf, off := r.arena.add(p)
+	buf, off := r.arena.add(p, int(r.bytes-int64(r.n)*entrySize))
 	r.push(sh, entry{buf: buf, time: now, off: int32(off), n: int32(len(p)), op: j.Op(), json: j.JSON, from: j.FromUser})
 	j.Offset, j.Epoch = r.next, r.epoch
 	r.next++
