@@ -22,7 +22,9 @@
 //	{"type":"error","code":"forbidden","room":"chat.a","id":"x","message":"human text"}
 //
 // A message goes to every member of the room (the publisher too only with
-// EchoSelf); "from" is the publisher's user id when it has one. Error
+// EchoSelf); "from" is the publisher's user id when it has one. In rooms
+// with history, messages also carry "offset" and "epoch", and a join may
+// resume with "since" (see resume.go). Error
 // codes: "bad_request" (malformed JSON, unknown type, bad room name or id,
 // publish without data), "forbidden" (the token's rooms or publish
 // patterns do not allow it), "not_joined" (leave of a room not joined),
