@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/wstest"
 )
@@ -312,5 +313,44 @@ func TestHistoryAdminAPI(t *testing.T) {
 	}
 	if got["h.a"] != 5.0 || got["plain"] != nil {
 		t.Fatalf("/api/rooms messages: %v", got)
+	}
+}
+
+// TestHistoryResumeDeflate: a replay reaches permessage-deflate clients
+// compressed as their live messages are (with the connection's own
+// context in takeover mode, in order with what follows).
+func TestHistoryResumeDeflate(t *testing.T) {
+	for _, takeover := range []bool{false, true} {
+		t.Run(fmt.Sprintf("takeover=%v", takeover), func(t *testing.T) {
+			srv := historyServer(t, "z=100", func(c *config.Config) {
+				c.Deflate, c.DeflateContextTakeover, c.DeflateThreshold = true, takeover, 16
+			})
+			addr := srv.Addr().String()
+			pub := wstest.Dial(t, addr, "/ws")
+			first := wstest.Dial(t, addr, "/ws")
+			send(first, `{"type":"join","room":"z"}`)
+			_, epoch := expectJoined(t, first, "z", false)
+			var datas []string
+			for i := range 4 {
+				data := fmt.Sprintf(`{"seq":%d,"text":"%s"}`, i, strings.Repeat("compressible ", 40))
+				datas = append(datas, data)
+				if i < 3 {
+					send(pub, `{"type":"publish","room":"z","data":`+data+`,"id":`+strconv.Itoa(i)+`}`)
+					expectReply(t, pub, "published", "z", strconv.Itoa(i))
+				}
+			}
+			want := func(i int) []byte {
+				return []byte(fmt.Sprintf(`{"type":"message","room":"z","data":%s,"offset":%d,"epoch":%q}`, datas[i], i+1, epoch))
+			}
+			z := wstest.Dial(t, addr, "/ws", "Sec-WebSocket-Extensions: permessage-deflate")
+			inflate := deflate.NewDecompressor()
+			send(z, sinceCmd("z", 0, epoch))
+			for i := range 3 {
+				expectDeflated(t, z, inflate, want(i))
+			}
+			expectJoined(t, z, "z", true)
+			send(pub, `{"type":"publish","room":"z","data":`+datas[3]+`}`)
+			expectDeflated(t, z, inflate, want(3))
+		})
 	}
 }
