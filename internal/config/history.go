@@ -120,6 +120,9 @@ func CheckRoomPattern(p string) error {
 			}
 			continue
 		}
+		if strings.Contains(seg, "**") {
+			return errors.New("'**' may only be a whole last segment")
+		}
 		for _, c := range []byte(seg) {
 			switch {
 			case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':

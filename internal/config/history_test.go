@@ -37,7 +37,7 @@ func TestParseHistoryRules(t *testing.T) {
 		t.Fatalf("round trip %q: %+v %v", strings.Join(s, ","), again, err)
 	}
 	for _, bad := range []string{"chat.*", "chat.*=0", "chat.*=x", "a.>.b=1", "a..b=1", "a b=1", "=1", "a=1/1ms",
-		"a=1/10m/100", "a=1/10m/1KiB/x", "a=2000000", "a=1/-1s"} {
+		"a=1/10m/100", "a=1/10m/1KiB/x", "a=2000000", "a=1/-1s", "a**b=1", "**.a=1"} {
 		if _, err := ParseHistoryRules(bad); err == nil {
 			t.Errorf("%q was accepted", bad)
 		}
