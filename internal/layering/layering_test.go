@@ -13,9 +13,9 @@ import (
 
 // allowed lists, per package, the non-standard import prefixes it may use.
 var allowed = map[string][]string{
-	"github.com/wsgate/wsgate/frame":            {"github.com/wsgate/wsgate/internal/bufpool"},
-	"github.com/wsgate/wsgate/internal/bufpool": nil,
-	"github.com/wsgate/wsgate/internal/stomp":   {"github.com/wsgate/wsgate/internal/bufpool"},
+	"github.com/wsgate/wsgate/frame":            {"github.com/wsgate/wsgate/frame/bufpool"},
+	"github.com/wsgate/wsgate/frame/bufpool":    nil,
+	"github.com/wsgate/wsgate/internal/stomp":   {"github.com/wsgate/wsgate/frame/bufpool"},
 	"github.com/wsgate/wsgate/internal/sockjs":  {"github.com/wsgate/wsgate/poller"},
 	"github.com/wsgate/wsgate/frame/deflate":    {"github.com/wsgate/wsgate/frame", "github.com/klauspost/compress"},
 	"github.com/wsgate/wsgate/poller":           {"github.com/lesismal/nbio"},
