@@ -28,8 +28,17 @@ const (
 // and forwarders; the atomics are shared with the timer wheel (Tick),
 // which alone uses nextSend. Times are Protocol.now milliseconds.
 type session struct {
+	// What a fan-out worker reads for every delivery comes first, in one
+	// cache line: p, c, ver, z.
 	p      *Protocol
 	c      protocol.Conn
+	ver    stomp.Version
+	z      bool        // large messages go compressed (a 15-bit window without context takeover)
+	failed bool        // an ERROR was sent: the rest of the input is ignored
+	closed bool        // the connection closed (under the session's lock)
+	heard  atomic.Bool // something arrived since the last Tick
+	state  atomic.Uint32
+	num    uint32 // the session number (for the session header), from CONNECT
 	parser stomp.Parser
 	x      atomic.Pointer[extra] // what few sessions need, allocated on first use
 	subs   *sub                  // the first of the session's subscriptions, listed through sub.next
@@ -38,13 +47,6 @@ type session struct {
 	nextSend uint32        // Tick's own: when the next heart-beat is due; 0: not yet set
 	hbSend   atomic.Uint32 // negotiated send interval, ms; 0: none
 	hbRecv   atomic.Uint32 // negotiated receive interval, ms; 0: none
-	state    atomic.Uint32
-	num      uint32 // the session number (for the session header), from CONNECT
-	ver      stomp.Version
-	failed   bool        // an ERROR was sent: the rest of the input is ignored
-	closed   bool        // the connection closed (under the session's lock)
-	z        bool        // large messages go compressed (a 15-bit window without context takeover)
-	heard    atomic.Bool // something arrived since the last Tick
 }
 
 // extra is what a session holds only when it needs it: its identity
