@@ -171,8 +171,30 @@ func TestTopicDeliveryAllocatesNothing(t *testing.T) {
 // subscriptions share their key (one head per message); distinct: each
 // has its own id (a head per delivery).
 func BenchmarkTopicFanout(b *testing.B) {
+	b.Run("raw", benchRawFanout)
 	b.Run("shared", func(b *testing.B) { benchTopicFanout(b, true) })
 	b.Run("distinct", func(b *testing.B) { benchTopicFanout(b, false) })
+}
+
+// rawMember is a room member as a raw /room connection is one: it queues
+// the message's shared WebSocket frame.
+type rawMember struct{ c *fakeConn }
+
+func (m *rawMember) Deliver(d *fanout.Delivery) (bool, bool) {
+	return m.c.Queue(d.Variant(fanout.FormatFrame, 0))
+}
+func (m *rawMember) Flush() { m.c.Flush() }
+
+// benchRawFanout is the reference: the same message to as many raw
+// members on the same kind of connection.
+func benchRawFanout(b *testing.B) {
+	_, pool := newTestProtocol(b)
+	c := newFakeConn(b, 0)
+	const subs = 1000
+	for range subs {
+		pool.Hub().Join("bench", &rawMember{c})
+	}
+	runFanout(b, pool, c, subs)
 }
 
 func benchTopicFanout(b *testing.B, shared bool) {
@@ -180,13 +202,19 @@ func benchTopicFanout(b *testing.B, shared bool) {
 	c := newFakeConn(b, 0)
 	const subs = 1000
 	subscribeN(p, pool, c, subs, shared)
+	runFanout(b, pool, c, subs)
+}
+
+// runFanout publishes b.N 512-byte messages to room bench, each once
+// the last one's subs deliveries reached c.
+func runFanout(b *testing.B, pool *fanout.Pool, c *fakeConn, subs int) {
 	payload := make([]byte, 512)
 	var want int64
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for range b.N {
-		want += subs
+		want += int64(subs)
 		publishAndWait(pool, c, payload, want)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*subs), "ns/delivery")

@@ -243,7 +243,8 @@ const maxJoined = 1024
 // touches it.
 type headCache struct {
 	e    [headWays]headEntry
-	next uint8
+	next uint8 // the next entry to replace
+	last uint8 // the entry used last
 }
 
 // headEntry is one cached head, the tail length it was built for, and
@@ -263,12 +264,16 @@ type headEntry struct {
 // (joined false) or the whole frame (joined true). The cache keeps its
 // references: the caller retains what it keeps.
 func (c *headCache) get(key *subKey, op frame.Opcode, tail *poller.Buf, z bool) (b *poller.Buf, joined bool) {
+	if e := &c.e[c.last]; e.key == key && e.tail == tail {
+		return e.joined, true // the tail names the message, its opcode and compression
+	}
 	n := len(tail.B)
 	for i := range c.e {
 		e := &c.e[i]
 		if e.key != key || e.head == nil || e.n != n || e.op != op || e.z != z {
 			continue
 		}
+		c.last = uint8(i)
 		switch {
 		case e.tail == tail:
 			return e.joined, true
@@ -295,13 +300,15 @@ func (c *headCache) get(key *subKey, op frame.Opcode, tail *poller.Buf, z bool) 
 // not joined with the message being delivered, if there is one.
 func (c *headCache) victim(tail *poller.Buf) *headEntry {
 	for range headWays {
-		e := &c.e[c.next%headWays]
+		i := c.next % headWays
 		c.next++
-		if e.tail != tail {
-			return e
+		if c.e[i].tail != tail {
+			c.last = i
+			return &c.e[i]
 		}
 	}
-	return &c.e[c.next%headWays]
+	c.last = c.next % headWays
+	return &c.e[c.last]
 }
 
 // dropJoined drops the entry's whole frame and its tail.
