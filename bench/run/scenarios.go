@@ -255,7 +255,7 @@ func fullPlan() plan {
 		fanout(10000, 10, "fixed", d, false), fanout(10000, 100, "max", d, false),
 		handshakes(10000), neutralConnect(10000),
 		echo(1000, 1024, d, true), fanout(10000, 10, "fixed", d, true),
-		stompFanout(10000, 10, "fixed", d), stompFanout(10000, 50, "high", d), stompIdle(10000, 8*time.Second),
+		stompFanout(10000, 10, "fixed", d), stompFanout(10000, 30, "high", d), stompIdle(10000, 8*time.Second),
 	}}
 }
 
