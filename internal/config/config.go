@@ -232,6 +232,9 @@ type Config struct {
 	// clients) always pass; with the list empty, only a page from the same
 	// host passes (DevMode: any).
 	Origins []string
+	// SockJS configures the SockJS fallback served on the same listener.
+	SockJS SockJS
+
 	// Subprotocols lists the subprotocols the server speaks, in preference
 	// order; the first one the client offers is selected.
 	Subprotocols []string
@@ -288,6 +291,7 @@ func Default() Config {
 		MaxConnsPerUser:    16,
 		MaxConnsPerIP:      256,
 		IPv6Prefix:         64,
+		SockJS:             DefaultSockJS(),
 	}
 }
 
@@ -399,6 +403,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateSecurity(bad)
+	c.validateSockJS(bad)
 	return errors.Join(errs...)
 }
 

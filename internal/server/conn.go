@@ -20,6 +20,7 @@ const (
 	stateUpgrading                   // the complete request is being checked and answered
 	stateFailed                      // protocol error: close frame sent, input ignored
 	stateClosed
+	stateHTTP // serving SockJS HTTP requests (sockjs_http.go)
 )
 
 // gate bits: which goroutine may release the decoder's pooled buffers,
@@ -30,9 +31,9 @@ const (
 	gateClosed
 	gatePinged  // a ping went out since the last read
 	gateCounted // admitted by the connection counter: release it at close
-	// Bits 4-6 hold the connection state (state* constants, 1-7).
+	// Bits 4-7 hold the connection state (state* constants, 1-8).
 	stateShift      = 4
-	stateMask       = 7 << stateShift
+	stateMask       = 15 << stateShift
 	gateReasonShift = 8
 )
 
@@ -193,6 +194,8 @@ func (c *conn) onData(b *batch, data []byte) {
 			c.gate.And(^uint32(gatePinged))
 		}
 		c.feed(b, data)
+	case stateHTTP:
+		c.onHTTPData(b, data)
 	}
 }
 
@@ -239,6 +242,10 @@ func (c *conn) onHandshakeData(b *batch, data []byte) {
 // bytes that followed the request in the same read (early frames).
 func (c *conn) onRequest(b *batch, req, rest []byte) {
 	s := c.srv()
+	if s.sj != nil && s.sj.diverts(req) {
+		c.startHTTP(b, req, rest)
+		return
+	}
 	// Claim the connection from the handshake timer (and the drain): a
 	// connection is either timed out, never counted, or upgraded, never
 	// both (else a slot counted here could be released before it was
@@ -445,6 +452,9 @@ func (c *conn) onTimer() {
 	case stateRejected:
 		c.setReason(reasonCloseTimeout)
 		_ = c.Close()
+		return
+	case stateHTTP:
+		c.onHTTPTimer()
 		return
 	case stateOpen:
 	default:

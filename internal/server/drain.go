@@ -36,6 +36,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.cfg.Restart {
 		code, text = frame.CloseServiceRestart, "server restarting"
 	}
+	if s.sj != nil {
+		// SockJS sessions get their close frame first; their open
+		// responses end with it, and their connections close after.
+		s.sj.closeSessions(int(code), text)
+	}
 	var conns []*conn
 	s.eng.Each(func(ps poller.Session) { conns = append(conns, ps.(*conn)) })
 	s.log.Info("draining", "connections", len(conns), "batch", s.cfg.DrainBatch, "interval", s.cfg.DrainInterval)
@@ -69,6 +74,9 @@ func (c *conn) shutdownClose(code frame.CloseCode, text string) {
 			c.setReason(reasonShutdown)
 			_ = c.Close()
 		}
+	case stateHTTP:
+		c.setReason(reasonShutdown)
+		c.CloseWhenFlushed()
 	}
 }
 

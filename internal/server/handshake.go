@@ -99,6 +99,12 @@ func (h *handshake) onRequest(uri []byte) error {
 		h.user = append(h.user[:0], queryValue(query, "user")...)
 	}
 	h.tok.Query(query)
+	if sj := h.srv.sj; sj != nil {
+		if k, room, ok := sj.wsRoute(path); ok {
+			h.kind, h.room = k, append(h.room[:0], room...)
+			return nil
+		}
+	}
 	for i := range h.srv.endpoints {
 		e := &h.srv.endpoints[i]
 		if e.prefix {

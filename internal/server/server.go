@@ -59,6 +59,7 @@ type Server struct {
 	started   atomic.Bool // the event loop is running (Start succeeded)
 	closeOnce sync.Once
 	certs     *certStore // nil without TLS; see tls.go
+	sj        *sjServer  // nil without SockJS; see sockjs.go
 }
 
 // batch is one event loop's output and scratch buffers (poller.Loop's
@@ -172,6 +173,10 @@ func (s *Server) Start() error {
 		go func() { _ = s.admin.Serve(ln) }()
 	}
 	s.warnInsecure()
+	s.setupSockJS()
+	if s.sj != nil {
+		s.sj.start()
+	}
 	s.pool.Start()
 	if err := s.eng.Start(); err != nil {
 		s.pool.Stop()
@@ -251,6 +256,9 @@ func (s *Server) Close() error {
 			s.eng.Stop() // nbio cannot stop an engine that never started
 		}
 		s.pool.Stop()
+		if s.sj != nil {
+			s.sj.stop()
+		}
 	})
 	return nil
 }
@@ -304,6 +312,9 @@ func (h *handler) OnClose(ps poller.Session, err error) {
 	c.releaseCount()
 	r := c.closeReason()
 	s.m.ConnsClosed[r].Inc()
+	if prev == stateHTTP {
+		c.onHTTPClose()
+	}
 	if prev == stateOpen || prev == stateClosing || prev == stateFailed {
 		c.ep().proto.Close(c)
 		if u := c.User(); u != "" {

@@ -40,8 +40,10 @@ type Options struct {
 	ResponseLimit int
 	// MaxQueue bounds the bytes of messages a session holds while no
 	// receiving request is attached (default 512 KiB); past it the
-	// session is closed with 1008 "slow consumer".
-	MaxQueue int
+	// session is closed with 1008 "slow consumer", or with DropOldest
+	// its oldest queued messages are discarded instead.
+	MaxQueue   int
+	DropOldest bool
 	// SockJSURL is the script the iframe page loads (default: the
 	// sockjs-client 1.x build on a public CDN).
 	SockJSURL string
