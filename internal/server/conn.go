@@ -279,6 +279,8 @@ func (c *conn) onRequest(b *batch, req, rest []byte) {
 	c.scheduleCheck()
 	if len(rest) > 0 {
 		c.feed(b, rest)
+	} else {
+		c.flushBatch(b) // what Open queued with Fail or Reply
 	}
 }
 

@@ -220,7 +220,7 @@ func (x *sjServer) wsRoute(path []byte) (endpointKind, []byte, bool) {
 // request (anything under a SockJS path but a WebSocket upgrade).
 func (x *sjServer) diverts(req []byte) bool {
 	line, _, _ := bytes.Cut(req, []byte("\r\n"))
-	_, target, ok := bytes.Cut(line, []byte(" "))
+	method, target, ok := bytes.Cut(line, []byte(" "))
 	if !ok {
 		return false
 	}
@@ -230,7 +230,7 @@ func (x *sjServer) diverts(req []byte) bool {
 	if !ok {
 		return false
 	}
-	upgrade := bytes.EqualFold(headerValue(req, "upgrade"), []byte("websocket"))
+	upgrade := string(method) == "GET" && bytes.EqualFold(headerValue(req, "upgrade"), []byte("websocket"))
 	switch {
 	case !upgrade:
 		return true

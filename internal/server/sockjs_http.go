@@ -182,8 +182,8 @@ func (h *sjHTTP) prepare(b *batch, se *sjEndpoint, rt sockjs.Route, room []byte,
 		}
 		return true
 	}
-	if !rt.Transport.Receiving() || rt.Transport == sockjs.TransportWebSocket {
-		return true // the library answers 404 or 405
+	if !opensSession(rt.Transport, req) {
+		return true // the library answers: 404, 405, OPTIONS
 	}
 	sc, err := h.admit(se, room, req)
 	if err != nil {
@@ -199,6 +199,18 @@ func (h *sjHTTP) prepare(b *batch, se *sjEndpoint, rt sockjs.Route, room []byte,
 	sc.cur, h.cur = b, sc
 	h.recv.Open = sc
 	return true
+}
+
+// opensSession reports whether req, for a session that does not exist,
+// creates one: a receiving transport (but websocket) with its method.
+func opensSession(t sockjs.Transport, req *sockjs.Request) bool {
+	switch t {
+	case sockjs.TransportXHRPolling, sockjs.TransportXHRStreaming:
+		return req.IsMethod("POST")
+	case sockjs.TransportEventSource, sockjs.TransportHTMLFile, sockjs.TransportJSONPPolling:
+		return req.IsMethod("GET")
+	}
+	return false
 }
 
 // settle runs after Serve: a session state prepared for a request that
