@@ -2,6 +2,7 @@ package sockjsconf
 
 import (
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,7 +88,13 @@ func TestProtocolSuite(t *testing.T) {
 		base, _ := startWsgate(t, wsgateConfig())
 		runSuite(t, gitDir, base, map[string]string{"test_haproxy (__main__.Websocket)": knownFailures["test_haproxy (__main__.Websocket)"]})
 	})
-	t.Run("testserver", func(t *testing.T) { runSuite(t, gitDir, startServer(t), knownFailures) })
+	t.Run("testserver", func(t *testing.T) {
+		known := maps.Clone(knownFailures)
+		// Its read goroutine may report the aborted request after the
+		// next one arrived; wsgate probes the socket instead.
+		known["test_abort_xhr_polling (__main__.HandlingClose)"] = "the test server sometimes sees the abort late (2010 instead of a new session)"
+		runSuite(t, gitDir, startServer(t), known)
+	})
 }
 
 func runSuite(t *testing.T, gitDir, base string, known map[string]string) {
