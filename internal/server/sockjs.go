@@ -93,7 +93,12 @@ func (s *Server) setupSockJS() {
 				se.noWS, cookie = t.noWS, cookie || t.cookie
 			}
 		}
-		if !se.noWS && s.handle(e.path, e.prefix, sjWSProtocol{se}, e.lim) == nil {
+		// A SockJS frame wraps messages in a JSON array, and escaping can
+		// make a character six bytes: the twin's frames get that room,
+		// and each message is held to the endpoint's limit once decoded.
+		wire := 6*e.lim.max + 1024
+		lim := newEndpointLimits(wire, wire)
+		if !se.noWS && s.handle(e.path, e.prefix, sjWSProtocol{se}, &lim) == nil {
 			se.twin = endpointKind(len(s.endpoints))
 		}
 		se.ep = sockjs.NewEndpoint(e.path, s.sockjsOptions(se, cookie))
