@@ -11,7 +11,8 @@
 //   room URL --transport T --tag NAME --send N --expect M
 //     Joins the room of URL (a /room/NAME endpoint), prints {"event":"open"},
 //     waits for a line "go" on stdin, sends N messages "NAME:i", and once
-//     it has received M messages prints {"event":"done","received":[...]}.
+//     it has received M messages prints {"event":"done","received":[...]};
+//     it closes when stdin ends.
 //
 //   stomp URL --transport T
 //     @stomp/stompjs over sockjs-client: subscribes to a destination,
@@ -117,13 +118,15 @@ function room() {
       if (line.trim() !== 'go') return;
       for (let i = 0; i < opt.send; i++) sock.send(`${opt.tag}:${i}`);
     });
+    // The member stays until stdin ends: closing as soon as it has
+    // received everything could drop its own sends still in flight.
+    rl.on('close', () => sock.close(1000, 'done'));
   };
   sock.onmessage = (e) => {
     received.push(e.data);
     if (received.length === opt.expect) {
       check('received all', true);
       console.log(JSON.stringify({ event: 'done', received }));
-      sock.close(1000, 'done');
     }
   };
   sock.onclose = (e) => {
