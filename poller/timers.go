@@ -37,3 +37,21 @@ func (c *Conn) PeerClosed() bool {
 	n, _, err := syscall.Recvfrom(int(c.fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	return n == 0 && err == nil
 }
+
+// Len returns the number of armed timers (for tests and diagnostics; it
+// takes every shard's lock).
+func (w *Wheel) Len() int {
+	n := 0
+	for i := range w.shards {
+		s := &w.shards[i]
+		s.mu.Lock()
+		for j := range s.slots {
+			h := &s.slots[j]
+			for x := h.next; x != h; x = x.next {
+				n++
+			}
+		}
+		s.mu.Unlock()
+	}
+	return n
+}

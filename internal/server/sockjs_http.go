@@ -217,7 +217,7 @@ func opensSession(t sockjs.Transport, req *sockjs.Request) bool {
 // did not create a session gives its slot back, and send requests
 // forget the loop's batch.
 func (h *sjHTTP) settle() {
-	if sc, _ := h.recv.Open.(*sjConn); sc != nil && !sc.opened {
+	if sc, _ := h.recv.Open.(*sjConn); sc != nil && sc.sess == nil {
 		sc.release()
 	}
 	h.recv.Open = nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/auth"
@@ -33,7 +34,7 @@ type sjConn struct {
 	// counted says the session holds a slot of the connection counter
 	// (HTTP sessions; a WebSocket session's connection holds its own).
 	counted bool
-	opened  bool // the Protocol's Open ran (so Close must run)
+	opened  atomic.Bool // the Protocol's Open ran (so Close must run)
 	state   any
 	rl      *connRate
 	cur     *batch // the loop batch of the request now handing in a message
@@ -112,19 +113,19 @@ func (h sjHandler) OnOpen(s *sockjs.Session) {
 		return
 	}
 	sc.sess = s
-	sc.opened = true
 	srv := h.se.x.s
 	sc.state = sc.proto().proto.Open(sc)
 	if sc.user != "" {
 		srv.hub.AddUser(sc.user, sc)
 	}
+	sc.opened.Store(true)
 }
 
 // OnMessage hands one client message to the Protocol, after the
 // session's rate limits.
 func (h sjHandler) OnMessage(s *sockjs.Session, msg []byte) {
 	sc, _ := s.Data.(*sjConn)
-	if sc == nil || !sc.opened {
+	if sc == nil || !sc.opened.Load() {
 		return
 	}
 	srv := h.se.x.s
@@ -156,7 +157,7 @@ func (h sjHandler) OnClose(s *sockjs.Session) {
 		return
 	}
 	srv := h.se.x.s
-	if sc.opened {
+	if sc.opened.Load() {
 		sc.proto().proto.Close(sc)
 		if sc.user != "" {
 			srv.hub.RemoveUser(sc.user, sc)

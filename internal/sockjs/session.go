@@ -164,6 +164,8 @@ type Session struct {
 	deadline atomic.Int64
 	scratch  []byte // batch frames for polling receivers
 	dropped  int    // messages discarded by DropOldest
+	// announced is set once the open frame went out.
+	announced bool
 }
 
 // SessionOfTimer returns the session whose timer node n is (see
@@ -369,22 +371,28 @@ func (s *Session) attach(r *Receiver) (bool, sessionEvent) {
 		r.finish()
 		return true, evNone
 	case s.state == StateClosing:
-		s.writeFrameLocked(r, s.closeMsg)
+		// Closed by the application (in OnOpen, say): a session's first
+		// response still opens it; a polling one stops there and the
+		// next gets the close frame.
+		if !s.announced {
+			s.announced = true
+			s.writeStaticLocked(r, 0)
+			if r.transport.Streaming() || r.transport == TransportWebSocket {
+				s.writeFrameLocked(r, s.closeMsg)
+			}
+		} else {
+			s.writeFrameLocked(r, s.closeMsg)
+		}
 		r.finish()
 		s.setDeadlineLocked(s.ep.now().Add(s.ep.opts.disconnectDelay()))
 		return true, evNone
 	}
 	s.recv = r
 	r.session.Store(s)
-	ev := evNone
-	if s.state == StateNew {
-		if s.Data == nil {
-			s.Data = r.Open
-		}
-		s.state = StateOpen
+	if !s.announced {
+		s.announced = true
 		s.writeStaticLocked(r, 0)
 		s.checkLimitLocked(r)
-		ev = evOpen
 	}
 	if s.recv == r {
 		s.flushQueueLocked(r)
@@ -393,7 +401,25 @@ func (s *Session) attach(r *Receiver) (bool, sessionEvent) {
 		r.stream.Flush()
 		s.setDeadlineLocked(s.ep.now().Add(s.ep.opts.heartbeat()))
 	}
-	return true, ev
+	return true, evNone
+}
+
+// open moves a new session to StateOpen, with data as its Data unless it
+// has one, and reports whether it did: the caller then fires OnOpen,
+// before the open frame goes out, so that the application is ready
+// (joined to its rooms) by the time the client learns the session is
+// open.
+func (s *Session) open(data any) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != StateNew {
+		return false
+	}
+	if s.Data == nil {
+		s.Data = data
+	}
+	s.state = StateOpen
+	return true
 }
 
 // flushQueueLocked sends the queued messages into r: one batch frame for

@@ -87,6 +87,9 @@ func (e *Endpoint) serveReceive(req *Request, rt Route, st Stream, r *Receiver) 
 	}
 	for {
 		s := e.getOrCreate(rt.Session)
+		if s.open(r.Open) {
+			e.fire(s, evOpen)
+		}
 		ok, ev := s.attach(r)
 		e.fire(s, ev)
 		if ok {
@@ -106,6 +109,9 @@ func (e *Endpoint) AttachWebSocket(st Stream, r *Receiver) *Session {
 	r.reset()
 	r.keepAlive, r.cbLen, r.sent, r.limit = false, 0, 0, math.MaxInt
 	s := &Session{ep: e}
+	if s.open(r.Open) {
+		e.fire(s, evOpen)
+	}
 	_, ev := s.attach(r)
 	e.fire(s, ev)
 	return s
