@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"net/http"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,9 @@ type Client struct {
 	mu      sync.Mutex
 	conns   map[*Conn]struct{} // guarded by mu: connections not yet closed
 	closed  bool               // guarded by mu
+	// sjClient posts SockJS sends (sockjs.go), made once.
+	sjOnce   sync.Once
+	sjClient *http.Client
 }
 
 // Connection states.
@@ -96,9 +100,10 @@ type Conn struct {
 	state   uint8
 	deflate bool
 	bits    uint8
-	local   bool  // this process initiated the close
-	UserN   int64 // scenario's counter (echo: last sequence number sent)
-	State   any   // scenario's per-connection state (broadcast: sequence trackers)
+	local   bool     // this process initiated the close
+	sj      *sjState // SockJS transport state; nil for WebSocket
+	UserN   int64    // scenario's counter (echo: last sequence number sent)
+	State   any      // scenario's per-connection state (broadcast: sequence trackers)
 }
 
 // NewClient starts an nbio engine in client mode.
@@ -233,7 +238,12 @@ func (cl *Client) dial(c *Conn, t *Target) {
 	}
 	_ = nc.SetReadDeadline(time.Now().Add(cl.opts.HandshakeTimeout))
 	b := cl.getBuf()
-	*b = t.appendRequest((*b)[:0], key[:], cl.opts.Deflate)
+	if t.SockJS != "" {
+		c.sj = newSJState(t, &c.rnd)
+		*b = c.sj.appendRequest((*b)[:0])
+	} else {
+		*b = t.appendRequest((*b)[:0], key[:], cl.opts.Deflate)
+	}
 	_, err = c.writeRaw(*b)
 	cl.putBuf(b)
 	c.mu.Unlock()
@@ -318,6 +328,10 @@ func (cl *Client) onData(nc *nbio.Conn, data []byte) {
 
 // plainLocked handles bytes received (decrypted, for wss).
 func (c *Conn) plainLocked(data []byte) {
+	if c.sj != nil {
+		c.sjDataLocked(data)
+		return
+	}
 	switch c.state {
 	case stHandshake:
 		c.handshakeDataLocked(data)
@@ -500,7 +514,7 @@ func (c *Conn) closeLocked() {
 	if c.nc == nil {
 		return
 	}
-	if c.state == stOpen {
+	if c.state == stOpen && c.sj == nil {
 		c.writeControlLocked(frame.OpClose, closePayload(frame.CloseNormal))
 	}
 	_ = c.nc.Close()
@@ -530,6 +544,9 @@ func (c *Conn) Send(op frame.Opcode, payload []byte) error {
 func (c *Conn) SendLocked(op frame.Opcode, payload []byte) error {
 	if c.state != stOpen || c.local {
 		return ErrNotOpen
+	}
+	if c.sj != nil {
+		return c.sjSendLocked(payload)
 	}
 	cl := c.cl
 	b := cl.getBuf()

@@ -380,6 +380,7 @@ func (h *sjHTTP) End(keepAlive bool) {
 		c.CloseWhenFlushed()
 		return
 	}
+	_ = c.Conn.Flush()
 	c.scheduleHTTP()
 }
 

@@ -23,7 +23,8 @@ type Stream interface {
 	// Flush asks for the queued bytes to be written (now, or once at the
 	// end of the event loop's iteration).
 	Flush()
-	// End finishes the response once the queued bytes are written. With
+	// End finishes the response: it writes what is queued (End is not
+	// preceded by a Flush) and, once that is out, with
 	// keepAlive the connection goes back to reading requests; without it
 	// the connection is closed. A WebSocket stream sends a close frame.
 	End(keepAlive bool)
@@ -538,12 +539,13 @@ func (s *Session) goneLocked() sessionEvent {
 	return evClose
 }
 
-// finish writes the end of r's body and ends its stream.
+// finish writes the end of r's body and ends its stream. End does the
+// flushing: a server marks the response ended before its last bytes can
+// reach the client, whose next request may follow at once.
 func (r *Receiver) finish() {
 	if r.wire.chunked() {
 		r.stream.Write(lastChunk)
 	}
-	r.stream.Flush()
 	r.stream.End(r.keepAlive)
 }
 
