@@ -45,14 +45,15 @@ func buildWsgate(t *testing.T) string {
 	return bin
 }
 
-// startWsgate builds cmd/wsgate and runs it on free loopback ports.
-func startWsgate(t *testing.T) gate {
+// startWsgate builds cmd/wsgate and runs it on free loopback ports, with
+// extra flags.
+func startWsgate(t *testing.T, extra ...string) gate {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs cmd/wsgate")
 	}
 	bin := buildWsgate(t)
-	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-anonymous", "-no-limits")
+	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-admin", "127.0.0.1:0", "-anonymous", "-no-limits"}, extra...)...)
 	out, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
