@@ -121,8 +121,20 @@ func (s *Server) sockjsOptions(se *sjEndpoint, cookie bool) sockjs.Options {
 		MaxQueue:         int(cfg.SendQueue),
 		DropOldest:       cfg.SlowPolicy == "drop-oldest",
 		SockJSURL:        cfg.SockJS.ClientURL,
+		CheckOrigin:      s.sockjsOriginAllowed,
 		Scheduler:        sjScheduler{s.sj},
 	}
+}
+
+// sockjsOriginAllowed applies -origins to a SockJS request, and admits
+// the gateway's own origin besides: SockJS's iframe page is served from
+// it, and the iframe transports send their requests from there.
+func (s *Server) sockjsOriginAllowed(r *sockjs.Request) bool {
+	if s.originAllowed(r.Origin, r.Host) {
+		return true
+	}
+	_, rest, ok := bytes.Cut(r.Origin, []byte("://"))
+	return ok && len(r.Host) > 0 && bytes.EqualFold(rest, r.Host)
 }
 
 // start and stop run the session timer wheel with the server.

@@ -22,8 +22,10 @@ import (
 // session runs on (End); the connection then reads requests again or
 // closes once its queue is written.
 type sjHTTP struct {
-	c      *conn
-	parser sockjs.Parser
+	c *conn
+	// parser is taken from parserPool while requests are read and given
+	// back between them, so an idle or streaming connection holds none.
+	parser *sockjs.Parser
 	recv   sockjs.Receiver
 
 	mu sync.Mutex // guards the fields below
@@ -55,10 +57,6 @@ func (c *conn) startHTTP(b *batch, req, rest []byte) {
 		c.ext = &connExt{}
 	}
 	h := &sjHTTP{c: c}
-	h.parser.MaxHeader = s.cfg.MaxHeader
-	// A body carries messages as a JSON array of strings, and escaping
-	// makes a control character six bytes (\u0001).
-	h.parser.MaxBody = 6*int(max(s.cfg.RoomMessageLimit(), s.cfg.MaxMessage)) + 1024
 	c.ext.state = h // before the state changes: the timer reads it in stateHTTP
 	if !c.casState(stateHandshake, stateHTTP) {
 		return
@@ -79,10 +77,36 @@ func (c *conn) onHTTPData(b *batch, data []byte) {
 	c.httpState().feed(b, data)
 }
 
+var parserPool = sync.Pool{New: func() any { return new(sockjs.Parser) }}
+
+// getParser takes a parser for the connection's next requests.
+func (h *sjHTTP) getParser() *sockjs.Parser {
+	if h.parser == nil {
+		s := h.c.srv()
+		p := parserPool.Get().(*sockjs.Parser)
+		p.MaxHeader = s.cfg.MaxHeader
+		// A body carries messages as a JSON array of strings, and escaping
+		// makes a control character six bytes (\u0001).
+		p.MaxBody = 6*int(max(s.cfg.RoomMessageLimit(), s.cfg.MaxMessage)) + 1024
+		h.parser = p
+	}
+	return h.parser
+}
+
+// putParser gives the parser back unless it holds part of a request.
+func (h *sjHTTP) putParser() {
+	if p := h.parser; p != nil && p.Buffered() == 0 {
+		p.Reset()
+		h.parser = nil
+		parserPool.Put(p)
+	}
+}
+
 // feed parses and serves the requests in data; it reports false once
 // the connection is done (an error answered, or a response without
 // keep-alive).
 func (h *sjHTTP) feed(b *batch, data []byte) bool {
+	defer h.putParser()
 	c := h.c
 	for len(data) > 0 {
 		h.mu.Lock()
@@ -102,7 +126,7 @@ func (h *sjHTTP) feed(b *batch, data []byte) bool {
 			return ok
 		}
 		h.mu.Unlock()
-		req, n, err := h.parser.Parse(data)
+		req, n, err := h.getParser().Parse(data)
 		data = data[n:]
 		if err != nil {
 			h.fail(sockjs.ErrorStatus(err), err.Error()+"\n")

@@ -48,8 +48,9 @@ type Options struct {
 	// sockjs-client 1.x build on a public CDN).
 	SockJSURL string
 	// CheckOrigin decides whether a request carrying an Origin header may
-	// proceed; refused ones get 403. Nil allows every origin.
-	CheckOrigin func(origin []byte) bool
+	// proceed (it sees the whole request: a same-host policy needs the
+	// Host); refused ones get 403. Nil allows every origin.
+	CheckOrigin func(req *Request) bool
 	// Now returns the current time (default time.Now); tests use a fake.
 	Now func() time.Time
 	// Scheduler arms session timers; nil means the server calls Tick.
@@ -243,7 +244,7 @@ func putScratch(b *[]byte) {
 // to the session, and frames follow on st until the session ends the
 // response. See Result for the WebSocket cases.
 func (e *Endpoint) Serve(req *Request, rt Route, st Stream, r *Receiver) Result {
-	if len(req.Origin) > 0 && e.opts.CheckOrigin != nil && !e.opts.CheckOrigin(req.Origin) {
+	if len(req.Origin) > 0 && e.opts.CheckOrigin != nil && !e.opts.CheckOrigin(req) {
 		e.simple(st, req, 403, "origin not allowed\n")
 		return ResultDone
 	}
