@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,9 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 	if cfg.Scenario == "broadcast" && path == "" {
 		path = "/room/" + cfg.Room
 	}
+	if strings.HasPrefix(cfg.Scenario, "stomp-") && path == "" {
+		path = "/stomp"
+	}
 	for _, u := range cfg.Targets {
 		t, err := ParseTarget(u, path)
 		if err != nil {
@@ -81,6 +85,10 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 		runErr = runBroadcast(ctx, e)
 	case "churn":
 		runErr = runChurn(ctx, e)
+	case "stomp-broadcast":
+		runErr = runStompBroadcast(ctx, e)
+	case "stomp-echo":
+		runErr = runStompEcho(ctx, e)
 	}
 	e.stopMeasure()
 	e.plain.finish()
@@ -88,7 +96,11 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 	server := stopTick()
 	snap := e.rec.Snapshot(cfg.Scenario)
 	snap.Targets = cfg.Targets
+	snap.Version = Version()
 	snap.Measured = e.mEnd.Sub(e.mStart).Seconds()
+	if !e.mStart.IsZero() {
+		snap.MeasureStart = e.mStart.Sub(e.rec.start).Seconds()
+	}
 	snap.Server = server
 	snap.Config = configMap(cfg)
 	snap.finalize()
@@ -233,9 +245,9 @@ func configMap(c *Config) map[string]any {
 		m["transport"] = c.Transport
 	}
 	switch c.Scenario {
-	case "echo":
+	case "echo", "stomp-echo":
 		m["inflight"], m["msg_rate"], m["size"], m["binary"] = c.InFlight, c.MsgRate, c.Size, c.Binary
-	case "broadcast":
+	case "broadcast", "stomp-broadcast":
 		m["room"], m["publishers"], m["pub_rate"], m["size"] = c.Room, c.Publishers, c.PubRate, c.Size
 		m["publish_url"] = c.PublishURL
 	case "churn":

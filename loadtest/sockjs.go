@@ -328,7 +328,7 @@ func (c *Conn) sjMessagesLocked(arr []byte) {
 func (c *Conn) sjFailLocked(err error) {
 	c.failErr = err
 	if c.state == stOpen {
-		c.cl.rec.C.Errors.Add(1)
+		c.cl.rec.C.ProtocolErrors.Add(1)
 		c.reason = "protocol_error"
 	}
 	_ = c.nc.Close()
@@ -380,7 +380,7 @@ func (c *Conn) sjSendLoop() {
 			}
 		}
 		if err != nil {
-			c.cl.rec.C.Errors.Add(1)
+			c.cl.rec.C.SendErrors.Add(1)
 		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 // transports against wsgate with -sockjs, with a small response limit so
 // that streaming responses end and are renewed many times mid-run.
 func TestWsgateSockJS(t *testing.T) {
-	g := startWsgate(t, "-sockjs", "-sockjs-response-limit", "4KiB")
+	g := startWsgate(t, "-anonymous", "-no-limits", "-sockjs", "-sockjs-response-limit", "4KiB")
 	for _, tr := range []string{TransportXHRStreaming, TransportXHRPolling} {
 		t.Run(tr, func(t *testing.T) {
 			cfg := echoCfg(g.URL)

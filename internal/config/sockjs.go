@@ -65,23 +65,31 @@ func (c *Config) validateSockJS(bad func(format string, args ...any)) {
 	}
 }
 
-// sockjsFlag is -sockjs: a boolean flag that also records an explicit
-// false, so that -dev -sockjs=false turns SockJS off.
+// sockjsFlag is -sockjs: a boolean flag (-sockjs alone means true) whose
+// default, auto, follows DevMode, so that -dev -sockjs=false turns SockJS
+// off.
 type sockjsFlag struct{ s *SockJS }
 
 func (f sockjsFlag) IsBoolFlag() bool { return true }
 
 func (f sockjsFlag) String() string {
-	if f.s == nil {
-		return "false"
+	switch {
+	case f.s == nil || !f.s.Enabled && !f.s.Off:
+		return "auto"
+	case f.s.Enabled:
+		return "true"
 	}
-	return strconv.FormatBool(f.s.Enabled)
+	return "false"
 }
 
 func (f sockjsFlag) Set(v string) error {
+	if v == "auto" {
+		f.s.Enabled, f.s.Off = false, false
+		return nil
+	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return fmt.Errorf("bad boolean %q", v)
+		return fmt.Errorf("bad value %q: want true, false or auto", v)
 	}
 	f.s.Enabled, f.s.Off = b, !b
 	return nil
@@ -90,7 +98,7 @@ func (f sockjsFlag) Set(v string) error {
 // bindSockJS defines the SockJS flags.
 func (c *Config) bindSockJS(fs *flag.FlagSet) {
 	s := &c.SockJS
-	fs.Var(sockjsFlag{s}, "sockjs", "[sockjs] serve the SockJS fallback (0.3.3) under every endpoint path (default on with -dev)")
+	fs.Var(sockjsFlag{s}, "sockjs", "[sockjs] serve the SockJS fallback (0.3.3) under every endpoint path: true, false, or auto (on in dev mode)")
 	fs.DurationVar(&s.Heartbeat, "sockjs-heartbeat", s.Heartbeat, "[sockjs] heartbeat frame interval on idle SockJS responses")
 	fs.DurationVar(&s.DisconnectDelay, "sockjs-disconnect-delay", s.DisconnectDelay, "[sockjs] close a SockJS session this long after its last receiving request ended")
 	fs.Var(byteSize[int]{&s.ResponseLimit}, "sockjs-response-limit", "[sockjs] end a streaming SockJS response after this many bytes (the client opens a new one)")

@@ -28,6 +28,11 @@ type endpoint struct {
 	prefix bool // path is a prefix; the rest names a room
 	proto  protocol.Protocol
 	lim    *endpointLimits
+	// The protocol's optional interfaces, found once at registration.
+	ticker    protocol.Ticker
+	deliverer protocol.Deliverer
+	subprotos []string // its own subprotocols, server preference first
+	lateAuth  bool     // a token may come after the upgrade
 }
 
 // ErrTooManyEndpoints is returned by Handle past the endpoint table's
@@ -47,7 +52,7 @@ func (s *Server) handle(path string, prefix bool, p protocol.Protocol, lim *endp
 	if len(s.endpoints) >= maxEndpoints {
 		return ErrTooManyEndpoints
 	}
-	s.endpoints = append(s.endpoints, endpoint{path: path, prefix: prefix, proto: p, lim: lim})
+	s.endpoints = append(s.endpoints, newEndpoint(path, prefix, p, lim))
 	return nil
 }
 
@@ -58,11 +63,12 @@ func (c *conn) ep() *endpoint { return &c.srv().endpoints[c.endpoint()-1] }
 // protocol's own state); it is allocated at upgrade only for them, so an
 // echo connection stays small.
 type connExt struct {
-	hs    *[]byte // partial upgrade request (pooled) while it is split across reads
-	room  string
-	user  string
-	id    *auth.Identity // the verified token; nil for anonymous clients
-	state any            // what the endpoint's Protocol.Open returned
+	hs       *[]byte // partial upgrade request (pooled) while it is split across reads
+	room     string
+	user     string
+	id       *auth.Identity // the verified token; nil for anonymous clients
+	state    any            // what the endpoint's Protocol.Open returned
+	subproto string         // the negotiated subprotocol of an endpoint with its own
 	// Context-takeover compression state (only with
 	// -deflate-context-takeover); mu orders compression with queueing.
 	mu     sync.Mutex
@@ -151,7 +157,11 @@ func (c *conn) Queue(b *poller.Buf) (first, ok bool) {
 // format, compressed as this connection negotiated (with its own context
 // in context-takeover mode).
 func (c *conn) Deliver(d *fanout.Delivery) (flush, ok bool) {
-	f := c.ep().proto.Format()
+	ep := c.ep()
+	if ep.deliverer != nil {
+		return ep.deliverer.Deliver(c, d)
+	}
+	f := ep.proto.Format()
 	if c.dflBits() != 0 && c.ext != nil && c.ext.comp != nil {
 		if first, ok, handled := c.deliverTakeover(d, f); handled {
 			return first, ok
@@ -252,6 +262,7 @@ func (s *Server) registerEndpoints() {
 	if cfg.MuxPath != "" {
 		_ = s.Handle(cfg.MuxPath, false, jsonmux.New(s.pool, s.m))
 	}
+	s.registerStomp()
 	if cfg.RoomPrefix != "" {
 		_ = s.Handle(cfg.RoomPrefix, true, roomProtocol{pool: s.pool, m: s.m})
 	}

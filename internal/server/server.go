@@ -24,6 +24,7 @@ import (
 	"github.com/wsgate/wsgate/internal/fanout"
 	"github.com/wsgate/wsgate/internal/hub"
 	"github.com/wsgate/wsgate/internal/metrics"
+	"github.com/wsgate/wsgate/internal/stompproto"
 	"github.com/wsgate/wsgate/poller"
 )
 
@@ -42,6 +43,7 @@ type Server struct {
 	endpoints []endpoint
 	hub       *hub.Hub[fanout.Subscriber]
 	pool      *fanout.Pool
+	stomp     *stompproto.Protocol // nil without the STOMP endpoint
 	m         *metrics.Metrics
 	apiKey    string
 	guard     guard
@@ -128,6 +130,7 @@ func New(cfg config.Config) (*Server, error) {
 			}
 			return 0
 		},
+		JWKS: s.jwksState(),
 	})
 	s.pool = fanout.New(fanout.Config{
 		Workers: cfg.Workers, Queue: cfg.WorkerQueue, EchoSelf: cfg.EchoSelf,
@@ -258,6 +261,10 @@ func (s *Server) Close() error {
 		s.pool.Stop()
 		if s.sj != nil {
 			s.sj.stop()
+		}
+		s.guard.verifier.Close() // stops the JWKS refresh, if any
+		if s.stomp != nil {
+			s.stomp.Stop()
 		}
 	})
 	return nil
