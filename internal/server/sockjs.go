@@ -142,6 +142,11 @@ func (x *sjServer) start() { x.wheel.Start() }
 
 func (x *sjServer) stop() {
 	x.wheel.Stop()
+	for _, se := range x.eps {
+		if se != nil {
+			se.ep.Each((*sockjs.Session).Expire)
+		}
+	}
 	x.cache.Range(func(k, v any) bool {
 		v.(*sjCache).release()
 		x.cache.Delete(k)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -146,5 +147,36 @@ func TestSockJSSessionCleanup(t *testing.T) {
 	}
 	if total := srv.guard.counter.Total(); total != 0 {
 		t.Errorf("%d connection slots still held", total)
+	}
+}
+
+// TestSockJSDrain: a graceful shutdown closes SockJS sessions with the
+// same code as connections, after the messages already queued for them.
+func TestSockJSDrain(t *testing.T) {
+	srv := startTestServer(t, withSockJS)
+	addr := srv.Addr().String()
+	base := "http://" + addr + "/room/d/000/drain1"
+	st := openStream(t, base+"/xhr_streaming")
+	st.until(t, "\n") // prelude
+	if o := st.until(t, "\n"); o != "o\n" {
+		t.Fatalf("open %q", o)
+	}
+	p := wstest.Dial(t, addr, "/room/d")
+	wstest.WaitFor(t, 10*time.Second, "2 members", func() bool { return srv.hub.Count("d") == 2 })
+	p.Send(true, 0, frame.OpText, []byte("before the drain"))
+	if got := st.until(t, "\n"); got != "a[\"before the drain\"]\n" {
+		t.Fatalf("message %q", got)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(context.Background()) }()
+	if got := st.until(t, "\n"); got != "c[1001,\"server shutting down\"]\n" {
+		t.Fatalf("close frame %q", got)
+	}
+	p.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if n := srv.sj.sessions(); n != 0 {
+		t.Errorf("%d sessions left after the drain", n)
 	}
 }

@@ -323,6 +323,21 @@ func (s *Session) Close(code int, reason string) bool {
 	return true
 }
 
+// Expire ends the session now, skipping the disconnect delay: an
+// attached receiving request is detached without another byte (its
+// connection is the server's to close) and OnClose runs. A server that
+// stops uses it for the sessions it leaves behind.
+func (s *Session) Expire() {
+	s.mu.Lock()
+	if r := s.recv; r != nil {
+		s.recv = nil
+		r.session.Store(nil)
+	}
+	ev := s.goneLocked()
+	s.mu.Unlock()
+	s.ep.fire(s, ev)
+}
+
 // sessionEvent is what a locked step leaves for the Handler.
 type sessionEvent uint8
 
