@@ -41,8 +41,6 @@ type sjHTTP struct {
 	closing bool
 	// partial is set while a request has begun but not completed.
 	partial bool
-	// cur is the session whose request is being served, for its replies.
-	cur *sjConn
 }
 
 // maxPending bounds what a client may send while its response is open.
@@ -196,13 +194,10 @@ func (h *sjHTTP) serve(b *batch, req *sockjs.Request) {
 func (h *sjHTTP) prepare(b *batch, se *sjEndpoint, rt sockjs.Route, room []byte, req *sockjs.Request) bool {
 	sess := se.ep.Lookup(rt.Session)
 	if sess != nil {
-		sc, _ := sess.Data.(*sjConn)
+		sc, _ := sess.AppData().(*sjConn)
 		if sc != nil && sc.room != string(room) {
 			h.fail(404, "404 Error: Page not found\n") // the id belongs to another room
 			return false
-		}
-		if sc != nil {
-			sc.cur, h.cur = b, sc
 		}
 		return true
 	}
@@ -220,7 +215,6 @@ func (h *sjHTTP) prepare(b *batch, se *sjEndpoint, rt sockjs.Route, room []byte,
 		h.refuse(appendRejection(buf[:0], err))
 		return false
 	}
-	sc.cur, h.cur = b, sc
 	h.recv.Open = sc
 	return true
 }
@@ -245,9 +239,6 @@ func (h *sjHTTP) settle() {
 		sc.release()
 	}
 	h.recv.Open = nil
-	if h.cur != nil {
-		h.cur.cur, h.cur = nil, nil
-	}
 }
 
 // admit checks a request that opens a session as the handshake checks

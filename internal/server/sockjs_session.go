@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/wsgate/wsgate/frame"
@@ -22,8 +23,7 @@ import (
 //
 // Ownership: the fields are set before the session opens and only read
 // afterwards, except state (set by Open), rl (the goroutine handling the
-// session's messages: one sending request at a time) and cur (set around
-// each Protocol.Message call).
+// session's messages, under msgMu) and scratch (the same).
 type sjConn struct {
 	se   *sjEndpoint
 	sess *sockjs.Session
@@ -37,7 +37,12 @@ type sjConn struct {
 	opened  atomic.Bool // the Protocol's Open ran (so Close must run)
 	state   any
 	rl      *connRate
-	cur     *batch // the loop batch of the request now handing in a message
+	// msgMu serialises the session's messages: SockJS clients send one
+	// request at a time, but nothing stops a client from sending two at
+	// once on two connections, whose loops would then run the Protocol
+	// concurrently for one session.
+	msgMu   sync.Mutex
+	scratch []byte // Scratch's buffer while a message is handled (pooled)
 }
 
 func (sc *sjConn) srv() *Server { return sc.se.x.s }
@@ -65,17 +70,16 @@ func (sc *sjConn) Reply(op frame.Opcode, payload []byte) {
 	m.Release()
 }
 
-// Scratch implements protocol.Conn.
+// Scratch implements protocol.Conn: valid while the Protocol handles a
+// message.
 func (sc *sjConn) Scratch() []byte {
-	b := sc.cur
-	if b == nil {
+	if sc.scratch == nil {
 		return make([]byte, 0, 1024)
 	}
-	if b.scratch == nil {
-		b.scratch = make([]byte, 0, 1024)
-	}
-	return b.scratch[:0]
+	return sc.scratch[:0]
 }
+
+var sjScratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // Fail implements protocol.Conn: the session closes with c[code,"reason"].
 func (sc *sjConn) Fail(code frame.CloseCode, reason string) { sc.sess.Close(int(code), reason) }
@@ -137,10 +141,16 @@ func (h sjHandler) OnMessage(s *sockjs.Session, msg []byte) {
 		s.Close(int(frame.CloseMessageTooBig), "message too big")
 		return
 	}
+	sc.msgMu.Lock()
+	defer sc.msgMu.Unlock()
 	if !sc.allow(len(msg)) {
 		return
 	}
+	b := sjScratchPool.Get().(*[]byte)
+	sc.scratch = *b
 	err := sc.proto().proto.Message(sc, frame.OpText, msg)
+	sc.scratch = nil
+	sjScratchPool.Put(b)
 	var pe *frame.ProtocolError
 	if err != nil && errors.As(err, &pe) {
 		s.Close(int(pe.Code), pe.Msg)

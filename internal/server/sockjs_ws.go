@@ -44,9 +44,7 @@ func (sjWSProtocol) Message(pc protocol.Conn, op frame.Opcode, payload []byte) e
 	}
 	c := pc.(*conn)
 	st := c.State().(*sjWS)
-	st.sc.cur = c.batch()
 	_ = st.recv.ReceiveWebSocket(payload) // broken JSON ends the session and the connection
-	st.sc.cur = nil
 	return nil
 }
 

@@ -178,6 +178,14 @@ func SessionOfTimer(n *poller.TimerNode) *Session { return (*Session)(unsafe.Poi
 // SessionOfTimer.
 func (s *Session) TimerNode() *poller.TimerNode { return &s.timer }
 
+// AppData returns Data, synchronised with the step that sets it (for a
+// server looking at a session another request may be opening).
+func (s *Session) AppData() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Data
+}
+
 // ID returns the session id from the URL ("" for a WebSocket session).
 func (s *Session) ID() string { return s.id }
 
