@@ -72,6 +72,11 @@ type Options struct {
 	// PublishWait bounds how long a publish waits for room in a full
 	// fan-out queue before it is answered 503; default 5s.
 	PublishWait time.Duration
+	// UI, when set, is served at UIPath and below without the API key
+	// (a page that holds no data: it asks the API, with the key the user
+	// gives it). The path without its final slash goes to UI too.
+	UI     http.Handler
+	UIPath string
 }
 
 type api struct {
@@ -111,6 +116,9 @@ type publishResponse struct {
 type roomInfo struct {
 	Name    string `json:"name"`
 	Members int    `json:"members"`
+	// Messages counts the messages published to a room with history in
+	// its current epoch (absent for rooms without history).
+	Messages *uint64 `json:"messages,omitempty"`
 }
 
 // Handler returns the admin API. /api/* requires the API key when one is
@@ -127,6 +135,11 @@ func Handler(b Backend, o Options) http.Handler {
 	route("POST /api/users/{id}/send", a.handleUserSend)
 	route("GET /api/rooms", a.handleRooms)
 	route("GET /api/stats", a.handleStats)
+	route("GET /api/rooms/{name}/history", a.handleHistory)
+	if o.UI != nil && strings.HasPrefix(o.UIPath, "/") && strings.HasSuffix(o.UIPath, "/") && o.UIPath != "/" {
+		mux.Handle("GET "+o.UIPath, o.UI)
+		mux.Handle("GET "+strings.TrimSuffix(o.UIPath, "/"), o.UI)
+	}
 	mux.Handle("GET /metrics", b.Metrics())
 	if o.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -305,8 +318,18 @@ func (a *api) failed(w http.ResponseWriter, err error) bool {
 
 func (a *api) handleRooms(w http.ResponseWriter, r *http.Request) {
 	rooms := []roomInfo{}
+	var counts map[string]uint64
+	if hb, ok := a.b.(HistoryBackend); ok {
+		ctx, cancel := context.WithTimeout(r.Context(), a.o.PublishWait)
+		counts, _ = hb.RoomMessages(ctx) // without them the rows just lack "messages"
+		cancel()
+	}
 	a.b.Rooms(func(name string, members int) bool {
-		rooms = append(rooms, roomInfo{Name: name, Members: members})
+		ri := roomInfo{Name: name, Members: members}
+		if n, ok := counts[name]; ok {
+			ri.Messages = &n
+		}
+		rooms = append(rooms, ri)
 		return true
 	})
 	sort.Slice(rooms, func(i, j int) bool { return rooms[i].Name < rooms[j].Name })

@@ -256,6 +256,14 @@ type Config struct {
 	// Subprotocols lists the subprotocols the server speaks, in preference
 	// order; the first one the client offers is selected.
 	Subprotocols []string
+
+	// History lists the rooms that keep history (offsets on their
+	// messages, resume from an offset) and how much; the first rule that
+	// matches a room applies. Default none: no room keeps history.
+	History []HistoryRule
+	// HistoryMemory bounds the memory of all rooms' history together;
+	// past it the oldest messages are dropped first. Default 256 MiB.
+	HistoryMemory int64
 }
 
 // Default returns the configuration wsgate runs with when given no flags.
@@ -312,6 +320,7 @@ func Default() Config {
 		MaxConnsPerIP:      256,
 		IPv6Prefix:         64,
 		SockJS:             DefaultSockJS(),
+		HistoryMemory:      256 << 20,
 	}
 }
 
@@ -427,6 +436,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateSecurity(bad)
 	c.validateSockJS(bad)
+	c.validateHistory(bad)
 	return errors.Join(errs...)
 }
 

@@ -175,6 +175,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.Var(byteSize[int]{&c.ReadBuffer}, "read-buffer", "[engine] shared read buffer per poller")
 	fs.DurationVar(&c.Tick, "tick", c.Tick, "[engine] resolution of the deadline timer wheel")
 	c.bindSockJS(fs)
+	c.bindHistory(fs)
 }
 
 // EnvName returns the environment-variable twin of a flag name.

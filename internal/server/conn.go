@@ -262,6 +262,9 @@ func (c *conn) onRequest(b *batch, req, rest []byte) {
 		c.reject(err)
 		return
 	}
+	if s.demo != nil && c.serveStatic(s.demo, req) {
+		return
+	}
 	h := s.hsPool.Get().(*handshake)
 	h.ip = ip
 	u, resp, err := h.upgrade(req)
