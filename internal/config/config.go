@@ -251,6 +251,10 @@ type Config struct {
 	// Subprotocols lists the subprotocols the server speaks, in preference
 	// order; the first one the client offers is selected.
 	Subprotocols []string
+
+	// Cluster joins this node to other wsgate nodes on NATS; its zero
+	// value is a node on its own (see Cluster).
+	Cluster
 }
 
 // Default returns the configuration wsgate runs with when given no flags.
@@ -305,6 +309,7 @@ func Default() Config {
 		MaxConnsPerUser:    16,
 		MaxConnsPerIP:      256,
 		IPv6Prefix:         64,
+		Cluster:            defaultCluster(),
 	}
 }
 
@@ -418,6 +423,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateSecurity(bad)
+	c.validateCluster(bad)
 	return errors.Join(errs...)
 }
 

@@ -173,6 +173,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.Workers, "workers", c.Workers, "[engine] worker pool size for handler work")
 	fs.Var(byteSize[int]{&c.ReadBuffer}, "read-buffer", "[engine] shared read buffer per poller")
 	fs.DurationVar(&c.Tick, "tick", c.Tick, "[engine] resolution of the deadline timer wheel")
+	c.bindCluster(fs)
 }
 
 // EnvName returns the environment-variable twin of a flag name.
