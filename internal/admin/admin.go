@@ -113,6 +113,7 @@ func Handler(b Backend, o Options) http.Handler {
 	route("POST /api/users/{id}/send", a.handleUserSend)
 	route("GET /api/rooms", a.handleRooms)
 	route("GET /api/stats", a.handleStats)
+	route("GET /api/users/{id}", a.handleUser)
 	mux.Handle("GET /metrics", b.Metrics())
 	if o.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -130,7 +131,7 @@ func Handler(b Backend, o Options) http.Handler {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
 			return
 		}
-		io.WriteString(w, "ready\n")
+		io.WriteString(w, a.readyBody())
 	})
 	return mux
 }
@@ -279,6 +280,9 @@ func (a *api) failed(w http.ResponseWriter, err error) bool {
 }
 
 func (a *api) handleRooms(w http.ResponseWriter, r *http.Request) {
+	if a.clusterScope(w, r, ClusterBackend.ClusterRooms) {
+		return
+	}
 	rooms := []roomInfo{}
 	a.b.Rooms(func(name string, members int) bool {
 		rooms = append(rooms, roomInfo{Name: name, Members: members})
@@ -289,6 +293,9 @@ func (a *api) handleRooms(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) handleStats(w http.ResponseWriter, r *http.Request) {
+	if a.clusterScope(w, r, ClusterBackend.ClusterStats) {
+		return
+	}
 	writeJSON(w, http.StatusOK, a.b.Stats())
 }
 

@@ -59,6 +59,7 @@ type Server struct {
 	started   atomic.Bool // the event loop is running (Start succeeded)
 	closeOnce sync.Once
 	certs     *certStore // nil without TLS; see tls.go
+	cl        *cluster   // set by Start; see cluster.go
 }
 
 // batch is one event loop's output and scratch buffers (poller.Loop's
@@ -161,7 +162,15 @@ func New(cfg config.Config) (*Server, error) {
 
 // Start opens the listeners and starts the event loop and the workers; it
 // returns at once.
-func (s *Server) Start() error {
+func (s *Server) Start() (err error) {
+	if err := s.startCluster(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			s.stopCluster()
+		}
+	}()
 	if s.cfg.Admin != "" {
 		ln, err := net.Listen("tcp", s.cfg.Admin)
 		if err != nil {
@@ -253,6 +262,7 @@ func (s *Server) Close() error {
 		}
 		s.pool.Stop()
 		s.guard.verifier.Close() // stops the JWKS refresh, if any
+		s.stopCluster()
 	})
 	return nil
 }
