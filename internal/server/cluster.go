@@ -75,6 +75,9 @@ func (s *Server) startCluster() error {
 		Handler: cl.receive, Stats: cl.stats, View: cl.view, UserConns: s.hub.CountUser,
 		Logger: s.log,
 	}
+	if s.tuneBroker != nil {
+		s.tuneBroker(&opts)
+	}
 	if cfg.NatsEmbedded {
 		emb, err := broker.StartEmbedded(broker.EmbeddedOptions{
 			Listen: cfg.NatsListen, Cluster: cfg.NatsCluster, Routes: cfg.NatsRoutes,

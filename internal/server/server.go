@@ -20,6 +20,7 @@ import (
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/admin"
+	"github.com/wsgate/wsgate/internal/broker"
 	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/fanout"
 	"github.com/wsgate/wsgate/internal/hub"
@@ -60,6 +61,8 @@ type Server struct {
 	closeOnce sync.Once
 	certs     *certStore // nil without TLS; see tls.go
 	cl        *cluster   // set by Start; see cluster.go
+	// tuneBroker, set by tests before Start, adjusts the broker's options.
+	tuneBroker func(*broker.Options)
 }
 
 // batch is one event loop's output and scratch buffers (poller.Loop's
