@@ -124,14 +124,15 @@ func waitInterest(t *testing.T, servers []*broker.Embedded, kind wire.Kind, name
 type stream struct {
 	who  string
 	last map[string]int // publisher -> last seq
-	got  map[string]int // publisher -> messages
+	got  map[string]int   // publisher -> messages
+	seqs map[string][]int // publisher -> the seqs received, in order
 	err  error
 }
 
 // readStream reads c until it has total messages, or, when end is set,
 // until it sees end; envelope says c is a /ws member (JSON envelopes).
 func readStream(who string, c *wstest.Conn, total int, end string, envelope bool) *stream {
-	s := &stream{who: who, last: map[string]int{}, got: map[string]int{}}
+	s := &stream{who: who, last: map[string]int{}, got: map[string]int{}, seqs: map[string][]int{}}
 	for n := 0; end != "" || n < total; n++ {
 		op, p, err := c.ReadMessage()
 		if err != nil {
@@ -168,6 +169,7 @@ func readStream(who string, c *wstest.Conn, total int, end string, envelope bool
 		}
 		s.last[pub] = seq
 		s.got[pub]++
+		s.seqs[pub] = append(s.seqs[pub], seq)
 	}
 	return s
 }
