@@ -38,6 +38,8 @@ type Config struct {
 	MuxPath string
 	// EchoSelf makes a room member receive its own messages too.
 	EchoSelf bool
+	// Stomp configures the STOMP endpoint (see STOMP).
+	Stomp STOMP
 	// DevMode allows what a production listener must not: the user id from
 	// a ?user= query parameter without authentication, requests without a
 	// token (as Anonymous), and any Origin. Default false.
@@ -252,6 +254,14 @@ type Config struct {
 	// order; the first one the client offers is selected.
 	Subprotocols []string
 
+	// History lists the rooms that keep history (offsets on their
+	// messages, resume from an offset) and how much; the first rule that
+	// matches a room applies. Default none: no room keeps history.
+	History []HistoryRule
+	// HistoryMemory bounds the memory of all rooms' history together;
+	// past it the oldest messages are dropped first. Default 256 MiB.
+	HistoryMemory int64
+
 	// Cluster joins this node to other wsgate nodes on NATS; its zero
 	// value is a node on its own (see Cluster).
 	Cluster
@@ -265,6 +275,7 @@ func Default() Config {
 		EchoPath:         "/echo",
 		RoomPrefix:       "/room/",
 		MuxPath:          "/ws",
+		Stomp:            DefaultSTOMP(),
 		Admin:            "127.0.0.1:9090",
 		SendQueue:        512 << 10,
 		Deflate:          true,
@@ -309,6 +320,7 @@ func Default() Config {
 		MaxConnsPerUser:    16,
 		MaxConnsPerIP:      256,
 		IPv6Prefix:         64,
+		HistoryMemory:      256 << 20,
 		Cluster:            defaultCluster(),
 	}
 }
@@ -335,6 +347,7 @@ func (c *Config) Validate() error {
 	if c.MuxPath != "" && !strings.HasPrefix(c.MuxPath, "/") {
 		bad("mux-path %q must start with /", c.MuxPath)
 	}
+	c.Stomp.validate(bad)
 	if c.RoomPrefix != "" && (!strings.HasPrefix(c.RoomPrefix, "/") || !strings.HasSuffix(c.RoomPrefix, "/")) {
 		bad("room-prefix %q must start and end with /", c.RoomPrefix)
 	}
@@ -423,6 +436,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateSecurity(bad)
+	c.validateHistory(bad)
 	c.validateCluster(bad)
 	return errors.Join(errs...)
 }

@@ -123,7 +123,7 @@ func waitInterest(t *testing.T, servers []*broker.Embedded, kind wire.Kind, name
 // order as they come.
 type stream struct {
 	who  string
-	last map[string]int // publisher -> last seq
+	last map[string]int   // publisher -> last seq
 	got  map[string]int   // publisher -> messages
 	seqs map[string][]int // publisher -> the seqs received, in order
 	err  error
