@@ -14,3 +14,12 @@ type Forwarder interface {
 // SetForwarder makes the pool hand its local messages to f. Call it
 // before Start; without it (one node) nothing is forwarded.
 func (p *Pool) SetForwarder(f Forwarder) { p.fwd = f }
+
+// Destined is the From of a user message addressed to one destination
+// within the user's sessions (a STOMP /user/queue/NAME) rather than to
+// all of them: no member, just the address, which travels to other nodes
+// with the message. It never takes messages itself.
+type Destined interface {
+	Subscriber
+	Destination() string
+}

@@ -141,6 +141,9 @@ func (cl *cluster) Forward(j *fanout.Job) {
 	m := broker.Message{Kind: broker.Room, Target: j.Room, Publisher: j.FromUser, Payload: j.Payload()}
 	if j.Room == "" {
 		m.Kind, m.Target = broker.User, j.User
+		if d, ok := j.From.(fanout.Destined); ok {
+			m.Dest = d.Destination()
+		}
 	}
 	if j.Op() == frame.OpBinary {
 		m.Flags |= broker.Binary
@@ -160,9 +163,12 @@ func (cl *cluster) receive(m broker.Message) {
 		if !hub.ValidName(m.Target) {
 			return
 		}
-		j.Room = m.Target
+		j.Room, j.History = m.Target, cl.s.keeps(m.Target)
 	case broker.User:
 		j.User = m.Target
+		if m.Dest != "" {
+			j.From = &remoteDest{m.Dest}
+		}
 	default:
 		return
 	}
@@ -194,6 +200,14 @@ func (cl *cluster) receive(m broker.Message) {
 			"room", j.Room, "user", j.User, "dropped_since_last", suppressed)
 	}
 }
+
+// remoteDest is the destination within a user's sessions that a user
+// message of another node names (fanout.Destined).
+type remoteDest struct{ dest string }
+
+func (*remoteDest) Deliver(*fanout.Delivery) (bool, bool) { return false, false }
+func (*remoteDest) Flush()                                {}
+func (d *remoteDest) Destination() string                 { return d.dest }
 
 // roomInterest and userInterest are the hub's observers: the broker
 // follows the rooms and users with local members.
