@@ -11,14 +11,14 @@
 //     together, against one node, is the cross-node cost.
 //   - scale: -nodes wsgate processes sharing one port with -reuseport, and
 //     wsload with --procs and --source-ips holding -conns connections in
-//     one room; then -msgs broadcasts, one a second. It reports the
+//     one room; then -msgs broadcasts, -interval apart. It reports the
 //     connections held, the connect rate, RSS per process and in total,
 //     the kernel's TCP socket memory (/proc/net/sockstat), deliveries per
 //     second, delivery latency and messages lost.
 //
 // Run it from the module root (make bench-scale):
 //
-//	go run ./bench/scale -conns 200000 -nodes 11 -procs 12
+//	go run ./bench/scale -conns 200000 -nodes 11 -procs 12 -sources 20
 //
 // Every process it starts is stopped by its pid when it ends (or dies
 // with it); every phase is bounded in time.
@@ -51,6 +51,8 @@ type options struct {
 	sources     int
 	rate        float64
 	msgs        int
+	interval    time.Duration
+	hsTimeout   time.Duration
 	size        int
 	cmpConns    int
 	cmpRate     float64
@@ -69,8 +71,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.nodes, "nodes", 11, "scale: wsgate processes sharing one port (-reuseport)")
 	fs.IntVar(&o.procs, "procs", 12, "scale: wsload worker processes (each must stay under the descriptor limit)")
 	fs.IntVar(&o.sources, "sources", 20, "source addresses 127.0.0.2 .. 127.0.0.(1+sources)")
-	fs.Float64Var(&o.rate, "rate", 4000, "scale: new connections per second during the ramp")
-	fs.IntVar(&o.msgs, "msgs", 10, "scale: broadcasts, one a second")
+	fs.Float64Var(&o.rate, "rate", 2500, "scale: new connections per second during the ramp")
+	fs.IntVar(&o.msgs, "msgs", 10, "scale: broadcasts")
+	fs.DurationVar(&o.interval, "interval", 3*time.Second, "scale: time between broadcasts (long enough for one to reach everyone, so each is timed alone)")
+	fs.DurationVar(&o.hsTimeout, "handshake-timeout", 30*time.Second, "every node's -handshake-timeout (a busy shared machine may take seconds to serve a handshake during the ramp)")
 	fs.IntVar(&o.size, "size", 64, "payload bytes of every message")
 	fs.IntVar(&o.cmpConns, "compare-conns", 10000, "compare: subscribers")
 	fs.Float64Var(&o.cmpRate, "compare-rate", 10, "compare: messages per second published")
@@ -94,6 +98,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.sources < 1 || o.sources > 250 || o.msgs < 1 || o.msgs > 600 || o.rate <= 0 || o.cmpConns < 3 || o.cmpConns > 19000 {
 		bad = append(bad, "-sources 1..250, -msgs 1..600, -rate > 0, -compare-conns 3..19000")
+	}
+	if o.interval < 100*time.Millisecond || o.interval > time.Minute || o.hsTimeout <= 0 {
+		bad = append(bad, "-interval 100ms..1m, -handshake-timeout > 0")
 	}
 	if len(bad) > 0 {
 		return nil, errors.New("scale: " + strings.Join(bad, "; "))

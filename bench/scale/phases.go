@@ -56,7 +56,7 @@ func (b *bench) startCluster(name string, n int, shared bool) (*cluster, error) 
 		nd := node{ws: fmt.Sprintf("127.0.0.1:%d", port), admin: fmt.Sprintf("http://127.0.0.1:%d", ap)}
 		args := []string{"-listen", nd.ws, "-admin", fmt.Sprintf("127.0.0.1:%d", ap), "-nats", "nats://" + natsAddr,
 			"-node-name", fmt.Sprintf("%s%d", name, i), "-anonymous", "-no-limits", "-ping-interval", "0", "-idle-timeout", "0",
-			"-log-level", "warn", "-cluster-timeout", "10s"}
+			"-log-level", "warn", "-cluster-timeout", "10s", "-handshake-timeout", b.o.hsTimeout.String()}
 		if shared {
 			args = append(args, "-reuseport")
 		}
@@ -224,9 +224,10 @@ func (b *bench) scale(ctx context.Context) (*result, error) {
 		return nil, err
 	}
 	r := &result{Name: "scale", Nodes: o.nodes, Conns: o.conns, Load: loadavg(), SockBefore: readSockstat()}
-	dur := time.Duration(o.msgs) * time.Second
+	dur := time.Duration(o.msgs) * o.interval
 	args := []string{"broadcast", "--conns", strconv.Itoa(o.conns), "--procs", strconv.Itoa(o.procs),
-		"--source-ips", sourceRange(o.sources), "--rate", fmt.Sprint(o.rate), "--publishers", "1", "--pub-rate", "1",
+		"--source-ips", sourceRange(o.sources), "--rate", fmt.Sprint(o.rate), "--publishers", "1",
+		"--pub-rate", strconv.FormatFloat(1/o.interval.Seconds(), 'f', -1, 64),
 		"--duration", dur.String(), "--drain", "60s", "--size", strconv.Itoa(o.size), "--room", "all",
 		"--dial-timeout", "30s", "--handshake-timeout", "30s", "ws://" + c.nodes[0].ws}
 	ramp := time.Duration(float64(o.conns)/o.rate*float64(time.Second)) + 2*time.Minute

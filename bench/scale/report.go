@@ -249,7 +249,7 @@ func writeReport(w io.Writer, rep *report) {
 }
 
 func writeDelivery(w io.Writer, s *result) {
-	fmt.Fprintf(w, "| broadcasts | %d published, %d deliveries expected, %d delivered |\n", s.Published, s.Expected, s.Delivered)
+	fmt.Fprintf(w, "| broadcasts | %d published to one room holding every connection, %d deliveries expected, %d delivered |\n", s.Published, s.Expected, s.Delivered)
 	fmt.Fprintf(w, "| messages lost | %d (duplicates %d, out of order %d) |\n", s.Lost, s.Duplicates, s.Reordered)
 	fmt.Fprintf(w, "| deliveries/s | %.0f over the %d seconds with deliveries (peak second %d) |\n", s.PerSec, s.ActiveSecs, s.PeakPerSec)
 	fmt.Fprintf(w, "| delivery latency | p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms |\n", s.LatP50, s.LatP90, s.LatP99, s.LatMax)
