@@ -37,6 +37,9 @@ type cluster struct {
 	brk  broker.Broker
 	nats *broker.NATS     // nil for the Local broker
 	emb  *broker.Embedded // nil without -nats-embedded
+	// relay carries STOMP's /queue destinations over the broker; nil
+	// without STOMP or without NATS.
+	relay *queueRelay
 
 	// refused counts messages of other nodes that the local fan-out
 	// refused (its queue stayed full for remoteWait).
@@ -102,6 +105,10 @@ func (s *Server) startCluster() error {
 		s.hub.Observe(cl.roomInterest, cl.userInterest)
 		s.pool.SetForwarder(cl)
 		s.m.RegisterBroker(cl.metricsState)
+		if s.stomp != nil {
+			cl.relay = newQueueRelay(brk)
+			s.stomp.SetQueueGroup(cl.relay)
+		}
 		s.log.Info("cluster: node joining on NATS", "node", n.Self().Name, "id", n.Self().ID,
 			"servers", opts.URLs, "subject_prefix", cfg.NatsSubjectPrefix, "embedded", cfg.NatsEmbedded)
 	}
@@ -118,6 +125,9 @@ func (s *Server) stopCluster() {
 		return
 	}
 	cl.stopOnce.Do(func() {
+		if cl.relay != nil {
+			cl.relay.close()
+		}
 		_ = cl.brk.Close()
 		if cl.emb != nil {
 			cl.emb.Shutdown()
@@ -262,9 +272,16 @@ func (cl *cluster) metricsState() metrics.BrokerState {
 	st := cl.brk.State()
 	return metrics.BrokerState{
 		Connected: st.Connected, Published: st.Published, Received: st.Received,
-		DroppedPublish: st.PublishDropped, DroppedReceive: st.ReceiveDropped + cl.refused.Load(),
+		DroppedPublish: st.PublishDropped + cl.relayDropped(), DroppedReceive: st.ReceiveDropped + cl.refused.Load(),
 		DroppedStale: st.Stale, Subscriptions: st.Subscriptions, Nodes: st.Nodes,
 	}
+}
+
+func (cl *cluster) relayDropped() uint64 {
+	if cl.relay == nil {
+		return 0
+	}
+	return cl.relay.dropped.Load()
 }
 
 // degraded says why the node reaches only its own members, or "".
