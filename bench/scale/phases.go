@@ -149,10 +149,11 @@ func (c *cluster) startSampler() *sampler {
 	return sm
 }
 
-func (sm *sampler) finish() []sample {
+// finish stops the sampler and takes a last sample.
+func (sm *sampler) finish(c *cluster) []sample {
 	close(sm.stop)
 	<-sm.done
-	return sm.samples
+	return append(sm.samples, c.sample())
 }
 
 // runWsload runs one wsload broadcast and returns its JSON summary.
@@ -206,7 +207,7 @@ func (b *bench) compare(ctx context.Context, n int) (*result, error) {
 	r := &result{Name: name, Nodes: n, Conns: o.cmpConns, Load: loadavg()}
 	sm := c.startSampler()
 	snap, err := b.runWsload(ctx, name, args, o.cmpDuration+3*time.Minute)
-	samples := sm.finish()
+	samples := sm.finish(c)
 	if err != nil {
 		return r, err
 	}
@@ -229,11 +230,11 @@ func (b *bench) scale(ctx context.Context) (*result, error) {
 		"--source-ips", sourceRange(o.sources), "--rate", fmt.Sprint(o.rate), "--publishers", "1",
 		"--pub-rate", strconv.FormatFloat(1/o.interval.Seconds(), 'f', -1, 64),
 		"--duration", dur.String(), "--drain", "60s", "--size", strconv.Itoa(o.size), "--room", "all",
-		"--dial-timeout", "30s", "--handshake-timeout", "30s", "ws://" + c.nodes[0].ws}
+		"--dial-timeout", "60s", "--handshake-timeout", "60s", "ws://" + c.nodes[0].ws}
 	ramp := time.Duration(float64(o.conns)/o.rate*float64(time.Second)) + 2*time.Minute
 	sm := c.startSampler()
 	snap, err := b.runWsload(ctx, "scale", args, ramp+dur+3*time.Minute)
-	samples := sm.finish()
+	samples := sm.finish(c)
 	if err != nil {
 		return r, err
 	}

@@ -213,6 +213,7 @@ func getJSON(url string, v any) error {
 type nodeStats struct {
 	Open        int64  `json:"open"`
 	MessagesOut uint64 `json:"messages_out"`
+	SlowClosed  uint64 `json:"slow_consumer_closed"`
 }
 
 // build compiles wsgate and wsload into dir.

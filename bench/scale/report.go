@@ -86,6 +86,13 @@ type result struct {
 	SockHeld   sockstat `json:"sockstat_held"`
 	SockPeak   sockstat `json:"sockstat_peak"`
 	Incomplete []string `json:"incomplete,omitempty"`
+	// Queued counts the messages the nodes queued to their connections
+	// during the run (their messages_out), SlowClosed the connections
+	// they closed as slow consumers: a delivery wsload counts lost that a
+	// node queued was lost on the client's side (or was still on its way
+	// when wsload stopped waiting).
+	Queued     uint64 `json:"nodes_queued"`
+	SlowClosed uint64 `json:"nodes_slow_closed"`
 }
 
 // fill computes r from wsload's summary and the samples.
@@ -146,6 +153,11 @@ func (r *result) fill(s *snapshot, samples []sample, c *cluster) {
 	if len(samples) > 0 {
 		for _, v := range samples[0].RSS[:len(c.nodes)] {
 			r.RSSBase += v
+		}
+		first, last := samples[0], samples[len(samples)-1]
+		for i := range last.Nodes {
+			r.Queued += last.Nodes[i].MessagesOut - first.Nodes[i].MessagesOut
+			r.SlowClosed += last.Nodes[i].SlowClosed - first.Nodes[i].SlowClosed
 		}
 	}
 	r.RSSPeak = make([]int64, len(c.nodes)+1)
@@ -250,7 +262,8 @@ func writeReport(w io.Writer, rep *report) {
 
 func writeDelivery(w io.Writer, s *result) {
 	fmt.Fprintf(w, "| broadcasts | %d published to one room holding every connection, %d deliveries expected, %d delivered |\n", s.Published, s.Expected, s.Delivered)
-	fmt.Fprintf(w, "| messages lost | %d (duplicates %d, out of order %d) |\n", s.Lost, s.Duplicates, s.Reordered)
+	fmt.Fprintf(w, "| messages lost | %d (duplicates %d, out of order %d); the nodes queued %d deliveries and closed %d slow consumers |\n",
+		s.Lost, s.Duplicates, s.Reordered, s.Queued, s.SlowClosed)
 	fmt.Fprintf(w, "| deliveries/s | %.0f over the %d seconds with deliveries (peak second %d) |\n", s.PerSec, s.ActiveSecs, s.PeakPerSec)
 	fmt.Fprintf(w, "| delivery latency | p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms |\n", s.LatP50, s.LatP90, s.LatP99, s.LatMax)
 	if s.LatMax > 0 {
