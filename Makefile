@@ -71,7 +71,7 @@ fuzz:
 ## client's; tables into bench/RESULTS.md, every client JSON kept in
 ## bench/results/<date>-<commit>/. BENCHFLAGS adds flags
 ## (e.g. BENCHFLAGS="-profile 5" for wsgate CPU profiles).
-.PHONY: bench-quick bench-compare
+.PHONY: bench-quick bench-compare bench-scale
 bench:
 	$(GO) run ./bench/run $(BENCHFLAGS)
 
@@ -87,6 +87,13 @@ bench-compare:
 
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./frame/... ./poller/... ./internal/...
+
+## bench-scale: past one process: 200,000 connections on 11 wsgate processes sharing one
+## port on NATS (Debian's nats-server), wsload in 12 processes from 20 source addresses,
+## a broadcast to all of them, and the same fan-out on 1 node against 3. Not part of
+## make test; a few minutes. SCALEFLAGS adds flags (e.g. SCALEFLAGS="-conns 50000 -nodes 3 -procs 3").
+bench-scale:
+	$(GO) run ./bench/scale -json bench/results/scale-$$(date -u +%Y%m%d-%H%M).json $(SCALEFLAGS)
 
 ## bench-idle: RSS per idle connection, wsgate against a bare nbio TCP server
 bench-idle:

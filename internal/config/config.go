@@ -264,6 +264,10 @@ type Config struct {
 	// HistoryMemory bounds the memory of all rooms' history together;
 	// past it the oldest messages are dropped first. Default 256 MiB.
 	HistoryMemory int64
+
+	// Cluster joins this node to other wsgate nodes on NATS; its zero
+	// value is a node on its own (see Cluster).
+	Cluster
 }
 
 // Default returns the configuration wsgate runs with when given no flags.
@@ -321,6 +325,7 @@ func Default() Config {
 		IPv6Prefix:         64,
 		SockJS:             DefaultSockJS(),
 		HistoryMemory:      256 << 20,
+		Cluster:            defaultCluster(),
 	}
 }
 
@@ -437,6 +442,7 @@ func (c *Config) Validate() error {
 	c.validateSecurity(bad)
 	c.validateSockJS(bad)
 	c.validateHistory(bad)
+	c.validateCluster(bad)
 	return errors.Join(errs...)
 }
 

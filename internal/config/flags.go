@@ -176,6 +176,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Tick, "tick", c.Tick, "[engine] resolution of the deadline timer wheel")
 	c.bindSockJS(fs)
 	c.bindHistory(fs)
+	c.bindCluster(fs)
 }
 
 // EnvName returns the environment-variable twin of a flag name.

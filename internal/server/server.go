@@ -20,6 +20,7 @@ import (
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/admin"
+	"github.com/wsgate/wsgate/internal/broker"
 	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/fanout"
 	"github.com/wsgate/wsgate/internal/history"
@@ -67,6 +68,9 @@ type Server struct {
 	closeOnce sync.Once
 	certs     *certStore // nil without TLS; see tls.go
 	sj        *sjServer  // nil without SockJS; see sockjs.go
+	cl        *cluster   // set by Start; see cluster.go
+	// tuneBroker, set by tests before Start, adjusts the broker's options.
+	tuneBroker func(*broker.Options)
 }
 
 // batch is one event loop's output and scratch buffers (poller.Loop's
@@ -182,7 +186,15 @@ func New(cfg config.Config) (*Server, error) {
 
 // Start opens the listeners and starts the event loop and the workers; it
 // returns at once.
-func (s *Server) Start() error {
+func (s *Server) Start() (err error) {
+	if err := s.startCluster(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			s.stopCluster()
+		}
+	}()
 	if s.cfg.Admin != "" {
 		ln, err := net.Listen("tcp", s.cfg.Admin)
 		if err != nil {
@@ -291,6 +303,7 @@ func (s *Server) Close() error {
 		if s.stomp != nil {
 			s.stomp.Stop()
 		}
+		s.stopCluster()
 	})
 	return nil
 }
