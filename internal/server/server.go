@@ -86,8 +86,8 @@ func New(cfg config.Config) (*Server, error) {
 		apiKey:  cfg.APIKey,
 		dflOpts: deflate.Options{ContextTakeover: cfg.DeflateContextTakeover, Level: cfg.DeflateLevel, Threshold: cfg.DeflateThreshold},
 	}
-	s.lim[0] = newEndpointLimits(cfg.FrameLimit(), cfg.MaxMessage)
-	s.lim[1] = newEndpointLimits(cfg.RoomFrameLimit(), cfg.RoomMessageLimit())
+	s.lim[0] = newEndpointLimits(cfg.FrameLimit(), cfg.MaxMessage, cfg.MaxFragments)
+	s.lim[1] = newEndpointLimits(cfg.RoomFrameLimit(), cfg.RoomMessageLimit(), cfg.MaxFragments)
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -332,11 +332,12 @@ type endpointLimits struct {
 	max int64
 }
 
-func newEndpointLimits(maxFrame, maxMessage int64) endpointLimits {
+func newEndpointLimits(maxFrame, maxMessage int64, maxFragments int) endpointLimits {
 	slack := maxMessage/64 + 1024 // stored blocks add 5 bytes per 64 KiB; small windows a little more
+	frags := int64(maxFragments)
 	return endpointLimits{
-		plain: frame.Limits{MaxFrame: maxFrame, MaxMessage: maxMessage},
-		dfl:   frame.Limits{MaxFrame: maxFrame + slack, MaxMessage: maxMessage + slack},
+		plain: frame.Limits{MaxFrame: maxFrame, MaxMessage: maxMessage, MaxFragments: frags},
+		dfl:   frame.Limits{MaxFrame: maxFrame + slack, MaxMessage: maxMessage + slack, MaxFragments: frags},
 		max:   maxMessage,
 	}
 }
