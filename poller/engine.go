@@ -120,7 +120,8 @@ type ioStats struct {
 	writes atomic.Uint64
 	bytes  atomic.Uint64
 	queued atomic.Int64
-	_      [40]byte
+	unsent atomic.Uint64 // bytes still queued when their connection closed
+	_      [32]byte
 }
 
 // QueuedBytes returns the bytes waiting in all outbound queues.
@@ -134,6 +135,16 @@ func (e *Engine) QueuedBytes() int64 {
 
 func (e *Engine) countQueued(fd int32, delta int64) {
 	e.io[int(fd)%len(e.io)].queued.Add(delta)
+}
+
+// Unsent returns the bytes that were still queued for connections when
+// they closed (peer gone, a timeout, Stop): queued, never written.
+func (e *Engine) Unsent() uint64 {
+	var n uint64
+	for i := range e.io {
+		n += e.io[i].unsent.Load()
+	}
+	return n
 }
 
 // IOStats reports the write syscalls the engine made (write and writev)

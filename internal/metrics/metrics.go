@@ -16,7 +16,8 @@ import (
 // Metrics holds one server's series. Fields indexed by an enum hold one
 // series per label value, in the order of the names given to New.
 type Metrics struct {
-	set *vm.Set
+	set      *vm.Set
+	overload // overload.go
 
 	// ConnsOpened counts accepted TCP connections.
 	ConnsOpened *vm.Counter
@@ -35,7 +36,8 @@ type Metrics struct {
 	Broadcasts *vm.Counter
 	// SlowConsumer counts slow-consumer actions by policy (close, drop-oldest).
 	SlowConsumer [2]*vm.Counter
-	// Dropped counts messages discarded by the drop-oldest policy.
+	// Dropped counts messages discarded from slow consumers' queues: by
+	// the drop-oldest policy, or before a slow-consumer close frame.
 	Dropped *vm.Counter
 	// RateLimited counts rate-limit hits by kind.
 	RateLimited []*vm.Counter
@@ -137,6 +139,7 @@ func New(reasons, results, limits []string, pollers int, g Gauges) *Metrics {
 	}
 	m.DeflateRaw = s.NewCounter("wsgate_deflate_raw_bytes_total")
 	m.DeflateWire = s.NewCounter("wsgate_deflate_wire_bytes_total")
+	m.newOverload()
 	gauge := func(name string, f func() float64) {
 		if f != nil {
 			s.NewGauge(name, f)
@@ -164,6 +167,7 @@ func New(reasons, results, limits []string, pollers int, g Gauges) *Metrics {
 // metrics (RSS, heap, goroutines, GC), in Prometheus text format.
 func (m *Metrics) WritePrometheus(w io.Writer) {
 	m.set.WritePrometheus(w)
+	m.writeOverload(w)
 	if m.writeSyscalls != nil {
 		vm.WriteCounterUint64(w, "wsgate_write_syscalls_total", uint64(m.writeSyscalls()))
 		vm.WriteCounterUint64(w, "wsgate_written_bytes_total", uint64(m.writtenBytes()))

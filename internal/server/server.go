@@ -52,13 +52,18 @@ type Server struct {
 	hsPool    sync.Pool // *handshake
 	rejectLog logLimiter
 
-	open      atomic.Int64
-	accepted  atomic.Int64
-	rejected  atomic.Int64
-	draining  atomic.Bool
-	started   atomic.Bool // the event loop is running (Start succeeded)
-	closeOnce sync.Once
-	certs     *certStore // nil without TLS; see tls.go
+	open     atomic.Int64
+	accepted atomic.Int64
+	rejected atomic.Int64
+	draining atomic.Bool
+	// submitting counts admin publishes between their draining check and
+	// the end of their Submit: Shutdown waits for them before its fence,
+	// so a publish answered 200 is always delivered before the drain
+	// closes anyone.
+	submitting atomic.Int64
+	started    atomic.Bool // the event loop is running (Start succeeded)
+	closeOnce  sync.Once
+	certs      *certStore // nil without TLS; see tls.go
 }
 
 // batch is one event loop's output and scratch buffers (poller.Loop's
@@ -127,6 +132,9 @@ func New(cfg config.Config) (*Server, error) {
 			}
 			return 0
 		},
+	})
+	s.m.SetOverloadGauges(metrics.OverloadGauges{
+		Unsent: func() uint64 { return s.eng.Unsent() },
 	})
 	s.pool = fanout.New(fanout.Config{
 		Workers: cfg.Workers, Queue: cfg.WorkerQueue, EchoSelf: cfg.EchoSelf,
