@@ -9,7 +9,7 @@ FUZZTIME  ?= 20s
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: all build run test test-short check fmt vet staticcheck race fuzz bench bench-idle deps tools clean
+.PHONY: all build run run-bench wsload test test-short check fmt vet staticcheck race fuzz bench bench-idle deps tools clean
 
 all: build
 
@@ -19,6 +19,14 @@ build:
 ## run: start wsgate on 127.0.0.1:8080 (echo at /echo, rooms at /room/NAME, admin on :9090) in dev mode
 run: build
 	./$(BIN)/wsgate -listen 127.0.0.1:8080 -admin 127.0.0.1:9090 -dev
+
+## run-bench: wsgate for load tests and wsload's quick starts: as run, plus -no-limits (no rate limits, no connection maxima)
+run-bench: build
+	./$(BIN)/wsgate -listen 127.0.0.1:8080 -admin 127.0.0.1:9090 -dev -no-limits
+
+## wsload: build the load generator into bin/wsload (wsload -version prints VERSION)
+wsload:
+	$(GO) build -ldflags "-X github.com/wsgate/wsgate/loadtest.buildVersion=$(VERSION)" -o $(BIN)/wsload ./cmd/wsload
 
 ## deps: install test dependencies (Go modules, npm clients, Debian packages); idempotent
 deps:

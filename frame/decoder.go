@@ -3,6 +3,8 @@ package frame
 import (
 	"encoding/binary"
 	"sync"
+
+	"github.com/wsgate/wsgate/internal/bufpool"
 )
 
 // Limits bounds what a Decoder accepts. Zero means no limit. One Limits value
@@ -209,7 +211,7 @@ func (s *state) idle() bool {
 // releaseBuf returns the pooled buffer, if any, to its pool.
 func (d *state) releaseBuf() {
 	if d.buf != nil {
-		putBuf(d.buf)
+		bufpool.Put(d.buf)
 		d.buf = nil
 	}
 }
@@ -502,10 +504,10 @@ func (d *state) appendBuf(p []byte) {
 		if c := int64(2 * cap(cur)); c > want {
 			want = c
 		}
-		nb := getBuf(int(want))
+		nb := bufpool.Get(int(want))
 		*nb = append(*nb, cur...)
 		if d.buf != nil {
-			putBuf(d.buf)
+			bufpool.Put(d.buf)
 		}
 		d.buf = nb
 		cur = *nb

@@ -466,3 +466,19 @@ func TestZeroCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeHeaderNoLimits: with no limits, a header announcing 1 GiB followed
+// by a few bytes must not make the decoder allocate anywhere near that.
+func TestHugeHeaderNoLimits(t *testing.T) {
+	var d Decoder
+	d.Init(nil, true, false)
+	defer d.Release()
+	f := AppendHeader(nil, true, 0, OpBinary, 1<<30, nil)
+	f = append(f, "some payload"...)
+	if err := d.Feed(f, &recorder{}); err != nil {
+		t.Fatal(err)
+	}
+	if !d.Buffered() || cap(*d.st.buf) > 2*maxPrealloc {
+		t.Fatalf("buffered %v cap %d", d.Buffered(), cap(*d.st.buf))
+	}
+}

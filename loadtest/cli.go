@@ -18,14 +18,16 @@ import (
 
 // Exit codes of Main.
 const (
-	ExitOK        = 0
-	ExitThreshold = 1 // the run completed but a --threshold failed
-	ExitUsage     = 2 // bad flags or the run could not start
+	ExitOK         = 0
+	ExitThreshold  = 1 // the run completed but a --threshold failed
+	ExitUsage      = 2 // bad flags or the run could not start
+	ExitIncomplete = 3 // the run could not do what it was asked (Snapshot.Incomplete), without --allow-incomplete
 )
 
 const usageHead = `wsload: WebSocket load generator
 
 usage: wsload SCENARIO [flags] ws://host:port/path [more targets...]
+       wsload -version
 
 scenarios:
   connect    ramp to --conns connections at --rate per second, hold --duration
@@ -33,7 +35,9 @@ scenarios:
   broadcast  --conns subscribers on /room/NAME, --publishers P sending --pub-rate msgs/s in total
   churn      connections live --lifetime, close and reconnect with jittered exponential backoff
 
-run "wsload SCENARIO -h" for the flags.
+run "wsload SCENARIO -h" for the flags. Exit codes: 0 done, 1 a --threshold failed,
+2 usage, 3 incomplete (under half the connections opened or messages answered;
+--allow-incomplete makes that 0).
 `
 
 // multiFlag collects a repeatable string flag.
@@ -49,6 +53,7 @@ type cliOptions struct {
 	thresholds  multiFlag
 	procs       int
 	quiet       bool
+	allowPart   bool
 	worker      bool
 	sourceIPs   string
 	targetFlags multiFlag
@@ -97,6 +102,7 @@ func parseArgs(args []string, stderr io.Writer) (*Config, *cliOptions, error) {
 	fs.Var(&o.thresholds, "threshold", "pass/fail check such as p99<50ms (repeatable; exit 1 when violated)")
 	fs.IntVar(&o.procs, "procs", 1, "worker processes (each gets a share of connections and source IPs)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines")
+	fs.BoolVar(&o.allowPart, "allow-incomplete", false, "exit 0 even when the run could not do what it was asked (under half the connections opened, ...)")
 	fs.IntVar(&cfg.WorkerIndex, "worker-index", 0, "internal: this worker's index")
 	fs.IntVar(&cfg.Workers, "workers", 1, "internal: number of workers")
 	fs.BoolVar(&o.worker, "worker", false, "internal: run as a worker streaming JSON to stdout")
@@ -139,7 +145,7 @@ func reorder(args []string) []string {
 
 func isBoolFlag(a string) bool {
 	switch strings.TrimLeft(a, "-") {
-	case "deflate", "binary", "quiet", "worker", "insecure", "h", "help":
+	case "deflate", "binary", "quiet", "worker", "insecure", "allow-incomplete", "h", "help":
 		return true
 	}
 	return false
@@ -149,6 +155,10 @@ func isBoolFlag(a string) bool {
 // process exit code. Ctrl-C ends the run early and still prints the summary.
 func Main(args []string, stdout, stderr io.Writer) int {
 	logging.SetLevel(logging.LevelError) // nbio's start/stop lines would interleave with progress
+	if len(args) == 1 && (args[0] == "-version" || args[0] == "--version" || args[0] == "version") {
+		fmt.Fprintln(stdout, versionLine())
+		return ExitOK
+	}
 	cfg, o, err := parseArgs(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitUsage
@@ -197,13 +207,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "wsload:", err)
 	}
+	snap.Assess(cfg)
 	checks, pass := CheckAll(ths, snap)
 	WriteSummary(stdout, snap, checks)
 	if err := writeOutputs(o, snap, checks); err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitUsage
 	}
-	if !pass {
+	switch {
+	case len(snap.Incomplete) > 0 && !o.allowPart:
+		return ExitIncomplete
+	case !pass:
 		return ExitThreshold
 	}
 	return ExitOK

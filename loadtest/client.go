@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"runtime"
 	"sync"
@@ -88,6 +89,7 @@ type Conn struct {
 	hs      []byte // handshake response bytes so far; nil once open
 	failErr error  // why the handshake failed, set before closing
 	reason  string // why an open connection closed, when known before OnClose
+	why     string // the server's close reason text, when it sent one
 	startNs int64  // dial start, monotonic nanoseconds since the recorder start
 	rnd     rng
 	accept  [28]byte
@@ -241,7 +243,29 @@ func (cl *Client) dial(c *Conn, t *Target) {
 		c.mu.Lock()
 		c.failErr = err
 		c.mu.Unlock()
-		_ = nc.Close()
+		shutdown(nc)
+	}
+}
+
+// shutdown ends a connection of the event loop from another goroutine. It
+// shuts the socket down rather than closing it, and the loop closes the
+// descriptor when it sees the hang-up: closed here, the descriptor's
+// number could go to a new dial while the loop still holds an event of
+// this connection, and the loop would deliver that event (a hang-up, say)
+// to the new connection. nbio closes a descriptor only after marking its
+// Conn closed under the Conn's lock, so holding that lock while the Conn
+// is not closed keeps the descriptor ours.
+func shutdown(nc *nbio.Conn) {
+	nc.Lock()
+	closed, _ := nc.IsClosed()
+	var err error
+	if !closed {
+		rc, _ := nc.SyscallConn()
+		_ = rc.Control(func(fd uintptr) { err = syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
+	}
+	nc.Unlock()
+	if err != nil {
+		_ = nc.Close() // not connected any more: nothing for the loop to report
 	}
 }
 
@@ -272,14 +296,14 @@ func FailureKind(err error) string {
 	var ne net.Error
 	switch {
 	case errors.As(err, &se):
-		return "http_" + itoa(se.Code)
+		return se.Kind()
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "refused"
 	case errors.Is(err, nbio.ErrReadTimeout), errors.Is(err, nbio.ErrDialTimeout),
 		errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), err == nil,
-		errors.Is(err, errEOF), errors.Is(err, net.ErrClosed):
+		errors.Is(err, errEOF), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		return "reset"
 	case errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.EADDRINUSE):
 		return "addr"
@@ -373,13 +397,13 @@ func (c *Conn) handshakeDataLocked(data []byte) {
 }
 
 func (c *Conn) protocolErrorLocked(err error) {
-	c.cl.rec.C.Errors.Add(1)
+	c.cl.rec.C.ProtocolErrors.Add(1)
 	code := frame.CloseProtocolError
 	var pe *frame.ProtocolError
 	if errors.As(err, &pe) {
 		code = pe.Code
 	}
-	c.reason = "protocol_error"
+	c.reason, c.why = "protocol_error", err.Error()
 	c.writeControlLocked(frame.OpClose, closePayload(code))
 	_ = c.nc.Close()
 }
@@ -400,6 +424,10 @@ func (c *Conn) OnMessage(op frame.Opcode, compressed bool, payload []byte) error
 		err = frame.ErrInvalidUTF8
 	}
 	if err == nil {
+		rc := &c.cl.rec.C
+		rc.DeflateMsgsIn.Add(1)
+		rc.DeflateBytesIn.Add(int64(len(out)))
+		rc.DeflateWireIn.Add(int64(len(payload)))
 		c.ev.Message(c, op, out)
 	}
 	*b = out[:0]
@@ -414,9 +442,9 @@ func (c *Conn) OnControl(op frame.Opcode, payload []byte) error {
 	case frame.OpPing:
 		c.writeControlLocked(frame.OpPong, payload)
 	case frame.OpClose:
-		code, _, _ := frame.ParseClose(payload)
+		code, why, _ := frame.ParseClose(payload)
 		if c.reason == "" {
-			c.reason = "close_" + itoa(int(code))
+			c.reason, c.why = closeKind(code), string(why)
 		}
 		if !c.local {
 			c.writeControlLocked(frame.OpClose, payload)
@@ -441,16 +469,19 @@ func (cl *Client) onClose(nc *nbio.Conn, err error) {
 	prev := c.state
 	c.state = stClosed
 	c.dec.Release()
-	failErr, reason, local := c.failErr, c.reason, c.local
+	failErr, reason, why, local := c.failErr, c.reason, c.why, c.local
 	c.hs = nil
 	c.mu.Unlock()
+	cl.mu.Lock()
+	ending := cl.closed // Client.Close: the end of the run closes everything
+	cl.mu.Unlock()
 	cl.forget(c)
 	switch prev {
 	case stHandshake:
 		if local && failErr == nil {
 			// Closed by this process mid-handshake (end of run): not a
 			// server failure.
-			cl.rec.Closed("cancelled_in_handshake")
+			cl.rec.C.Cancelled.Add(1)
 			return
 		}
 		if failErr == nil {
@@ -466,21 +497,45 @@ func (cl *Client) onClose(nc *nbio.Conn, err error) {
 		cl.rec.C.Open.Add(-1)
 		if reason == "" {
 			reason = closeReason(err, local)
+			if err != nil && why == "" {
+				why = err.Error()
+			}
+		}
+		if !local || !ending {
+			cl.rec.C.Closed.Add(1)
 		}
 		if !local {
-			cl.rec.C.Disconnects.Add(1)
-			cl.rec.C.ServerCloses.Add(1)
-			cl.rec.Closed(reason)
+			cl.rec.ServerClosed(reason, why)
 		}
 		c.ev.Close(c, !local, reason)
 	}
+}
+
+// closeNames name the close codes of RFC 6455 and its registry.
+var closeNames = map[frame.CloseCode]string{
+	frame.CloseNormal: "normal", frame.CloseGoingAway: "going_away", frame.CloseProtocolError: "protocol_error",
+	frame.CloseUnsupportedData: "unsupported_data", frame.CloseNoStatus: "no_status",
+	frame.CloseInvalidPayload: "invalid_payload", frame.ClosePolicyViolation: "policy_violation",
+	frame.CloseMessageTooBig: "message_too_big", frame.CloseMandatoryExtension: "mandatory_extension",
+	frame.CloseInternalError: "internal_error", frame.CloseServiceRestart: "service_restart",
+	frame.CloseTryAgainLater: "try_again_later", frame.CloseBadGateway: "bad_gateway",
+}
+
+// closeKind names a close frame's code: close_1008_policy_violation, or
+// close_4001 for codes without a standard name.
+func closeKind(code frame.CloseCode) string {
+	k := "close_" + itoa(int(code))
+	if n, ok := closeNames[code]; ok {
+		k += "_" + n
+	}
+	return k
 }
 
 func closeReason(err error, local bool) string {
 	switch {
 	case local:
 		return "local"
-	case err == nil:
+	case err == nil, errors.Is(err, io.EOF):
 		return "eof"
 	case errors.Is(err, syscall.ECONNRESET):
 		return "reset"
@@ -503,7 +558,7 @@ func (c *Conn) closeLocked() {
 	if c.state == stOpen {
 		c.writeControlLocked(frame.OpClose, closePayload(frame.CloseNormal))
 	}
-	_ = c.nc.Close()
+	shutdown(c.nc)
 }
 
 // Abort closes the TCP connection without a close frame.
@@ -511,7 +566,7 @@ func (c *Conn) Abort() {
 	c.mu.Lock()
 	c.local = true
 	if c.nc != nil {
-		_ = c.nc.Close()
+		shutdown(c.nc)
 	}
 	c.mu.Unlock()
 }
@@ -533,9 +588,11 @@ func (c *Conn) SendLocked(op frame.Opcode, payload []byte) error {
 	}
 	cl := c.cl
 	b := cl.getBuf()
+	wire := -1
 	if c.deflate {
 		z := cl.getBuf()
 		*z = deflate.Compress((*z)[:0], payload, 1, int(c.bits))
+		wire = len(*z)
 		*b = frame.AppendMaskedFrame((*b)[:0], true, 0x40, op, c.rnd.key(), *z)
 		cl.putBuf(z)
 	} else {
@@ -543,12 +600,18 @@ func (c *Conn) SendLocked(op frame.Opcode, payload []byte) error {
 	}
 	_, err := c.writeRaw(*b)
 	cl.putBuf(b)
+	rc := &cl.rec.C
 	if err != nil {
-		cl.rec.C.Errors.Add(1)
+		rc.SendErrors.Add(1)
 		return err
 	}
-	cl.rec.C.MsgsOut.Add(1)
-	cl.rec.C.BytesOut.Add(int64(len(payload)))
+	rc.MsgsOut.Add(1)
+	rc.BytesOut.Add(int64(len(payload)))
+	if wire >= 0 {
+		rc.DeflateMsgsOut.Add(1)
+		rc.DeflateBytesOut.Add(int64(len(payload)))
+		rc.DeflateWireOut.Add(int64(wire))
+	}
 	return nil
 }
 

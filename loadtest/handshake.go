@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -23,11 +24,72 @@ var (
 // maxResponseHeader bounds the bytes read before the handshake response ends.
 const maxResponseHeader = 8 << 10
 
-// StatusError is an upgrade answered with a status other than 101.
-type StatusError struct{ Code int }
+// StatusError is an upgrade (or a publish request) answered with a status
+// other than the one wanted.
+type StatusError struct {
+	Code       int
+	RetryAfter string // the Retry-After header, when the server sent one
+	Body       string // the start of the response body: often the server's reason
+}
 
 func (e *StatusError) Error() string {
-	return "loadtest: handshake answered HTTP " + strconv.Itoa(e.Code)
+	s := "loadtest: server answered HTTP " + strconv.Itoa(e.Code)
+	if t := http.StatusText(e.Code); t != "" {
+		s += " " + t
+	}
+	if e.RetryAfter != "" {
+		s += " (Retry-After: " + e.RetryAfter + ")"
+	}
+	if e.Body != "" {
+		s += ": " + e.Body
+	}
+	return s
+}
+
+// Kind names the status as a failure kind: http_429_too_many_requests,
+// http_503_service_unavailable, or http_NNN for a status without a name.
+func (e *StatusError) Kind() string {
+	k := "http_" + strconv.Itoa(e.Code)
+	if t := http.StatusText(e.Code); t != "" {
+		k += "_" + strings.Map(func(r rune) rune {
+			switch {
+			case r >= 'A' && r <= 'Z':
+				return r + 'a' - 'A'
+			case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+				return r
+			case r == ' ' || r == '-':
+				return '_'
+			}
+			return -1
+		}, t)
+	}
+	return k
+}
+
+// maxBodyExample bounds the response body kept in a StatusError.
+const maxBodyExample = 160
+
+// rejected builds the StatusError of a non-101 response whose head ends at
+// end in b (the rest of b is whatever body bytes arrived with it).
+func rejected(code int, headers, body []byte) *StatusError {
+	e := &StatusError{Code: code}
+	for len(headers) > 0 {
+		line := headers
+		if i := bytes.Index(headers, []byte("\r\n")); i >= 0 {
+			line, headers = headers[:i], headers[i+2:]
+		} else {
+			headers = nil
+		}
+		if name, val, ok := bytes.Cut(line, []byte(":")); ok && strings.EqualFold(string(name), "Retry-After") {
+			e.RetryAfter = string(bytes.TrimSpace(val))
+		}
+	}
+	if i := bytes.IndexAny(body, "\r\n"); i >= 0 {
+		body = body[:i]
+	}
+	body = bytes.TrimSpace(body[:min(len(body), maxBodyExample)])
+	e.Body = strings.ToValidUTF8(string(body), "?")
+	return e
 }
 
 const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -145,7 +207,7 @@ func parseResponse(b []byte, accept *[28]byte, offered bool) (response, error) {
 		return r, ErrBadResponse
 	}
 	if code != 101 {
-		return r, &StatusError{Code: code}
+		return r, rejected(code, lines, b[r.header:])
 	}
 	gotAccept := false
 	for len(lines) > 0 {

@@ -5,14 +5,16 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
 
-// WriteHTML writes a self-contained HTML report: summary tables and inline
-// SVG charts (latency by percentile, latency over time, throughput over
-// time, connections over time, server CPU and RSS). It loads nothing from
-// the network and runs no script.
+// WriteHTML writes a self-contained HTML report: the verdict, thresholds,
+// the summary and inline SVG charts (latency by percentile, messages per
+// second, latency per second, connections and connection events per
+// second, errors, server CPU and RSS). It loads nothing from the network
+// and runs no script.
 func WriteHTML(w io.Writer, s *Snapshot, checks []ThresholdResult) error {
 	var sum strings.Builder
 	WriteSummary(&sum, s, checks)
@@ -22,9 +24,13 @@ func WriteHTML(w io.Writer, s *Snapshot, checks []ThresholdResult) error {
 		Checks  []ThresholdResult
 		Config  [][2]string
 		Charts  []template.HTML
+		Omitted []string
 	}{S: s, Summary: sum.String(), Checks: checks, Config: sortedConfig(s.Config)}
-	d.Charts = append(d.Charts, percentileChart(s))
-	d.Charts = append(d.Charts, seriesCharts(s)...)
+	charts, omitted := reportCharts(s)
+	for _, ch := range charts {
+		d.Charts = append(d.Charts, ch.render())
+	}
+	d.Omitted = omitted
 	return reportTmpl.Execute(w, d)
 }
 
@@ -37,195 +43,262 @@ func sortedConfig(m map[string]any) [][2]string {
 	return out
 }
 
-var reportTmpl = template.Must(template.New("r").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>wsload {{.S.Scenario}} report</title>
+// codeSpans escapes s and sets its `backquoted` parts as code.
+func codeSpans(s string) template.HTML {
+	var b strings.Builder
+	for i, part := range strings.Split(s, "`") {
+		if i%2 == 1 {
+			b.WriteString("<code>" + template.HTMLEscapeString(part) + "</code>")
+			continue
+		}
+		b.WriteString(template.HTMLEscapeString(part))
+	}
+	return template.HTML(b.String())
+}
+
+var reportTmpl = template.Must(template.New("r").Funcs(template.FuncMap{"code": codeSpans}).Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>wsload {{.S.Scenario}} report</title>
 <style>
-body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1000px}
-h1{font-size:20px} h2{font-size:16px;margin-top:28px}
-pre{background:#f6f6f6;padding:12px;overflow:auto}
-table{border-collapse:collapse} td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}
+body{font:15px/1.45 system-ui,sans-serif;margin:24px 32px;color:#222}
+h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin:28px 0 8px}
+pre{background:#f6f6f6;padding:12px;overflow:auto;font-size:13px}
+table{border-collapse:collapse} td,th{border:1px solid #ddd;padding:3px 10px;text-align:left}
 .pass{color:#080}.fail{color:#b00;font-weight:bold}
-svg{background:#fff;border:1px solid #ddd;margin:8px 0}
-svg text{font:11px sans-serif;fill:#444}
+.incomplete{border-left:5px solid #b00;background:#fdf0f0;padding:8px 14px;margin:12px 0}
+.hint{border-left:5px solid #d90;background:#fff8e6;padding:8px 14px;margin:12px 0}
+figure{margin:10px 0 22px} figcaption{color:#555;font-size:13px;margin-left:78px}
+svg{display:block;background:#fff;border:1px solid #ddd}
+svg text{font:13px system-ui,sans-serif;fill:#333} svg .title{font-weight:bold;font-size:15px}
+svg .axis{fill:#555} svg .shade{fill:#6a8bb5;font-size:12px}
 </style></head><body>
 <h1>wsload {{.S.Scenario}}: {{range .S.Targets}}{{.}} {{end}}</h1>
-<p>Started {{.S.Start.Format "2006-01-02 15:04:05 MST"}}, ran {{printf "%.1f" .S.Elapsed}} s on {{.S.Workers}} worker process(es).</p>
+<p>Started {{.S.Start.Format "2006-01-02 15:04:05 MST"}}; ran {{printf "%.1f" .S.Elapsed}} s, measured {{printf "%.1f" .S.Measured}} s
+from {{printf "%.1f" .S.MeasureStart}} s (shaded in the time charts); {{.S.Workers}} worker process(es){{if .S.Version}}; wsload {{.S.Version}}{{end}}.</p>
+{{range .S.Incomplete}}<div class="incomplete"><b>Incomplete:</b> {{code .}}</div>{{end}}
+{{range .S.Hints}}<div class="hint"><b>Hint:</b> {{code .}}</div>{{end}}
 {{if .Checks}}<h2>Thresholds</h2><table><tr><th>check</th><th>measured</th><th>result</th></tr>
-{{range .Checks}}<tr><td>{{.Expr}}</td><td>{{printf "%.4g" .Measured}}</td><td class="{{if .Pass}}pass">PASS{{else}}fail">FAIL{{end}}</td></tr>{{end}}</table>{{end}}
+{{range .Checks}}<tr><td>{{.Expr}}</td><td>{{.Describe}}</td><td class="{{if .Pass}}pass">PASS{{else}}fail">FAIL{{end}}</td></tr>{{end}}</table>{{end}}
 <h2>Summary</h2><pre>{{.Summary}}</pre>
 <h2>Charts</h2>
 {{range .Charts}}{{.}}
-{{end}}
+{{end}}{{if .Omitted}}<p>Not drawn, having no data in this run: {{range $i, $o := .Omitted}}{{if $i}}; {{end}}{{$o}}{{end}}.</p>{{end}}
 <h2>Configuration</h2><table>{{range .Config}}<tr><td>{{index . 0}}</td><td>{{index . 1}}</td></tr>{{end}}</table>
-<p>Latencies are HdrHistogram figures (3 significant digits). In open-loop echo and in broadcast they are measured from the intended send time, so a sender that falls behind shows as latency (coordinated omission corrected). The JSON output (--json) holds the full encoded histograms.</p>
+<p>Latencies are HdrHistogram figures (3 significant digits). In open-loop echo and in broadcast they are measured from the intended send time, so a sender that falls behind shows as latency (coordinated omission corrected). Per-second figures are plotted at the end of their second. The JSON output (--json) holds the full encoded histograms.</p>
 </body></html>
 `))
 
-// chartSeries is one line of a chart.
-type chartSeries struct {
-	name  string
-	color string
-	xs    []float64
-	ys    []float64
+// reportCharts chooses the report's charts for what the run measured:
+// series of different scales go on separate panels; charts without data
+// are left out and named in omitted.
+func reportCharts(s *Snapshot) (out []*chart, omitted []string) {
+	add := func(title string, cs ...*chart) {
+		if len(cs) == 0 {
+			omitted = append(omitted, title)
+		}
+		out = append(out, cs...)
+	}
+	if ch := percentileChart(s); ch != nil {
+		out = append(out, ch)
+	}
+	xs := make([]float64, len(s.Series))
+	for i := range s.Series {
+		xs[i] = float64(s.Series[i].Second)
+	}
+	pick := func(name string, f func(p *Point) float64) chartSeries {
+		cs := chartSeries{name: name, xs: xs, ys: make([]float64, len(s.Series))}
+		for i := range s.Series {
+			cs.ys[i] = f(&s.Series[i])
+		}
+		return cs
+	}
+	timeChart := func(title, unit string, logY bool, series ...chartSeries) *chart {
+		return &chart{title: title, yUnit: unit, xLabel: "time since the start of the run", logY: logY,
+			xfmt: fmtSeconds, series: series, shade: [2]float64{s.MeasureStart, s.MeasureStart + s.Measured}}
+	}
+	msgs := panels(timeChart("Messages per second", "msgs/s", false,
+		pick("msgs_out", func(p *Point) float64 { return float64(p.MsgsOut) }),
+		pick("msgs_in", func(p *Point) float64 { return float64(p.MsgsIn) })))
+	add("messages per second and message latency per second (no messages)", msgs...)
+	lat := timeChart("Message latency per second (log scale)", "latency", true,
+		pick("p50", func(p *Point) float64 { return p.P50Ms }),
+		pick("p99", func(p *Point) float64 { return p.P99Ms }),
+		pick("max", func(p *Point) float64 { return p.MaxMs }))
+	lat.yfmt = fmtLatencyTick
+	if hasData(lat.series) {
+		out = append(out, lat)
+	} else if len(msgs) > 0 {
+		omitted = append(omitted, "message latency per second (no message was timed)")
+	}
+	add("open connections (none at any second's end)", panels(timeChart("Open connections", "connections", false,
+		pick("open", func(p *Point) float64 { return float64(p.Open) })))...)
+	add("connection events per second (none)", panels(timeChart("Connection events per second", "per second", false,
+		pick("connected/s", func(p *Point) float64 { return float64(p.Connected) }),
+		pick("connect_failed/s", func(p *Point) float64 { return float64(p.ConnectFailed) }),
+		pick("closed/s", func(p *Point) float64 { return float64(p.Closed) }),
+		pick("reconnects/s", func(p *Point) float64 { return float64(p.Reconnects) })))...)
+	add("errors per second (there were none)", panels(timeChart("Errors per second", "errors/s", false,
+		pick("errors/s", func(p *Point) float64 { return float64(p.Errors) })))...)
+	if len(s.Server) > 0 {
+		var cpu, rss chartSeries
+		cpu.name, rss.name = "server cpu", "server rss"
+		for _, p := range s.Server {
+			cpu.xs, rss.xs = append(cpu.xs, float64(p.Second)), append(rss.xs, float64(p.Second))
+			cpu.ys, rss.ys = append(cpu.ys, p.CPUPct), append(rss.ys, float64(p.RSSBytes)/(1<<20))
+		}
+		c := timeChart("Server CPU", "% of one core", false, cpu)
+		r := timeChart("Server RSS", "MiB", false, rss)
+		out = append(out, c, r)
+	}
+	return out, omitted
 }
 
-var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"}
-
-// percentileChart plots latency against percentile on a "nines" axis
-// (x = log10(1/(1-q))), the usual HdrHistogram percentile plot.
-func percentileChart(s *Snapshot) template.HTML {
-	var series []chartSeries
-	names := make([]string, 0, len(s.Latency))
-	for k := range s.Latency {
-		names = append(names, k)
+// hasData reports whether any series has a value other than zero.
+func hasData(series []chartSeries) bool {
+	for _, s := range series {
+		for _, y := range s.ys {
+			if y != 0 {
+				return true
+			}
+		}
 	}
-	sort.Strings(names)
-	for i, k := range names {
-		h := s.Latency[k]
-		if h.Count() == 0 {
+	return false
+}
+
+func seriesMax(s chartSeries) float64 {
+	m := 0.0
+	for _, y := range s.ys {
+		m = math.Max(m, y)
+	}
+	return m
+}
+
+// scaleRatio is how far apart two series' maxima may be and still share
+// a linear panel.
+const scaleRatio = 10
+
+// panels splits ch into one panel per group of series with similar scales
+// (maxima within scaleRatio of each other), drops series that are zero
+// throughout (naming them in a note), and marks series identical to an
+// earlier one. With no data at all it returns nothing.
+func panels(ch *chart) []*chart {
+	var live []chartSeries
+	var zero []string
+	style := map[string]int{} // by series name, before any is renamed
+	for i, s := range ch.series {
+		style[s.name] = ch.style(i)
+		if hasData([]chartSeries{s}) {
+			live = append(live, s)
+		} else {
+			zero = append(zero, s.name)
+		}
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	for i := range live {
+		for j := 0; j < i; j++ {
+			if slices.Equal(live[i].ys, live[j].ys) {
+				live[i].name += " (identical to " + live[j].name + ")"
+				break
+			}
+		}
+	}
+	var groups [][]chartSeries
+	sort.SliceStable(live, func(i, j int) bool { return seriesMax(live[i]) > seriesMax(live[j]) })
+	for _, s := range live {
+		if n := len(groups); n > 0 && seriesMax(groups[n-1][0]) <= scaleRatio*seriesMax(s) {
+			groups[n-1] = append(groups[n-1], s)
 			continue
 		}
-		cs := chartSeries{name: k + " latency", color: palette[i%len(palette)]}
-		for _, p := range []float64{0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100} {
-			x := 5.0
-			if p < 100 {
-				x = math.Min(5, math.Log10(100/(100-p)))
+		groups = append(groups, []chartSeries{s})
+	}
+	// Panels in the order of their first series, series in their order.
+	sort.SliceStable(groups, func(i, j int) bool {
+		return minStyle(groups[i], style) < minStyle(groups[j], style)
+	})
+	var out []*chart
+	for gi, g := range groups {
+		p := *ch
+		p.series = restoreOrder(ch.series, g)
+		p.styles = nil
+		for _, s := range p.series {
+			p.styles = append(p.styles, style[baseName(s)])
+		}
+		if len(groups) > 1 {
+			names := make([]string, len(p.series))
+			for i, s := range p.series {
+				names[i] = baseName(s)
 			}
-			cs.xs = append(cs.xs, x)
-			cs.ys = append(cs.ys, ms(h.Quantile(p)))
+			p.title = ch.title + ": " + strings.Join(names, ", ")
+			if gi == 0 {
+				p.notes = append(p.notes, "Series of different scales are drawn on separate panels.")
+			}
 		}
-		series = append(series, cs)
+		out = append(out, &p)
 	}
-	nines := func(x float64) string {
-		labels := []string{"0%", "90%", "99%", "99.9%", "99.99%", "99.999%"}
-		if i := int(math.Round(x)); i >= 0 && i < len(labels) && math.Abs(x-float64(i)) < 1e-9 {
-			return labels[i]
-		}
-		return ""
-	}
-	return svgChart("Latency by percentile (ms)", series, nines, []float64{0, 1, 2, 3, 4, 5})
-}
-
-// seriesCharts plots the per-second series.
-func seriesCharts(s *Snapshot) []template.HTML {
-	var xs []float64
-	pick := func(f func(p *Point) float64) []float64 {
-		out := make([]float64, len(s.Series))
-		for i := range s.Series {
-			out[i] = f(&s.Series[i])
-		}
-		return out
-	}
-	for i := range s.Series {
-		xs = append(xs, float64(s.Series[i].Second))
-	}
-	secs := func(x float64) string { return fmt.Sprintf("%.0fs", x) }
-	out := []template.HTML{
-		svgChart("Messages per second", []chartSeries{
-			{"out", palette[0], xs, pick(func(p *Point) float64 { return float64(p.MsgsOut) })},
-			{"in", palette[1], xs, pick(func(p *Point) float64 { return float64(p.MsgsIn) })},
-		}, secs, nil),
-		svgChart("Message latency per second (ms)", []chartSeries{
-			{"p50", palette[2], xs, pick(func(p *Point) float64 { return p.P50Ms })},
-			{"p99", palette[3], xs, pick(func(p *Point) float64 { return p.P99Ms })},
-			{"max", palette[4], xs, pick(func(p *Point) float64 { return p.MaxMs })},
-		}, secs, nil),
-		svgChart("Connections", []chartSeries{
-			{"open", palette[0], xs, pick(func(p *Point) float64 { return float64(p.Open) })},
-			{"connects/s", palette[2], xs, pick(func(p *Point) float64 { return float64(p.Connects) })},
-			{"failures/s", palette[1], xs, pick(func(p *Point) float64 { return float64(p.Failures) })},
-		}, secs, nil),
-	}
-	if len(s.Server) > 0 {
-		var sx, cpu, rss []float64
-		for _, p := range s.Server {
-			sx = append(sx, float64(p.Second))
-			cpu = append(cpu, p.CPUPct)
-			rss = append(rss, float64(p.RSSBytes)/(1<<20))
-		}
-		out = append(out,
-			svgChart("Server CPU (% of one core)", []chartSeries{{"cpu", palette[3], sx, cpu}}, secs, nil),
-			svgChart("Server RSS (MiB)", []chartSeries{{"rss", palette[4], sx, rss}}, secs, nil))
+	if len(zero) > 0 {
+		last := out[len(out)-1]
+		last.notes = append(last.notes, "Zero throughout, not drawn: "+strings.Join(zero, ", ")+".")
 	}
 	return out
 }
 
-// svgChart draws a line chart. xfmt labels x ticks; xticks, when nil, are
-// chosen evenly.
-func svgChart(title string, series []chartSeries, xfmt func(float64) string, xticks []float64) template.HTML {
-	const W, H, L, R, T, B = 900.0, 260.0, 60.0, 20.0, 30.0, 30.0
-	minX, maxX, maxY := math.Inf(1), math.Inf(-1), 0.0
-	for _, s := range series {
-		for i := range s.xs {
-			minX, maxX = math.Min(minX, s.xs[i]), math.Max(maxX, s.xs[i])
-			maxY = math.Max(maxY, s.ys[i])
-		}
+// baseName is a series' name without what panels added to it.
+func baseName(s chartSeries) string { return strings.SplitN(s.name, " ", 2)[0] }
+
+// minStyle is the smallest style index in a group: its place on the page.
+func minStyle(g []chartSeries, style map[string]int) int {
+	m := math.MaxInt
+	for _, s := range g {
+		m = min(m, style[baseName(s)])
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f">`, W, H, W, H)
-	fmt.Fprintf(&b, `<text x="%.0f" y="18" style="font-weight:bold">%s</text>`, L, template.HTMLEscapeString(title))
-	if math.IsInf(minX, 0) {
-		b.WriteString(`<text x="60" y="130">no data</text></svg>`)
-		return template.HTML(b.String())
-	}
-	if maxX == minX {
-		maxX = minX + 1
-	}
-	maxY = 4 * niceCeil(maxY/4) // four gridline steps of 1, 2 or 5 x 10^n
-	px := func(x float64) float64 { return L + (x-minX)/(maxX-minX)*(W-L-R) }
-	py := func(y float64) float64 { return H - B - y/maxY*(H-T-B) }
-	for i := 0; i <= 4; i++ {
-		y := maxY * float64(i) / 4
-		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#eee"/>`, L, W-R, py(y), py(y))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end">%s</text>`, L-4, py(y)+4, axisNum(y))
-	}
-	if xticks == nil {
-		for i := 0; i <= 6; i++ {
-			xticks = append(xticks, math.Round(minX+(maxX-minX)*float64(i)/6))
-		}
-	}
-	for _, x := range xticks {
-		anchor := "middle"
-		if x >= maxX {
-			anchor = "end"
-		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, px(x), H-B+16, anchor, xfmt(x))
-	}
-	fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#888"/>`, L, W-R, H-B, H-B)
-	for i, s := range series {
-		var pts strings.Builder
-		for j := range s.xs {
-			fmt.Fprintf(&pts, "%.1f,%.1f ", px(s.xs[j]), py(s.ys[j]))
-		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.8" points="%s"/>`, s.color, pts.String())
-		fmt.Fprintf(&b, `<text x="%.1f" y="18" fill="%s" style="fill:%s">&#9632; %s</text>`, W-R-150*float64(len(series)-i), s.color, s.color, template.HTMLEscapeString(s.name))
-	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
+	return m
 }
 
-// niceCeil rounds v up to 1, 2 or 5 times a power of ten.
-func niceCeil(v float64) float64 {
-	if v <= 0 {
-		return 1
-	}
-	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if m*p >= v {
-			return m * p
+// restoreOrder returns the series of g in their order in all, so that a
+// series keeps its color and line style from panel to panel.
+func restoreOrder(all, g []chartSeries) []chartSeries {
+	var out []chartSeries
+	for _, a := range all {
+		for _, s := range g {
+			if baseName(s) == a.name {
+				out = append(out, s)
+			}
 		}
 	}
-	return 10 * p
+	return out
 }
 
-func axisNum(v float64) string {
-	switch {
-	case v >= 1e6:
-		return fmt.Sprintf("%.1fM", v/1e6)
-	case v >= 1e3:
-		return fmt.Sprintf("%.1fk", v/1e3)
-	case v == math.Trunc(v):
-		return fmt.Sprintf("%.0f", v)
+// percentileChart plots latency against percentile on a "nines" axis
+// (x = log10(1/(1-q))), the usual HdrHistogram percentile plot, with a
+// logarithmic latency axis so that handshakes and messages of very
+// different latencies both read well.
+func percentileChart(s *Snapshot) *chart {
+	var series []chartSeries
+	for _, k := range sortedKeys(s.Latency) {
+		h := s.Latency[k]
+		if h.Count() == 0 {
+			continue
+		}
+		cs := chartSeries{name: k + " latency"}
+		for x := 0.0; x <= 5.0001; x += 0.05 {
+			q := 100 * (1 - math.Pow(10, -x))
+			cs.xs = append(cs.xs, x)
+			cs.ys = append(cs.ys, ms(h.Quantile(q)))
+		}
+		series = append(series, cs)
 	}
-	return fmt.Sprintf("%.2f", v)
+	if len(series) == 0 {
+		return nil
+	}
+	nines := func(x float64) string {
+		labels := []string{"0%", "90%", "99%", "99.9%", "99.99%", "99.999%"}
+		if i := int(math.Round(x)); i >= 0 && i < len(labels) {
+			return labels[i]
+		}
+		return ""
+	}
+	return &chart{title: "Latency by percentile (log scale)", yUnit: "latency", xLabel: "percentile", logY: true,
+		yfmt: fmtLatencyTick, xfmt: nines, xticks: []float64{0, 1, 2, 3, 4, 5}, series: series}
 }

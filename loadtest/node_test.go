@@ -146,7 +146,7 @@ func TestNodeConnectFailureKinds(t *testing.T) {
 		Targets: []string{srv.URL + "/echo", srv.URL + "/status/503", "ws://127.0.0.1:1/echo"},
 	}
 	s := run(t, cfg)
-	if s.Counters.Connected != 3 || s.Failures["http_503"] != 3 || s.Failures["refused"] != 3 {
+	if s.Counters.Connected != 3 || s.Failures["http_503_service_unavailable"] != 3 || s.Failures["refused"] != 3 {
 		t.Errorf("connected %d failures %v", s.Counters.Connected, s.Failures)
 	}
 }
@@ -174,7 +174,7 @@ func TestNodeChurnReconnects(t *testing.T) {
 	}
 	s := run(t, cfg)
 	c := s.Counters
-	cancelled := s.Closes["cancelled_in_handshake"] // redials cut off by the end of the run
+	cancelled := c.Cancelled // redials cut off by the end of the run
 	if c.Reconnects == 0 || c.ConnectFailed != 0 || c.Connected+cancelled != c.ConnectAttempts {
 		t.Errorf("reconnects %d failed %d connected %d cancelled %d attempts %d", c.Reconnects,
 			c.ConnectFailed, c.Connected, cancelled, c.ConnectAttempts)

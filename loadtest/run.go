@@ -87,7 +87,11 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 	server := stopTick()
 	snap := e.rec.Snapshot(cfg.Scenario)
 	snap.Targets = cfg.Targets
+	snap.Version = Version()
 	snap.Measured = e.mEnd.Sub(e.mStart).Seconds()
+	if !e.mStart.IsZero() {
+		snap.MeasureStart = e.mStart.Sub(e.rec.start).Seconds()
+	}
 	snap.Server = server
 	snap.Config = configMap(cfg)
 	snap.finalize()

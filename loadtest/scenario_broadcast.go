@@ -19,8 +19,10 @@ const (
 )
 
 // bcastEvents drives the broadcast scenario: subscribers check every
-// delivery's (publisher, sequence) and latency; publishers' own deliveries
-// are only counted as bytes in.
+// delivery's (publisher, sequence) and latency. Publisher connections are
+// room members too: what they receive (the other publishers' messages, and
+// their own when the server echoes to the sender) is counted in
+// publisher_msgs_in, apart from the subscribers' deliveries.
 type bcastEvents struct {
 	e    *env
 	pubs int // publishers over all workers
@@ -46,13 +48,24 @@ const pubConnBit = 1 << 31
 func (ev *bcastEvents) Message(c *Conn, op frame.Opcode, p []byte) {
 	now := time.Now().UnixNano()
 	countIn(c, p)
-	if c.Tag == tagPublisher {
-		return
-	}
 	rec := c.cl.rec
 	trk, _ := c.State.([]seqTracker)
 	ts, id, seq, ok := parseStamp(p)
+	if c.Tag == tagPublisher {
+		if !ok {
+			if code := serverErrorCode(p); code != "" {
+				rec.ErrorFrame(code)
+				return
+			}
+		}
+		rec.C.PublisherMsgsIn.Add(1)
+		return
+	}
 	if !ok || int(id) >= len(trk) || seq == 0 {
+		if code := serverErrorCode(p); code != "" {
+			rec.ErrorFrame(code)
+			return
+		}
 		rec.C.Corrupt.Add(1)
 		return
 	}

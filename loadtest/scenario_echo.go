@@ -64,11 +64,23 @@ func (ev *echoEvents) Message(c *Conn, op frame.Opcode, p []byte) {
 	countIn(c, p)
 	ts, id, _, ok := parseStamp(p)
 	if !ok || id != c.ID || len(p) != len(ev.template) || op != ev.op {
+		if code := serverErrorCode(p); code != "" {
+			// The server refused a message (rate_limited, say): that
+			// message is answered, and the closed loop goes on.
+			rec.ErrorFrame(code)
+			ev.nextLocked(c, now)
+			return
+		}
 		rec.C.Corrupt.Add(1)
 		return
 	}
 	rec.C.Delivered.Add(1)
 	rec.Record(KindMessage, c.ID, time.Duration(now-ts))
+	ev.nextLocked(c, now)
+}
+
+// nextLocked sends a closed loop's next message after a reply at now.
+func (ev *echoEvents) nextLocked(c *Conn, now int64) {
 	if ev.closed && ev.e.sending.Load() {
 		ev.sendLocked(c, now)
 	}
@@ -105,14 +117,20 @@ func runEcho(ctx context.Context, e *env) error {
 	e.stopMeasure()
 	e.drain(ctx, func() bool {
 		c := &e.rec.C
-		return c.Delivered.Load()+c.Corrupt.Load() >= c.MsgsOut.Load()
+		return answered(c) >= c.MsgsOut.Load()
 	})
 	c := &e.rec.C
 	c.Expected.Store(c.MsgsOut.Load())
-	if lost := c.MsgsOut.Load() - c.Delivered.Load() - c.Corrupt.Load(); lost > 0 {
+	if lost := c.MsgsOut.Load() - answered(c); lost > 0 {
 		c.Lost.Store(lost)
 	}
 	return nil
+}
+
+// answered counts the echo messages that got a reply: the echo itself,
+// a reply that failed its checks, or the server's error message.
+func answered(c *liveCounters) int64 {
+	return c.Delivered.Load() + c.Corrupt.Load() + c.ErrorFrames.Load()
 }
 
 // drain waits up to Drain until done reports true.

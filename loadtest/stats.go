@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -129,99 +128,32 @@ func (x *Hist) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Counters are the totals of a run. Every field is a count; merging adds them.
-type Counters struct {
-	ConnectAttempts int64 `json:"connect_attempts"`
-	Connected       int64 `json:"connected"`     // successful handshakes
-	DeflateConns    int64 `json:"deflate_conns"` // of those, with permessage-deflate negotiated
-	ConnectFailed   int64 `json:"connect_failed"`
-	Disconnects     int64 `json:"disconnects"`   // open connections that closed before the end
-	ServerCloses    int64 `json:"server_closes"` // of those, closed by the server or network
-	Reconnects      int64 `json:"reconnects"`
-	MsgsOut         int64 `json:"msgs_out"`
-	MsgsIn          int64 `json:"msgs_in"`
-	BytesOut        int64 `json:"bytes_out"` // payload bytes before compression
-	BytesIn         int64 `json:"bytes_in"`
-	Errors          int64 `json:"errors"`      // protocol, write and unexpected errors
-	Subscribers     int64 `json:"subscribers"` // broadcast subscribers that opened
-	Published       int64 `json:"published"`
-	PublishFailed   int64 `json:"publish_failed"`
-	Expected        int64 `json:"expected"` // deliveries expected (broadcast) or replies expected (echo)
-	Delivered       int64 `json:"delivered"`
-	Lost            int64 `json:"lost"`
-	Duplicates      int64 `json:"duplicates"`
-	Reordered       int64 `json:"reordered"`
-	Corrupt         int64 `json:"corrupt"`
-	Late            int64 `json:"late"`   // open loop: sends that left later than intended by over 1 ms
-	Unsent          int64 `json:"unsent"` // open loop: scheduled sends not made by the end (sender behind)
-	SlowConns       int64 `json:"slow_conns"`
-	StalledConns    int64 `json:"stalled_conns"`
-	SlowClosed      int64 `json:"slow_closed"`    // slow readers the server disconnected
-	StalledClosed   int64 `json:"stalled_closed"` // stalled readers the server disconnected
-}
-
-// add adds o to c field by field.
-func (c *Counters) add(o *Counters) {
-	a := counterPtrs(c)
-	b := counterPtrs(o)
-	for i := range a {
-		*a[i] += *b[i]
-	}
-}
-
-func counterPtrs(c *Counters) []*int64 {
-	return []*int64{&c.ConnectAttempts, &c.Connected, &c.DeflateConns, &c.ConnectFailed, &c.Disconnects,
-		&c.ServerCloses, &c.Reconnects, &c.MsgsOut, &c.MsgsIn, &c.BytesOut, &c.BytesIn,
-		&c.Errors, &c.Subscribers, &c.Published, &c.PublishFailed, &c.Expected, &c.Delivered, &c.Lost,
-		&c.Duplicates, &c.Reordered, &c.Corrupt, &c.Late, &c.Unsent, &c.SlowConns, &c.StalledConns,
-		&c.SlowClosed, &c.StalledClosed}
-}
-
-// liveCounters is the atomic form of Counters used while running.
-type liveCounters struct {
-	ConnectAttempts, Connected, DeflateConns, ConnectFailed, Disconnects, ServerCloses, Reconnects atomic.Int64
-	MsgsOut, MsgsIn, BytesOut, BytesIn, Errors, Subscribers, Published, PublishFailed              atomic.Int64
-	Expected, Delivered, Lost, Duplicates, Reordered, Corrupt, Late, Unsent                        atomic.Int64
-	SlowConns, StalledConns, SlowClosed, StalledClosed                                             atomic.Int64
-	Open                                                                                           atomic.Int64
-}
-
-func (l *liveCounters) snapshot() Counters {
-	return Counters{
-		ConnectAttempts: l.ConnectAttempts.Load(), Connected: l.Connected.Load(), DeflateConns: l.DeflateConns.Load(),
-		ConnectFailed: l.ConnectFailed.Load(), Disconnects: l.Disconnects.Load(),
-		ServerCloses: l.ServerCloses.Load(), Reconnects: l.Reconnects.Load(),
-		MsgsOut: l.MsgsOut.Load(), MsgsIn: l.MsgsIn.Load(), BytesOut: l.BytesOut.Load(),
-		BytesIn: l.BytesIn.Load(), Errors: l.Errors.Load(), Subscribers: l.Subscribers.Load(), Published: l.Published.Load(),
-		PublishFailed: l.PublishFailed.Load(), Expected: l.Expected.Load(),
-		Delivered: l.Delivered.Load(), Lost: l.Lost.Load(), Duplicates: l.Duplicates.Load(),
-		Reordered: l.Reordered.Load(), Corrupt: l.Corrupt.Load(), Late: l.Late.Load(), Unsent: l.Unsent.Load(),
-		SlowConns: l.SlowConns.Load(), StalledConns: l.StalledConns.Load(),
-		SlowClosed: l.SlowClosed.Load(), StalledClosed: l.StalledClosed.Load(),
-	}
-}
-
 // Point is one second of a run's time series.
+// Its counts are the second's increase of the counters of the same name.
 type Point struct {
-	Second   int     `json:"t"`        // seconds since the run started (1 = first second)
-	Open     int64   `json:"open"`     // open connections at the end of the second
-	Connects int64   `json:"connects"` // handshakes completed in the second
-	Failures int64   `json:"failures"` // connect failures in the second
-	MsgsOut  int64   `json:"msgs_out"`
-	MsgsIn   int64   `json:"msgs_in"`
-	BytesOut int64   `json:"bytes_out"`
-	BytesIn  int64   `json:"bytes_in"`
-	Errors   int64   `json:"errors"`
-	P50Ms    float64 `json:"p50_ms"` // message latency in the second
-	P99Ms    float64 `json:"p99_ms"`
-	MaxMs    float64 `json:"max_ms"`
-	Lat      *Hist   `json:"lat,omitempty"` // the second's message latencies (kept for merging)
+	Second        int     `json:"t"`    // seconds since the run started (1 = first second)
+	Open          int64   `json:"open"` // open connections at the end of the second
+	Connected     int64   `json:"connected"`
+	ConnectFailed int64   `json:"connect_failed"`
+	Closed        int64   `json:"closed"`
+	Reconnects    int64   `json:"reconnects"`
+	MsgsOut       int64   `json:"msgs_out"`
+	MsgsIn        int64   `json:"msgs_in"`
+	BytesOut      int64   `json:"bytes_out"`
+	BytesIn       int64   `json:"bytes_in"`
+	Errors        int64   `json:"errors"`
+	P50Ms         float64 `json:"p50_ms"` // message latency in the second
+	P99Ms         float64 `json:"p99_ms"`
+	MaxMs         float64 `json:"max_ms"`
+	Lat           *Hist   `json:"lat,omitempty"` // the second's message latencies (kept for merging)
 }
 
 func (p *Point) add(o *Point) {
 	p.Open += o.Open
-	p.Connects += o.Connects
-	p.Failures += o.Failures
+	p.Connected += o.Connected
+	p.ConnectFailed += o.ConnectFailed
+	p.Closed += o.Closed
+	p.Reconnects += o.Reconnects
 	p.MsgsOut += o.MsgsOut
 	p.MsgsIn += o.MsgsIn
 	p.BytesOut += o.BytesOut
@@ -246,20 +178,28 @@ func (p *Point) fillLatency() {
 // Snapshot is everything a run measured. Snapshots of worker processes merge
 // into one with Merge; the merged figures equal the sums of the parts.
 type Snapshot struct {
-	Scenario string            `json:"scenario"`
-	Targets  []string          `json:"targets"`
-	Workers  int               `json:"workers"`
-	Start    time.Time         `json:"start"`
-	Elapsed  float64           `json:"elapsed_s"`  // whole run: ramp, measuring phase, drain
-	Measured float64           `json:"measured_s"` // measuring phase (sending or holding); rates use it
-	Counters Counters          `json:"counters"`
-	Failures map[string]int64  `json:"failures"`                   // connect failures by kind
-	Examples map[string]string `json:"failure_examples,omitempty"` // an error message of each kind
-	Closes   map[string]int64  `json:"closes"`                     // disconnect reasons of open connections
-	Latency  map[string]*Hist  `json:"latency"`                    // "handshake", "message"
-	Series   []Point           `json:"series"`
-	Server   []ProcSample      `json:"server,omitempty"`
-	Config   map[string]any    `json:"config,omitempty"`
+	Version       string            `json:"version,omitempty"` // wsload's version
+	Scenario      string            `json:"scenario"`
+	Targets       []string          `json:"targets"`
+	Workers       int               `json:"workers"`
+	Start         time.Time         `json:"start"`
+	Elapsed       float64           `json:"elapsed_s"`       // whole run: ramp, measuring phase, drain
+	MeasureStart  float64           `json:"measure_start_s"` // when the measuring phase began, seconds after Start
+	Measured      float64           `json:"measured_s"`      // measuring phase (sending or holding); rates use it
+	Counters      Counters          `json:"counters"`
+	Failures      map[string]int64  `json:"failures"`                   // connect_failed by kind
+	Examples      map[string]string `json:"failure_examples,omitempty"` // an error message of each kind
+	Closes        map[string]int64  `json:"closes"`                     // server_closes by reason
+	CloseExamples map[string]string `json:"close_examples,omitempty"`   // the close frame's reason text of each
+	ErrorCodes    map[string]int64  `json:"error_codes,omitempty"`      // error_frames by the server's code
+	Latency       map[string]*Hist  `json:"latency"`                    // "handshake", "message"
+	Series        []Point           `json:"series"`
+	Server        []ProcSample      `json:"server,omitempty"`
+	Config        map[string]any    `json:"config,omitempty"`
+	// Incomplete says why the run did not do what it was asked (empty when
+	// it did); Hints say what to change. Both are filled by Assess.
+	Incomplete []string `json:"incomplete,omitempty"`
+	Hints      []string `json:"hints,omitempty"`
 }
 
 // window returns the seconds that rates are computed over.
@@ -277,19 +217,18 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	s.Workers += o.Workers
 	s.Elapsed = max(s.Elapsed, o.Elapsed)
 	s.Measured = max(s.Measured, o.Measured)
+	s.MeasureStart = max(s.MeasureStart, o.MeasureStart)
+	if s.Version == "" {
+		s.Version = o.Version
+	}
 	if s.Start.IsZero() || (!o.Start.IsZero() && o.Start.Before(s.Start)) {
 		s.Start = o.Start
 	}
 	s.Failures = mergeMap(s.Failures, o.Failures)
 	s.Closes = mergeMap(s.Closes, o.Closes)
-	for k, v := range o.Examples {
-		if s.Examples == nil {
-			s.Examples = map[string]string{}
-		}
-		if _, ok := s.Examples[k]; !ok {
-			s.Examples[k] = v
-		}
-	}
+	s.ErrorCodes = mergeMap(s.ErrorCodes, o.ErrorCodes)
+	s.Examples = mergeExamples(s.Examples, o.Examples)
+	s.CloseExamples = mergeExamples(s.CloseExamples, o.CloseExamples)
 	if s.Latency == nil {
 		s.Latency = map[string]*Hist{}
 	}
@@ -306,10 +245,12 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	s.finalize()
 }
 
-// finalize derives the figures that are not sums of the parts: broadcast
-// deliveries expected are every published message times every subscriber.
+// finalize derives the figures that are not sums of the parts: errors,
+// and for broadcast the deliveries expected, every published message times
+// every subscriber.
 func (s *Snapshot) finalize() {
 	c := &s.Counters
+	c.sumErrors()
 	if s.Scenario != "broadcast" {
 		return
 	}
@@ -326,6 +267,19 @@ func mergeMap(a, b map[string]int64) map[string]int64 {
 	}
 	for k, v := range b {
 		a[k] += v
+	}
+	return a
+}
+
+// mergeExamples keeps a's example of each key and adds b's others.
+func mergeExamples(a, b map[string]string) map[string]string {
+	for k, v := range b {
+		if a == nil {
+			a = map[string]string{}
+		}
+		if _, ok := a[k]; !ok {
+			a[k] = v
+		}
 	}
 	return a
 }
@@ -355,10 +309,12 @@ func mergeSeries(a, b []Point) []Point {
 type Recorder struct {
 	C        liveCounters
 	shards   [nShards]recShard
-	mu       sync.Mutex // guards failures, closes, series, lastTick
+	mu       sync.Mutex // guards the maps, series and last
 	failures map[string]int64
 	examples map[string]string // first error message of each failure kind
 	closes   map[string]int64
+	closeEx  map[string]string // first close reason text of each close kind
+	codes    map[string]int64  // server error messages by code
 	series   []Point
 	last     Counters
 	start    time.Time
@@ -373,7 +329,8 @@ type recShard struct {
 
 // NewRecorder returns a Recorder whose clock starts now.
 func NewRecorder() *Recorder {
-	r := &Recorder{failures: map[string]int64{}, examples: map[string]string{}, closes: map[string]int64{}, start: time.Now()}
+	r := &Recorder{failures: map[string]int64{}, examples: map[string]string{}, closes: map[string]int64{},
+		closeEx: map[string]string{}, codes: map[string]int64{}, start: time.Now()}
 	for i := range r.shards {
 		for k := range r.shards[i].total {
 			r.shards[i].total[k] = newHist()
@@ -407,10 +364,24 @@ func (r *Recorder) Fail(kind string, err error) {
 	r.mu.Unlock()
 }
 
-// Closed counts a disconnect of an open connection with the given reason.
-func (r *Recorder) Closed(reason string) {
+// ServerClosed counts an open connection the server (or the network)
+// closed, with the given reason; text, when not empty, is kept as the
+// reason's example (a close frame's reason).
+func (r *Recorder) ServerClosed(reason, text string) {
+	r.C.ServerCloses.Add(1)
 	r.mu.Lock()
 	r.closes[reason]++
+	if _, ok := r.closeEx[reason]; !ok && text != "" {
+		r.closeEx[reason] = text
+	}
+	r.mu.Unlock()
+}
+
+// ErrorFrame counts a server error message with the given code.
+func (r *Recorder) ErrorFrame(code string) {
+	r.C.ErrorFrames.Add(1)
+	r.mu.Lock()
+	r.codes[code]++
 	r.mu.Unlock()
 }
 
@@ -429,16 +400,18 @@ func (r *Recorder) Tick() Point {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := Point{
-		Second:   len(r.series) + 1,
-		Open:     r.C.Open.Load(),
-		Connects: cur.Connected - r.last.Connected,
-		Failures: cur.ConnectFailed - r.last.ConnectFailed,
-		MsgsOut:  cur.MsgsOut - r.last.MsgsOut,
-		MsgsIn:   cur.MsgsIn - r.last.MsgsIn,
-		BytesOut: cur.BytesOut - r.last.BytesOut,
-		BytesIn:  cur.BytesIn - r.last.BytesIn,
-		Errors:   cur.Errors - r.last.Errors,
-		Lat:      lat,
+		Second:        len(r.series) + 1,
+		Open:          r.C.Open.Load(),
+		Connected:     cur.Connected - r.last.Connected,
+		ConnectFailed: cur.ConnectFailed - r.last.ConnectFailed,
+		Closed:        cur.Closed - r.last.Closed,
+		Reconnects:    cur.Reconnects - r.last.Reconnects,
+		MsgsOut:       cur.MsgsOut - r.last.MsgsOut,
+		MsgsIn:        cur.MsgsIn - r.last.MsgsIn,
+		BytesOut:      cur.BytesOut - r.last.BytesOut,
+		BytesIn:       cur.BytesIn - r.last.BytesIn,
+		Errors:        cur.Errors - r.last.Errors,
+		Lat:           lat,
 	}
 	p.fillLatency()
 	r.last = cur
@@ -466,11 +439,10 @@ func (r *Recorder) Snapshot(scenario string) *Snapshot {
 	}
 	r.mu.Lock()
 	s.Failures = mergeMap(nil, r.failures)
-	s.Examples = map[string]string{}
-	for k, v := range r.examples {
-		s.Examples[k] = v
-	}
+	s.Examples = mergeExamples(nil, r.examples)
 	s.Closes = mergeMap(nil, r.closes)
+	s.CloseExamples = mergeExamples(nil, r.closeEx)
+	s.ErrorCodes = mergeMap(nil, r.codes)
 	s.Series = append([]Point(nil), r.series...)
 	r.mu.Unlock()
 	return s

@@ -13,7 +13,10 @@ import (
 
 // allowed lists, per package, the non-standard import prefixes it may use.
 var allowed = map[string][]string{
-	"github.com/wsgate/wsgate/frame":            nil,
+	"github.com/wsgate/wsgate/frame":            {"github.com/wsgate/wsgate/internal/bufpool"},
+	"github.com/wsgate/wsgate/internal/bufpool": nil,
+	"github.com/wsgate/wsgate/internal/stomp":   {"github.com/wsgate/wsgate/internal/bufpool"},
+	"github.com/wsgate/wsgate/internal/sockjs":  {"github.com/wsgate/wsgate/poller"},
 	"github.com/wsgate/wsgate/frame/deflate":    {"github.com/wsgate/wsgate/frame", "github.com/klauspost/compress"},
 	"github.com/wsgate/wsgate/poller":           {"github.com/lesismal/nbio"},
 	"github.com/wsgate/wsgate/internal/hub":     nil,

@@ -489,6 +489,11 @@ func TestTLSRoomFanOut(t *testing.T) {
 	})
 	const clients, publishers, perPub = 200, 3, 20
 	conns := dialMany(t, addr, "/room/tls", roots, clients, 1)
+	for _, c := range conns {
+		// 96 MB of TLS records under the race detector on a busy 2-core
+		// machine: reads wait on the data, however long it takes.
+		c.Timeout = 3 * time.Minute
+	}
 	errs := make([]error, clients)
 	var wg sync.WaitGroup
 	waitOpen(t, srv, clients, 10*time.Second)

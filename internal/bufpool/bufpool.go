@@ -1,12 +1,15 @@
-package frame
+// Package bufpool lends byte buffers from size-classed pools, for codecs
+// that copy a frame split across reads into a scratch buffer only while it
+// is incomplete (the WebSocket decoder, the STOMP parser): an idle
+// connection holds no buffer.
+package bufpool
 
 import (
 	"math/bits"
 	"sync"
 )
 
-// Buffers for split frames and fragmented messages come from size-classed
-// pools of *[]byte (a pointer, so Put does not allocate). Class i holds
+// Buffers come from size-classed pools of *[]byte (a pointer, so Put does not allocate). Class i holds
 // buffers of capacity 1<<(minClassShift+i). Larger buffers are allocated
 // directly and left to the garbage collector.
 const (
@@ -15,7 +18,7 @@ const (
 	numClasses    = maxClassShift - minClassShift + 1
 )
 
-// bufPools is the process-wide set of buffer pools shared by all decoders.
+// bufPools is the process-wide set of buffer pools shared by every user.
 var bufPools [numClasses]sync.Pool
 
 // classOf returns the pool class whose buffers hold n bytes, or -1 if n is
@@ -31,8 +34,8 @@ func classOf(n int) int {
 	return shift - minClassShift
 }
 
-// getBuf returns an empty buffer with capacity of at least n.
-func getBuf(n int) *[]byte {
+// Get returns an empty buffer with capacity of at least n.
+func Get(n int) *[]byte {
 	c := classOf(n)
 	if c < 0 {
 		b := make([]byte, 0, n)
@@ -47,9 +50,9 @@ func getBuf(n int) *[]byte {
 	return &b
 }
 
-// putBuf returns p to its pool. Buffers whose capacity is not exactly a
+// Put returns p to its pool. Buffers whose capacity is not exactly a
 // class size (the oversized ones) are dropped.
-func putBuf(p *[]byte) {
+func Put(p *[]byte) {
 	n := cap(*p)
 	c := classOf(n)
 	if c < 0 || n != 1<<(c+minClassShift) {

@@ -1,0 +1,278 @@
+package loadtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startRefuser runs an HTTP server on 127.0.0.1 that answers every upgrade
+// the way a gateway over its limits does: 429 with Retry-After and a
+// reason, or 503 on /full.
+func startRefuser(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code, why := http.StatusTooManyRequests, "limits: connecting too fast"
+		if r.URL.Path == "/full" {
+			code, why = http.StatusServiceUnavailable, "limits: server full"
+		}
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Connection", "close")
+		http.Error(w, why, code)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "ws://" + ln.Addr().String()
+}
+
+// runMain runs the command line and decodes its --json output.
+func runMain(t *testing.T, args ...string) (code int, stdout string, r Result) {
+	t.Helper()
+	js := filepath.Join(t.TempDir(), "r.json")
+	var out, errb bytes.Buffer
+	code = Main(append(args, "--quiet", "--json", js), &out, &errb)
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatalf("no JSON (exit %d): %v\nstdout:\n%s\nstderr:\n%s", code, err, out.String(), errb.String())
+	}
+	r.Snapshot = &Snapshot{}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return code, out.String(), r
+}
+
+// When most handshakes are refused the run says so by name, gives one
+// hint, and exits non-zero unless told otherwise.
+func TestMainRefusedHandshakesExitIncomplete(t *testing.T) {
+	url := startRefuser(t)
+	code, out, r := runMain(t, "connect", "--conns", "20", "--rate", "2000", "--duration", "100ms", url+"/echo")
+	if code != ExitIncomplete {
+		t.Errorf("exit %d, want %d\n%s", code, ExitIncomplete, out)
+	}
+	const kind = "http_429_too_many_requests"
+	if r.Failures[kind] != 20 || r.Counters.Connected != 0 || r.Counters.ConnectFailed != 20 {
+		t.Errorf("failures %v counters %+v", r.Failures, r.Counters)
+	}
+	for _, want := range []string{kind + "=20", "Too Many Requests (Retry-After: 1): limits: connecting too fast",
+		"INCOMPLETE: only 0 of 20 connections opened", "make run-bench"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "hint: the server refused"); n != 1 || len(r.Hints) != 1 || len(r.Incomplete) != 1 {
+		t.Errorf("%d refusal hints in the summary, JSON hints %q incomplete %q; want one of each", n, r.Hints, r.Incomplete)
+	}
+
+	code, out, r = runMain(t, "connect", "--conns", "6", "--duration", "100ms", "--allow-incomplete", url+"/full")
+	if code != ExitOK || r.Failures["http_503_service_unavailable"] != 6 || len(r.Incomplete) != 1 {
+		t.Errorf("--allow-incomplete: exit %d failures %v incomplete %q\n%s", code, r.Failures, r.Incomplete, out)
+	}
+}
+
+// Against wsgate's own limits: connections over -max-conns-per-ip are
+// refused with 429, messages over -rate-msgs come back as rate_limited
+// error messages and repeated violations close with 1008; the summary
+// names all three, and both runs exit incomplete.
+func TestWsgateLimitsNamed(t *testing.T) {
+	g := startWsgate(t, "-dev", "-max-conns-per-ip", "10", "-rate-msgs", "5", "-rate-msgs-burst", "5")
+	code, out, r := runMain(t, "echo", "--conns", "5", "--inflight", "8", "--duration", "1500ms", g.URL+"/echo")
+	c := r.Counters
+	if code != ExitIncomplete || r.ErrorCodes["rate_limited"] == 0 || c.ErrorFrames != r.ErrorCodes["rate_limited"] ||
+		r.Closes["close_1008_policy_violation"] == 0 || c.Errors != c.ErrorFrames+c.ConnectFailed {
+		t.Errorf("echo over the message rate: exit %d codes %v closes %v counters %+v\n%s", code, r.ErrorCodes, r.Closes, c, out)
+	}
+	for _, want := range []string{"error_frames", "rate_limited=", "close_1008_policy_violation", "e.g. close_1008_policy_violation: rate limit exceeded", "hint: the server dropped"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("echo summary lacks %q:\n%s", want, out)
+		}
+	}
+
+	code, out, r = runMain(t, "connect", "--conns", "40", "--duration", "300ms", g.URL+"/echo")
+	if code != ExitIncomplete || r.Counters.Connected > 10 || r.Failures["http_429_too_many_requests"] < 30 {
+		t.Errorf("connect over -max-conns-per-ip: exit %d connected %d failures %v\n%s", code, r.Counters.Connected, r.Failures, out)
+	}
+	if !strings.Contains(out, "hint: the server refused") || !strings.Contains(out, "make run-bench") {
+		t.Errorf("no hint:\n%s", out)
+	}
+}
+
+// Every counter in the JSON appears in the text summary under the same
+// name with the same value, for a run where every counter is non-zero.
+func TestCounterNamesAgreeTextAndJSON(t *testing.T) {
+	s := &Snapshot{Scenario: "broadcast", Workers: 1, Elapsed: 3, Measured: 2,
+		Failures: map[string]int64{"refused": 1}, Closes: map[string]int64{"eof": 1}, ErrorCodes: map[string]int64{"rate_limited": 1},
+		Latency: map[string]*Hist{"message": histOf(time.Millisecond)}}
+	v := reflectCounters(&s.Counters)
+	for i := range v {
+		*v[i] = int64(1000 + 7*i)
+	}
+	var sum bytes.Buffer
+	WriteSummary(&sum, s, nil)
+	b, err := json.Marshal(s.Counters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js map[string]int64
+	if err := json.Unmarshal(b, &js); err != nil {
+		t.Fatal(err)
+	}
+	if len(js) != len(CounterNames()) {
+		t.Errorf("JSON has %d counters, CounterNames %d", len(js), len(CounterNames()))
+	}
+	rows := summaryRows(sum.String())
+	for name, val := range js {
+		if got, ok := rows[name]; !ok || got != val {
+			t.Errorf("counter %s: JSON %d, summary %d (present %v)", name, val, got, ok)
+		}
+	}
+}
+
+// A real run: the summary's figures are the JSON's.
+func TestCounterNamesAgreeRealRun(t *testing.T) {
+	srv := startNode(t)
+	code, out, r := runMain(t, "echo", "--conns", "5", "--duration", "300ms", "--deflate", "--size", "300", srv.URL+"/echo")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	rows := summaryRows(out)
+	b, _ := json.Marshal(r.Counters)
+	var js map[string]int64
+	_ = json.Unmarshal(b, &js)
+	for name, val := range js {
+		if got, ok := rows[name]; (val != 0 || ok) && got != val {
+			t.Errorf("counter %s: JSON %d, summary %d (row present %v)\n%s", name, val, got, ok, out)
+		}
+	}
+	if rows["deflate_conns"] != 5 || rows["deflate_msgs_out"] == 0 {
+		t.Errorf("deflate rows: %v", rows)
+	}
+}
+
+// summaryRows reads "  name   value  (...)" rows of a summary.
+func summaryRows(sum string) map[string]int64 {
+	rows := map[string]int64{}
+	for _, line := range strings.Split(sum, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || !strings.HasPrefix(line, "  ") || strings.HasPrefix(line, "    ") {
+			continue
+		}
+		var v int64
+		if _, err := fmt.Sscan(f[1], &v); err == nil {
+			rows[f[0]] = v
+		}
+	}
+	return rows
+}
+
+func TestParsePercentileThresholds(t *testing.T) {
+	h := NewHist()
+	for i := 1; i <= 10000; i++ {
+		h.Record(time.Duration(i) * time.Microsecond) // 1 µs .. 10 ms
+	}
+	s := &Snapshot{Latency: map[string]*Hist{"message": h, "handshake": histOf(3 * time.Millisecond)}}
+	cases := []struct {
+		expr, metric string
+		q            float64
+		pass         bool
+	}{
+		{"p95<9.6ms", "p95", 95, true},
+		{"p95<9ms", "p95", 95, false},
+		{"p99.95 < 10ms", "p99.95", 99.95, true},
+		{"p99.95<9.99ms", "p99.95", 99.95, false},
+		{"p999<=10ms", "p99.9", 99.9, true},
+		{"p9999>9ms", "p99.99", 99.99, true},
+		{"p50<5100us", "p50", 50, true},
+		{"p50>=4.9ms", "p50", 50, true},
+		{"hs_p99.9<4", "hs_p99.9", 99.9, true},
+		{"hs_p99.9<2ms", "hs_p99.9", 99.9, false},
+	}
+	for _, c := range cases {
+		th, err := ParseThreshold(c.expr)
+		if err != nil {
+			t.Errorf("%q: %v", c.expr, err)
+			continue
+		}
+		r := th.Check(s)
+		if th.Metric != c.metric || th.q != c.q || r.Pass != c.pass || r.Unit != "ms" || !strings.Contains(r.Describe(), " ms") {
+			t.Errorf("%q: metric %s q %v pass %v (%s); want %s %v %v", c.expr, th.Metric, th.q, r.Pass, r.Describe(), c.metric, c.q, c.pass)
+		}
+	}
+	for _, bad := range []string{"p101<1ms", "p-1<1ms", "pabc<1ms", "p<1ms", "p1e2<1ms", "errors<1%", "lost<x"} {
+		if _, err := ParseThreshold(bad); !errors.Is(err, ErrBadThreshold) {
+			t.Errorf("%q: err %v, want ErrBadThreshold", bad, err)
+		}
+	}
+	th, _ := ParseThreshold("lost<=0.5%")
+	r := th.Check(&Snapshot{Counters: Counters{Expected: 1000, Lost: 4}})
+	if !r.Pass || r.Describe() != "lost = 0.4% of expected" {
+		t.Errorf("lost%%: %+v %q", r, r.Describe())
+	}
+	th, _ = ParseThreshold("conns>=3")
+	if r := th.Check(&Snapshot{Counters: Counters{Connected: 3}}); !r.Pass || r.Describe() != "connected = 3" {
+		t.Errorf("conns alias: %+v %q", r, r.Describe())
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	for _, arg := range []string{"-version", "--version"} {
+		var out, errb bytes.Buffer
+		if code := Main([]string{arg}, &out, &errb); code != ExitOK || !strings.HasPrefix(out.String(), "wsload "+Version()+" (go") {
+			t.Errorf("%s: exit %d, %q %q", arg, code, out.String(), errb.String())
+		}
+	}
+	if testing.Short() {
+		t.Skip("-short: builds cmd/wsload")
+	}
+	// The Makefile's way of stamping a version.
+	bin := filepath.Join(t.TempDir(), "wsload")
+	build := exec.Command("go", "build", "-ldflags", "-X github.com/wsgate/wsgate/loadtest.buildVersion=v9.8.7-test", "-o", bin, "./cmd/wsload")
+	build.Dir = repoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "-version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "wsload v9.8.7-test (go") {
+		t.Errorf("built binary -version: %q %v", out, err)
+	}
+}
+
+func TestServerErrorCode(t *testing.T) {
+	cases := map[string]string{
+		`{"type":"error","code":"rate_limited","message":"x"}`: "rate_limited",
+		` {"type":"error"} `:                           "unknown",
+		`{"type":"message","code":"x","data":"error"}`: "",
+		`W0000000000000000000000000000000000000000|`:   "",
+		`{"type":"error"`:                              "",
+	}
+	for in, want := range cases {
+		if got := serverErrorCode([]byte(in)); got != want {
+			t.Errorf("%s: %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestStatusErrorKindAndReason(t *testing.T) {
+	var acc [28]byte
+	_, err := parseResponse([]byte("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 10\r\nContent-Length: 28\r\n\r\nlimits: too many from this\r\n"), &acc, false)
+	var se *StatusError
+	if !errors.As(err, &se) || se.Kind() != "http_429_too_many_requests" || se.RetryAfter != "10" || se.Body != "limits: too many from this" {
+		t.Fatalf("%#v", err)
+	}
+	if FailureKind(&StatusError{Code: 599}) != "http_599" || FailureKind(&StatusError{Code: 503}) != "http_503_service_unavailable" {
+		t.Error("kinds")
+	}
+}
