@@ -98,6 +98,11 @@ type Config struct {
 	// LoopData, when set, makes each Loop's Data when the Loop first
 	// serves a connection.
 	LoopData func(index int) any
+	// OnAcceptError, when set, is called with every error a listener's
+	// accept returns while the engine accepts (out of descriptors, say),
+	// on the accepting goroutine. The engine retries by itself, pausing
+	// 50 ms after EMFILE and ENFILE so the retries do not spin a core.
+	OnAcceptError func(err error)
 }
 
 // Engine runs the event loop.
@@ -112,8 +117,9 @@ type Engine struct {
 	io    []ioStats  // sharded by fd, so writers on different pollers do not share a line
 	tls   *tlsEngine // nil for plain TCP
 	// interned are the shared local addresses (addr.go).
-	interned addrIntern
-	loops    loops // loop.go
+	interned    addrIntern
+	loops       loops       // loop.go
+	onAcceptErr func(error) // Config.OnAcceptError
 }
 
 type ioStats struct {
@@ -186,7 +192,7 @@ func New(cfg Config, h Handler) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{h: h, wp: wp, open: cfg.OpenTimeout, data: cfg.Data, io: make([]ioStats, cfg.Pollers)}
+	e := &Engine{h: h, wp: wp, open: cfg.OpenTimeout, data: cfg.Data, io: make([]ioStats, cfg.Pollers), onAcceptErr: cfg.OnAcceptError}
 	e.loops.make = cfg.LoopData
 	e.wheel = newWheel(cfg.Tick, cfg.Pollers, e.fire)
 	if cfg.TLS != nil {
@@ -227,7 +233,7 @@ func (e *Engine) listenFunc(reuse bool) func(network, addr string) (net.Listener
 		if err != nil {
 			return nil, err
 		}
-		l := newListener(ln)
+		l := newListener(ln, e.onAcceptErr)
 		e.lns = append(e.lns, l)
 		return l, nil
 	}

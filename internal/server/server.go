@@ -61,9 +61,11 @@ type Server struct {
 	// so a publish answered 200 is always delivered before the drain
 	// closes anyone.
 	submitting atomic.Int64
-	started    atomic.Bool // the event loop is running (Start succeeded)
-	closeOnce  sync.Once
-	certs      *certStore // nil without TLS; see tls.go
+	// acceptFails is the current run of failed accepts (overload.go).
+	acceptFails acceptBurst
+	started     atomic.Bool // the event loop is running (Start succeeded)
+	closeOnce   sync.Once
+	certs       *certStore // nil without TLS; see tls.go
 }
 
 // batch is one event loop's output and scratch buffers (poller.Loop's
@@ -158,6 +160,7 @@ func New(cfg config.Config) (*Server, error) {
 		TLS:            tlsCfg,
 		TLSHandshakes:  cfg.TLSHandshakes,
 		LoopData:       func(i int) any { return &batch{loop: i} },
+		OnAcceptError:  s.onAcceptError,
 	}, (*handler)(s))
 	if err != nil {
 		return nil, err
@@ -268,6 +271,7 @@ type handler Server
 
 func (h *handler) OnOpen() poller.Session {
 	s := (*Server)(h)
+	s.acceptResumed()
 	c := &conn{}
 	c.lastRead.Store(s.micros()) // until the upgrade, lastRead holds the accept time
 	s.open.Add(1)
