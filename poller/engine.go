@@ -19,6 +19,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync/atomic"
 	"syscall"
@@ -103,6 +104,16 @@ type Config struct {
 	// on the accepting goroutine. The engine retries by itself, pausing
 	// 50 ms after EMFILE and ENFILE so the retries do not spin a core.
 	OnAcceptError func(err error)
+	// MaxPendingPerIP caps the pending connections (accepted, not yet
+	// Opened) from one source address, IPv6 addresses grouped by
+	// PendingIPv6Bits (default 64): one more is closed as soon as it is
+	// accepted, before the Handler sees it. 0: no cap. See pending.go.
+	MaxPendingPerIP int
+	// MaxPending caps the pending connections from all sources: when one
+	// more is accepted, the oldest pending one is closed with
+	// ErrHandshakeShed. 0: no cap.
+	MaxPending      int
+	PendingIPv6Bits int
 }
 
 // Engine runs the event loop.
@@ -120,6 +131,7 @@ type Engine struct {
 	interned    addrIntern
 	loops       loops       // loop.go
 	onAcceptErr func(error) // Config.OnAcceptError
+	pend        *pendingSet // nil without pending caps
 }
 
 type ioStats struct {
@@ -194,6 +206,7 @@ func New(cfg Config, h Handler) (*Engine, error) {
 	}
 	e := &Engine{h: h, wp: wp, open: cfg.OpenTimeout, data: cfg.Data, io: make([]ioStats, cfg.Pollers), onAcceptErr: cfg.OnAcceptError}
 	e.loops.make = cfg.LoopData
+	e.pend = newPendingSet(cfg)
 	e.wheel = newWheel(cfg.Tick, cfg.Pollers, e.fire)
 	if cfg.TLS != nil {
 		e.tls = newTLSEngine(cfg)
@@ -346,8 +359,19 @@ func (e *Engine) fire(n *TimerNode) {
 
 func (e *Engine) onOpen(nc *nbio.Conn) {
 	e.compactAddrs(nc)
+	var ip netip.Addr
+	if e.pend != nil {
+		ip = AddrPort(nc.RemoteAddr()).Addr()
+		if !e.pend.admit(ip) {
+			nc.Close() // sessionless: OnClose is not called
+			return
+		}
+	}
 	s := e.h.OnOpen()
 	if s == nil {
+		if e.pend != nil {
+			e.pend.release(ip)
+		}
 		nc.Close()
 		return
 	}
@@ -355,6 +379,10 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 	c.nc = nc
 	c.e = e
 	c.fd = int32(nc.Hash())
+	var victim *Conn
+	if e.pend != nil {
+		victim = e.pend.register(c)
+	}
 	open := e.open
 	if e.tls != nil {
 		nc.SetSession(e.tls.newConn(s, c))
@@ -369,6 +397,9 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 		e.wheel.Schedule(&c.timer, int(c.fd), open)
 	}
 	raceHandoff(nc)
+	if victim != nil {
+		victim.nc.CloseWithError(ErrHandshakeShed)
+	}
 }
 
 func (e *Engine) onData(nc *nbio.Conn, data []byte) {
@@ -390,6 +421,9 @@ func (e *Engine) onClose(nc *nbio.Conn, err error) {
 	}
 	c := s.PollerConn()
 	e.wheel.Cancel(&c.timer, int(c.fd))
+	if e.pend != nil {
+		e.pend.done(c)
+	}
 	e.wp.remove(c)
 	c.onClosed()
 	e.h.OnClose(s, err)

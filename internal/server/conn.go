@@ -265,6 +265,7 @@ func (c *conn) onRequest(b *batch, req, rest []byte) {
 	}
 	c.open(u) // queues u.resp, which aliases h
 	s.hsPool.Put(h)
+	s.eng.Opened(&c.Conn)
 	s.accepted.Add(1)
 	s.m.Handshakes[hsOK].Inc()
 	s.m.HandshakeSeconds.Update(float64(s.micros()-c.lastRead.Load()) / 1e6)

@@ -6,8 +6,34 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/metrics"
+	"github.com/wsgate/wsgate/poller"
 )
+
+// pendingCap is a pending-handshake cap as the engine takes it: off with
+// NoLimits.
+func pendingCap(cfg config.Config, n int) int {
+	if cfg.NoLimits {
+		return 0
+	}
+	return n
+}
+
+// handshakeClosed records why a connection closed by the engine before
+// its handshake was done.
+func (c *conn) handshakeClosed(err error) {
+	s := c.srv()
+	switch {
+	case errors.Is(err, poller.ErrTLSHandshakeTimeout):
+		// The poller closed it before our timer ran: still a handshake timeout.
+		c.setReason(reasonHandshakeTimeout)
+		s.m.Handshakes[hsTimeout].Inc()
+	case errors.Is(err, poller.ErrHandshakeShed):
+		c.setReason(reasonHandshakeShed)
+		s.m.Handshakes[hsShed].Inc()
+	}
+}
 
 // acceptBurst tracks a run of failed accepts (out of descriptors, in
 // practice), so the log gets one line when it begins and one with its

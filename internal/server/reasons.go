@@ -24,6 +24,7 @@ const (
 	reasonTokenExpired                 // 4001
 	reasonUnsupportedData              // 1003: a binary message on /ws
 	reasonOverloaded                   // 1013: a publish met a full fan-out queue
+	reasonHandshakeShed                // closed mid-handshake to make room for newer ones
 	numReasons
 )
 
@@ -45,6 +46,7 @@ var reasonNames = [numReasons]string{
 	reasonTokenExpired:     "token_expired",
 	reasonUnsupportedData:  "unsupported_data",
 	reasonOverloaded:       "overloaded",
+	reasonHandshakeShed:    "handshake_shed",
 }
 
 func (r closeReason) String() string { return reasonNames[r] }
@@ -81,6 +83,7 @@ const (
 	hsUnavailable
 	hsUnauthorized
 	hsTooMany
+	hsShed
 	numHSResults
 )
 
@@ -96,6 +99,7 @@ var hsResultNames = [numHSResults]string{
 	hsUnavailable:  "unavailable",
 	hsUnauthorized: "unauthorized",
 	hsTooMany:      "too_many",
+	hsShed:         "shed",
 }
 
 func hsResultForStatus(status int) hsResult {

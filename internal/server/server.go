@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -136,7 +135,9 @@ func New(cfg config.Config) (*Server, error) {
 		},
 	})
 	s.m.SetOverloadGauges(metrics.OverloadGauges{
-		Unsent: func() uint64 { return s.eng.Unsent() },
+		Unsent:  func() uint64 { return s.eng.Unsent() },
+		Pending: func() float64 { return float64(s.eng.PendingHandshakes()) },
+		Shed:    func() (uint64, uint64, uint64) { return s.eng.HandshakesShed() },
 	})
 	s.pool = fanout.New(fanout.Config{
 		Workers: cfg.Workers, Queue: cfg.WorkerQueue, EchoSelf: cfg.EchoSelf,
@@ -161,6 +162,10 @@ func New(cfg config.Config) (*Server, error) {
 		TLSHandshakes:  cfg.TLSHandshakes,
 		LoopData:       func(i int) any { return &batch{loop: i} },
 		OnAcceptError:  s.onAcceptError,
+		// Pending handshakes are capped at accept (NoLimits: not at all).
+		MaxPendingPerIP: pendingCap(cfg, cfg.MaxPendingHandshakesPerIP),
+		MaxPending:      pendingCap(cfg, cfg.MaxPendingHandshakes),
+		PendingIPv6Bits: cfg.IPv6Prefix,
 	}, (*handler)(s))
 	if err != nil {
 		return nil, err
@@ -307,10 +312,8 @@ func (h *handler) OnClose(ps poller.Session, err error) {
 	s := (*Server)(h)
 	s.open.Add(-1)
 	prev := c.swapState(stateClosed)
-	if prev == stateHandshake && errors.Is(err, poller.ErrTLSHandshakeTimeout) {
-		// The poller closed it before our timer ran: still a handshake timeout.
-		c.setReason(reasonHandshakeTimeout)
-		s.m.Handshakes[hsTimeout].Inc()
+	if prev == stateHandshake {
+		c.handshakeClosed(err)
 	}
 	c.setReason(reasonPeerGone)
 	c.releaseCount()
