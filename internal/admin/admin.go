@@ -39,8 +39,8 @@ type Backend interface {
 	Rooms(fn func(name string, members int) bool)
 	// Stats returns the gateway's counters, as a JSON-encodable value.
 	Stats() any
-	// WriteMetrics writes every metric in Prometheus text format.
-	WriteMetrics(w io.Writer)
+	// Metrics serves every metric in the Prometheus exposition format.
+	Metrics() http.Handler
 	// Draining reports whether a graceful shutdown has begun.
 	Draining() bool
 	// OpenConns returns the number of open connections.
@@ -113,10 +113,7 @@ func Handler(b Backend, o Options) http.Handler {
 	route("POST /api/users/{id}/send", a.handleUserSend)
 	route("GET /api/rooms", a.handleRooms)
 	route("GET /api/stats", a.handleStats)
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		b.WriteMetrics(w)
-	})
+	mux.Handle("GET /metrics", b.Metrics())
 	if o.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -176,7 +173,7 @@ func (a *api) readPublish(w http.ResponseWriter, r *http.Request) (publishReques
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeJSONError(w, http.StatusBadRequest, "body must be one JSON object {room, payload, binary}: "+err.Error())
+		writeJSONError(w, http.StatusBadRequest, decodeError(err))
 		return req, 0, nil, false
 	}
 	if dec.More() {
@@ -248,6 +245,20 @@ func (a *api) handleUserSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, publishResponse{User: user, Recipients: n})
+}
+
+// decodeError says what is wrong with a publish body in the client's
+// terms, without the decoder's package prefix.
+func decodeError(err error) string {
+	msg := "body must be one JSON object {room, payload, binary}"
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te) && te.Field != "":
+		return msg + ": " + te.Field + " has the wrong type"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return msg + ": unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return msg
 }
 
 // failed answers a Backend error, if any.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"runtime"
 	"strings"
 	"time"
@@ -16,6 +17,10 @@ import (
 // Config is the whole of wsgate's configuration. Each field's comment gives
 // its default; Default returns a Config holding all of them.
 type Config struct {
+	// File is the TOML file the settings were read from, if any (Load);
+	// flags and WSGATE_* twins override what it says. Default none.
+	File string
+
 	// Listen is the WebSocket listener's address. Default 127.0.0.1:8080.
 	Listen string
 	// ReusePort sets SO_REUSEPORT so several wsgate processes share Listen.
@@ -54,6 +59,15 @@ type Config struct {
 	// AuthKeyFiles are PEM public keys (RSA, ECDSA P-256, Ed25519), "path"
 	// or "kid=path", for RS*/ES256/EdDSA tokens. Default none.
 	AuthKeyFiles []string
+	// AuthJWKSURL is the address of a JSON Web Key Set (an identity
+	// provider's jwks_uri) whose public keys verify RS*/ES256/EdDSA
+	// tokens, selected by kid, beside any key files. Fetched at start
+	// (wsgate starts even when the fetch fails, and keeps trying), then
+	// every AuthJWKSRefresh, and early for a token with an unknown kid.
+	// https, or http on a loopback address. Default none.
+	AuthJWKSURL string
+	// AuthJWKSRefresh is the interval between JWKS fetches. Default 10m.
+	AuthJWKSRefresh time.Duration
 	// AuthIssuer, when set, is required in a token's iss claim.
 	AuthIssuer string
 	// AuthAudience, when set, must be among a token's aud values.
@@ -253,8 +267,10 @@ type Config struct {
 	// patterns with one leading "*." host label ("https://*.example.com"),
 	// "null" to admit the opaque origin, "*" for every origin (only with
 	// AllowAnyOrigin). Requests without an Origin header (non-browser
-	// clients) always pass; with the list empty, only a page from the same
-	// host passes (DevMode: any).
+	// clients) always pass; with the list empty, a page passes only when
+	// its Origin's host and port are those of the request's Host header
+	// (the scheme is not compared: behind a TLS-terminating proxy the page
+	// is https and wsgate sees ws); DevMode admits any.
 	Origins []string
 	// Subprotocols lists the subprotocols the server speaks, in preference
 	// order; the first one the client offers is selected.
@@ -296,6 +312,7 @@ func Default() Config {
 
 		TLSHandshakes:             1024,
 		AuthLeeway:                5 * time.Second,
+		AuthJWKSRefresh:           10 * time.Minute,
 		AuthRoomsClaim:            "rooms",
 		AuthPublishClaim:          "publish",
 		RateMsgs:                  100,
@@ -322,7 +339,9 @@ func Default() Config {
 
 // AuthEnabled reports whether tokens can be verified (a secret or key is
 // configured).
-func (c *Config) AuthEnabled() bool { return len(c.AuthSecretFiles)+len(c.AuthKeyFiles) > 0 }
+func (c *Config) AuthEnabled() bool {
+	return len(c.AuthSecretFiles)+len(c.AuthKeyFiles) > 0 || c.AuthJWKSURL != ""
+}
 
 // AdmitsAnonymous reports whether requests without a token are admitted.
 func (c *Config) AdmitsAnonymous() bool { return c.Anonymous || c.DevMode }
@@ -460,10 +479,32 @@ func (c *Config) FrameLimit() int64 {
 	return c.MaxFrame
 }
 
+// checkJWKSURL accepts an https URL, or an http one on a loopback host
+// (a provider on the same machine, or a test).
+func checkJWKSURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a URL")
+	}
+	if u.Host == "" {
+		return errors.New("want https://host/path")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+		return errors.New("keys fetched over plain http could be replaced on the way: use https (http only on a loopback address)")
+	}
+	return errors.New("want an https URL")
+}
+
 // validateSecurity checks the authentication, TLS and limit settings.
 func (c *Config) validateSecurity(bad func(string, ...any)) {
 	if !c.AuthEnabled() && !c.AdmitsAnonymous() {
-		bad("no way to authenticate clients: give -auth-secret-file or -auth-key-file, or admit clients without a token with -anonymous (or -dev on a development machine)")
+		bad("no way to authenticate clients: give -auth-secret-file, -auth-key-file or -auth-jwks-url, or admit clients without a token with -anonymous (or -dev on a development machine)")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert and tls-key go together")
@@ -473,6 +514,14 @@ func (c *Config) validateSecurity(bad func(string, ...any)) {
 	}
 	if c.AuthLeeway < 0 || c.AuthLeeway > 5*time.Minute {
 		bad("auth-leeway %v must be between 0 and 5m", c.AuthLeeway)
+	}
+	if c.AuthJWKSURL != "" {
+		if err := checkJWKSURL(c.AuthJWKSURL); err != nil {
+			bad("auth-jwks-url %q: %v", c.AuthJWKSURL, err)
+		}
+	}
+	if c.AuthJWKSRefresh < 10*time.Second || c.AuthJWKSRefresh > 24*time.Hour {
+		bad("auth-jwks-refresh %v must be between 10s and 24h", c.AuthJWKSRefresh)
 	}
 	if c.AuthExpiryGrace < 0 {
 		bad("auth-expiry-grace %v must be >= 0", c.AuthExpiryGrace)

@@ -13,17 +13,17 @@ import (
 
 // allowed lists, per package, the non-standard import prefixes it may use.
 var allowed = map[string][]string{
-	"github.com/wsgate/wsgate/frame":            {"github.com/wsgate/wsgate/internal/bufpool"},
-	"github.com/wsgate/wsgate/internal/bufpool": nil,
-	"github.com/wsgate/wsgate/internal/stomp":   {"github.com/wsgate/wsgate/internal/bufpool"},
+	"github.com/wsgate/wsgate/frame":            {"github.com/wsgate/wsgate/frame/bufpool"},
+	"github.com/wsgate/wsgate/frame/bufpool":    nil,
+	"github.com/wsgate/wsgate/internal/stomp":   {"github.com/wsgate/wsgate/frame/bufpool"},
 	"github.com/wsgate/wsgate/internal/sockjs":  {"github.com/wsgate/wsgate/poller"},
 	"github.com/wsgate/wsgate/frame/deflate":    {"github.com/wsgate/wsgate/frame", "github.com/klauspost/compress"},
 	"github.com/wsgate/wsgate/poller":           {"github.com/lesismal/nbio"},
 	"github.com/wsgate/wsgate/internal/hub":     nil,
 	"github.com/wsgate/wsgate/internal/limits":  nil,
-	"github.com/wsgate/wsgate/internal/auth":    {"github.com/golang-jwt/jwt/v5"},
-	"github.com/wsgate/wsgate/internal/metrics": {"github.com/VictoriaMetrics/metrics"},
-	"github.com/wsgate/wsgate/internal/config":  nil,
+	"github.com/wsgate/wsgate/internal/auth":    {"github.com/golang-jwt/jwt/v5", "github.com/MicahParks/jwkset"},
+	"github.com/wsgate/wsgate/internal/metrics": {"github.com/prometheus/client_golang", "github.com/prometheus/common/expfmt", "github.com/prometheus/procfs"},
+	"github.com/wsgate/wsgate/internal/config":  {"github.com/pelletier/go-toml/v2"},
 	"github.com/wsgate/wsgate/internal/fanout": {"github.com/wsgate/wsgate/frame", "github.com/wsgate/wsgate/poller",
 		"github.com/wsgate/wsgate/internal/hub", "github.com/wsgate/wsgate/internal/metrics"},
 	"github.com/wsgate/wsgate/internal/protocol": {"github.com/wsgate/wsgate/frame", "github.com/wsgate/wsgate/poller",

@@ -3,7 +3,7 @@ package server
 import (
 	"context"
 	"errors"
-	"io"
+	"net/http"
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/admin"
@@ -55,8 +55,8 @@ func (b *adminBackend) Rooms(fn func(name string, members int) bool) { b.srv().h
 // Stats implements admin.Backend.
 func (b *adminBackend) Stats() any { return b.srv().Stats() }
 
-// WriteMetrics implements admin.Backend.
-func (b *adminBackend) WriteMetrics(w io.Writer) { b.srv().m.WritePrometheus(w) }
+// Metrics implements admin.Backend.
+func (b *adminBackend) Metrics() http.Handler { return b.srv().m.Handler() }
 
 // Draining implements admin.Backend.
 func (b *adminBackend) Draining() bool { return b.srv().draining.Load() }

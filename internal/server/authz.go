@@ -9,6 +9,7 @@ import (
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/auth"
 	"github.com/wsgate/wsgate/internal/limits"
+	"github.com/wsgate/wsgate/internal/metrics"
 )
 
 // Indexes of wsgate_rate_limited_total{kind}, in limitNames order.
@@ -50,6 +51,9 @@ func (s *Server) initGuard() error {
 			Leeway:       cfg.AuthLeeway,
 			RoomsClaim:   cfg.AuthRoomsClaim,
 			PublishClaim: cfg.AuthPublishClaim,
+			JWKSURL:      cfg.AuthJWKSURL,
+			JWKSRefresh:  cfg.AuthJWKSRefresh,
+			Logger:       s.log,
 		})
 		if err != nil {
 			return err
@@ -83,6 +87,17 @@ func (s *Server) initGuard() error {
 	}
 	g.policy = limits.Policy{CloseAfter: uint32(cfg.RateCloseAfter)}
 	return nil
+}
+
+// jwksState reads the token verifier's JWKS for the metrics; nil without one.
+func (s *Server) jwksState() func() metrics.JWKSState {
+	if s.cfg.AuthJWKSURL == "" {
+		return nil
+	}
+	return func() metrics.JWKSState {
+		st := s.guard.verifier.JWKSStatus()
+		return metrics.JWKSState{Keys: st.Keys, Fetches: st.Fetches, Failures: st.Failures, LastSuccess: st.LastSuccess}
+	}
 }
 
 // connRate is a connection's rate state, allocated at its first message:

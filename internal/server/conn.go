@@ -352,7 +352,7 @@ func (c *conn) feed(b *batch, data []byte) {
 		var pe *frame.ProtocolError
 		if err != errStop && err != frame.ErrDecoderFailed && errors.As(err, &pe) {
 			// Fail the connection (RFC 6455 section 7.1.7).
-			c.close(pe.Code, pe.Msg, reasonForCode(pe.Code), closeFailed)
+			c.close(pe.Code, clientText(pe.Msg), reasonForCode(pe.Code), closeFailed)
 			return
 		}
 	}

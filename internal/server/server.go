@@ -133,6 +133,7 @@ func New(cfg config.Config) (*Server, error) {
 			}
 			return 0
 		},
+		JWKS: s.jwksState(),
 	})
 	s.m.SetOverloadGauges(metrics.OverloadGauges{
 		Unsent:  func() uint64 { return s.eng.Unsent() },
@@ -267,6 +268,7 @@ func (s *Server) Close() error {
 			s.eng.Stop() // nbio cannot stop an engine that never started
 		}
 		s.pool.Stop()
+		s.guard.verifier.Close() // stops the JWKS refresh, if any
 	})
 	return nil
 }
