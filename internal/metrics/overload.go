@@ -1,36 +1,27 @@
 package metrics
 
-import (
-	"fmt"
-	"io"
-
-	vm "github.com/VictoriaMetrics/metrics"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // Errno indexes for AcceptErrors.
 const (
 	ErrnoEMFILE = iota
 	ErrnoENFILE
 	ErrnoOther
-	numErrnos
 )
 
-var errnoNames = [numErrnos]string{"EMFILE", "ENFILE", "other"}
-
-// overload holds the series of what wsgate sheds or cannot deliver under
-// overload and at shutdown; Metrics embeds it.
+// overload holds the series of what wsgate sheds, refuses or cannot
+// deliver under overload and at shutdown; Metrics embeds it.
 type overload struct {
 	// AcceptErrors counts failed accepts by errno (EMFILE, ENFILE, other).
-	AcceptErrors [numErrnos]*vm.Counter
-	og           OverloadGauges
+	AcceptErrors []*Counter
 }
 
 // OverloadGauges are what the event loop counts itself, read when /metrics
-// is scraped. Nil fields are not exposed.
+// is scraped; Gauges embeds them. Nil fields are not exposed.
 type OverloadGauges struct {
 	// Unsent returns the bytes that were still queued for connections
 	// when they closed, never written.
-	Unsent func() uint64
+	Unsent func() float64
 	// Pending returns the connections accepted and not yet upgraded.
 	Pending func() float64
 	// Shed returns the connections closed in their handshake to make room:
@@ -41,29 +32,22 @@ type OverloadGauges struct {
 	Shed func() (perIP, oldest, stalled uint64)
 }
 
-func (m *Metrics) newOverload() {
-	for i, n := range errnoNames {
-		m.AcceptErrors[i] = m.set.NewCounter(`wsgate_accept_errors_total{errno="` + n + `"}`)
+// newOverload declares the overload series.
+func (m *Metrics) newOverload(c *collector, g OverloadGauges) {
+	m.AcceptErrors = c.counters("wsgate_accept_errors_total",
+		"Failed accepts on the WebSocket listener, by errno (EMFILE, ENFILE: out of descriptors; other); clients wait in the listen queue meanwhile.",
+		"errno", "EMFILE", "ENFILE", "other")
+	if g.Unsent != nil {
+		c.counterFunc("wsgate_unsent_bytes_total",
+			"Bytes queued for connections that closed before they were written (peer gone, timeouts, a drain that ran out of time).", g.Unsent)
 	}
-}
-
-// SetOverloadGauges exposes g; call it once, before /metrics is served.
-func (m *Metrics) SetOverloadGauges(g OverloadGauges) {
-	m.og = g
-	if g.Pending != nil {
-		m.set.NewGauge("wsgate_pending_handshakes", g.Pending)
-	}
-}
-
-func (m *Metrics) writeOverload(w io.Writer) {
-	if m.og.Unsent != nil {
-		vm.WriteCounterUint64(w, "wsgate_unsent_bytes_total", m.og.Unsent())
-	}
-	if m.og.Shed != nil {
-		perIP, oldest, stalled := m.og.Shed()
-		fmt.Fprintf(w, "# TYPE wsgate_handshakes_shed_total counter\n"+
-			"wsgate_handshakes_shed_total{reason=\"per_ip\"} %d\n"+
-			"wsgate_handshakes_shed_total{reason=\"oldest\"} %d\n"+
-			"wsgate_handshakes_shed_total{reason=\"tls_stalled\"} %d\n", perIP, oldest, stalled)
+	m.gauge("wsgate_pending_handshakes", "Connections accepted and not yet upgraded (TLS and WebSocket handshakes in progress).", g.Pending)
+	if g.Shed != nil {
+		c.family("wsgate_handshakes_shed_total",
+			"Connections closed during their handshake to make room, by reason: per_ip (refused at accept), oldest (the oldest pending one), tls_stalled (the oldest stalled TLS handshake).",
+			prometheus.CounterValue, []string{"reason"})
+		c.addFunc("wsgate_handshakes_shed_total", func() float64 { n, _, _ := g.Shed(); return float64(n) }, "per_ip")
+		c.addFunc("wsgate_handshakes_shed_total", func() float64 { _, n, _ := g.Shed(); return float64(n) }, "oldest")
+		c.addFunc("wsgate_handshakes_shed_total", func() float64 { _, _, n := g.Shed(); return float64(n) }, "tls_stalled")
 	}
 }

@@ -134,11 +134,11 @@ func New(cfg config.Config) (*Server, error) {
 			return 0
 		},
 		JWKS: s.jwksState(),
-	})
-	s.m.SetOverloadGauges(metrics.OverloadGauges{
-		Unsent:  func() uint64 { return s.eng.Unsent() },
-		Pending: func() float64 { return float64(s.eng.PendingHandshakes()) },
-		Shed:    func() (uint64, uint64, uint64) { return s.eng.HandshakesShed() },
+		OverloadGauges: metrics.OverloadGauges{
+			Unsent:  func() float64 { return float64(s.eng.Unsent()) },
+			Pending: func() float64 { return float64(s.eng.PendingHandshakes()) },
+			Shed:    func() (uint64, uint64, uint64) { return s.eng.HandshakesShed() },
+		},
 	})
 	s.pool = fanout.New(fanout.Config{
 		Workers: cfg.Workers, Queue: cfg.WorkerQueue, EchoSelf: cfg.EchoSelf,
