@@ -25,8 +25,8 @@ import (
 
 // stormResult is what one drain during a publish storm measured.
 type stormResult struct {
-	acked, ackedBefore int   // publishes acknowledged in all, and before Shutdown began
-	received           []int // messages each member received
+	acked, ackedBefore int    // publishes acknowledged in all, and before Shutdown began
+	received           []int  // messages each member received
 	undelivered        int    // deliveries the server counted as skipped
 	logLine            string // the drain's line about them
 }
