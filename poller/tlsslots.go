@@ -18,10 +18,11 @@ import (
 // stalled when it is blocked waiting for its peer and
 //
 //   - has sent nothing yet (its ClientHello is incomplete) and started
-//     stalledBefore ago, or
-//   - has sent its flight and started stalledAfter ago: an honest peer
-//     answers within a round trip, so one that has not after a second is
-//     not worth a slot a newcomer needs.
+//     stalledBefore ago: these go first, oldest first; or
+//   - has sent its flight and started stalledAfter ago, when there is no
+//     stalled handshake of the first kind: an honest peer answers within
+//     a round trip, so one that has not after a second is not worth a
+//     slot a newcomer needs.
 //
 // A newcomer queues (FIFO) only when no running handshake is stalled; the
 // queue is then checked every recheckEvery, so a handshake that stalls
@@ -86,8 +87,13 @@ func (l *hsLimiter) startLocked(ts *tlsConn) {
 }
 
 // stalledLocked returns the oldest stalled running handshake, or nil.
+// One stalled before sending anything goes first: its peer has not even
+// sent a whole ClientHello, and no work is lost with it. One stalled after
+// its flight goes only when there is none of those: its peer may be
+// honest and slow.
 func (l *hsLimiter) stalledLocked() *tlsConn {
 	now := l.now()
+	var late *tlsConn
 	for i := 0; i < len(l.run); i++ {
 		ts := l.run[i]
 		if ts.hs.slot != slotRunning {
@@ -102,11 +108,15 @@ func (l *hsLimiter) stalledLocked() *tlsConn {
 			continue
 		}
 		age := time.Duration(now - ts.hs.start)
-		if age >= l.after || (age >= l.before && !ts.hs.wrote.Load()) {
-			return ts
+		if !ts.hs.wrote.Load() {
+			if age >= l.before {
+				return ts
+			}
+		} else if late == nil && age >= l.after {
+			late = ts
 		}
 	}
-	return nil
+	return late
 }
 
 // shedLocked takes the slot of the oldest stalled handshake for ts: the

@@ -26,6 +26,7 @@ import (
 // stormResult is what one drain during a publish storm measured.
 type stormResult struct {
 	acked, ackedBefore int    // publishes acknowledged in all, and before Shutdown began
+	refused            int    // publishes refused as overloaded
 	received           []int  // messages each member received
 	undelivered        int    // deliveries the server counted as skipped
 	logLine            string // the drain's line about them
@@ -70,7 +71,7 @@ func drainStorm(t *testing.T, members, publishers, warm int) stormResult {
 	}
 	wstest.WaitFor(t, 30*time.Second, "every member joined", func() bool { return s.hub.Count("storm") == members })
 
-	var acked, ackedBefore atomic.Int64
+	var acked, ackedBefore, refused atomic.Int64
 	var draining atomic.Bool
 	var pubs sync.WaitGroup
 	for p := range publishers {
@@ -86,12 +87,19 @@ func drainStorm(t *testing.T, members, publishers, warm int) stormResult {
 					return // the writer answers the close
 				}
 				var r struct{ Type, Code string }
-				if json.Unmarshal(f.Payload, &r) != nil || r.Type != "published" {
+				switch {
+				case json.Unmarshal(f.Payload, &r) != nil:
 					t.Errorf("publisher %d: %s", p, f.Payload)
 					return
-				}
-				if acked.Add(1); !draining.Load() {
-					ackedBefore.Add(1)
+				case r.Type == "error" && r.Code == "overloaded":
+					refused.Add(1) // backpressure: not accepted, so not delivered
+				case r.Type != "published":
+					t.Errorf("publisher %d: %s", p, f.Payload)
+					return
+				default:
+					if acked.Add(1); !draining.Load() {
+						ackedBefore.Add(1)
+					}
 				}
 				<-inflight
 			}
@@ -123,7 +131,8 @@ func drainStorm(t *testing.T, members, publishers, warm int) stormResult {
 	// Every member saw the same order (one worker per room) and lost only
 	// a tail: each one's messages are a prefix of the longest.
 	longest := slices.MaxFunc(got, func(a, b []string) int { return len(a) - len(b) })
-	r := stormResult{acked: int(acked.Load()), ackedBefore: int(ackedBefore.Load()), undelivered: int(s.m.Undelivered.Get())}
+	r := stormResult{acked: int(acked.Load()), ackedBefore: int(ackedBefore.Load()), refused: int(refused.Load()),
+		undelivered: int(s.m.Undelivered.Get())}
 	for _, l := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(l, "deliveries skipped") {
 			r.logLine = l
