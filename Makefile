@@ -9,7 +9,7 @@ FUZZTIME  ?= 20s
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: all build run run-bench wsload test test-short check fmt vet staticcheck race fuzz bench bench-idle deps tools clean install dist
+.PHONY: all build run run-bench wsload test test-short soak check fmt vet staticcheck race fuzz bench bench-idle deps tools clean install dist
 
 all: build
 
