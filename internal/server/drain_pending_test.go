@@ -116,24 +116,7 @@ func TestDrainDeliversPendingJobs(t *testing.T) {
 	wstest.WaitFor(t, 30*time.Second, "every member joined", func() bool { return s.hub.Count("drain") == n+1 })
 
 	release := holdRoom(t, s, "drain")
-	var want []string
-	for i := range k {
-		status, body := adminDo(t, "POST", base, "/api/publish", publishBody("drain", []byte(drainMessage(i)), false))
-		if status != 200 || !strings.Contains(body, fmt.Sprintf(`"recipients":%d`, n+1)) {
-			t.Fatalf("publish %d: %d %s", i, status, body)
-		}
-		want = append(want, drainMessage(i))
-		if i%10 == 9 {
-			before := s.pool.Pending()
-			msg := fmt.Sprintf("raw %03d", i)
-			raw.Send(true, 0, frame.OpText, []byte(msg))
-			wstest.WaitFor(t, 30*time.Second, "the /room publish queued", func() bool { return s.pool.Pending() > before })
-			want = append(want, msg)
-			mux.Send(true, 0, frame.OpText, fmt.Appendf(nil, `{"type":"publish","room":"drain","id":%d,"data":"mux %03d"}`, i, i))
-			mux.ExpectMessage(frame.OpText, fmt.Appendf(nil, `{"type":"published","room":"drain","id":%d}`, i))
-			want = append(want, fmt.Sprintf(`"mux %03d"`, i))
-		}
-	}
+	want := queueDrainJobs(t, s, base, raw, mux, k, n+1)
 	pending := s.pool.Pending()
 	if pending < len(want) {
 		t.Fatalf("%d jobs pending before Shutdown, want at least %d", pending, len(want))
@@ -183,6 +166,35 @@ func TestDrainDeliversPendingJobs(t *testing.T) {
 	if u := s.m.Undelivered.Get(); u != 0 {
 		t.Errorf("%d deliveries skipped during the drain, want 0", u)
 	}
+}
+
+// queueDrainJobs publishes k admin messages to room "drain" (each must be
+// answered 200 with recipients counted), and after every tenth one a raw
+// /room message from raw and an acknowledged /ws publish from mux, each
+// waited for until it is queued; it returns the messages in the order the
+// members must get them.
+func queueDrainJobs(t *testing.T, s *Server, base string, raw, mux *wstest.Conn, k, recipients int) []string {
+	t.Helper()
+	var want []string
+	for i := range k {
+		status, body := adminDo(t, "POST", base, "/api/publish", publishBody("drain", []byte(drainMessage(i)), false))
+		if status != 200 || !strings.Contains(body, fmt.Sprintf(`"recipients":%d`, recipients)) {
+			t.Fatalf("publish %d: %d %s", i, status, body)
+		}
+		want = append(want, drainMessage(i))
+		if i%10 != 9 {
+			continue
+		}
+		before := s.pool.Pending()
+		msg := fmt.Sprintf("raw %03d", i)
+		raw.Send(true, 0, frame.OpText, []byte(msg))
+		wstest.WaitFor(t, 30*time.Second, "the /room publish queued", func() bool { return s.pool.Pending() > before })
+		want = append(want, msg)
+		mux.Send(true, 0, frame.OpText, fmt.Appendf(nil, `{"type":"publish","room":"drain","id":%d,"data":"mux %03d"}`, i, i))
+		mux.ExpectMessage(frame.OpText, fmt.Appendf(nil, `{"type":"published","room":"drain","id":%d}`, i))
+		want = append(want, fmt.Sprintf(`"mux %03d"`, i))
+	}
+	return want
 }
 
 // readAllThenClose reads want in order, slowly (a pause every 8 KiB), then

@@ -49,79 +49,17 @@ func drainStorm(t *testing.T, members, publishers, warm int) stormResult {
 	var wg sync.WaitGroup
 	for i := range members {
 		c := wstest.Dial(t, addr, "/room/storm")
-		wg.Go(func() {
-			defer c.Close()
-			c.Timeout = 90 * time.Second
-			for {
-				f, err := c.ReadFrame()
-				if err != nil {
-					t.Errorf("member %d: %v after %d messages, before a close frame", i, err, len(got[i]))
-					return
-				}
-				if f.Op == frame.OpClose {
-					if code := frame.CloseCode(int(f.Payload[0])<<8 | int(f.Payload[1])); code != frame.CloseGoingAway {
-						t.Errorf("member %d: close %d, want 1001", i, code)
-					}
-					_ = c.WriteClose(uint16(frame.CloseGoingAway), "")
-					return
-				}
-				got[i] = append(got[i], string(f.Payload))
-			}
-		})
+		wg.Go(func() { got[i] = readUntilClose(t, c, i) })
 	}
 	wstest.WaitFor(t, 30*time.Second, "every member joined", func() bool { return s.hub.Count("storm") == members })
 
-	var acked, ackedBefore, refused atomic.Int64
-	var draining atomic.Bool
+	var st stormCounts
 	var pubs sync.WaitGroup
 	for p := range publishers {
-		c := wstest.Dial(t, addr, "/ws")
-		c.Timeout = 90 * time.Second
-		inflight := make(chan struct{}, 8)
-		stop := make(chan struct{})
-		pubs.Go(func() { // acknowledgements, until the server's close frame
-			defer close(stop)
-			for {
-				f, err := c.ReadFrame()
-				if err != nil || f.Op == frame.OpClose {
-					return // the writer answers the close
-				}
-				var r struct{ Type, Code string }
-				switch {
-				case json.Unmarshal(f.Payload, &r) != nil:
-					t.Errorf("publisher %d: %s", p, f.Payload)
-					return
-				case r.Type == "error" && r.Code == "overloaded":
-					refused.Add(1) // backpressure: not accepted, so not delivered
-				case r.Type != "published":
-					t.Errorf("publisher %d: %s", p, f.Payload)
-					return
-				default:
-					if acked.Add(1); !draining.Load() {
-						ackedBefore.Add(1)
-					}
-				}
-				<-inflight
-			}
-		})
-		pubs.Go(func() {
-			defer c.Close()
-			for n := 0; ; n++ {
-				select {
-				case inflight <- struct{}{}:
-				case <-stop:
-					_ = c.WriteClose(uint16(frame.CloseGoingAway), "")
-					return
-				}
-				cmd := fmt.Sprintf(`{"type":"publish","room":"storm","id":%d,"data":"p%d-%d"}`, n, p, n)
-				if c.WriteMessage(frame.OpText, []byte(cmd)) != nil {
-					return
-				}
-			}
-		})
+		st.publish(t, &pubs, wstest.Dial(t, addr, "/ws"), p)
 	}
-	wstest.WaitFor(t, 60*time.Second, "the storm under way", func() bool { return acked.Load() >= int64(warm) })
-	draining.Store(true) // acknowledgements read from here on may postdate the drain's start
+	wstest.WaitFor(t, 60*time.Second, "the storm under way", func() bool { return st.acked.Load() >= int64(warm) })
+	st.draining.Store(true) // acknowledgements read from here on may postdate the drain's start
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
@@ -131,7 +69,7 @@ func drainStorm(t *testing.T, members, publishers, warm int) stormResult {
 	// Every member saw the same order (one worker per room) and lost only
 	// a tail: each one's messages are a prefix of the longest.
 	longest := slices.MaxFunc(got, func(a, b []string) int { return len(a) - len(b) })
-	r := stormResult{acked: int(acked.Load()), ackedBefore: int(ackedBefore.Load()), refused: int(refused.Load()),
+	r := stormResult{acked: int(st.acked.Load()), ackedBefore: int(st.ackedBefore.Load()), refused: int(st.refused.Load()),
 		undelivered: int(s.m.Undelivered.Get())}
 	for _, l := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(l, "deliveries skipped") {
@@ -145,6 +83,81 @@ func drainStorm(t *testing.T, members, publishers, warm int) stormResult {
 		r.received = append(r.received, len(g))
 	}
 	return r
+}
+
+// readUntilClose reads member i's messages until the server's close
+// frame, which must be 1001, answers it and returns the messages.
+func readUntilClose(t *testing.T, c *wstest.Conn, i int) []string {
+	defer c.Close()
+	c.Timeout = 90 * time.Second
+	var got []string
+	for {
+		f, err := c.ReadFrame()
+		if err != nil {
+			t.Errorf("member %d: %v after %d messages, before a close frame", i, err, len(got))
+			return got
+		}
+		if f.Op == frame.OpClose {
+			if code := frame.CloseCode(int(f.Payload[0])<<8 | int(f.Payload[1])); code != frame.CloseGoingAway {
+				t.Errorf("member %d: close %d, want 1001", i, code)
+			}
+			_ = c.WriteClose(uint16(frame.CloseGoingAway), "")
+			return got
+		}
+		got = append(got, string(f.Payload))
+	}
+}
+
+// stormCounts are the publishers' answers.
+type stormCounts struct {
+	acked, ackedBefore, refused atomic.Int64
+	draining                    atomic.Bool // Shutdown has begun
+}
+
+// publish runs publisher p on c: one goroutine writes publishes, up to 8
+// unanswered, the other reads their answers until the server's close
+// frame; then the writer answers the close.
+func (st *stormCounts) publish(t *testing.T, wg *sync.WaitGroup, c *wstest.Conn, p int) {
+	c.Timeout = 90 * time.Second
+	inflight := make(chan struct{}, 8)
+	stop := make(chan struct{})
+	wg.Go(func() {
+		defer close(stop)
+		for {
+			f, err := c.ReadFrame()
+			if err != nil || f.Op == frame.OpClose {
+				return
+			}
+			var r struct{ Type, Code string }
+			switch {
+			case json.Unmarshal(f.Payload, &r) != nil || (r.Type != "published" && r.Code != "overloaded"):
+				t.Errorf("publisher %d: %s", p, f.Payload)
+				return
+			case r.Code == "overloaded":
+				st.refused.Add(1) // backpressure: not accepted, so not delivered
+			default:
+				if st.acked.Add(1); !st.draining.Load() {
+					st.ackedBefore.Add(1)
+				}
+			}
+			<-inflight
+		}
+	})
+	wg.Go(func() {
+		defer c.Close()
+		for n := 0; ; n++ {
+			select {
+			case inflight <- struct{}{}:
+			case <-stop:
+				_ = c.WriteClose(uint16(frame.CloseGoingAway), "")
+				return
+			}
+			cmd := fmt.Sprintf(`{"type":"publish","room":"storm","id":%d,"data":"p%d-%d"}`, n, p, n)
+			if c.WriteMessage(frame.OpText, []byte(cmd)) != nil {
+				return
+			}
+		}
+	})
 }
 
 // TestDrainDuringPublishStorm: 100 members, 4 /ws publishers publishing as
