@@ -55,6 +55,10 @@ var (
 	ErrOverloaded = errors.New("admin: fan-out queue full")
 )
 
+// ErrBadDestination is returned by DestinationSender for a destination it
+// cannot address; the API answers 400.
+var ErrBadDestination = errors.New("admin: destination must be /user/queue/NAME or /user/topic/NAME")
+
 // Options configures the API.
 type Options struct {
 	// APIKey, when set, is required on /api/* as "Authorization: Bearer
@@ -68,6 +72,11 @@ type Options struct {
 	// PublishWait bounds how long a publish waits for room in a full
 	// fan-out queue before it is answered 503; default 5s.
 	PublishWait time.Duration
+	// UI, when set, is served at UIPath and below without the API key
+	// (a page that holds no data: it asks the API, with the key the user
+	// gives it). The path without its final slash goes to UI too.
+	UI     http.Handler
+	UIPath string
 }
 
 type api struct {
@@ -86,6 +95,16 @@ type publishRequest struct {
 	Payload *string `json:"payload"`
 	// Binary sends a binary message instead of text.
 	Binary bool `json:"binary"`
+	// Destination (user send only) is the STOMP user destination the
+	// message is for ("/user/queue/NAME"; "/queue/NAME" means the same).
+	Destination string `json:"destination"`
+}
+
+// DestinationSender is implemented by Backends that can address a user's
+// STOMP subscriptions: SendUserTo is SendUser with the destination that
+// POST /api/users/{id}/send names.
+type DestinationSender interface {
+	SendUserTo(ctx context.Context, user, destination string, op frame.Opcode, payload []byte) (recipients int, err error)
 }
 
 type publishResponse struct {
@@ -97,6 +116,9 @@ type publishResponse struct {
 type roomInfo struct {
 	Name    string `json:"name"`
 	Members int    `json:"members"`
+	// Messages counts the messages published to a room with history in
+	// its current epoch (absent for rooms without history).
+	Messages *uint64 `json:"messages,omitempty"`
 }
 
 // Handler returns the admin API. /api/* requires the API key when one is
@@ -113,6 +135,11 @@ func Handler(b Backend, o Options) http.Handler {
 	route("POST /api/users/{id}/send", a.handleUserSend)
 	route("GET /api/rooms", a.handleRooms)
 	route("GET /api/stats", a.handleStats)
+	route("GET /api/rooms/{name}/history", a.handleHistory)
+	if o.UI != nil && strings.HasPrefix(o.UIPath, "/") && strings.HasSuffix(o.UIPath, "/") && o.UIPath != "/" {
+		mux.Handle("GET "+o.UIPath, o.UI)
+		mux.Handle("GET "+strings.TrimSuffix(o.UIPath, "/"), o.UI)
+	}
 	mux.Handle("GET /metrics", b.Metrics())
 	if o.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -240,7 +267,16 @@ func (a *api) handleUserSend(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.o.PublishWait)
 	defer cancel()
-	n, err := a.b.SendUser(ctx, user, op, payload)
+	var n int
+	var err error
+	if ds, ok := a.b.(DestinationSender); ok && req.Destination != "" {
+		n, err = ds.SendUserTo(ctx, user, req.Destination, op, payload)
+	} else if req.Destination != "" {
+		writeJSONError(w, http.StatusBadRequest, `"destination" needs the STOMP endpoint`)
+		return
+	} else {
+		n, err = a.b.SendUser(ctx, user, op, payload)
+	}
 	if a.failed(w, err) {
 		return
 	}
@@ -269,6 +305,8 @@ func (a *api) failed(w http.ResponseWriter, err error) bool {
 	case errors.Is(err, ErrDraining):
 		w.Header().Set("Retry-After", "5")
 		writeJSONError(w, http.StatusServiceUnavailable, "draining")
+	case errors.Is(err, ErrBadDestination):
+		writeJSONError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ErrOverloaded):
 		w.Header().Set("Retry-After", "1")
 		writeJSONError(w, http.StatusServiceUnavailable, "fan-out queue full")
@@ -280,8 +318,18 @@ func (a *api) failed(w http.ResponseWriter, err error) bool {
 
 func (a *api) handleRooms(w http.ResponseWriter, r *http.Request) {
 	rooms := []roomInfo{}
+	var counts map[string]uint64
+	if hb, ok := a.b.(HistoryBackend); ok {
+		ctx, cancel := context.WithTimeout(r.Context(), a.o.PublishWait)
+		counts, _ = hb.RoomMessages(ctx) // without them the rows just lack "messages"
+		cancel()
+	}
 	a.b.Rooms(func(name string, members int) bool {
-		rooms = append(rooms, roomInfo{Name: name, Members: members})
+		ri := roomInfo{Name: name, Members: members}
+		if n, ok := counts[name]; ok {
+			ri.Messages = &n
+		}
+		rooms = append(rooms, ri)
 		return true
 	})
 	sort.Slice(rooms, func(i, j int) bool { return rooms[i].Name < rooms[j].Name })

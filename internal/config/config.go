@@ -38,6 +38,8 @@ type Config struct {
 	MuxPath string
 	// EchoSelf makes a room member receive its own messages too.
 	EchoSelf bool
+	// Stomp configures the STOMP endpoint (see STOMP).
+	Stomp STOMP
 	// DevMode allows what a production listener must not: the user id from
 	// a ?user= query parameter without authentication, requests without a
 	// token (as Anonymous), and any Origin. Default false.
@@ -275,6 +277,14 @@ type Config struct {
 	// Subprotocols lists the subprotocols the server speaks, in preference
 	// order; the first one the client offers is selected.
 	Subprotocols []string
+
+	// History lists the rooms that keep history (offsets on their
+	// messages, resume from an offset) and how much; the first rule that
+	// matches a room applies. Default none: no room keeps history.
+	History []HistoryRule
+	// HistoryMemory bounds the memory of all rooms' history together;
+	// past it the oldest messages are dropped first. Default 256 MiB.
+	HistoryMemory int64
 }
 
 // Default returns the configuration wsgate runs with when given no flags.
@@ -285,6 +295,7 @@ func Default() Config {
 		EchoPath:         "/echo",
 		RoomPrefix:       "/room/",
 		MuxPath:          "/ws",
+		Stomp:            DefaultSTOMP(),
 		Admin:            "127.0.0.1:9090",
 		SendQueue:        512 << 10,
 		Deflate:          true,
@@ -310,30 +321,33 @@ func Default() Config {
 		ReadBuffer:       64 << 10,
 		Tick:             250 * time.Millisecond,
 
-		TLSHandshakes:             1024,
-		AuthLeeway:                5 * time.Second,
-		AuthJWKSRefresh:           10 * time.Minute,
-		AuthRoomsClaim:            "rooms",
-		AuthPublishClaim:          "publish",
-		RateMsgs:                  100,
-		RateMsgsBurst:             200,
-		RateBytes:                 1 << 20,
-		RateBytesBurst:            2 << 20,
-		UserRateMsgs:              500,
-		UserRateMsgsBurst:         1000,
-		UserRateBytes:             4 << 20,
-		UserRateBytesBurst:        8 << 20,
-		RateCloseAfter:            10,
+		TLSHandshakes:      1024,
+		AuthLeeway:         5 * time.Second,
+		AuthJWKSRefresh:    10 * time.Minute,
+		AuthRoomsClaim:     "rooms",
+		AuthPublishClaim:   "publish",
+		RateMsgs:           100,
+		RateMsgsBurst:      200,
+		RateBytes:          1 << 20,
+		RateBytesBurst:     2 << 20,
+		UserRateMsgs:       500,
+		UserRateMsgsBurst:  1000,
+		UserRateBytes:      4 << 20,
+		UserRateBytesBurst: 8 << 20,
+		RateCloseAfter:     10,
+		ConnRate:           20,
+		ConnRateBurst:      50,
+		MaxConnsPerUser:    16,
+		MaxConnsPerIP:      256,
+		IPv6Prefix:         64,
+		HistoryMemory:      256 << 20,
+
+		// Overload: every inbound frame metered, stalled handshakes capped.
 		RateFrames:                2000,
 		RateFramesBurst:           4000,
 		MaxFragments:              1024,
 		MaxPendingHandshakesPerIP: 64,
 		MaxPendingHandshakes:      16384,
-		ConnRate:                  20,
-		ConnRateBurst:             50,
-		MaxConnsPerUser:           16,
-		MaxConnsPerIP:             256,
-		IPv6Prefix:                64,
 	}
 }
 
@@ -359,6 +373,7 @@ func (c *Config) Validate() error {
 	if c.MuxPath != "" && !strings.HasPrefix(c.MuxPath, "/") {
 		bad("mux-path %q must start with /", c.MuxPath)
 	}
+	c.Stomp.validate(bad)
 	if c.RoomPrefix != "" && (!strings.HasPrefix(c.RoomPrefix, "/") || !strings.HasSuffix(c.RoomPrefix, "/")) {
 		bad("room-prefix %q must start and end with /", c.RoomPrefix)
 	}
@@ -450,6 +465,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateSecurity(bad)
+	c.validateHistory(bad)
 	return errors.Join(errs...)
 }
 

@@ -100,6 +100,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.RoomPrefix, "room-prefix", c.RoomPrefix, "[endpoints] path prefix of the room endpoint: PREFIX+NAME joins room NAME (empty disables it)")
 	fs.BoolVar(&c.EchoSelf, "echo-self", c.EchoSelf, "[endpoints] room members also receive their own messages")
 	fs.StringVar(&c.MuxPath, "mux-path", c.MuxPath, "[endpoints] path of the multi-room endpoint (JSON join/leave/publish commands; empty disables it)")
+	c.Stomp.bind(fs)
 	fs.BoolVar(&c.DevMode, "dev", c.DevMode, "[security] development mode: user id from ?user=, no token required, any Origin; never in production")
 	fs.StringVar(&c.Admin, "admin", c.Admin, "[admin] admin HTTP listener for the publish API, stats, metrics and health (empty disables it)")
 	fs.StringVar(&c.APIKey, "api-key", c.APIKey, "[admin] key required on admin API requests (prefer -api-key-file or WSGATE_API_KEY: flags show in ps)")
@@ -178,6 +179,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.Workers, "workers", c.Workers, "[engine] worker pool size for handler work")
 	fs.Var(byteSize[int]{&c.ReadBuffer}, "read-buffer", "[engine] shared read buffer per poller")
 	fs.DurationVar(&c.Tick, "tick", c.Tick, "[engine] resolution of the deadline timer wheel")
+	c.bindHistory(fs)
 }
 
 // EnvName returns the environment-variable twin of a flag name.

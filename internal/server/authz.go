@@ -133,6 +133,9 @@ func (h *handshake) admit() error {
 	switch {
 	case err == auth.ErrNoToken && s.cfg.AdmitsAnonymous():
 		// Anonymous (dev or -anonymous): the dev user id, if any, stays.
+	case err == auth.ErrNoToken && h.kind != 0 && s.endpoints[h.kind-1].lateAuth:
+		// The protocol's login frame brings the token (or the protocol
+		// closes the connection).
 	case err != nil:
 		return err
 	case g.verifier == nil:

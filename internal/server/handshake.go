@@ -158,6 +158,11 @@ func (h *handshake) selectProtocol(v []byte) (string, bool) {
 	if h.tok.Protocol(v) {
 		h.bearer = true
 	}
+	if h.kind != 0 {
+		if own := h.srv.endpoints[h.kind-1].subprotos; own != nil {
+			return chooseOwn(v, own), true
+		}
+	}
 	ps := auth.ProtocolsOf(v)
 	for {
 		p, ok := ps.Next()
@@ -200,6 +205,8 @@ type upgraded struct {
 	counted bool           // admitted by the connection counter: release it at close
 	deflate deflate.Params
 	dflOK   bool // permessage-deflate was negotiated
+	// subproto is the subprotocol selected from the endpoint's own list.
+	subproto string
 }
 
 // upgrade parses req (a complete request ending in CRLFCRLF). On success
@@ -229,7 +236,10 @@ func (h *handshake) upgrade(req []byte) (upgraded, []byte, error) {
 	if hs.Protocol == "" && h.bearer {
 		h.out = appendProtocolHeader(h.out, auth.ProtocolMarker)
 	}
-	u := upgraded{kind: h.kind, id: h.id, counted: h.counted, user: h.userID}
+	u := upgraded{kind: h.kind, id: h.id, counted: h.counted, user: h.userID, subproto: hs.Protocol}
+	if h.srv.endpoints[h.kind-1].subprotos == nil {
+		u.subproto = "" // the server-wide list: nothing for the protocol to know
+	}
 	if len(h.room) > 0 {
 		u.room = string(h.room)
 	}
