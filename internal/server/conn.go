@@ -266,12 +266,14 @@ func (c *conn) onRequest(b *batch, req, rest []byte) {
 		s.hsPool.Put(h)
 		return
 	}
-	c.open(u) // queues u.resp, which aliases h
-	s.hsPool.Put(h)
+	// Counted before the 101 goes out, so a client that has read it sees
+	// its handshake in the metrics.
 	s.eng.Opened(&c.Conn)
 	s.accepted.Add(1)
 	s.m.Handshakes[hsOK].Inc()
 	s.m.HandshakeSeconds.Update(float64(s.micros()-c.lastRead.Load()) / 1e6)
+	c.open(u) // queues u.resp, which aliases h
+	s.hsPool.Put(h)
 	c.lastRead.Store(int32(s.eng.Now()))
 	c.scheduleCheck()
 	if len(rest) > 0 {
