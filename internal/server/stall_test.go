@@ -98,9 +98,11 @@ var partialHello = []byte{0x16, 0x03, 0x01, 0x00, 0x80, 0x01}
 // against a plain listener (half-sent requests), and against a TLS
 // listener with 128 handshake slots (half-sent ClientHellos, and
 // connections that send nothing). The honest handshakes' p99 is printed
-// and must stay under 1 s (the target is 100 ms; the bound is loose for a
-// busy machine); the handshake timeout (5 s) never expires meanwhile, so
-// an honest client that waited for a stalled one's slot would show.
+// and must stay under 1 s (2.5 s under the race detector; the target is
+// 100 ms, the bound is loose for a busy machine), half the handshake
+// timeout (5 s) at most: an honest client that waited for a stalled one's
+// slot would wait for that timeout. The server must keep at most 64
+// stalled connections per address.
 func TestStalledHandshakesSpareHonestOnes(t *testing.T) {
 	const stalled, honest = 2000, 100
 	limits := func(c *config.Config) {
@@ -196,7 +198,11 @@ func reportStall(t *testing.T, name string, base, lat []time.Duration, stalled i
 	t.Logf("%s: honest handshakes alone p50 %v p99 %v; beside %d stalled: p50 %v p90 %v p99 %v max %v; shed: %v per address, %v oldest, %v stalled TLS",
 		name, percentile(base, 0.5), percentile(base, 0.99), stalled,
 		percentile(lat, 0.5), percentile(lat, 0.9), p99, slices.Max(lat), shed("per_ip"), shed("oldest"), shed("tls_stalled"))
-	if p99 > time.Second {
-		t.Errorf("%s: honest handshake p99 %v beside %d stalled ones, want well under 1s", name, p99, stalled)
+	bound := time.Second
+	if underRace {
+		bound = 2500 * time.Millisecond // TLS under the race detector: 20 ms a handshake alone
+	}
+	if p99 > bound {
+		t.Errorf("%s: honest handshake p99 %v beside %d stalled ones, want well under %v (the target is 100 ms)", name, p99, stalled, bound)
 	}
 }
