@@ -179,11 +179,7 @@ func (c *conn) releaseCount() {
 	if c.gate.And(^uint32(gateCounted))&gateCounted == 0 {
 		return
 	}
-	var user string
-	if c.ext != nil {
-		user = c.ext.user
-	}
-	c.srv().guard.counter.Release(user, c.RemoteAddrPort().Addr())
+	c.srv().guard.counter.Release(c.User(), c.RemoteAddrPort().Addr())
 }
 
 // allowFrames charges n frames, the frames of one read, to the
@@ -242,10 +238,10 @@ func (c *conn) allow(n int, user bool) bool {
 			return c.rateViolation("connection")
 		}
 	}
-	if user && g.userRate != nil && c.ext != nil && c.ext.user != "" {
-		if !g.userRate.Allow(c.ext.user, now, int64(n)) {
+	if u := c.User(); user && g.userRate != nil && u != "" {
+		if !g.userRate.Allow(u, now, int64(n)) {
 			// A zero-byte message waits only for the message bucket.
-			if g.userRate.Delay(c.ext.user, now, 0) > 0 {
+			if g.userRate.Delay(u, now, 0) > 0 {
 				s.m.RateLimited[limitUserMsgs].Inc()
 			} else {
 				s.m.RateLimited[limitUserBytes].Inc()
