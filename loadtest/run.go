@@ -65,6 +65,7 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 		}
 		e.targets = append(e.targets, t)
 	}
+	e.sockjsTargets()
 	cl, err := NewClient(ClientOptions{
 		DialTimeout: cfg.DialTimeout, HandshakeTimeout: cfg.HandshakeTimeout,
 		Deflate: cfg.Deflate, SourceIPs: cfg.ipShare(), CAFile: cfg.CAFile, Insecure: cfg.Insecure,
@@ -248,6 +249,9 @@ func configMap(c *Config) map[string]any {
 	}
 	if strings.HasPrefix(c.Scenario, "stomp-") {
 		m["own_sub_ids"] = c.OwnSubIDs
+	}
+	if c.Transport != "" {
+		m["transport"] = c.Transport
 	}
 	switch c.Scenario {
 	case "echo", "stomp-echo":

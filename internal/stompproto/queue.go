@@ -52,6 +52,7 @@ type localQueues struct {
 	qs      map[string]*queue
 	backlog int
 	sm      *metrics.Stomp
+	group   QueueGroup     // nil: this process only (see cluster.go)
 	ids     *atomic.Uint64 // the protocol's message ids
 	// unacked are, by consumer, the messages delivered and not yet
 	// acknowledged, oldest first (ack client and client-individual).
@@ -72,6 +73,9 @@ func (l *localQueues) subscribe(sb *sub) {
 		l.qs[name] = q
 	}
 	q.consumers = append(q.consumers, sb)
+	if l.group != nil && len(q.consumers) == 1 {
+		l.group.Join(name, l.fromGroup(name))
+	}
 	l.drain(q)
 	l.mu.Unlock()
 }
@@ -88,11 +92,16 @@ func (l *localQueues) unsubscribe(sb *sub) {
 	if q == nil {
 		return
 	}
+	removed := false
 	for i, c := range q.consumers {
 		if c == sb {
 			q.consumers = append(q.consumers[:i], q.consumers[i+1:]...)
+			removed = true
 			break
 		}
+	}
+	if l.group != nil && removed && len(q.consumers) == 0 {
+		l.group.Leave(name)
 	}
 	for i := len(unacked) - 1; i >= 0; i-- {
 		l.requeue(q, unacked[i].msg)
