@@ -149,14 +149,16 @@ func (h *History) config() jetstream.StreamConfig {
 func (h *History) run() {
 	defer h.wg.Done()
 	made := false
-	wait := time.Duration(0)
+	wait, fails := time.Duration(0), 0
 	for {
 		select {
 		case <-h.done:
 			return
 		case <-time.After(wait):
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// JetStream does not answer at all until its cluster has a
+		// leader: ask often, and wait for each answer briefly.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		var info *jetstream.StreamInfo
 		var err error
 		if !made {
@@ -171,12 +173,13 @@ func (h *History) run() {
 		cancel()
 		wait = h.o.Check
 		if err != nil {
-			if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			if fails++; fails%10 == 3 && !errors.Is(err, jetstream.ErrStreamNotFound) {
 				h.b.log.Warn("history stream unavailable", "stream", h.name, "err", err)
 			}
-			wait = time.Second
+			wait = 500 * time.Millisecond
 			continue
 		}
+		fails = 0
 		e := "j" + strconv.FormatInt(info.Created.UnixNano(), 36)
 		if old := h.epoch.Swap(&e); *old != e {
 			if *old != "" {

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wsgate/wsgate/internal/broker"
 	"github.com/wsgate/wsgate/internal/config"
@@ -72,6 +74,9 @@ func historyNodes(t *testing.T, servers []*broker.Embedded, rules string) []*Ser
 				t.Fatal(err)
 			}
 			c.HistoryReplicas = len(servers)
+			if testing.Verbose() {
+				c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			}
 		}, nil))
 	}
 	for i, n := range nodes {
@@ -88,8 +93,12 @@ func historyNodes(t *testing.T, servers []*broker.Embedded, rules string) []*Ser
 // (one with members in the room, and one without), getting exactly what
 // it missed; the admin API reads the stream.
 func TestClusterHistory(t *testing.T) {
+	t0 := time.Now()
 	servers := startJetStream(t, 3)
+	t.Logf("NATS up after %v", time.Since(t0))
 	nodes := historyNodes(t, servers, "live.*=1000/10m")
+	t.Logf("nodes up after %v", time.Since(t0))
+	defer func() { t.Logf("done after %v", time.Since(t0)) }()
 	const room = "live.a"
 	var members []*wstest.Conn
 	var epoch string

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wsgate/wsgate/internal/admin"
+	"github.com/wsgate/wsgate/internal/broker"
 	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/fanout"
 	"github.com/wsgate/wsgate/internal/history"
@@ -162,7 +163,10 @@ func (b *adminBackend) RoomMessages(ctx context.Context) (map[string]uint64, err
 
 // historyCollector exposes the history store's counters on /metrics,
 // read once per scrape.
-type historyCollector struct{ h history.Store }
+type historyCollector struct {
+	h  history.Store
+	lg *historyLog // nil unless history is in the cluster's stream
+}
 
 var (
 	histRoomsDesc = prometheus.NewDesc("wsgate_history_rooms", "Rooms with history state (messages kept, or an epoch to resume in).", nil, nil)
@@ -174,7 +178,7 @@ var (
 	histResumesDesc = prometheus.NewDesc("wsgate_history_resumes_total",
 		"Joins that asked to resume (since), by result: recovered (every missed message replayed) or missed (the client must reload).", []string{"result"}, nil)
 	histAppendsDesc = prometheus.NewDesc("wsgate_history_appends_total",
-		"Messages published on this node handed to the history stream (JetStream), by result: ok, or failed (dropped: no member got them).", []string{"result"}, nil)
+		"Messages published on this node to the history stream (JetStream), by result: ok (the stream acknowledged them) or failed (refused or not sent: no member got them).", []string{"result"}, nil)
 	histCatchupsDesc = prometheus.NewDesc("wsgate_history_catchups_total",
 		"Times this node read from the history stream messages it had not received before delivering newer ones.", nil, nil)
 	histGapsDesc = prometheus.NewDesc("wsgate_history_gaps_total",
@@ -199,9 +203,13 @@ func (c historyCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(histDroppedDesc, prometheus.CounterValue, float64(st.Evicted), "memory")
 	ch <- prometheus.MustNewConstMetric(histResumesDesc, prometheus.CounterValue, float64(st.Recovered), "recovered")
 	ch <- prometheus.MustNewConstMetric(histResumesDesc, prometheus.CounterValue, float64(st.Missed), "missed")
-	if _, ok := c.h.(*history.Replicated); ok {
-		ch <- prometheus.MustNewConstMetric(histAppendsDesc, prometheus.CounterValue, float64(st.Appended), "ok")
-		ch <- prometheus.MustNewConstMetric(histAppendsDesc, prometheus.CounterValue, float64(st.AppendFailed), "failed")
+	if c.lg != nil {
+		var bs broker.HistoryState
+		if c.lg.h != nil {
+			bs = c.lg.h.State()
+		}
+		ch <- prometheus.MustNewConstMetric(histAppendsDesc, prometheus.CounterValue, float64(bs.Acked), "ok")
+		ch <- prometheus.MustNewConstMetric(histAppendsDesc, prometheus.CounterValue, float64(bs.Failed+st.AppendFailed), "failed")
 		ch <- prometheus.MustNewConstMetric(histCatchupsDesc, prometheus.CounterValue, float64(st.Fills))
 		ch <- prometheus.MustNewConstMetric(histGapsDesc, prometheus.CounterValue, float64(st.Gaps))
 		ch <- prometheus.MustNewConstMetric(histFetchesDesc, prometheus.CounterValue, float64(st.Fetches))

@@ -153,7 +153,7 @@ func New(cfg config.Config) (*Server, error) {
 	if s.hist != nil {
 		fcfg.Recorder = s.hist
 		s.histStop = make(chan struct{})
-		s.m.MustRegister(historyCollector{s.hist})
+		s.m.MustRegister(historyCollector{s.hist, s.hlog})
 	}
 	s.pool = fanout.New(fcfg, s.hub)
 	s.attachHistory()
