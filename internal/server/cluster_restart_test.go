@@ -374,4 +374,3 @@ func historySeries(scrape string) string {
 	}
 	return strings.Join(out, " ")
 }
-
