@@ -9,7 +9,7 @@ FUZZTIME  ?= 20s
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: all build run run-bench wsload test test-short check fmt vet staticcheck race fuzz bench bench-idle deps tools clean install dist
+.PHONY: all build run run-bench wsload test test-short soak check fmt vet staticcheck race fuzz bench bench-idle deps tools clean install dist
 
 all: build
 
@@ -40,6 +40,13 @@ test: deps
 ## test-short: the Go tests alone, without installing anything
 test-short:
 	$(GO) test -count=1 -short $(PKGS)
+
+## soak: the overload suite at length (about 15 minutes): each overload test 5 times
+## (WSGATE_SOAK_ROUNDS), 1,000 stalling clients against a wss listener for a minute
+## (WSGATE_SOAK_DURATION) while an honest client times its handshakes, drains during
+## publish storms, and the drain repro against a wsgate process 10 times (WSGATE_SOAK_RUNS)
+soak:
+	$(GO) test -tags soak -run Soak -count=1 -v -timeout 60m ./internal/server ./cmd/wsgate
 
 ## check: gofmt, go vet, staticcheck and the race detector
 check: fmt vet staticcheck race

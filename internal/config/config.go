@@ -114,6 +114,14 @@ type Config struct {
 	// with 1008 "rate limit exceeded"; the ones before it drop the message
 	// and send the client an error. Default 10.
 	RateCloseAfter int
+	// RateFrames and RateFramesBurst limit the frames per second one
+	// connection may send, whatever they carry (data, continuations,
+	// pings, pongs, close): a connection over it is closed with 1008
+	// "frame rate limit exceeded", since a frame of a message cannot be
+	// dropped alone. Defaults 2000/s, burst 4000 (20 times the message
+	// rate: clients send one frame per message, or a few); 0 is unlimited.
+	RateFrames      float64
+	RateFramesBurst int
 	// ConnRate and ConnRateBurst limit new connections per second from one
 	// source address (IPv6: one /IPv6Prefix network); past it, 429 with
 	// Retry-After. Defaults 20/s, burst 50; 0 is unlimited.
@@ -130,6 +138,18 @@ type Config struct {
 	MaxConnsPerIP int
 	// IPv6Prefix groups IPv6 sources for the per-address limits. Default 64.
 	IPv6Prefix int
+	// MaxPendingHandshakesPerIP is the most connections one source
+	// address (IPv6: one /IPv6Prefix network) may have accepted and not
+	// yet upgraded (TLS and WebSocket handshakes in progress); one more is
+	// closed as soon as it is accepted, before it costs a read. Default
+	// 64 (above -conn-rate-burst, which bounds an honest burst); 0 is
+	// unlimited.
+	MaxPendingHandshakesPerIP int
+	// MaxPendingHandshakes is the most connections accepted and not yet
+	// upgraded, all sources together; when one more is accepted, the
+	// oldest pending one is closed (a stalled handshake, in practice),
+	// rather than the newest refused. Default 16384; 0 is unlimited.
+	MaxPendingHandshakes int
 	// NoLimits turns off every rate limit and connection maximum above
 	// (size limits stay): for benchmarks and load tests that open
 	// thousands of connections from one address. Default false.
@@ -205,6 +225,10 @@ type Config struct {
 	MaxMessage int64
 	// MaxFrame is the largest single frame accepted; 0 means MaxMessage.
 	MaxFrame int64
+	// MaxFragments is the most frames one message may span; a message in
+	// more closes the connection with 1009. Default 1024 (64-byte
+	// fragments of a 64 KiB message); 0 is unlimited.
+	MaxFragments int
 	// RoomMaxMessage and RoomMaxFrame override MaxMessage and MaxFrame on
 	// the fan-out endpoints (/room/NAME, /ws and the publish API), where a
 	// message is queued once per member; 0 means the same as MaxMessage
@@ -340,6 +364,13 @@ func Default() Config {
 		HistoryReplicas:    1,
 		HistoryStreamBytes: 1 << 30,
 		Cluster:            defaultCluster(),
+
+		// Overload: every inbound frame metered, stalled handshakes capped.
+		RateFrames:                2000,
+		RateFramesBurst:           4000,
+		MaxFragments:              1024,
+		MaxPendingHandshakesPerIP: 64,
+		MaxPendingHandshakes:      16384,
 	}
 }
 
@@ -417,6 +448,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RoomMaxFrame < 0 || c.RoomMaxFrame > c.RoomMessageLimit() {
 		bad("room-max-frame %d must be between 0 (same as max-frame) and the room message limit %d", c.RoomMaxFrame, c.RoomMessageLimit())
+	}
+	if c.MaxFragments < 0 {
+		bad("max-fragments %d must be >= 0 (0 is unlimited)", c.MaxFragments)
 	}
 	if c.MaxHeader < 256 || c.MaxHeader > 1<<20 {
 		bad("max-header %d must be between 256 B and 1 MiB", c.MaxHeader)
@@ -536,11 +570,11 @@ func (c *Config) validateSecurity(bad func(string, ...any)) {
 	if c.AuthRoomsClaim == "" || c.AuthPublishClaim == "" {
 		bad("auth-rooms-claim and auth-publish-claim must not be empty")
 	}
-	if c.RateMsgs < 0 || c.UserRateMsgs < 0 || c.ConnRate < 0 ||
+	if c.RateMsgs < 0 || c.UserRateMsgs < 0 || c.ConnRate < 0 || c.RateFrames < 0 ||
 		c.RateBytes < 0 || c.UserRateBytes < 0 {
 		bad("rates must be >= 0 (0 is unlimited)")
 	}
-	if c.RateMsgsBurst < 0 || c.UserRateMsgsBurst < 0 || c.ConnRateBurst < 0 ||
+	if c.RateMsgsBurst < 0 || c.UserRateMsgsBurst < 0 || c.ConnRateBurst < 0 || c.RateFramesBurst < 0 ||
 		c.RateBytesBurst < 0 || c.UserRateBytesBurst < 0 {
 		bad("bursts must be >= 0")
 	}
@@ -559,6 +593,9 @@ func (c *Config) validateSecurity(bad func(string, ...any)) {
 	}
 	if c.MaxConns < 0 || c.MaxConnsPerUser < 0 || c.MaxConnsPerIP < 0 {
 		bad("max-conns, max-conns-per-user and max-conns-per-ip must be >= 0 (0 is unlimited)")
+	}
+	if c.MaxPendingHandshakes < 0 || c.MaxPendingHandshakesPerIP < 0 {
+		bad("max-pending-handshakes and max-pending-handshakes-per-ip must be >= 0 (0 is unlimited)")
 	}
 	if c.IPv6Prefix < 8 || c.IPv6Prefix > 128 {
 		bad("ipv6-prefix %d must be between 8 and 128", c.IPv6Prefix)

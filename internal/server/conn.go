@@ -273,11 +273,14 @@ func (c *conn) onRequest(b *batch, req, rest []byte) {
 		s.hsPool.Put(h)
 		return
 	}
-	c.open(u) // queues u.resp, which aliases h
-	s.hsPool.Put(h)
+	// Counted before the 101 goes out, so a client that has read it sees
+	// its handshake in the metrics.
+	s.eng.Opened(&c.Conn)
 	s.accepted.Add(1)
 	s.m.Handshakes[hsOK].Inc()
 	s.m.HandshakeSeconds.Update(float64(s.micros()-c.lastRead.Load()) / 1e6)
+	c.open(u) // queues u.resp, which aliases h
+	s.hsPool.Put(h)
 	c.lastRead.Store(int32(s.eng.Now()))
 	c.scheduleCheck()
 	if len(rest) > 0 {
@@ -297,16 +300,21 @@ func (c *conn) open(u upgraded) {
 	if u.counted {
 		c.gate.Or(gateCounted)
 	}
-	if u.room != "" || u.user != "" || u.id != nil || u.subproto != "" {
+	ep := c.ep()
+	// Every connection but a plain echo one gets its ext before it is
+	// open, so no other goroutine can see it appear.
+	if u.room != "" || u.user != "" || u.id != nil || u.subproto != "" || ep.keepsState {
 		if c.ext == nil {
 			c.ext = &connExt{}
 		}
-		c.ext.room, c.ext.user, c.ext.id = u.room, u.user, u.id
+		c.ext.room = u.room
+		if u.user != "" || u.id != nil {
+			c.ext.who.Store(&identity{user: u.user, id: u.id})
+		}
 	}
 	if u.dflOK {
 		c.setupDeflate(u.deflate)
 	}
-	ep := c.ep()
 	if u.subproto != "" {
 		c.ext.subproto = u.subproto // ext exists: the endpoint keeps state
 	}
@@ -356,6 +364,12 @@ func (c *conn) rejectWith(resp []byte, err error) {
 // with one write.
 func (c *conn) feed(b *batch, data []byte) {
 	err := c.dec.Feed(data, c)
+	// Frames are charged once per read, not once per frame: a flood of
+	// empty frames (continuations, pongs) costs its sender the connection
+	// without a clock read per frame.
+	if n := c.dec.TakeFrames(); n > 0 && err == nil && c.loadState() == stateOpen {
+		c.allowFrames(n)
+	}
 	if err != nil {
 		var pe *frame.ProtocolError
 		if err != errStop && err != frame.ErrDecoderFailed && errors.As(err, &pe) {
@@ -406,6 +420,13 @@ func (c *conn) OnControl(op frame.Opcode, payload []byte) error {
 		if c.loadState() == stateOpen && c.allowPing(len(payload)) {
 			b := c.batch()
 			b.b = frame.AppendFrame(b.b, true, 0, frame.OpPong, payload)
+		}
+	case frame.OpPong:
+		// A pong answers our ping or is unsolicited (RFC 6455 section
+		// 5.5.3); either way it is metered like a ping, so a pong flood
+		// meets the same limits and then 1008.
+		if c.loadState() == stateOpen {
+			c.allowPing(len(payload))
 		}
 	case frame.OpClose:
 		// Echo the peer's code (an empty close gets an empty close),

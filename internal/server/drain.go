@@ -25,10 +25,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	defer cancel()
 
-	undelivered := s.m.Undelivered.Get()
+	undelivered, unsent := s.m.Undelivered.Get(), s.eng.Unsent()
 	// Every fan-out job accepted until now (admin API, /room, /ws) reaches
 	// its members' queues before anyone is closed; each close frame then
-	// goes behind what is queued for its connection.
+	// goes behind what is queued for its connection. An admin publish that
+	// found the server not yet draining is accepted: wait until it is
+	// queued, so the fence goes behind it.
+	for s.submitting.Load() != 0 && sleepCtx(ctx, time.Millisecond) {
+	}
 	if err := s.pool.Fence(ctx); err != nil {
 		s.log.Warn("drain: fan-out backlog not delivered in time", "pending_jobs", s.pool.Pending())
 	}
@@ -59,6 +63,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.Close()
 	if n := s.m.Undelivered.Get() - undelivered; n > 0 {
 		s.log.Warn("drain: deliveries skipped because their connection had already closed", "deliveries", n)
+	}
+	if n := s.eng.Unsent() - unsent; n > 0 {
+		s.log.Warn("drain: bytes queued for connections that closed before they were written", "bytes", n)
 	}
 	return err
 }

@@ -221,6 +221,9 @@ type upgraded struct {
 func (h *handshake) upgrade(req []byte) (upgraded, []byte, error) {
 	h.req = req
 	h.out = h.out[:0]
+	if err := checkRequestHead(req); err != nil {
+		return upgraded{}, appendRejection(h.out, err), err
+	}
 	h.kind = 0
 	h.room, h.user = h.room[:0], h.user[:0]
 	h.origin, h.host = h.origin[:0], h.host[:0]

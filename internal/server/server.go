@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -61,15 +60,22 @@ type Server struct {
 	hsPool    sync.Pool // *handshake
 	rejectLog logLimiter
 
-	open      atomic.Int64
-	accepted  atomic.Int64
-	rejected  atomic.Int64
-	draining  atomic.Bool
-	started   atomic.Bool // the event loop is running (Start succeeded)
-	closeOnce sync.Once
-	certs     *certStore // nil without TLS; see tls.go
-	sj        *sjServer  // nil without SockJS; see sockjs.go
-	cl        *cluster   // set by Start; see cluster.go
+	open     atomic.Int64
+	accepted atomic.Int64
+	rejected atomic.Int64
+	draining atomic.Bool
+	// submitting counts admin publishes between their draining check and
+	// the end of their Submit: Shutdown waits for them before its fence,
+	// so a publish answered 200 is always delivered before the drain
+	// closes anyone.
+	submitting atomic.Int64
+	// acceptFails is the current run of failed accepts (overload.go).
+	acceptFails acceptBurst
+	started     atomic.Bool // the event loop is running (Start succeeded)
+	closeOnce   sync.Once
+	certs       *certStore // nil without TLS; see tls.go
+	sj          *sjServer  // nil without SockJS; see sockjs.go
+	cl          *cluster   // set by Start; see cluster.go
 	// tuneBroker, set by tests before Start, adjusts the broker's options.
 	tuneBroker func(*broker.Options)
 }
@@ -99,8 +105,8 @@ func New(cfg config.Config) (*Server, error) {
 		apiKey:  cfg.APIKey,
 		dflOpts: deflate.Options{ContextTakeover: cfg.DeflateContextTakeover, Level: cfg.DeflateLevel, Threshold: cfg.DeflateThreshold},
 	}
-	s.lim[0] = newEndpointLimits(cfg.FrameLimit(), cfg.MaxMessage)
-	s.lim[1] = newEndpointLimits(cfg.RoomFrameLimit(), cfg.RoomMessageLimit())
+	s.lim[0] = newEndpointLimits(cfg.FrameLimit(), cfg.MaxMessage, cfg.MaxFragments)
+	s.lim[1] = newEndpointLimits(cfg.RoomFrameLimit(), cfg.RoomMessageLimit(), cfg.MaxFragments)
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -142,6 +148,11 @@ func New(cfg config.Config) (*Server, error) {
 			return 0
 		},
 		JWKS: s.jwksState(),
+		OverloadGauges: metrics.OverloadGauges{
+			Unsent:  func() float64 { return float64(s.eng.Unsent()) },
+			Pending: func() float64 { return float64(s.eng.PendingHandshakes()) },
+			Shed:    func() (uint64, uint64, uint64) { return s.eng.HandshakesShed() },
+		},
 	})
 	fcfg := fanout.Config{
 		Workers: cfg.Workers, Queue: cfg.WorkerQueue, EchoSelf: cfg.EchoSelf,
@@ -178,6 +189,11 @@ func New(cfg config.Config) (*Server, error) {
 		TLS:            tlsCfg,
 		TLSHandshakes:  cfg.TLSHandshakes,
 		LoopData:       func(i int) any { return &batch{loop: i} },
+		OnAcceptError:  s.onAcceptError,
+		// Pending handshakes are capped at accept (NoLimits: not at all).
+		MaxPendingPerIP: pendingCap(cfg, cfg.MaxPendingHandshakesPerIP),
+		MaxPending:      pendingCap(cfg, cfg.MaxPendingHandshakes),
+		PendingIPv6Bits: cfg.IPv6Prefix,
 	}, (*handler)(s))
 	if err != nil {
 		return nil, err
@@ -315,6 +331,7 @@ type handler Server
 
 func (h *handler) OnOpen() poller.Session {
 	s := (*Server)(h)
+	s.acceptResumed()
 	c := &conn{}
 	c.lastRead.Store(s.micros()) // until the upgrade, lastRead holds the accept time
 	s.open.Add(1)
@@ -350,10 +367,8 @@ func (h *handler) OnClose(ps poller.Session, err error) {
 	s := (*Server)(h)
 	s.open.Add(-1)
 	prev := c.swapState(stateClosed)
-	if prev == stateHandshake && errors.Is(err, poller.ErrTLSHandshakeTimeout) {
-		// The poller closed it before our timer ran: still a handshake timeout.
-		c.setReason(reasonHandshakeTimeout)
-		s.m.Handshakes[hsTimeout].Inc()
+	if prev == stateHandshake {
+		c.handshakeClosed(err)
 	}
 	c.setReason(reasonPeerGone)
 	c.releaseCount()
@@ -390,11 +405,12 @@ type endpointLimits struct {
 	max int64
 }
 
-func newEndpointLimits(maxFrame, maxMessage int64) endpointLimits {
+func newEndpointLimits(maxFrame, maxMessage int64, maxFragments int) endpointLimits {
 	slack := maxMessage/64 + 1024 // stored blocks add 5 bytes per 64 KiB; small windows a little more
+	frags := int64(maxFragments)
 	return endpointLimits{
-		plain: frame.Limits{MaxFrame: maxFrame, MaxMessage: maxMessage},
-		dfl:   frame.Limits{MaxFrame: maxFrame + slack, MaxMessage: maxMessage + slack},
+		plain: frame.Limits{MaxFrame: maxFrame, MaxMessage: maxMessage, MaxFragments: frags},
+		dfl:   frame.Limits{MaxFrame: maxFrame + slack, MaxMessage: maxMessage + slack, MaxFragments: frags},
 		max:   maxMessage,
 	}
 }

@@ -97,7 +97,7 @@ func (s *Server) setupSockJS() {
 		// make a character six bytes: the twin's frames get that room,
 		// and each message is held to the endpoint's limit once decoded.
 		wire := 6*e.lim.max + 1024
-		lim := newEndpointLimits(wire, wire)
+		lim := newEndpointLimits(wire, wire, s.cfg.MaxFragments)
 		if !se.noWS && s.handle(e.path, e.prefix, sjWSProtocol{se}, &lim) == nil {
 			se.twin = endpointKind(len(s.endpoints))
 		}
