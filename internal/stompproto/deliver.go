@@ -30,12 +30,22 @@ func contentType(j *fanout.Job) string {
 	return typeText
 }
 
-// encodeTail is the fan-out encoder of the shared MESSAGE tail:
-// content-type, content-length, blank line, body, NUL. It is not a
-// WebSocket frame (header length 0): each subscription's head carries
-// the frame header for head and tail together.
+// encodeTail is the fan-out encoder of the shared MESSAGE tail: the
+// position headers of a room with history, content-type,
+// content-length, blank line, body, NUL. It is not a WebSocket frame
+// (header length 0): each subscription's head carries the frame header
+// for head and tail together.
 func encodeTail(j *fanout.Job, _ []byte) (*poller.Buf, int) {
-	return buildTail(contentType(j), j.Payload(), ""), 0
+	return buildJobTail(j), 0
+}
+
+// buildJobTail builds the MESSAGE tail of job j.
+func buildJobTail(j *fanout.Job) *poller.Buf {
+	ctype, body := contentType(j), j.Payload()
+	b := poller.NewBuf(positionLen(j) + len("content-type:\ncontent-length:\n\n") + len(ctype) + 20 + len(body) + 1)
+	b.B = appendPosition(b.B, j)
+	b.B = stomp.AppendMessageTail(b.B, ctype, body)
+	return b
 }
 
 // buildTail builds a MESSAGE tail; extra, when not empty, is one more
@@ -52,7 +62,7 @@ func buildTail(ctype string, body []byte, extra string) *poller.Buf {
 // 15-bit window without context takeover: the DEFLATE blocks that follow
 // a subscription's head, sent as a stored block (see buildHead).
 func (p *Protocol) encodeTailDeflate(j *fanout.Job, scratch []byte) (*poller.Buf, int) {
-	t := buildTail(contentType(j), j.Payload(), "")
+	t := buildJobTail(j)
 	z := deflate.Compress(scratch[:0], t.B, p.o.DeflateLevel, deflate.MaxWindowBits)
 	b := poller.NewBuf(len(z))
 	b.B = append(b.B, z...)
