@@ -22,7 +22,7 @@ import (
 
 // startJetStream starts n embedded NATS servers with JetStream, routed
 // into one cluster, and waits until each has routes to all the others.
-func startJetStream(t *testing.T, n int) []*broker.Embedded {
+func startJetStream(t testing.TB, n int) []*broker.Embedded {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// JetStream in a cluster wants every server's routes configured up
