@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/wsgate/wsgate/internal/broker"
 	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/wstest"
@@ -181,5 +182,76 @@ func TestClusterHistory(t *testing.T) {
 	adminPost(adminBase(nodes[2]), publishBody("live.b", []byte("11"), false))
 	if m := readHist(t, cold); string(m.Data) != "11" {
 		t.Fatalf("live after the cold resume: %v", m)
+	}
+}
+
+// TestClusterHistoryFaults: a node whose NATS connection breaks while a
+// room's messages flow reads what it missed from the stream before it
+// delivers anything newer (its member gets every message once, in
+// order); a stream that is lost and made again starts a new epoch, in
+// which members go on and old positions no longer resume.
+func TestClusterHistoryFaults(t *testing.T) {
+	servers := startJetStream(t, 3)
+	nodes := historyNodes(t, servers, "live.*=1000/10m")
+	const room, total = "live.f", 300
+	m2 := wstest.Dial(t, nodes[2].Addr().String(), "/ws")
+	send(m2, `{"type":"join","room":"`+room+`"}`)
+	_, epoch := expectJoined(t, m2, room, false)
+	pubDone := make(chan error, 1)
+	go func() {
+		for i := 1; i <= total; i++ {
+			if code, body := adminPost(adminBase(nodes[0]), publishBody(room, []byte(strconv.Itoa(i)), false)); code != 200 {
+				pubDone <- fmt.Errorf("publish %d: %d %s", i, code, body)
+				return
+			}
+			if i%100 == 50 {
+				_ = nodes[2].cl.nats.Conn().ForceReconnect() // what is sent meanwhile does not reach node2
+			}
+		}
+		pubDone <- nil
+	}()
+	var last uint64
+	for i := 1; i <= total; i++ {
+		m := readHist(t, m2)
+		if m.Type != "message" || string(m.Data) != strconv.Itoa(i) || m.Offset == nil || *m.Offset <= last {
+			t.Fatalf("message %d: %v", i, m)
+		}
+		last = *m.Offset
+	}
+	if err := <-pubDone; err != nil {
+		t.Fatal(err)
+	}
+	st := nodes[2].hist.Stats()
+	t.Logf("node2 after 3 forced reconnects: %d catch-ups, %d gaps", st.Fills, st.Gaps)
+	if st.Gaps != 0 {
+		t.Fatalf("node2 counted %d gaps", st.Gaps)
+	}
+
+	// The stream is lost (deleted) and made again by the nodes.
+	js, err := jetstream.New(nodes[0].cl.nats.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(context.Background(), broker.StreamName(broker.DefaultSubjectPrefix)); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range nodes {
+		wstest.WaitFor(t, clusterPatience, fmt.Sprintf("node%d to find the stream made again", i), func() bool {
+			e := n.hlog.Epoch()
+			return e != "" && e != epoch && e == nodes[0].hlog.Epoch()
+		})
+	}
+	again := wstest.Dial(t, nodes[1].Addr().String(), "/ws")
+	send(again, sinceCmd(room, last, epoch))
+	if _, e := expectJoined(t, again, room, false); e == epoch {
+		t.Fatalf("a resume from the lost stream's epoch got the same epoch %q", e)
+	}
+	if code, body := adminPost(adminBase(nodes[0]), publishBody(room, []byte("after"), false)); code != 200 {
+		t.Fatalf("publish after the loss: %d %s", code, body)
+	}
+	for _, c := range []*wstest.Conn{m2, again} {
+		if m := readHist(t, c); m.Type != "message" || string(m.Data) != `"after"` || m.Epoch == epoch {
+			t.Fatalf("after the loss: %v", m)
+		}
 	}
 }
