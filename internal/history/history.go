@@ -19,10 +19,11 @@
 //
 // Memory is the in-process Store: a ring per room bounded by count, age
 // and bytes, and a global memory cap, each room's ring written and read
-// only by the room's worker, so nothing is locked. A store over a
-// replicated log (JetStream) assigns offsets itself and hands the worker
-// messages whose Offset is already set; it keeps the same contract for
-// Replay and Read, which run on the room's worker and must not block it.
+// only by the room's worker, so nothing is locked. Replicated is the
+// Store of a cluster, over a Log that all nodes share (JetStream): the
+// log gives offsets, every node delivers what the log passes on, and a
+// resume may wait (Deferrer) while the node reads what it lacks from the
+// log; Replay and Read still run on the room's worker and never block it.
 package history
 
 import (
