@@ -9,11 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/wsgate/wsgate/internal/broker"
@@ -75,9 +73,6 @@ func historyNodes(t *testing.T, servers []*broker.Embedded, rules string) []*Ser
 				t.Fatal(err)
 			}
 			c.HistoryReplicas = len(servers)
-			if testing.Verbose() {
-				c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			}
 		}, nil))
 	}
 	for i, n := range nodes {
@@ -94,12 +89,8 @@ func historyNodes(t *testing.T, servers []*broker.Embedded, rules string) []*Ser
 // (one with members in the room, and one without), getting exactly what
 // it missed; the admin API reads the stream.
 func TestClusterHistory(t *testing.T) {
-	t0 := time.Now()
 	servers := startJetStream(t, 3)
-	t.Logf("NATS up after %v", time.Since(t0))
 	nodes := historyNodes(t, servers, "live.*=1000/10m")
-	t.Logf("nodes up after %v", time.Since(t0))
-	defer func() { t.Logf("done after %v", time.Since(t0)) }()
 	const room = "live.a"
 	var members []*wstest.Conn
 	var epoch string
@@ -157,8 +148,13 @@ func TestClusterHistory(t *testing.T) {
 	}
 	expectJoined(t, back, room, true)
 
-	// A room no node has members in: a client there resumes on a node
-	// that must read what it missed from the stream.
+	coldResume(t, nodes, epoch)
+}
+
+// coldResume: in a room no node has members in, a client resumes on a
+// node that must read what it missed from the stream.
+func coldResume(t *testing.T, nodes []*Server, epoch string) {
+	t.Helper()
 	lone := wstest.Dial(t, nodes[0].Addr().String(), "/ws")
 	send(lone, `{"type":"join","room":"live.b"}`)
 	expectJoined(t, lone, "live.b", false)

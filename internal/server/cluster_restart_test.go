@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/internal/broker"
 	"github.com/wsgate/wsgate/internal/wstest"
 )
 
@@ -190,6 +191,13 @@ func TestClusterRollingRestart(t *testing.T) { rollingRestart(t, syscall.SIGTERM
 // TestClusterKillNode: see TestClusterRollingRestart.
 func TestClusterKillNode(t *testing.T) { rollingRestart(t, syscall.SIGKILL) }
 
+// restartRoom is the room of the rolling-restart tests, and publishers
+// the number of admin publishers.
+const (
+	restartRoom = "live.feed"
+	publishers  = 16
+)
+
 func rollingRestart(t *testing.T, sig syscall.Signal) {
 	if testing.Short() {
 		t.Skip("three wsgate processes and a JetStream cluster: not in -short")
@@ -198,10 +206,57 @@ func rollingRestart(t *testing.T, sig syscall.Signal) {
 	if raceEnabled {
 		scale = restartScale{clients: 150, rate: 100}
 	}
-	servers := startJetStream(t, 3)
+	nodes := startProcNodes(t, startJetStream(t, 3))
+	began := time.Now()
+	clients, clientsDone, stop := startClients(t, nodes, scale.clients)
+	pubs := startPublishers(nodes, scale.rate)
+
+	// Each node in turn: the publishers move to the next one, the node
+	// stops (drained, or killed) and starts again.
+	var steps []string
+	for i, p := range nodes {
+		pubs.node.Store(int32((i + 1) % 3))
+		time.Sleep(1500 * time.Millisecond)
+		t0 := time.Now()
+		p.stop(sig)
+		down := time.Since(t0)
+		p.start()
+		p.ready()
+		steps = append(steps, fmt.Sprintf("w%d down in %v, back in %v", i, down.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond)))
+	}
+	time.Sleep(time.Second)
+	total, err := pubs.finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := time.Since(began)
+
+	// Every client gets every message, to the end markers.
+	select {
+	case <-clientsDone:
+	case <-time.After(2 * clusterPatience):
+		close(stop)
+		<-clientsDone
+	}
+	resumes, moved := checkClients(t, clients, pubs.sent)
+	t.Logf("%v: %d clients, %d messages from %d publishers over %v (%.0f/s), %d deliveries, %d resumes by %d clients, all recovered, every message once and in order; all done %v after the last publish",
+		sig, scale.clients, total, publishers, published.Round(time.Millisecond), float64(total)/published.Seconds(), total*scale.clients, resumes, moved,
+		time.Since(began.Add(published)).Round(time.Millisecond))
+	for _, s := range steps {
+		t.Log(s)
+	}
+	for i, p := range nodes {
+		_, body := adminDo(t, "GET", p.admin, "/metrics", "")
+		t.Logf("w%d: %s", i, historySeries(body))
+	}
+}
+
+// startProcNodes starts a wsgate process on each NATS server (failing over
+// to the others), with history in the stream on all three, and waits
+// until each is ready.
+func startProcNodes(t *testing.T, servers []*broker.Embedded) []*wsgateProc {
 	bin := buildWsgate(t)
-	const room = "live.feed"
-	nodes := make([]*wsgateProc, 3)
+	nodes := make([]*wsgateProc, len(servers))
 	for i := range nodes {
 		p := &wsgateProc{t: t, bin: bin, addr: freeAddr(t), admin: freeAddr(t)}
 		urls := []string{servers[i].ClientURL(), servers[(i+1)%3].ClientURL(), servers[(i+2)%3].ClientURL()}
@@ -223,99 +278,35 @@ func rollingRestart(t *testing.T, sig syscall.Signal) {
 	for _, p := range nodes {
 		p.ready()
 	}
-	began := time.Now()
+	return nodes
+}
 
-	// The clients, spread over the nodes, each joined before the first
-	// message.
-	const publishers = 16
-	stop := make(chan struct{})
-	clients := make([]*histClient, scale.clients)
+// startClients starts n clients spread over the nodes and waits until
+// each has joined; done closes when all have ended, stop makes those
+// still reconnecting give up.
+func startClients(t *testing.T, nodes []*wsgateProc, n int) (clients []*histClient, done, stop chan struct{}) {
+	stop, done = make(chan struct{}), make(chan struct{})
+	clients = make([]*histClient, n)
 	var wg sync.WaitGroup
 	for i := range clients {
-		clients[i] = &histClient{id: i, node: i % 3}
+		clients[i] = &histClient{id: i, node: i % len(nodes)}
 		wg.Add(1)
-		go func(c *histClient) { defer wg.Done(); c.run(nodes, room, publishers, stop) }(clients[i])
+		go func(c *histClient) { defer wg.Done(); c.run(nodes, restartRoom, publishers, stop) }(clients[i])
 	}
-	wstest.WaitFor(t, clusterPatience, "every client to join", func() bool {
-		n := 0
-		for _, p := range nodes {
-			n += roomMembers(p.admin, room)
-		}
-		return n == scale.clients
-	})
-
-	// The publishers: together rate messages a second through the admin
-	// API of a node that is not being restarted, each message of one
-	// publisher acknowledged (the stream holds it) before its next.
-	var pubNode atomic.Int32
-	pubStop := make(chan struct{})
-	sent := make([]int, publishers)
-	pubErrs := make([]error, publishers)
-	var pubs sync.WaitGroup
-	for k := range publishers {
-		pubs.Add(1)
-		go func() {
-			defer pubs.Done()
-			tick := time.NewTicker(time.Second * publishers / time.Duration(scale.rate))
-			defer tick.Stop()
-			publish := func(data string) bool {
-				base := nodes[pubNode.Load()].admin
-				if code, body := adminPost(base, publishBody(room, []byte(data), false)); code != 200 {
-					pubErrs[k] = fmt.Errorf("publish %s through %s: %d %s", data, base, code, body)
-					return false
-				}
-				return true
-			}
-			for n := 1; ; n++ {
-				select {
-				case <-pubStop:
-					publish(fmt.Sprintf("p%d:end", k))
-					return
-				case <-tick.C:
-				}
-				if !publish(fmt.Sprintf("p%d:%d", k, n)) {
-					return
-				}
-				sent[k] = n
-			}
-		}()
-	}
-
-	// Each node in turn: the publisher moves to the next one, the node
-	// stops (drained, or killed) and starts again.
-	var steps []string
-	for i, p := range nodes {
-		pubNode.Store(int32((i + 1) % 3))
-		time.Sleep(1500 * time.Millisecond)
-		t0 := time.Now()
-		p.stop(sig)
-		down := time.Since(t0)
-		p.start()
-		p.ready()
-		steps = append(steps, fmt.Sprintf("w%d down in %v, back in %v", i, down.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond)))
-	}
-	time.Sleep(time.Second)
-	close(pubStop)
-	pubs.Wait()
-	published := time.Since(began)
-	total := 0
-	for k, err := range pubErrs {
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += sent[k]
-	}
-
-	// Every client gets every message, to the end markers.
-	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * clusterPatience):
-		close(stop)
-		<-done
-	}
-	resumes, moved := 0, 0
+	wstest.WaitFor(t, clusterPatience, "every client to join", func() bool {
+		joined := 0
+		for _, p := range nodes {
+			joined += roomMembers(p.admin, restartRoom)
+		}
+		return joined == n
+	})
+	return clients, done, stop
+}
+
+// checkClients checks that every client ended with every message of
+// every publisher, and counts the resumes.
+func checkClients(t *testing.T, clients []*histClient, sent []int) (resumes, moved int) {
 	for _, c := range clients {
 		if c.err != nil {
 			t.Fatal(c.err)
@@ -330,16 +321,70 @@ func rollingRestart(t *testing.T, sig syscall.Signal) {
 			moved++
 		}
 	}
-	t.Logf("%v: %d clients, %d messages from %d publishers over %v (%.0f/s), %d deliveries, %d resumes by %d clients, all recovered, every message once and in order; all done %v after the last publish",
-		sig, scale.clients, total, publishers, published.Round(time.Millisecond), float64(total)/published.Seconds(), total*scale.clients, resumes, moved,
-		time.Since(began.Add(published)).Round(time.Millisecond))
-	for _, s := range steps {
-		t.Log(s)
+	return resumes, moved
+}
+
+// restartPublishers are the admin publishers: together rate messages a
+// second through the admin API of node (one that is not being
+// restarted), each message of one publisher acknowledged (the stream
+// holds it) before its next.
+type restartPublishers struct {
+	node atomic.Int32
+	stop chan struct{}
+	wg   sync.WaitGroup
+	sent []int
+	errs []error
+}
+
+func startPublishers(nodes []*wsgateProc, rate int) *restartPublishers {
+	ps := &restartPublishers{stop: make(chan struct{}), sent: make([]int, publishers), errs: make([]error, publishers)}
+	for k := range publishers {
+		ps.wg.Add(1)
+		go ps.run(nodes, k, time.Second*publishers/time.Duration(rate))
 	}
-	for i, p := range nodes {
-		_, body := adminDo(t, "GET", p.admin, "/metrics", "")
-		t.Logf("w%d: %s", i, historySeries(body))
+	return ps
+}
+
+// run is publisher k: "pK:1", "pK:2", ... every interval, and "pK:end"
+// when stopped.
+func (ps *restartPublishers) run(nodes []*wsgateProc, k int, interval time.Duration) {
+	defer ps.wg.Done()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	publish := func(data string) bool {
+		base := nodes[ps.node.Load()].admin
+		if code, body := adminPost(base, publishBody(restartRoom, []byte(data), false)); code != 200 {
+			ps.errs[k] = fmt.Errorf("publish %s through %s: %d %s", data, base, code, body)
+			return false
+		}
+		return true
 	}
+	for n := 1; ; n++ {
+		select {
+		case <-ps.stop:
+			publish(fmt.Sprintf("p%d:end", k))
+			return
+		case <-tick.C:
+		}
+		if !publish(fmt.Sprintf("p%d:%d", k, n)) {
+			return
+		}
+		ps.sent[k] = n
+	}
+}
+
+// finish stops the publishers and returns how many messages they sent.
+func (ps *restartPublishers) finish() (int, error) {
+	close(ps.stop)
+	ps.wg.Wait()
+	total := 0
+	for k, err := range ps.errs {
+		if err != nil {
+			return 0, err
+		}
+		total += ps.sent[k]
+	}
+	return total, nil
 }
 
 // roomMembers is the member count of room on one node (0 on error).
