@@ -52,6 +52,8 @@ func (s *Server) registerStomp() {
 		QueueBacklog:     sc.QueueBacklog,
 		App:              stompproto.AppOptions{URL: sc.AppURL, Timeout: sc.AppTimeout, Workers: sc.AppWorkers, Queue: sc.AppQueue},
 		Logger:           s.log,
+		History:          s.hist,
+		ReplayBytes:      int(cfg.SendQueue / 2),
 	}
 	if v := s.guard.verifier; v != nil {
 		o.Verify = func(tok []byte) (*auth.Identity, error) { return v.Verify(tok) }

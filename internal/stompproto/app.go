@@ -218,7 +218,7 @@ func (f *forwarder) sendOn(ctx context.Context, s *session, m AppMessage) error 
 	switch {
 	case ok && kind == destTopic:
 		fb, hdr := fanout.FrameBuf(0, op, payload)
-		if err := f.p.pool.Submit(ctx, fanout.Job{Room: name, Buf: fb, Hdr: hdr, FromUser: s.user(), JSON: op == frame.OpText && json.Valid(payload)}); err != nil {
+		if err := f.p.pool.Submit(ctx, fanout.Job{Room: name, Buf: fb, Hdr: hdr, FromUser: s.user(), JSON: op == frame.OpText && json.Valid(payload), History: f.p.keeps(name)}); err != nil {
 			fb.Release()
 			return errors.New("fan-out overloaded")
 		}

@@ -31,14 +31,27 @@ func contentType(j *fanout.Job) string {
 }
 
 // encodeTail is the fan-out encoder of the shared MESSAGE tail:
-// message-id, content-type, content-length, blank line, body, NUL. It is
-// not a WebSocket frame (header length 0): each subscription's head
-// carries the frame header for head and tail together. The message-id is
-// the message's, the same for every subscription it reaches (STOMP asks
-// only that it identify the message), so the heads hold nothing that
-// changes from one message to the next.
+// message-id, the position headers of a room with history, content-type,
+// content-length, blank line, body, NUL. It is not a WebSocket frame
+// (header length 0): each subscription's head carries the frame header
+// for head and tail together. The message-id is the message's, the same
+// for every subscription it reaches (STOMP asks only that it identify the
+// message), so the heads hold nothing that changes from one message to
+// the next.
 func (p *Protocol) encodeTail(j *fanout.Job, _ []byte) (*poller.Buf, int) {
-	return buildTail(p.ids.Add(1), contentType(j), j.Payload(), ""), 0
+	return p.buildJobTail(j), 0
+}
+
+// buildJobTail builds the MESSAGE tail of job j with a new message-id.
+func (p *Protocol) buildJobTail(j *fanout.Job) *poller.Buf {
+	ctype, body := contentType(j), j.Payload()
+	b := poller.NewBuf(len("message-id:\n") + 20 + positionLen(j) + len("content-type:\ncontent-length:\n\n") + len(ctype) + 20 + len(body) + 1)
+	b.B = append(b.B, "message-id:"...)
+	b.B = strconv.AppendUint(b.B, p.ids.Add(1), 10)
+	b.B = append(b.B, '\n')
+	b.B = appendPosition(b.B, j)
+	b.B = stomp.AppendMessageTail(b.B, ctype, body)
+	return b
 }
 
 // buildTail builds a MESSAGE tail: message-id when id > 0 (fan-out and
@@ -62,7 +75,7 @@ func buildTail(id uint64, ctype string, body []byte, extra string) *poller.Buf {
 // 15-bit window without context takeover: the DEFLATE blocks that follow
 // a subscription's head, sent as a stored block (see buildHead).
 func (p *Protocol) encodeTailDeflate(j *fanout.Job, scratch []byte) (*poller.Buf, int) {
-	t := buildTail(p.ids.Add(1), contentType(j), j.Payload(), "")
+	t := p.buildJobTail(j)
 	z := deflate.Compress(scratch[:0], t.B, p.o.DeflateLevel, deflate.MaxWindowBits)
 	b := poller.NewBuf(len(z))
 	b.B = append(b.B, z...)

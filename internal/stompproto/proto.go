@@ -15,6 +15,7 @@ import (
 	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/auth"
 	"github.com/wsgate/wsgate/internal/fanout"
+	"github.com/wsgate/wsgate/internal/history"
 	"github.com/wsgate/wsgate/internal/metrics"
 	"github.com/wsgate/wsgate/internal/protocol"
 	"github.com/wsgate/wsgate/internal/stomp"
@@ -60,6 +61,12 @@ type Options struct {
 	Server string
 	// Logger receives forward failures; nil discards them.
 	Logger *slog.Logger
+	// History keeps the history of the rooms it selects (nil: none): their
+	// MESSAGE frames carry offset and epoch headers, and a SUBSCRIBE may
+	// resume (see history.go). ReplayBytes bounds what one resume may
+	// replay (keep it under the connection's send queue).
+	History     history.Store
+	ReplayBytes int
 }
 
 // Protocol is the STOMP endpoint; it implements protocol.Protocol and
@@ -70,6 +77,7 @@ type Protocol struct {
 	pool    *fanout.Pool
 	m       *metrics.Metrics
 	sm      *metrics.Stomp
+	hist    history.Store // nil: no room keeps history
 	tailFmt fanout.Format // the shared MESSAGE tail
 	zFmt    fanout.Format // the tail compressed for a 15-bit window
 	lim     stomp.Limits
@@ -115,7 +123,7 @@ func New(o Options) *Protocol {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Protocol{o: o, pool: o.Pool, m: o.Metrics, sm: o.Stomp, lim: o.Limits, log: o.Logger, epoch: time.Now()}
+	p := &Protocol{o: o, pool: o.Pool, m: o.Metrics, sm: o.Stomp, lim: o.Limits, log: o.Logger, epoch: time.Now(), hist: o.History}
 	p.prefix = strconv.FormatUint(rand.Uint64()&0xffffff, 36) + "-"
 	p.heads = make([]headCache, o.Pool.Workers())
 	p.tailFmt = o.Pool.AddFormat(p.encodeTail)

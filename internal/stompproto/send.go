@@ -66,7 +66,7 @@ func (s *session) route(m outgoing, rid []byte) bool {
 		return true
 	}
 	fb, hdr := fanout.FrameBuf(0, op, m.body)
-	if !s.p.pool.TrySubmit(fanout.Job{Room: name, Buf: fb, Hdr: hdr, FromUser: s.user(), JSON: isJSON}) {
+	if !s.p.pool.TrySubmit(fanout.Job{Room: name, Buf: fb, Hdr: hdr, FromUser: s.user(), JSON: isJSON, History: s.p.keeps(name)}) {
 		fb.Release()
 		s.overloaded(rid, m.dest)
 		return false

@@ -6,8 +6,10 @@ import (
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/fanout"
+	"github.com/wsgate/wsgate/internal/history"
 	"github.com/wsgate/wsgate/internal/hub"
 	"github.com/wsgate/wsgate/internal/stomp"
+	"github.com/wsgate/wsgate/poller"
 )
 
 // Destination kinds.
@@ -196,6 +198,11 @@ func (s *session) subscribe(f *stomp.Frame) {
 		s.fail(errSubscription, "ack must be auto, client or client-individual", rid, frame.CloseProtocolError)
 		return
 	}
+	since, ok := parseSince(h)
+	if !ok {
+		s.fail(errSubscription, "since must be last, or since-offset a number with since-epoch", rid, frame.CloseProtocolError)
+		return
+	}
 	var tmp [2*maxDestination + 2*maxSubID + 64]byte
 	sb := &sub{sess: s, kind: kind, ack: ack, key: s.p.keys.acquire(s.appendPrefix(tmp[:0], dest, id))}
 	mu := s.lock()
@@ -204,7 +211,7 @@ func (s *session) subscribe(f *stomp.Frame) {
 	mu.Unlock()
 	switch kind {
 	case destTopic:
-		s.joinTopic(sb, f)
+		s.joinTopic(sb, f, since)
 	case destQueue:
 		s.p.queues.subscribe(sb)
 		s.receipt(f)
@@ -233,10 +240,21 @@ func (s *session) appendPrefix(b []byte, dest string, id []byte) []byte {
 // joinTopic adds a topic subscription to its room on the room's worker,
 // in order with the room's messages; the RECEIPT goes out from there,
 // after the join. A full queue refuses the SUBSCRIBE.
-func (s *session) joinTopic(sb *sub, f *stomp.Frame) {
-	rb := receiptBuf(f)
+// A room with history joins with a resume (history.go).
+func (s *session) joinTopic(sb *sub, f *stomp.Frame, since history.Since) {
+	var rb *poller.Buf
 	k := sb.k()
-	j := fanout.Job{Room: k.name, Ctl: membership{sb: sb, join: true}, From: sb, Buf: rb}
+	j := fanout.Job{Room: k.name, Ctl: membership{sb: sb, join: true}, From: sb}
+	if s.p.keeps(k.name) {
+		var rid []byte
+		if r := receiptOf(f); r != nil {
+			rid = append(rid, r...)
+		}
+		j.Ctl = &resumeMembership{sb: sb, since: since, rid: rid}
+	} else {
+		rb = receiptBuf(f)
+		j.Buf = rb
+	}
 	if !s.p.pool.TrySubmit(j) {
 		if rb != nil {
 			rb.Release()
