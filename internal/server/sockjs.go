@@ -38,7 +38,7 @@ func (s *Server) setupSockJS() {
 	}
 	var tests []gateway.Endpoint
 	if cfg.SockJS.TestEndpoints {
-		tests = gateway.TestEndpoints(echoProtocol{m: s.m})
+		tests = gateway.SuiteEndpoints(echoProtocol{m: s.m})
 		for _, t := range tests {
 			_ = s.handle(t.Path, false, t.Proto, &s.lim[0])
 		}
@@ -147,19 +147,23 @@ func (c *conn) SockJSConn() gateway.Conn { return (*sjWSConn)(c) }
 // poller.Conn's.
 type sjHTTPConn conn
 
+// Send implements gateway.Conn.
 func (h *sjHTTPConn) Send(b *poller.Buf) (int, bool) {
 	n, err := h.Conn.Send(b)
 	return n, err == nil
 }
 
+// Write implements gateway.HTTPConn.
 func (h *sjHTTPConn) Write(p []byte) { _ = h.Conn.Write(p) }
-func (h *sjHTTPConn) Flush()         { _ = h.Conn.Flush() }
-func (h *sjHTTPConn) Addr() netip.Addr {
-	return h.RemoteAddrPort().Addr()
-}
 
-// CloseSlow records the reason and lets the connection's timer close it,
-// off the session's lock.
+// Flush implements gateway.Conn.
+func (h *sjHTTPConn) Flush() { _ = h.Conn.Flush() }
+
+// Addr implements gateway.HTTPConn.
+func (h *sjHTTPConn) Addr() netip.Addr { return h.RemoteAddrPort().Addr() }
+
+// CloseSlow implements gateway.Conn: it records the reason and lets the
+// connection's timer close it, off the session's lock.
 func (h *sjHTTPConn) CloseSlow() bool {
 	c := (*conn)(h)
 	c.setReason(reasonSlowConsumer)
@@ -167,6 +171,7 @@ func (h *sjHTTPConn) CloseSlow() bool {
 	return true
 }
 
+// Close implements gateway.HTTPConn.
 func (h *sjHTTPConn) Close(r gateway.Reason) {
 	c := (*conn)(h)
 	switch r {
@@ -178,14 +183,17 @@ func (h *sjHTTPConn) Close(r gateway.Reason) {
 	_ = c.Conn.Close()
 }
 
+// Schedule implements gateway.HTTPConn.
 func (h *sjHTTPConn) Schedule(d time.Duration) { h.srv().eng.Schedule(&h.Conn, d) }
 
+// IdleFor implements gateway.HTTPConn.
 func (h *sjHTTPConn) IdleFor(d time.Duration) bool {
 	c := (*conn)(h)
 	eng := c.srv().eng
 	return eng.Now()-int64(c.lastRead.Load()) >= eng.Ticks(d)
 }
 
+// StalledFor implements gateway.HTTPConn.
 func (h *sjHTTPConn) StalledFor(d time.Duration) bool {
 	eng := (*conn)(h).srv().eng
 	since := h.BlockedSince()
@@ -200,6 +208,7 @@ func (h *sjHTTPConn) srv() *Server { return (*conn)(h).srv() }
 // PeerClosed are poller.Conn's.
 type sjWSConn conn
 
+// Send implements gateway.Conn: nothing more once the connection closes.
 func (w *sjWSConn) Send(b *poller.Buf) (int, bool) {
 	if (*conn)(w).loadState() != stateOpen {
 		b.Release()
@@ -209,12 +218,16 @@ func (w *sjWSConn) Send(b *poller.Buf) (int, bool) {
 	return n, err == nil
 }
 
+// Flush implements gateway.Conn.
 func (w *sjWSConn) Flush() { _ = w.Conn.Flush() }
 
+// CloseSlow implements gateway.Conn: 1008 after what is queued.
 func (w *sjWSConn) CloseSlow() bool {
 	return (*conn)(w).close(frame.ClosePolicyViolation, "slow consumer", reasonSlowConsumer, closeQueued)
 }
 
+// CloseWhenFlushed implements gateway.Conn: a normal close after what is
+// queued (the session's close frame).
 func (w *sjWSConn) CloseWhenFlushed() {
 	(*conn)(w).close(frame.CloseNormal, "", reasonPeerClose, closeQueued)
 }
@@ -223,10 +236,13 @@ func (w *sjWSConn) CloseWhenFlushed() {
 // admission and refusals.
 type sjHost struct{ s *Server }
 
+// Draining implements gateway.Host.
 func (h sjHost) Draining() bool { return h.s.draining.Load() }
 
+// OriginAllowed implements gateway.Host: -origins, as for an upgrade.
 func (h sjHost) OriginAllowed(origin, host []byte) bool { return h.s.originAllowed(origin, host) }
 
+// Admit implements gateway.Host: the checks of an upgrade, in its order.
 func (h sjHost) Admit(ip netip.Addr, tc *auth.TokenCollector, query, room []byte) (admission.Client, error) {
 	s := h.s
 	if err := s.checkConnRate(ip); err != nil {
@@ -239,8 +255,10 @@ func (h sjHost) Admit(ip netip.Addr, tc *auth.TokenCollector, query, room []byte
 	return s.admitClient(r)
 }
 
+// Release implements gateway.Host.
 func (h sjHost) Release(user string, ip netip.Addr) { h.s.guard.gate.Release(user, ip) }
 
+// AllowMessage implements gateway.Host.
 func (h sjHost) AllowMessage(r **admission.Rate, user string, n int) admission.Verdict {
 	v := h.s.guard.gate.AllowMessage(r, user, n)
 	if !v.OK() {
@@ -249,6 +267,8 @@ func (h sjHost) AllowMessage(r **admission.Rate, user string, n int) admission.V
 	return v
 }
 
+// Refusal implements gateway.Host: the upgrade's refusal, counted and
+// logged as one.
 func (h sjHost) Refusal(dst []byte, hc gateway.HTTPConn, err error) []byte {
 	s := h.s
 	status := rejectionStatus(err)

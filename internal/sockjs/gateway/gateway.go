@@ -36,10 +36,10 @@ import (
 // Config is what the gateway needs of the server's configuration. Zero
 // durations and sizes take the sockjs package's defaults where it has one.
 type Config struct {
-	// Users is the user index a session with a user id joins.
+	// Users is the user index a session with a user id joins. Required.
 	Users *hub.Hub[fanout.Subscriber]
 	// Metrics receives messages in (with CountMessages) and slow-consumer
-	// actions.
+	// actions. Required.
 	Metrics       *metrics.Metrics
 	CountMessages bool
 	// Tick and Loops size the session timer wheel.
@@ -173,11 +173,11 @@ type Endpoint struct {
 	Cookie bool
 }
 
-// TestEndpoints are the endpoints SockJS's protocol test suite expects
+// SuiteEndpoints are the endpoints SockJS's protocol test suite expects
 // beside /echo: /close (every session closed at once with 3000 "Go
 // away!"), /disabled_websocket_echo and /cookie_needed_echo (echo over
 // the given protocol).
-func TestEndpoints(echo protocol.Protocol) []Endpoint {
+func SuiteEndpoints(echo protocol.Protocol) []Endpoint {
 	return []Endpoint{
 		{Path: "/close", Proto: closeProtocol{}},
 		{Path: "/disabled_websocket_echo", Proto: echo, NoWebSocket: true},

@@ -12,7 +12,7 @@ func testGateway() *Gateway {
 	eps := append([]Endpoint{
 		{Path: "/echo", Proto: echo, MaxMessage: 1 << 10},
 		{Path: "/room/", Prefix: true, Proto: echo, MaxMessage: 1 << 10},
-	}, TestEndpoints(echo)...)
+	}, SuiteEndpoints(echo)...)
 	return New(Config{Tick: 10 * time.Millisecond, Loops: 1}, nil, eps)
 }
 

@@ -28,8 +28,11 @@ type wsStream struct {
 	sc   *session
 }
 
+// Format implements protocol.Protocol: the connection itself receives no
+// room messages (its session does).
 func (wsProtocol) Format() fanout.Format { return fanout.FormatFrame }
 
+// Open implements protocol.Protocol: the connection's session opens.
 func (p wsProtocol) Open(pc protocol.Conn) any {
 	wc, ok := pc.(WebSocketConn)
 	if !ok {
@@ -43,6 +46,8 @@ func (p wsProtocol) Open(pc protocol.Conn) any {
 	return st
 }
 
+// Message implements protocol.Protocol: a text message carries the
+// session's messages.
 func (wsProtocol) Message(pc protocol.Conn, op frame.Opcode, payload []byte) error {
 	if op != frame.OpText {
 		return nil // SockJS carries text; sockjs-client never sends binary
@@ -53,12 +58,16 @@ func (wsProtocol) Message(pc protocol.Conn, op frame.Opcode, payload []byte) err
 	return nil
 }
 
+// Refuse implements protocol.Protocol: the endpoint's refusal, to the
+// session.
 func (wsProtocol) Refuse(pc protocol.Conn, code, room, text string) {
 	if st, ok := pc.State().(*wsStream); ok {
 		st.sc.se.Proto.Refuse(st.sc, code, room, text)
 	}
 }
 
+// Close implements protocol.Protocol: the session ends with the
+// connection.
 func (wsProtocol) Close(pc protocol.Conn) {
 	if st, ok := pc.State().(*wsStream); ok {
 		st.recv.Abort()
