@@ -192,9 +192,18 @@ func (c *conn) allow(n int, user string) bool {
 }
 
 // expiryDelay returns how long until the connection's token (plus the
-// leeway and grace) expires, and false when it has none.
+// leeway and grace) expires, and false when it has none. The wheel
+// goroutine calls it while a protocol's login may set the identity on the
+// loop (SetIdentity): ext.mu orders the two.
 func (c *conn) expiryDelay() (time.Duration, bool) {
-	return c.srv().guard.gate.ExpiresIn(c.Identity())
+	ext := c.ext
+	if ext == nil {
+		return 0, false
+	}
+	ext.mu.Lock()
+	id := ext.id
+	ext.mu.Unlock()
+	return c.srv().guard.gate.ExpiresIn(id)
 }
 
 // warnInsecure logs, once at start, each setting that lets in more than a

@@ -192,7 +192,9 @@ func (c *conn) SetIdentity(id *auth.Identity, user string) error {
 		}
 		s.guard.counter.Release("", netip.Addr{})
 	}
+	c.ext.mu.Lock() // the wheel goroutine reads id for the token's expiry
 	c.ext.id, c.ext.user = id, user
+	c.ext.mu.Unlock()
 	if user != "" {
 		s.hub.AddUser(user, c)
 	}
