@@ -121,7 +121,7 @@ func (g *Gate) CheckRate(ip netip.Addr) error {
 
 // Request is a new client at the door, its request parsed.
 type Request struct {
-	// Tokens holds the token the request brought, if any.
+	// Tokens holds the token the request brought, if any; not nil.
 	Tokens *auth.TokenCollector
 	// IP is the client's address.
 	IP netip.Addr

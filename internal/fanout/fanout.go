@@ -165,6 +165,9 @@ func New(cfg Config, h *hub.Hub[Subscriber]) *Pool {
 	return p
 }
 
+// Workers returns the number of worker goroutines.
+func (p *Pool) Workers() int { return p.cfg.Workers }
+
 // Hub returns the hub the pool delivers from.
 func (p *Pool) Hub() *hub.Hub[Subscriber] { return p.hub }
 

@@ -145,11 +145,7 @@ func (c *conn) releaseCount() {
 	if c.gate.And(^uint32(gateCounted))&gateCounted == 0 {
 		return
 	}
-	var user string
-	if c.ext != nil {
-		user = c.ext.user
-	}
-	c.srv().guard.counter.Release(user, c.RemoteAddrPort().Addr())
+	c.srv().guard.counter.Release(c.User(), c.RemoteAddrPort().Addr())
 }
 
 // allowFrames charges n frames, the frames of one read, to the
@@ -192,18 +188,9 @@ func (c *conn) allow(n int, user string) bool {
 }
 
 // expiryDelay returns how long until the connection's token (plus the
-// leeway and grace) expires, and false when it has none. The wheel
-// goroutine calls it while a protocol's login may set the identity on the
-// loop (SetIdentity): ext.mu orders the two.
+// leeway and grace) expires, and false when it has none.
 func (c *conn) expiryDelay() (time.Duration, bool) {
-	ext := c.ext
-	if ext == nil {
-		return 0, false
-	}
-	ext.mu.Lock()
-	id := ext.id
-	ext.mu.Unlock()
-	return c.srv().guard.gate.ExpiresIn(id)
+	return c.srv().guard.gate.ExpiresIn(c.Identity())
 }
 
 // warnInsecure logs, once at start, each setting that lets in more than a
