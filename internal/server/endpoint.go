@@ -76,7 +76,9 @@ type connExt struct {
 	state    any    // what the endpoint's Protocol.Open returned
 	subproto string // the negotiated subprotocol of an endpoint with its own
 	// Context-takeover compression state (only with
-	// -deflate-context-takeover); mu orders compression with queueing.
+	// -deflate-context-takeover); mu orders compression with queueing,
+	// and an identity set after the upgrade (SetIdentity) with the wheel's
+	// read of it (expiryDelay).
 	mu     sync.Mutex
 	comp   *deflate.Compressor
 	decomp *deflate.Decompressor

@@ -46,7 +46,7 @@ type Server struct {
 	hub       *hub.Hub[fanout.Subscriber]
 	pool      *fanout.Pool
 	stomp     *stompproto.Protocol // nil without the STOMP endpoint
-	demo      *staticSite          // the demo chat's pages, in dev mode
+	demo      staticSite           // the demo chat's pages, in dev mode
 	hist      history.Store        // nil: no room keeps history
 	hlog      *historyLog          // the cluster's history stream; nil unless history lives in JetStream
 	histStop  chan struct{}        // ends the history sweeps
@@ -170,7 +170,7 @@ func New(cfg config.Config) (*Server, error) {
 	s.attachHistory()
 	s.registerEndpoints()
 	if cfg.DevMode {
-		s.demo = newDemoSite()
+		s.demo = web.RecordDemo()
 	}
 	s.rejectLog.burst = 10
 	s.hsPool.New = func() any { return newHandshake(s) }
