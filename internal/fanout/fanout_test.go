@@ -63,7 +63,10 @@ func (r *recorder) release() {
 	for _, b := range r.bufs {
 		b.Release()
 	}
-	r.bufs = nil
+	// Deliveries still running on the pool (it stops after the test)
+	// are refused from here on.
+	r.closed.Store(true)
+	r.bufs, r.pending = nil, 0
 }
 
 func newPool(t *testing.T, cfg Config) *Pool {
