@@ -54,19 +54,27 @@ async function get(path) {
 
 async function tick() {
   const at = Date.now();
-  let text, stats, rooms;
+  let text, stats, rooms, cluster;
   try {
-    [text, stats, rooms] = await Promise.all([
+    [text, stats, rooms, cluster] = await Promise.all([
       get('/metrics').then((r) => r.text()),
       get('/api/stats').then((r) => r.json()),
       get('/api/rooms').then((r) => r.json()),
+      // Every node's counters; null when the cluster cannot answer now
+      // (the table then shows this node alone).
+      get('/api/stats?scope=cluster')
+        .then((r) => r.json())
+        .catch((err) => {
+          if (err.auth) throw err;
+          return null;
+        }),
     ]);
   } catch (err) {
     setStatus(err.auth ? 'auth' : 'error', err.message);
     if (err.auth) $('key').focus();
     return;
   }
-  const cur = { snap: new Snapshot(parse(text), at), stats, rooms: rooms.rooms || [], at };
+  const cur = { snap: new Snapshot(parse(text), at), stats, cluster, rooms: rooms.rooms || [], at };
   render(prev, cur);
   prev = cur;
   setStatus('ok', 'live · ' + new Date(at).toLocaleTimeString());
@@ -176,26 +184,31 @@ function renderRooms(p, c, dt) {
   fill('rooms-rate', rates.map(([n, v]) => [n, fmtNum(v)]));
 }
 
-// Nodes: /api/stats "nodes" when clustered (each with the fields of a
-// single node's stats and a "node" name), else this node alone.
+// Nodes: one row per node from /api/stats?scope=cluster (a node on its
+// own answers with itself), rates from the previous answer; nodes known to
+// be up that did not answer in time get a row that says so. Without a
+// cluster answer, this node's own /api/stats.
+function nodeRows(v) {
+  if (!v.cluster || !Array.isArray(v.cluster.nodes)) return [{ key: 'this node', name: location.host, st: v.stats }];
+  return v.cluster.nodes.map((n) => ({ key: n.id, name: n.name || n.id, st: n.stats || {} }));
+}
+
 function renderNodes(p, c, dt) {
-  const list = (st) => (Array.isArray(st.nodes) && st.nodes.length ? st.nodes : [{ node: st.node || location.host, ...st }]);
-  const before = new Map(p ? list(p.stats).map((n) => [n.node, n]) : []);
-  fill(
-    'nodes',
-    list(c.stats).map((n) => {
-      const b = before.get(n.node);
-      return [
-        n.node,
-        fmtNum(n.open ?? 0),
-        fmtNum(n.rooms ?? 0),
-        fmtNum(n.users ?? 0),
-        fmtNum(b ? rate(b.messages_in, n.messages_in, dt) : 0),
-        fmtNum(b ? rate(b.messages_out, n.messages_out, dt) : 0),
-        fmtNum(n.slow_consumer_closed ?? 0),
-      ];
-    }),
-  );
+  const before = new Map(p ? nodeRows(p).map((n) => [n.key, n.st]) : []);
+  const rows = nodeRows(c).map(({ key, name, st }) => {
+    const b = before.get(key);
+    return [
+      name,
+      fmtNum(st.open ?? 0),
+      fmtNum(st.rooms ?? 0),
+      fmtNum(st.users ?? 0),
+      fmtNum(b ? rate(b.messages_in, st.messages_in, dt) : 0),
+      fmtNum(b ? rate(b.messages_out, st.messages_out, dt) : 0),
+      fmtNum(st.slow_consumer_closed ?? 0),
+    ];
+  });
+  for (const n of c.cluster?.missing || []) rows.push([`${n.name || n.id} (no answer)`, '–', '–', '–', '–', '–', '–']);
+  fill('nodes', rows);
 }
 
 $('key').value = apiKey;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { WsgateClient } from '../wsgate.js';
-import { WebSocket, Wsgate, requireTestDep, waitFor } from './helpers.mjs';
+import { WebSocket, Wsgate, freePort, requireTestDep, waitFor } from './helpers.mjs';
 
 const chromiumPath = process.env.WSGATE_CHROMIUM || '/usr/bin/chromium';
 let browser;
@@ -159,5 +159,26 @@ test('the dashboard asks for the API key, then shows connections, rooms and rate
   const pts = await p.getAttribute('#c-conns polyline', 'points');
   assert.ok(pts.split(' ').length >= 2, 'the connections chart has several points');
   await shot(p, 'dashboard');
+  assert.deepEqual(p.problems.filter((m) => !ignorable(m)), []);
+});
+
+test('the dashboard of a node in a cluster shows a row per node', async () => {
+  // Node a runs the cluster's NATS server inside it; node b connects to it.
+  const nats = `127.0.0.1:${await freePort()}`;
+  const a = await start(['-dev', '-node-name', 'node-a', '-nats-embedded', '-nats-listen', nats]);
+  const b = await start(['-dev', '-node-name', 'node-b', '-nats', `nats://${nats}`]);
+  const on = (s, u) => new WsgateClient(`${s.wsURL}?user=${u}`, { WebSocket });
+  const clients = [on(a.s, 'c1'), on(a.s, 'c2'), on(b.s, 'c3')];
+  cleanups.push(() => clients.forEach((c) => c.close()));
+  await Promise.all(clients.map((c) => c.connect()));
+  await Promise.all(clients.map((c) => c.join('dash.cluster')));
+
+  const p = await page(a.dashboard);
+  await p.locator('#status[data-state="ok"]').waitFor();
+  const cells = async (name) => p.locator('#nodes tbody tr', { hasText: name }).first().locator('td').allTextContents();
+  await waitFor(async () => (await cells('node-a'))[1] === '2', 'node-a with its two connections');
+  await waitFor(async () => (await cells('node-b'))[1] === '1', 'node-b with its connection');
+  await waitFor(async () => (await p.locator('#nodes tbody tr').count()) === 2, 'two node rows');
+  await shot(p, 'dashboard-cluster');
   assert.deepEqual(p.problems.filter((m) => !ignorable(m)), []);
 });
