@@ -23,7 +23,7 @@ import (
 const repoRoot = "../.."
 
 // userDocs are the documents users read.
-var userDocs = []string{"README.md", "docs/operations.md", "test/README.md", "loadtest/README.md",
+var userDocs = []string{"README.md", "docs/operations.md", "docs/architecture.md", "test/README.md", "loadtest/README.md",
 	"deploy/wsgate.service", "deploy/wsgate.toml"}
 
 func readDoc(t *testing.T, rel string) string {
