@@ -42,8 +42,10 @@ type Conn struct {
 	// bytes, or 0 while writes go through.
 	blockedSince int32
 	armed        bool // registered with the write poller (waiting for EPOLLOUT)
-	// closeWhenFlushed closes the connection once the queue drains.
-	closeWhenFlushed bool
+	// closing records a close asked for: once the queue drains
+	// (closeFlushed), or now (closeAsked and up, which also say which
+	// error OnClose reports; see Close).
+	closing uint8
 	// tls marks a TLS connection: its state (tlsConn) is the nbio
 	// connection's session, so plain connections pay nothing for it. Set
 	// once before the connection is registered.
@@ -90,6 +92,9 @@ func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 func (c *Conn) closedLocked() bool {
+	if c.closing >= closeAsked {
+		return true
+	}
 	closed, _ := c.nc.IsClosed()
 	return closed
 }
@@ -157,8 +162,7 @@ func (c *Conn) Write(p []byte) error {
 		}
 		c.e.countWrite(c.fd, n)
 		if err != nil && err != syscall.EAGAIN && err != syscall.EINTR {
-			c.nc.Unlock()
-			c.nc.CloseWithError(err)
+			c.closeUnlock(err)
 			return err
 		}
 		if n == len(p) {
@@ -189,14 +193,15 @@ func (c *Conn) Flush() error {
 // any close the flush called for.
 func (c *Conn) flushUnlock() error {
 	closeNow, err := c.flushLocked()
-	c.nc.Unlock()
 	if err != nil {
-		c.nc.CloseWithError(err)
+		c.closeUnlock(err)
 		return err
 	}
 	if closeNow {
-		c.nc.Close()
+		c.closeUnlock(nil)
+		return nil
 	}
+	c.nc.Unlock()
 	return nil
 }
 
@@ -229,7 +234,7 @@ func (c *Conn) flushLocked() (closeNow bool, err error) {
 		}
 		if c.q == nil {
 			c.blockedSince = 0
-			return c.closeWhenFlushed, nil
+			return c.closing == closeFlushed, nil
 		}
 		if n < total {
 			// The socket is full: wait for EPOLLOUT.
@@ -338,26 +343,106 @@ func (c *Conn) releaseQueueLocked() {
 }
 
 // CloseWhenFlushed closes the connection as soon as every queued byte has
-// been written (at once if nothing is queued). Bytes sent after this call
-// may or may not go out.
+// been written (at once when nothing is queued).
 func (c *Conn) CloseWhenFlushed() {
 	c.nc.Lock()
-	if c.q == nil && (!c.tls || c.tlsState().pendingOut() == 0) {
+	if c.closedLocked() {
 		c.nc.Unlock()
-		c.nc.Close()
 		return
 	}
-	c.closeWhenFlushed = true
+	if c.q == nil && (!c.tls || c.tlsState().pendingOut() == 0) {
+		c.closeUnlock(nil)
+		return
+	}
+	c.closing = closeFlushed
 	_ = c.flushUnlock()
 }
 
-// Close closes the connection now; queued bytes are discarded. Use Flush
-// (and wait for Queued to reach 0) first for a graceful close.
-func (c *Conn) Close() error { return c.nc.Close() }
+// Close closes the connection; queued bytes are discarded. Use Flush (and
+// wait for Queued to reach 0), or CloseWhenFlushed, for a graceful close.
+//
+// Any goroutine may close a connection, but only its poller releases the
+// descriptor: Close shuts the socket down (both ways), writes fail from
+// then on, and the poller, woken by the hang-up, closes it and calls
+// OnClose. A descriptor released by another goroutine could be taken at
+// once by a new connection while the poller still holds an event of the
+// old one, which nbio would then apply (a hang-up: a close) to the new
+// connection.
+func (c *Conn) Close() error { return c.CloseWithError(nil) }
 
-// CloseWithError closes the connection, recording err as the reason nbio
-// passes to OnClose.
-func (c *Conn) CloseWithError(err error) error { return c.nc.CloseWithError(err) }
+// CloseWithError closes the connection as Close does, with err as the
+// reason OnClose reports.
+func (c *Conn) CloseWithError(err error) error {
+	c.nc.Lock()
+	c.closeUnlock(err)
+	return nil
+}
+
+// closeUnlock shuts the socket down for the poller to close (see Close),
+// then releases the lock. When the socket cannot be shut down (not
+// expected), it is closed here instead.
+func (c *Conn) closeUnlock(err error) {
+	if c.closedLocked() {
+		c.nc.Unlock()
+		return
+	}
+	c.closing = closeCode(c, err)
+	serr := syscall.Shutdown(int(c.fd), syscall.SHUT_RDWR)
+	c.nc.Unlock()
+	if serr != nil && serr != syscall.ENOTCONN {
+		_ = c.nc.CloseWithError(err)
+	}
+}
+
+// Values of Conn.closing from closeAsked on: the error a close was asked
+// with, as OnClose reports it.
+const (
+	closeFlushed     uint8 = 1 + iota
+	closeAsked             // no error
+	closeShed              // ErrHandshakeShed
+	closeTLSTimeout        // ErrTLSHandshakeTimeout
+	closeTLSTooLarge       // ErrTLSHandshakeTooLarge
+	closeOther             // another error, kept in otherCloseErrs
+)
+
+// otherCloseErrs holds the errors of closes asked with an error that has
+// no code of its own (write errors), until OnClose reports them.
+var otherCloseErrs sync.Map // *Conn -> error
+
+func closeCode(c *Conn, err error) uint8 {
+	switch err {
+	case nil:
+		return closeAsked
+	case ErrHandshakeShed:
+		return closeShed
+	case ErrTLSHandshakeTimeout:
+		return closeTLSTimeout
+	case ErrTLSHandshakeTooLarge:
+		return closeTLSTooLarge
+	}
+	otherCloseErrs.Store(c, err)
+	return closeOther
+}
+
+// closeErr returns the error OnClose reports for c, whose descriptor nbio
+// closed with err: the one its close was asked with, if any.
+func (c *Conn) closeErr(err error) error {
+	switch c.closing {
+	case closeAsked:
+		return nil
+	case closeShed:
+		return ErrHandshakeShed
+	case closeTLSTimeout:
+		return ErrTLSHandshakeTimeout
+	case closeTLSTooLarge:
+		return ErrTLSHandshakeTooLarge
+	case closeOther:
+		if v, ok := otherCloseErrs.LoadAndDelete(c); ok {
+			return v.(error)
+		}
+	}
+	return err
+}
 
 // onClosed is called once by the engine after nbio reports the close.
 func (c *Conn) onClosed() {

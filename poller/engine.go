@@ -363,7 +363,7 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 	if e.pend != nil {
 		ip = AddrPort(nc.RemoteAddr()).Addr()
 		if !e.pend.admit(ip) {
-			nc.Close() // sessionless: OnClose is not called
+			shutdown(nc) // sessionless: OnClose is not called
 			return
 		}
 	}
@@ -372,7 +372,7 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 		if e.pend != nil {
 			e.pend.release(ip)
 		}
-		nc.Close()
+		shutdown(nc)
 		return
 	}
 	c := s.PollerConn()
@@ -398,7 +398,15 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 	}
 	raceHandoff(nc)
 	if victim != nil {
-		victim.nc.CloseWithError(ErrHandshakeShed)
+		_ = victim.CloseWithError(ErrHandshakeShed)
+	}
+}
+
+// shutdown refuses a connection nbio is about to register: its poller
+// sees the hang-up and closes it (see Conn.Close for why not here).
+func shutdown(nc *nbio.Conn) {
+	if err := syscall.Shutdown(nc.Hash(), syscall.SHUT_RDWR); err != nil && err != syscall.ENOTCONN {
+		_ = nc.Close()
 	}
 }
 
@@ -426,5 +434,5 @@ func (e *Engine) onClose(nc *nbio.Conn, err error) {
 	}
 	e.wp.remove(c)
 	c.onClosed()
-	e.h.OnClose(s, err)
+	e.h.OnClose(s, c.closeErr(err))
 }

@@ -81,7 +81,7 @@ func outOfDescriptors(err error) bool {
 // process is out of descriptors (see the type's comment).
 func (l *listener) adopt(c net.Conn) (net.Conn, error) {
 	for {
-		nc, err := nbio.NBConn(c)
+		nc, err := nbioConn(c)
 		if err == nil {
 			return nc, nil
 		}
@@ -100,6 +100,24 @@ func (l *listener) adopt(c net.Conn) (net.Conn, error) {
 		case <-time.After(descriptorPause):
 		}
 	}
+}
+
+// nbioConn is nbio.NBConn, whose duplicate of the descriptor is marked
+// close-on-exec as Go marks its own sockets, under the same lock that
+// os/exec holds while it forks. Without the mark, every process the
+// gateway's process starts (a test's client, a hook) would hold every
+// connection open at that moment for its whole life: closing one would
+// neither end the TCP connection nor leave the poller's epoll set, whose
+// events for the stale descriptor number would then reach the next
+// connection given that number.
+func nbioConn(c net.Conn) (*nbio.Conn, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	nc, err := nbio.NBConn(c)
+	if err == nil {
+		syscall.CloseOnExec(nc.Hash())
+	}
+	return nc, err
 }
 
 // stopAccepting closes the listening socket; established connections are

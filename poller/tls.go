@@ -204,7 +204,7 @@ func (e *Engine) onDataTLS(nc *nbio.Conn, data []byte) {
 	}
 	if len(ts.in)+len(data) > maxHandshakeInput {
 		ts.mu.Unlock()
-		nc.CloseWithError(ErrTLSHandshakeTooLarge)
+		_ = ts.c.CloseWithError(ErrTLSHandshakeTooLarge)
 		return
 	}
 	ts.in = append(ts.in, data...)
@@ -236,9 +236,9 @@ func (e *Engine) readTLS(ts *tlsConn, l *Loop) {
 	ts.cur = nil
 	if err != nil && err != errWouldBlock {
 		if errors.Is(err, io.EOF) {
-			ts.c.nc.Close()
+			_ = ts.c.Close()
 		} else {
-			ts.c.nc.CloseWithError(err)
+			_ = ts.c.CloseWithError(err)
 		}
 	}
 	// crypto/tls may answer a record (a key update, an alert) while
@@ -261,7 +261,7 @@ func (e *Engine) handshake(ts *tlsConn) {
 	if err := ts.tc.Handshake(); err != nil {
 		e.tls.fail.Add(1)
 		_ = ts.c.Flush() // the alert, so the peer learns why
-		ts.c.nc.CloseWithError(err)
+		_ = ts.c.CloseWithError(err)
 		return
 	}
 	l := e.loopOf(ts.c.nc)
@@ -291,7 +291,7 @@ func (e *Engine) fireTLS(c *Conn) {
 		return
 	}
 	if ts.st.Load() != tlsOpen {
-		c.nc.CloseWithError(ErrTLSHandshakeTimeout)
+		_ = c.CloseWithError(ErrTLSHandshakeTimeout)
 		return
 	}
 	e.h.OnTimer(ts.sess)
@@ -470,8 +470,7 @@ func (c *Conn) writeTLSUnlock(p []byte) error {
 	ts := c.tlsState()
 	if c.q == nil && !c.armed && len(p) <= tlsBatch && ts.st.Load() == tlsOpen {
 		if _, err := ts.tc.Write(p); err != nil {
-			c.nc.Unlock()
-			c.nc.CloseWithError(err)
+			c.closeUnlock(err)
 			return err
 		}
 		return c.flushUnlock()
@@ -510,7 +509,7 @@ func (c *Conn) flushTLSLocked() (closeNow bool, err error) {
 		}
 		if c.q == nil {
 			c.blockedSince = 0
-			return c.closeWhenFlushed, nil
+			return c.closing == closeFlushed, nil
 		}
 		if !open {
 			return false, nil // plaintext waits for the handshake

@@ -149,7 +149,7 @@ func (e *Engine) startHandshake(ts *tlsConn) {
 	}
 	if v, ok := l.shedLocked(ts); ok {
 		l.mu.Unlock()
-		v.c.nc.CloseWithError(ErrHandshakeShed)
+		_ = v.c.CloseWithError(ErrHandshakeShed)
 		go e.handshakeLoop(ts)
 		return
 	}
@@ -193,7 +193,7 @@ func (e *Engine) recheckHandshakes() {
 	}
 	l.mu.Unlock()
 	for _, v := range victims {
-		v.c.nc.CloseWithError(ErrHandshakeShed)
+		_ = v.c.CloseWithError(ErrHandshakeShed)
 	}
 	for _, ts := range started {
 		go e.handshakeLoop(ts)

@@ -158,7 +158,7 @@ function stomp() {
   };
   client.onWebSocketClose = (e) => {
     if (passed < 2) {
-      check('transport stayed open', false, `code ${e.code}`);
+      check('transport stayed open', false, `code ${e.code} ${e.reason}, ${passed} checks passed`);
       finish();
     }
   };
