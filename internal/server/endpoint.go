@@ -284,16 +284,16 @@ func (s *Server) registerEndpoints() {
 	}
 	if cfg.MuxPath != "" {
 		var opts []jsonmux.Option
-		if s.hist != nil {
+		if st := s.node.Store(); st != nil {
 			// A resume queues what was missed at once: half the send
 			// queue, so the live stream has room behind it.
-			opts = append(opts, jsonmux.WithHistory(s.hist, int(cfg.SendQueue/2)))
+			opts = append(opts, jsonmux.WithHistory(st, int(cfg.SendQueue/2)))
 		}
 		_ = s.Handle(cfg.MuxPath, false, jsonmux.New(s.pool, s.m, opts...))
 	}
 	s.registerStomp()
 	if cfg.RoomPrefix != "" {
-		_ = s.Handle(cfg.RoomPrefix, true, roomProtocol{pool: s.pool, m: s.m, hist: s.hist})
+		_ = s.Handle(cfg.RoomPrefix, true, roomProtocol{pool: s.pool, m: s.m, hist: s.node.Store()})
 	}
 }
 

@@ -52,7 +52,7 @@ func (s *Server) registerStomp() {
 		QueueBacklog:     sc.QueueBacklog,
 		App:              stompproto.AppOptions{URL: sc.AppURL, Timeout: sc.AppTimeout, Workers: sc.AppWorkers, Queue: sc.AppQueue},
 		Logger:           s.log,
-		History:          s.hist,
+		History:          s.node.Store(),
 		ReplayBytes:      int(cfg.SendQueue / 2),
 	}
 	if v := s.guard.verifier; v != nil {
@@ -207,8 +207,8 @@ func (c *conn) SetIdentity(id *auth.Identity, user string) error {
 // SendUserTo implements admin.DestinationSender: a message for a user's
 // STOMP subscriptions of destination (its other connections get it as
 // SendUser sends it).
-func (b *adminBackend) SendUserTo(ctx context.Context, user, destination string, op frame.Opcode, payload []byte) (int, error) {
-	s := b.srv()
+func (b adminBackend) SendUserTo(ctx context.Context, user, destination string, op frame.Opcode, payload []byte) (int, error) {
+	s := b.s
 	if s.stomp == nil {
 		return 0, admin.ErrBadDestination
 	}
