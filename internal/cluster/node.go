@@ -120,6 +120,9 @@ func (n *Node) Keeps(room string) bool { return n.hist != nil && n.hist.Keeps(ro
 // destinations; then it starts the history's sweeps. It runs before
 // anything joins or publishes.
 func (n *Node) Start(pool *fanout.Pool, stomp *stompproto.Protocol) error {
+	if n.started {
+		return nil
+	}
 	n.pool = pool
 	if n.stream != nil {
 		n.stream.store.Attach(pool)

@@ -47,6 +47,8 @@ var allowed = map[string][]string{
 		"github.com/wsgate/wsgate/internal/admission", "github.com/wsgate/wsgate/internal/auth", "github.com/wsgate/wsgate/internal/limits",
 		"github.com/wsgate/wsgate/internal/hub", "github.com/wsgate/wsgate/internal/metrics", "github.com/wsgate/wsgate/internal/fanout",
 		"github.com/wsgate/wsgate/internal/protocol", "github.com/wsgate/wsgate/internal/sockjs"},
+	"github.com/wsgate/wsgate/internal/rawproto": {"github.com/wsgate/wsgate/frame", "github.com/wsgate/wsgate/internal/fanout",
+		"github.com/wsgate/wsgate/internal/history", "github.com/wsgate/wsgate/internal/metrics", "github.com/wsgate/wsgate/internal/protocol"},
 	"github.com/wsgate/wsgate/internal/cluster": {"github.com/wsgate/wsgate/frame", "github.com/wsgate/wsgate/poller",
 		"github.com/wsgate/wsgate/internal/admin", "github.com/wsgate/wsgate/internal/broker", "github.com/wsgate/wsgate/internal/config",
 		"github.com/wsgate/wsgate/internal/fanout", "github.com/wsgate/wsgate/internal/history", "github.com/wsgate/wsgate/internal/hub",

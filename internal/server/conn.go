@@ -242,7 +242,7 @@ func (c *conn) onHandshakeData(b *batch, data []byte) {
 // bytes that followed the request in the same read (early frames).
 func (c *conn) onRequest(b *batch, req, rest []byte) {
 	s := c.srv()
-	if s.sj != nil && s.sj.diverts(req) {
+	if s.sj != nil && s.sj.Diverts(req) {
 		c.startHTTP(b, req, rest)
 		return
 	}

@@ -228,7 +228,7 @@ func (s *Server) Start() (err error) {
 	s.warnInsecure()
 	s.setupSockJS()
 	if s.sj != nil {
-		s.sj.start()
+		s.sj.Start()
 	}
 	s.pool.Start()
 	if err := s.eng.Start(); err != nil {
@@ -288,7 +288,7 @@ func (s *Server) Close() error {
 		}
 		s.pool.Stop()
 		if s.sj != nil {
-			s.sj.stop()
+			s.sj.Stop()
 		}
 		s.guard.verifier.Close() // stops the JWKS refresh, if any
 		if s.stomp != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/wsgate/wsgate/internal/auth"
 	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/protocol"
+	"github.com/wsgate/wsgate/internal/rawproto"
 	"github.com/wsgate/wsgate/internal/stomp"
 	"github.com/wsgate/wsgate/internal/stompproto"
 	"github.com/wsgate/wsgate/poller"
@@ -65,7 +66,7 @@ func (s *Server) registerStomp() {
 // newEndpoint builds an endpoint table entry, finding the protocol's
 // optional interfaces once.
 func newEndpoint(path string, prefix bool, p protocol.Protocol, lim *endpointLimits) endpoint {
-	_, echo := p.(echoProtocol)
+	_, echo := p.(rawproto.Echo)
 	e := endpoint{path: path, prefix: prefix, proto: p, lim: lim, keepsState: !echo}
 	e.ticker, _ = p.(protocol.Ticker)
 	e.deliverer, _ = p.(protocol.Deliverer)
