@@ -188,7 +188,7 @@ func (c *conn) SetIdentity(id *auth.Identity, user string) error {
 		// Count the user; the address and total were counted at the
 		// upgrade, so take back this Acquire's share of the total.
 		if err := s.guard.counter.Acquire(user, netip.Addr{}); err != nil {
-			s.countConnRejection(err)
+			s.countRefusal(err)
 			return err
 		}
 		s.guard.counter.Release("", netip.Addr{})
