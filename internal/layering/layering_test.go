@@ -47,6 +47,13 @@ var allowed = map[string][]string{
 		"github.com/wsgate/wsgate/internal/admission", "github.com/wsgate/wsgate/internal/auth", "github.com/wsgate/wsgate/internal/limits",
 		"github.com/wsgate/wsgate/internal/hub", "github.com/wsgate/wsgate/internal/metrics", "github.com/wsgate/wsgate/internal/fanout",
 		"github.com/wsgate/wsgate/internal/protocol", "github.com/wsgate/wsgate/internal/sockjs"},
+	"github.com/wsgate/wsgate/internal/rawproto": {"github.com/wsgate/wsgate/frame", "github.com/wsgate/wsgate/internal/fanout",
+		"github.com/wsgate/wsgate/internal/history", "github.com/wsgate/wsgate/internal/metrics", "github.com/wsgate/wsgate/internal/protocol"},
+	"github.com/wsgate/wsgate/internal/cluster": {"github.com/wsgate/wsgate/frame", "github.com/wsgate/wsgate/poller",
+		"github.com/wsgate/wsgate/internal/admin", "github.com/wsgate/wsgate/internal/broker", "github.com/wsgate/wsgate/internal/config",
+		"github.com/wsgate/wsgate/internal/fanout", "github.com/wsgate/wsgate/internal/history", "github.com/wsgate/wsgate/internal/hub",
+		"github.com/wsgate/wsgate/internal/limits", "github.com/wsgate/wsgate/internal/metrics", "github.com/wsgate/wsgate/internal/stompproto",
+		"github.com/prometheus/client_golang"},
 	"github.com/wsgate/wsgate/web":      nil,
 	"github.com/wsgate/wsgate/loadtest": {"github.com/lesismal/nbio", "github.com/HdrHistogram", "github.com/wsgate/wsgate/frame"},
 }

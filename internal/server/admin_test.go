@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/internal/admin"
 	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/wstest"
 )
@@ -248,7 +249,7 @@ func TestAdminUserSendAndRooms(t *testing.T) {
 	if !strings.Contains(resp, `{"name":"one","members":1}`) {
 		t.Errorf("after bob left: %s", resp)
 	}
-	var st Stats
+	var st admin.Stats
 	if status, resp = adminDo(t, "GET", base, "/api/stats", ""); status != 200 || json.Unmarshal([]byte(resp), &st) != nil {
 		t.Fatalf("GET /api/stats: %d %s", status, resp)
 	}
@@ -324,10 +325,10 @@ func startChild(t testing.TB, key string, args ...string) (string, string) {
 	}
 }
 
-func childStats(t *testing.T, base, key string) Stats {
+func childStats(t *testing.T, base, key string) admin.Stats {
 	t.Helper()
 	status, body := adminDo(t, "GET", base, "/api/stats", "", "Authorization: Bearer "+key)
-	var st Stats
+	var st admin.Stats
 	if err := json.Unmarshal([]byte(body), &st); status != 200 || err != nil {
 		t.Fatalf("GET /api/stats: %d %s %v", status, body, err)
 	}

@@ -25,10 +25,6 @@ type guard struct {
 	counter  *limits.Counter
 }
 
-// connRate is a connection's rate state, allocated at its first metered
-// message: a connection that never sends holds only the pointer.
-type connRate = admission.Rate
-
 // limitNames label wsgate_rate_limited_total{kind}, indexed by
 // admission.Kind.
 var limitNames = admission.KindNames()
@@ -86,10 +82,6 @@ func (s *Server) jwksState() func() metrics.JWKSState {
 	}
 }
 
-// checkRequestHead refuses a request head that is ambiguous at the HTTP
-// level (400).
-func checkRequestHead(req []byte) error { return admission.CheckRequestHead(req) }
-
 // checkConnRate is the first admission check of a complete request: new
 // connections per second from the source address.
 func (s *Server) checkConnRate(ip netip.Addr) error {
@@ -121,9 +113,6 @@ func (s *Server) countRefusal(err error) {
 		s.m.ForbiddenJoin.Inc()
 	}
 }
-
-// countConnRejection counts a connection counter's refusal.
-func (s *Server) countConnRejection(err error) { s.countRefusal(err) }
 
 // admit runs when the request has parsed and its key checked: it verifies
 // the token (or admits an anonymous client), checks the room permission

@@ -56,7 +56,7 @@ func TestClusterNATSServerDown(t *testing.T) {
 	// Publishing goes on while node2 finds another server (at most one
 	// message a millisecond, for at most clusterPatience).
 	deadline := time.Now().Add(clusterPatience)
-	for !nodes[2].cl.nats.State().Connected || syncBroker(nodes[2]) != nil {
+	for !natsOf(nodes[2]).State().Connected || syncBroker(nodes[2]) != nil {
 		if time.Now().After(deadline) {
 			t.Fatal("node2 did not fail over to another NATS server")
 		}
@@ -104,7 +104,7 @@ func TestClusterNATSServerDown(t *testing.T) {
 func syncBroker(n *Server) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	return n.cl.nats.Sync(ctx)
+	return natsOf(n).Sync(ctx)
 }
 
 // startNATSAt starts a NATS server of its own on addr.

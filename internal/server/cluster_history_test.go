@@ -77,7 +77,7 @@ func historyNodes(t *testing.T, servers []*broker.Embedded, rules string) []*Ser
 	}
 	for i, n := range nodes {
 		wstest.WaitFor(t, clusterPatience, fmt.Sprintf("node%d to open the history stream", i), func() bool {
-			return n.hlog.Epoch() != "" && n.hlog.Epoch() == nodes[0].hlog.Epoch()
+			return streamEpoch(n) != "" && streamEpoch(n) == streamEpoch(nodes[0])
 		})
 	}
 	return nodes
@@ -201,7 +201,7 @@ func TestClusterHistoryFaults(t *testing.T) {
 				return
 			}
 			if i%100 == 50 {
-				_ = nodes[2].cl.nats.Conn().ForceReconnect() // what is sent meanwhile does not reach node2
+				_ = natsOf(nodes[2]).Conn().ForceReconnect() // what is sent meanwhile does not reach node2
 			}
 		}
 		pubDone <- nil
@@ -217,14 +217,14 @@ func TestClusterHistoryFaults(t *testing.T) {
 	if err := <-pubDone; err != nil {
 		t.Fatal(err)
 	}
-	st := nodes[2].hist.Stats()
+	st := nodes[2].node.Store().Stats()
 	t.Logf("node2 after 3 forced reconnects: %d catch-ups, %d gaps", st.Fills, st.Gaps)
 	if st.Gaps != 0 {
 		t.Fatalf("node2 counted %d gaps", st.Gaps)
 	}
 
 	// The stream is lost (deleted) and made again by the nodes.
-	js, err := jetstream.New(nodes[0].cl.nats.Conn())
+	js, err := jetstream.New(natsOf(nodes[0]).Conn())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,8 +233,8 @@ func TestClusterHistoryFaults(t *testing.T) {
 	}
 	for i, n := range nodes {
 		wstest.WaitFor(t, clusterPatience, fmt.Sprintf("node%d to find the stream made again", i), func() bool {
-			e := n.hlog.Epoch()
-			return e != "" && e != epoch && e == nodes[0].hlog.Epoch()
+			e := streamEpoch(n)
+			return e != "" && e != epoch && e == streamEpoch(nodes[0])
 		})
 	}
 	again := wstest.Dial(t, nodes[1].Addr().String(), "/ws")

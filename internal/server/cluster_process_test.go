@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/internal/admin"
 	"github.com/wsgate/wsgate/internal/wstest"
 )
 
@@ -137,7 +138,7 @@ func TestClusterProcesses(t *testing.T) {
 	members[1].ExpectMessage(frame.OpText, []byte("after the kill"))
 	status, body := adminDo(t, "GET", nodes[0].admin, "/api/stats?scope=cluster", "")
 	var stats struct {
-		Totals  Stats `json:"totals"`
+		Totals  admin.Stats `json:"totals"`
 		Nodes   []struct{ Name string }
 		Missing []struct{ Name string }
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/wsgate/wsgate/internal/broker"
 	"github.com/wsgate/wsgate/internal/broker/wire"
 	"github.com/wsgate/wsgate/internal/config"
+	"github.com/wsgate/wsgate/internal/history"
 	"github.com/wsgate/wsgate/internal/wstest"
 )
 
@@ -92,6 +93,16 @@ func startNode(t *testing.T, name string, urls []string, mod func(*config.Config
 	return s
 }
 
+// natsOf returns a node's NATS broker; nil for a node on its own.
+func natsOf(s *Server) *broker.NATS {
+	n, _ := s.node.Broker().(*broker.NATS)
+	return n
+}
+
+// streamEpoch returns the epoch of a node's history in the cluster's
+// stream; "" until the node has opened the stream.
+func streamEpoch(s *Server) string { return s.node.Store().(*history.Replicated).Epoch() }
+
 // threeNodes starts three NATS servers and a wsgate node on each.
 func threeNodes(t *testing.T, tune func(*broker.Options)) ([]*broker.Embedded, []*Server) {
 	t.Helper()
@@ -101,7 +112,7 @@ func threeNodes(t *testing.T, tune func(*broker.Options)) ([]*broker.Embedded, [
 		nodes = append(nodes, startNode(t, fmt.Sprintf("node%d", i), []string{e.ClientURL()}, nil, tune))
 	}
 	for _, n := range nodes {
-		wstest.WaitFor(t, clusterPatience, "every node to know the two others", func() bool { return n.cl.nats.State().Nodes == 2 })
+		wstest.WaitFor(t, clusterPatience, "every node to know the two others", func() bool { return natsOf(n).State().Nodes == 2 })
 	}
 	return servers, nodes
 }
@@ -239,7 +250,7 @@ func TestClusterRoomOrder(t *testing.T) {
 		t.Fatalf("%d messages lost with no fault", lost)
 	}
 	for i, n := range nodes {
-		st := n.cl.nats.State()
+		st := natsOf(n).State()
 		if st.Published != perPublisher || st.Received != 2*perPublisher || st.Dropped() != 0 {
 			t.Errorf("node%d broker: published %d, received %d, dropped %d; want %d, %d, 0",
 				i, st.Published, st.Received, st.Dropped(), perPublisher, 2*perPublisher)

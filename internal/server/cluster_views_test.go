@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/wsgate/wsgate/internal/admin"
 	"github.com/wsgate/wsgate/internal/broker"
 	"github.com/wsgate/wsgate/internal/broker/wire"
 	"github.com/wsgate/wsgate/internal/wstest"
@@ -54,10 +55,10 @@ func TestClusterViews(t *testing.T) {
 
 	status, body = adminDo(t, "GET", base, "/api/stats?scope=cluster", "")
 	var stats struct {
-		Totals Stats `json:"totals"`
+		Totals admin.Stats `json:"totals"`
 		Nodes  []struct {
-			Name  string `json:"name"`
-			Stats Stats  `json:"stats"`
+			Name  string      `json:"name"`
+			Stats admin.Stats `json:"stats"`
 		} `json:"nodes"`
 		Missing []broker.Node `json:"missing"`
 	}
@@ -77,10 +78,10 @@ func TestClusterViews(t *testing.T) {
 	a0b.Close()
 	waitInterest(t, servers, wire.Room, "a", 1)
 	wstest.WaitFor(t, clusterPatience, "node0 to drop room a", func() bool {
-		n, sub := nodes[0].cl.nats.Interest(broker.Room, "a")
+		n, sub := natsOf(nodes[0]).Interest(broker.Room, "a")
 		return n == 0 && !sub
 	})
-	if n, sub := nodes[1].cl.nats.Interest(broker.Room, "a"); n != 1 || !sub {
+	if n, sub := natsOf(nodes[1]).Interest(broker.Room, "a"); n != 1 || !sub {
 		t.Fatalf("node1 room a: %d members, subscribed %v", n, sub)
 	}
 	a1.Close()
@@ -89,7 +90,7 @@ func TestClusterViews(t *testing.T) {
 	waitInterest(t, servers, wire.Room, "b.x", 0)
 	for i, n := range nodes {
 		wstest.WaitFor(t, clusterPatience, fmt.Sprintf("node%d to hold no subscription", i), func() bool {
-			return n.cl.nats.State().Subscriptions == 0
+			return natsOf(n).State().Subscriptions == 0
 		})
 		if v := metricLine(t, n, "wsgate_broker_subscriptions"); v != "0" {
 			t.Errorf("node%d wsgate_broker_subscriptions %q, want 0", i, v)
@@ -101,10 +102,10 @@ func TestClusterViews(t *testing.T) {
 // no broker series, and answers the cluster views for itself.
 func TestSingleNodeHasNoBroker(t *testing.T) {
 	s := startTestServer(t, nil)
-	if _, ok := s.Broker().(*broker.Local); !ok {
-		t.Fatalf("broker %T, want *broker.Local", s.Broker())
+	if _, ok := s.node.Broker().(*broker.Local); !ok {
+		t.Fatalf("broker %T, want *broker.Local", s.node.Broker())
 	}
-	if s.pool == nil || s.cl.nats != nil {
+	if _, ok := s.node.Broker().(*broker.NATS); s.pool == nil || ok {
 		t.Fatal("a single node wired a NATS broker")
 	}
 	if v := metricLine(t, s, "wsgate_broker_connected"); v != "" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/internal/admission"
 	"github.com/wsgate/wsgate/poller"
 )
 
@@ -48,9 +49,9 @@ type conn struct {
 	poller.Conn
 	ext      *connExt // room, user, split handshake, takeover state: only for connections that need them
 	dec      frame.Decoder
-	gate     atomic.Uint32 // connection state, gate* bits and the close reason
-	lastRead atomic.Int32  // wheel tick of the last read; before the upgrade, the accept time in micros
-	rl       *connRate     // rate-limit state, from the first message on
+	gate     atomic.Uint32   // connection state, gate* bits and the close reason
+	lastRead atomic.Int32    // wheel tick of the last read; before the upgrade, the accept time in micros
+	rl       *admission.Rate // rate-limit state, allocated at the first metered message
 }
 
 // srv returns the server, kept once in the engine instead of in every
@@ -242,7 +243,7 @@ func (c *conn) onHandshakeData(b *batch, data []byte) {
 // bytes that followed the request in the same read (early frames).
 func (c *conn) onRequest(b *batch, req, rest []byte) {
 	s := c.srv()
-	if s.sj != nil && s.sj.diverts(req) {
+	if s.sj != nil && s.sj.Diverts(req) {
 		c.startHTTP(b, req, rest)
 		return
 	}

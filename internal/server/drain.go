@@ -43,7 +43,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.sj != nil {
 		// SockJS sessions get their close frame first; their open
 		// responses end with it, and their connections close after.
-		s.sj.closeSessions(int(code), text)
+		s.sj.CloseSessions(int(code), text)
 	}
 	var conns []*conn
 	s.eng.Each(func(ps poller.Session) { conns = append(conns, ps.(*conn)) })

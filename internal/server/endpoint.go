@@ -10,10 +10,10 @@ import (
 	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/auth"
 	"github.com/wsgate/wsgate/internal/fanout"
-	"github.com/wsgate/wsgate/internal/history"
 	"github.com/wsgate/wsgate/internal/jsonmux"
 	"github.com/wsgate/wsgate/internal/metrics"
 	"github.com/wsgate/wsgate/internal/protocol"
+	"github.com/wsgate/wsgate/internal/rawproto"
 	"github.com/wsgate/wsgate/poller"
 )
 
@@ -191,79 +191,6 @@ func (c *conn) Deliver(d *fanout.Delivery) (flush, ok bool) {
 // Flush implements fanout.Subscriber.
 func (c *conn) Flush() { _ = c.Conn.Flush() }
 
-// The built-in endpoints.
-
-// echoProtocol sends every message back with its opcode.
-type echoProtocol struct{ m *metrics.Metrics }
-
-func (echoProtocol) Format() fanout.Format                        { return fanout.FormatFrame }
-func (echoProtocol) Open(protocol.Conn) any                       { return nil }
-func (echoProtocol) Refuse(protocol.Conn, string, string, string) {}
-func (echoProtocol) Close(protocol.Conn)                          {}
-
-func (p echoProtocol) Message(c protocol.Conn, op frame.Opcode, payload []byte) error {
-	c.Reply(op, payload)
-	if p.m != nil {
-		i := opIndex(op)
-		p.m.MessagesOut[i].Inc()
-		p.m.BytesOut[i].Add(len(payload))
-	}
-	return nil
-}
-
-// roomProtocol is /room/NAME: the connection is a member of one room,
-// named by the path, and every message it sends goes to the room's other
-// members as it is. Refusals have no form of their own on this raw
-// endpoint: a message the token may not publish is dropped and counted;
-// one that meets a full fan-out queue closes the connection with 1013
-// (try again later), since the publisher could not otherwise learn that
-// its message was dropped.
-type roomProtocol struct {
-	pool *fanout.Pool
-	m    *metrics.Metrics
-	hist history.Store // nil: no room keeps history
-}
-
-// roomState is a /room connection's state: whether it may publish, and
-// whether its room keeps history (decided once, at the upgrade).
-type roomState struct{ readOnly, keeps bool }
-
-// roomStates are the four states, shared by every connection.
-var roomStates = [2][2]roomState{{{}, {keeps: true}}, {{readOnly: true}, {readOnly: true, keeps: true}}}
-
-func (roomProtocol) Format() fanout.Format                        { return fanout.FormatFrame }
-func (roomProtocol) Refuse(protocol.Conn, string, string, string) {}
-
-func (p roomProtocol) Open(c protocol.Conn) any {
-	p.pool.Hub().Join(c.Room(), c)
-	ro, keeps := 0, 0
-	if !protocol.MayPublish(c, c.Room()) {
-		ro = 1
-	}
-	if p.hist != nil && p.hist.Keeps(c.Room()) {
-		keeps = 1
-	}
-	return &roomStates[ro][keeps]
-}
-
-func (p roomProtocol) Close(c protocol.Conn) { p.pool.Hub().Leave(c.Room(), c) }
-
-func (p roomProtocol) Message(c protocol.Conn, op frame.Opcode, payload []byte) error {
-	st := c.State().(*roomState)
-	if st.readOnly {
-		p.m.ForbiddenPublish.Inc()
-		return nil
-	}
-	// Frame once into a shared buffer; a worker fans it out.
-	fb, hdr := fanout.FrameBuf(0, op, payload)
-	if !p.pool.TrySubmit(fanout.Job{Buf: fb, Hdr: hdr, Room: c.Room(), From: c, FromUser: c.User(), History: st.keeps}) {
-		fb.Release()
-		p.m.Overloaded.Inc()
-		c.Fail(frame.CloseTryAgainLater, "room overloaded: message dropped, try again later")
-	}
-	return nil
-}
-
 func opIndex(op frame.Opcode) int {
 	if op == frame.OpBinary {
 		return metrics.OpBinary
@@ -280,20 +207,20 @@ func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), le
 func (s *Server) registerEndpoints() {
 	cfg := &s.cfg
 	if cfg.EchoPath != "" {
-		_ = s.handle(cfg.EchoPath, false, echoProtocol{m: s.m}, &s.lim[0])
+		_ = s.handle(cfg.EchoPath, false, rawproto.Echo{Metrics: s.m}, &s.lim[0])
 	}
 	if cfg.MuxPath != "" {
 		var opts []jsonmux.Option
-		if s.hist != nil {
+		if st := s.node.Store(); st != nil {
 			// A resume queues what was missed at once: half the send
 			// queue, so the live stream has room behind it.
-			opts = append(opts, jsonmux.WithHistory(s.hist, int(cfg.SendQueue/2)))
+			opts = append(opts, jsonmux.WithHistory(st, int(cfg.SendQueue/2)))
 		}
 		_ = s.Handle(cfg.MuxPath, false, jsonmux.New(s.pool, s.m, opts...))
 	}
 	s.registerStomp()
 	if cfg.RoomPrefix != "" {
-		_ = s.Handle(cfg.RoomPrefix, true, roomProtocol{pool: s.pool, m: s.m, hist: s.hist})
+		_ = s.Handle(cfg.RoomPrefix, true, rawproto.NewRoom(s.pool, s.m, s.node.Store()))
 	}
 }
 

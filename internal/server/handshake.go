@@ -13,6 +13,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsgate/wsgate/frame/deflate"
+	"github.com/wsgate/wsgate/internal/admission"
 	"github.com/wsgate/wsgate/internal/auth"
 	"github.com/wsgate/wsgate/internal/hub"
 	"github.com/wsgate/wsgate/internal/limits"
@@ -221,7 +222,7 @@ type upgraded struct {
 func (h *handshake) upgrade(req []byte) (upgraded, []byte, error) {
 	h.req = req
 	h.out = h.out[:0]
-	if err := checkRequestHead(req); err != nil {
+	if err := admission.CheckRequestHead(req); err != nil { // ambiguous at the HTTP level: 400
 		return upgraded{}, appendRejection(h.out, err), err
 	}
 	h.kind = 0

@@ -370,17 +370,8 @@ type errorMsg struct {
 	Message string `json:"message"`
 }
 
-// expectErrorMsg reads the next message and fails the test unless it is a
-// text JSON error with code (and room, when not empty).
-func expectErrorMsg(tb testing.TB, c *wstest.Conn, code, room string) errorMsg {
-	tb.Helper()
-	op, p, err := c.ReadMessage()
-	if err != nil {
-		tb.Fatalf("want a %q error message: %v", code, err)
-	}
-	return checkErrorMsg(tb, op, p, code, room)
-}
-
+// checkErrorMsg fails the test unless op and p are a text JSON error
+// with code (and room, when not empty).
 func checkErrorMsg(tb testing.TB, op frame.Opcode, p []byte, code, room string) errorMsg {
 	tb.Helper()
 	var e errorMsg

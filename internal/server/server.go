@@ -20,10 +20,11 @@ import (
 	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/admin"
 	"github.com/wsgate/wsgate/internal/broker"
+	"github.com/wsgate/wsgate/internal/cluster"
 	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/fanout"
-	"github.com/wsgate/wsgate/internal/history"
 	"github.com/wsgate/wsgate/internal/hub"
+	"github.com/wsgate/wsgate/internal/limits"
 	"github.com/wsgate/wsgate/internal/metrics"
 	"github.com/wsgate/wsgate/internal/stompproto"
 	"github.com/wsgate/wsgate/poller"
@@ -47,9 +48,7 @@ type Server struct {
 	pool      *fanout.Pool
 	stomp     *stompproto.Protocol // nil without the STOMP endpoint
 	demo      staticSite           // the demo chat's pages, in dev mode
-	hist      history.Store        // nil: no room keeps history
-	hlog      *historyLog          // the cluster's history stream; nil unless history lives in JetStream
-	histStop  chan struct{}        // ends the history sweeps
+	node      *cluster.Node        // the rooms' history and the other nodes
 	m         *metrics.Metrics
 	apiKey    string
 	guard     guard
@@ -58,7 +57,7 @@ type Server struct {
 
 	start     time.Time // for micros
 	hsPool    sync.Pool // *handshake
-	rejectLog logLimiter
+	rejectLog limits.Lines
 
 	open     atomic.Int64
 	accepted atomic.Int64
@@ -75,7 +74,6 @@ type Server struct {
 	closeOnce   sync.Once
 	certs       *certStore // nil without TLS; see tls.go
 	sj          *sjServer  // nil without SockJS; see sockjs.go
-	cl          *cluster   // set by Start; see cluster.go
 	// tuneBroker, set by tests before Start, adjusts the broker's options.
 	tuneBroker func(*broker.Options)
 }
@@ -158,21 +156,24 @@ func New(cfg config.Config) (*Server, error) {
 		Workers: cfg.Workers, Queue: cfg.WorkerQueue, EchoSelf: cfg.EchoSelf,
 		DeflateLevel: cfg.DeflateLevel, DeflateThreshold: cfg.DeflateThreshold, Metrics: s.m,
 	}
-	if s.hist, err = s.newHistory(&cfg); err != nil {
+	s.node, err = cluster.New(cluster.Options{Config: &s.cfg, Logger: s.log, Hub: s.hub, Metrics: s.m, Stats: s.Stats,
+		TuneBroker: func(o *broker.Options) {
+			if s.tuneBroker != nil {
+				s.tuneBroker(o)
+			}
+		}})
+	if err != nil {
 		return nil, err
 	}
-	if s.hist != nil {
-		fcfg.Recorder = s.hist
-		s.histStop = make(chan struct{})
-		s.m.MustRegister(historyCollector{s.hist, s.hlog})
+	if st := s.node.Store(); st != nil {
+		fcfg.Recorder = st
 	}
 	s.pool = fanout.New(fcfg, s.hub)
-	s.attachHistory()
 	s.registerEndpoints()
 	if cfg.DevMode {
 		s.demo = web.RecordDemo()
 	}
-	s.rejectLog.burst = 10
+	s.rejectLog.Burst = 10
 	s.hsPool.New = func() any { return newHandshake(s) }
 	tlsCfg, err := s.setupTLS()
 	if err != nil {
@@ -205,12 +206,12 @@ func New(cfg config.Config) (*Server, error) {
 // Start opens the listeners and starts the event loop and the workers; it
 // returns at once.
 func (s *Server) Start() (err error) {
-	if err := s.startCluster(); err != nil {
+	if err := s.node.Start(s.pool, s.stomp); err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
-			s.stopCluster()
+			s.node.Close()
 		}
 	}()
 	if s.cfg.Admin != "" {
@@ -219,7 +220,7 @@ func (s *Server) Start() (err error) {
 			return err
 		}
 		s.adminLn = ln
-		h := admin.Handler((*adminBackend)(s), admin.Options{APIKey: s.apiKey, Pprof: s.cfg.Pprof, MaxPayload: s.cfg.RoomMessageLimit(),
+		h := admin.Handler(adminBackend{Node: s.node, s: s}, admin.Options{APIKey: s.apiKey, Pprof: s.cfg.Pprof, MaxPayload: s.cfg.RoomMessageLimit(),
 			UI: web.Dashboard(), UIPath: web.DashboardPath})
 		s.admin = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = s.admin.Serve(ln) }()
@@ -227,7 +228,7 @@ func (s *Server) Start() (err error) {
 	s.warnInsecure()
 	s.setupSockJS()
 	if s.sj != nil {
-		s.sj.start()
+		s.sj.Start()
 	}
 	s.pool.Start()
 	if err := s.eng.Start(); err != nil {
@@ -238,9 +239,6 @@ func (s *Server) Start() (err error) {
 		return err
 	}
 	s.started.Store(true)
-	if s.hist != nil {
-		go s.sweepHistory(s.histStop)
-	}
 	return nil
 }
 
@@ -261,33 +259,11 @@ func (s *Server) AdminAddr() net.Addr {
 	return s.adminLn.Addr()
 }
 
-// Stats is a snapshot of the server's counters.
-type Stats struct {
-	// Open is the number of connections (handshaking or upgraded) now open.
-	Open int64 `json:"open"`
-	// Accepted counts successful upgrades; Rejected counts refused handshakes.
-	Accepted int64 `json:"accepted"`
-	Rejected int64 `json:"rejected"`
-	// Rooms and Users are the sizes of the hub's indexes.
-	Rooms int `json:"rooms"`
-	Users int `json:"users"`
-	// MessagesIn and MessagesOut count data messages received and queued.
-	MessagesIn  uint64 `json:"messages_in"`
-	MessagesOut uint64 `json:"messages_out"`
-	// SlowClosed and Dropped count slow-consumer actions.
-	SlowClosed uint64 `json:"slow_consumer_closed"`
-	Dropped    uint64 `json:"dropped_messages"`
-	// WriteSyscalls and WrittenBytes count the socket writes (write and
-	// writev) and what they carried: their ratio is the batching achieved.
-	WriteSyscalls uint64 `json:"write_syscalls"`
-	WrittenBytes  uint64 `json:"written_bytes"`
-}
-
 // Stats returns the current counters.
-func (s *Server) Stats() Stats {
+func (s *Server) Stats() admin.Stats {
 	m := s.m
 	sys, wb := s.eng.IOStats()
-	return Stats{
+	return admin.Stats{
 		WriteSyscalls: sys, WrittenBytes: wb,
 		Open: s.open.Load(), Accepted: s.accepted.Load(), Rejected: s.rejected.Load(),
 		Rooms: s.hub.Len(), Users: s.hub.Users(),
@@ -310,18 +286,15 @@ func (s *Server) Close() error {
 		if s.started.Load() {
 			s.eng.Stop() // nbio cannot stop an engine that never started
 		}
-		if s.histStop != nil {
-			close(s.histStop)
-		}
 		s.pool.Stop()
 		if s.sj != nil {
-			s.sj.stop()
+			s.sj.Stop()
 		}
 		s.guard.verifier.Close() // stops the JWKS refresh, if any
 		if s.stomp != nil {
 			s.stomp.Stop()
 		}
-		s.stopCluster()
+		s.node.Close()
 	})
 	return nil
 }

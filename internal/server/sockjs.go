@@ -7,6 +7,7 @@ import (
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/admission"
 	"github.com/wsgate/wsgate/internal/auth"
+	"github.com/wsgate/wsgate/internal/rawproto"
 	"github.com/wsgate/wsgate/internal/sockjs/gateway"
 	"github.com/wsgate/wsgate/poller"
 )
@@ -38,7 +39,7 @@ func (s *Server) setupSockJS() {
 	}
 	var tests []gateway.Endpoint
 	if cfg.SockJS.TestEndpoints {
-		tests = gateway.SuiteEndpoints(echoProtocol{m: s.m})
+		tests = gateway.SuiteEndpoints(rawproto.Echo{Metrics: s.m})
 		for _, t := range tests {
 			_ = s.handle(t.Path, false, t.Proto, &s.lim[0])
 		}
@@ -84,11 +85,6 @@ func (s *Server) setupSockJS() {
 	}
 	s.sj = x
 }
-
-func (x *sjServer) start()                              { x.Start() }
-func (x *sjServer) stop()                               { x.Stop() }
-func (x *sjServer) diverts(req []byte) bool             { return x.Diverts(req) }
-func (x *sjServer) closeSessions(code int, text string) { x.CloseSessions(code, text) }
 
 // wsRoute maps the path of a WebSocket upgrade to a SockJS websocket
 // route: the raw /websocket is the endpoint itself, the SockJS transport

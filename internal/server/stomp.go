@@ -11,6 +11,7 @@ import (
 	"github.com/wsgate/wsgate/internal/auth"
 	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/protocol"
+	"github.com/wsgate/wsgate/internal/rawproto"
 	"github.com/wsgate/wsgate/internal/stomp"
 	"github.com/wsgate/wsgate/internal/stompproto"
 	"github.com/wsgate/wsgate/poller"
@@ -52,7 +53,7 @@ func (s *Server) registerStomp() {
 		QueueBacklog:     sc.QueueBacklog,
 		App:              stompproto.AppOptions{URL: sc.AppURL, Timeout: sc.AppTimeout, Workers: sc.AppWorkers, Queue: sc.AppQueue},
 		Logger:           s.log,
-		History:          s.hist,
+		History:          s.node.Store(),
 		ReplayBytes:      int(cfg.SendQueue / 2),
 	}
 	if v := s.guard.verifier; v != nil {
@@ -65,7 +66,7 @@ func (s *Server) registerStomp() {
 // newEndpoint builds an endpoint table entry, finding the protocol's
 // optional interfaces once.
 func newEndpoint(path string, prefix bool, p protocol.Protocol, lim *endpointLimits) endpoint {
-	_, echo := p.(echoProtocol)
+	_, echo := p.(rawproto.Echo)
 	e := endpoint{path: path, prefix: prefix, proto: p, lim: lim, keepsState: !echo}
 	e.ticker, _ = p.(protocol.Ticker)
 	e.deliverer, _ = p.(protocol.Deliverer)
@@ -187,7 +188,7 @@ func (c *conn) SetIdentity(id *auth.Identity, user string) error {
 		// Count the user; the address and total were counted at the
 		// upgrade, so take back this Acquire's share of the total.
 		if err := s.guard.counter.Acquire(user, netip.Addr{}); err != nil {
-			s.countConnRejection(err)
+			s.countRefusal(err)
 			return err
 		}
 		s.guard.counter.Release("", netip.Addr{})
@@ -207,8 +208,8 @@ func (c *conn) SetIdentity(id *auth.Identity, user string) error {
 // SendUserTo implements admin.DestinationSender: a message for a user's
 // STOMP subscriptions of destination (its other connections get it as
 // SendUser sends it).
-func (b *adminBackend) SendUserTo(ctx context.Context, user, destination string, op frame.Opcode, payload []byte) (int, error) {
-	s := b.srv()
+func (b adminBackend) SendUserTo(ctx context.Context, user, destination string, op frame.Opcode, payload []byte) (int, error) {
+	s := b.s
 	if s.stomp == nil {
 		return 0, admin.ErrBadDestination
 	}

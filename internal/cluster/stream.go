@@ -1,36 +1,35 @@
-package server
+package cluster
 
 import (
 	"context"
 
 	"github.com/wsgate/wsgate/frame"
-	"github.com/wsgate/wsgate/internal/admin"
 	"github.com/wsgate/wsgate/internal/broker"
 	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/fanout"
 	"github.com/wsgate/wsgate/internal/history"
 )
 
-// historyLog is the history.Log of a cluster: the broker's JetStream
+// streamLog is the history.Log of a cluster: the broker's JetStream
 // stream. It exists from New (the store needs it); the stream is opened
-// in startCluster, and until it is there appends fail and the epoch is "".
-type historyLog struct {
-	s     *Server
+// in Start, and until it is there appends fail and the epoch is "".
+type streamLog struct {
+	n     *Node
 	store *history.Replicated
-	h     *broker.History // nil until startCluster
+	h     *broker.History // nil until Start
 }
 
-// newReplicatedHistory builds the store of a cluster's history.
-func (s *Server) newReplicatedHistory(cfg *config.Config, rules []history.Rule) (*history.Replicated, error) {
-	lg := &historyLog{s: s}
+// newReplicated builds the store of a cluster's history.
+func (n *Node) newReplicated(rules []history.Rule) (*history.Replicated, error) {
+	lg := &streamLog{n: n}
 	st, err := history.NewReplicated(history.ReplicatedConfig{
-		Config: history.Config{Rules: rules, MaxBytes: cfg.HistoryMemory, Workers: cfg.Workers},
+		Config: history.Config{Rules: rules, MaxBytes: n.cfg.HistoryMemory, Workers: n.cfg.Workers},
 	}, lg)
 	if err != nil {
 		return nil, err
 	}
 	lg.store = st
-	s.hlog = lg
+	n.stream = lg
 	return st, nil
 }
 
@@ -52,15 +51,15 @@ func streamOptions(cfg *config.Config) broker.HistoryOptions {
 
 // wire plugs the log into the broker's options: the rooms the node
 // follows, and its reconnections.
-func (lg *historyLog) wire(opts *broker.Options) {
-	s := lg.s
+func (lg *streamLog) wire(opts *broker.Options) {
+	n := lg.n
 	opts.RoomFollowed = func(room string) {
-		if s.keeps(room) {
+		if n.Keeps(room) {
 			lg.store.Follow(room)
 		}
 	}
 	opts.RoomUnfollowed = func(room string) {
-		if s.keeps(room) {
+		if n.Keeps(room) {
 			lg.store.Unfollow(room)
 		}
 	}
@@ -68,8 +67,8 @@ func (lg *historyLog) wire(opts *broker.Options) {
 }
 
 // open opens the stream on the node's broker.
-func (lg *historyLog) open(n *broker.NATS) error {
-	o := streamOptions(&lg.s.cfg)
+func (lg *streamLog) open(n *broker.NATS) error {
+	o := streamOptions(lg.n.cfg)
 	o.Epoch = lg.store.Reset
 	h, err := n.History(o)
 	if err != nil {
@@ -80,7 +79,7 @@ func (lg *historyLog) open(n *broker.NATS) error {
 }
 
 // Epoch implements history.Log.
-func (lg *historyLog) Epoch() string {
+func (lg *streamLog) Epoch() string {
 	if lg.h == nil {
 		return ""
 	}
@@ -88,7 +87,7 @@ func (lg *historyLog) Epoch() string {
 }
 
 // Append implements history.Log.
-func (lg *historyLog) Append(room string, ref uint64, j *fanout.Job) error {
+func (lg *streamLog) Append(room string, ref uint64, j *fanout.Job) error {
 	if lg.h == nil {
 		return history.ErrNoLog
 	}
@@ -108,7 +107,7 @@ func jobMessage(j *fanout.Job) broker.Message {
 }
 
 // Start implements history.Log.
-func (lg *historyLog) Start(ctx context.Context, room string) (history.Start, error) {
+func (lg *streamLog) Start(ctx context.Context, room string) (history.Start, error) {
 	if lg.h == nil {
 		return history.Start{}, history.ErrNoLog
 	}
@@ -125,7 +124,7 @@ func (lg *historyLog) Start(ctx context.Context, room string) (history.Start, er
 }
 
 // Fetch implements history.Log.
-func (lg *historyLog) Fetch(ctx context.Context, room string, from uint64, limit, maxBytes int) ([]history.Entry, error) {
+func (lg *streamLog) Fetch(ctx context.Context, room string, from uint64, limit, maxBytes int) ([]history.Entry, error) {
 	if lg.h == nil {
 		return nil, history.ErrNoLog
 	}
@@ -149,7 +148,7 @@ func storedEntry(m *broker.Stored) history.Entry {
 }
 
 // Bounds implements history.Log.
-func (lg *historyLog) Bounds(ctx context.Context, room string) (history.Bounds, error) {
+func (lg *streamLog) Bounds(ctx context.Context, room string) (history.Bounds, error) {
 	if lg.h == nil {
 		return history.Bounds{}, history.ErrNoLog
 	}
@@ -158,24 +157,36 @@ func (lg *historyLog) Bounds(ctx context.Context, room string) (history.Bounds, 
 }
 
 // Hold implements history.Log: one more local interest in the room.
-func (lg *historyLog) Hold(room string) {
-	if cl := lg.s.cl; cl != nil {
-		_ = cl.brk.Subscribe(broker.Room, room)
+func (lg *streamLog) Hold(room string) {
+	if brk := lg.n.brk; brk != nil {
+		_ = brk.Subscribe(broker.Room, room)
 	}
 }
 
 // Release implements history.Log.
-func (lg *historyLog) Release(room string) {
-	if cl := lg.s.cl; cl != nil {
-		cl.brk.Unsubscribe(broker.Room, room)
+func (lg *streamLog) Release(room string) {
+	if brk := lg.n.brk; brk != nil {
+		brk.Unsubscribe(broker.Room, room)
 	}
 }
 
-// publishWait is the admin API's publish to a room whose history is in
-// the stream: answered once the stream holds the message, so an
-// acknowledged message survives the loss of this node.
-func (lg *historyLog) publishWait(ctx context.Context, room string, op frame.Opcode, payload []byte) error {
-	if lg.h == nil {
+// close stops watching the stream.
+func (lg *streamLog) close() {
+	if lg.h != nil {
+		lg.h.Close()
+	}
+}
+
+// InStream reports whether room's history lives in the cluster's stream:
+// a publish to it must go through Append.
+func (n *Node) InStream(room string) bool { return n.stream != nil && n.Keeps(room) }
+
+// Append is the admin API's publish to a room whose history is in the
+// cluster's stream (InStream): it returns once the stream holds the
+// message, so an acknowledged message survives the loss of this node.
+func (n *Node) Append(ctx context.Context, room string, op frame.Opcode, payload []byte) error {
+	lg := n.stream
+	if lg == nil || lg.h == nil {
 		return history.ErrNoLog
 	}
 	m := broker.Message{Payload: payload}
@@ -184,24 +195,4 @@ func (lg *historyLog) publishWait(ctx context.Context, room string, op frame.Opc
 	}
 	_, err := lg.h.AppendWait(ctx, room, m)
 	return err
-}
-
-// close stops watching the stream.
-func (lg *historyLog) close() {
-	if lg.h != nil {
-		lg.h.Close()
-	}
-}
-
-// publishHistory is the admin API's publish to a room whose history is in
-// the cluster's stream: it returns once the stream holds the message.
-func (s *Server) publishHistory(ctx context.Context, room string, op frame.Opcode, payload []byte) error {
-	if s.draining.Load() {
-		return admin.ErrDraining
-	}
-	if err := s.hlog.publishWait(ctx, room, op, payload); err != nil {
-		s.m.Overloaded.Inc()
-		return admin.ErrOverloaded
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package server
+package cluster
 
 import (
 	"context"
@@ -14,11 +14,16 @@ import (
 // broker, waits at most -cluster-timeout, and names the nodes that did not
 // answer: their members are missing from the totals.
 
+// roomsViewBudget bounds the bytes of one node's answer to the rooms view,
+// well under NATS's default payload limit of 1 MiB; a node with more rooms
+// reports the first ones and says it truncated.
+const roomsViewBudget = 512 << 10
+
 // clusterStats is the answer of GET /api/stats?scope=cluster.
 type clusterStats struct {
 	Scope string `json:"scope"`
 	// Totals adds up the counters of the nodes that answered.
-	Totals Stats `json:"totals"`
+	Totals admin.Stats `json:"totals"`
 	// Nodes holds each node's counters, this node first.
 	Nodes []nodeStats `json:"nodes"`
 	// Missing names the nodes known to be up that did not answer.
@@ -58,51 +63,80 @@ type presence struct {
 	Online bool `json:"online"`
 }
 
-// cluster returns the broker and ctx bounded a little past the time the
-// broker waits for answers.
-func (b *adminBackend) cluster(ctx context.Context) (broker.Broker, context.Context, context.CancelFunc) {
-	s := b.srv()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ClusterTimeout+s.cfg.ClusterTimeout/2)
-	return s.cl.brk, ctx, cancel
+// roomsView is one node's answer to the "rooms" view.
+type roomsView struct {
+	Rooms     map[string]int `json:"rooms"`
+	Truncated bool           `json:"truncated,omitempty"`
+}
+
+// stats is this node's answer to Gather: its counters.
+func (n *Node) stats() json.RawMessage {
+	b, _ := json.Marshal(n.o.Stats())
+	return b
+}
+
+// view answers the cluster views other than the stats.
+func (n *Node) view(name string) json.RawMessage {
+	if name != "rooms" {
+		return nil
+	}
+	v := roomsView{Rooms: map[string]int{}}
+	size := 0
+	n.o.Hub.Rooms(func(room string, members int) bool {
+		if size += len(room) + 16; size > roomsViewBudget {
+			v.Truncated = true
+			return false
+		}
+		v.Rooms[room] = members
+		return true
+	})
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// bounded returns ctx bounded a little past the time the broker waits
+// for answers.
+func (n *Node) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, n.cfg.ClusterTimeout+n.cfg.ClusterTimeout/2)
 }
 
 // ClusterStats implements admin.ClusterBackend.
-func (b *adminBackend) ClusterStats(ctx context.Context) (any, error) {
-	brk, ctx, cancel := b.cluster(ctx)
+func (n *Node) ClusterStats(ctx context.Context) (any, error) {
+	ctx, cancel := n.bounded(ctx)
 	defer cancel()
-	c, err := brk.Gather(ctx, b.srv().cfg.ClusterTimeout)
+	c, err := n.brk.Gather(ctx, n.cfg.ClusterTimeout)
 	if err != nil {
 		return nil, err
 	}
 	out := clusterStats{Scope: admin.ScopeCluster, Missing: nonNil(c.Missing)}
-	for _, n := range c.Nodes {
-		out.Nodes = append(out.Nodes, nodeStats(n))
-		var st Stats
-		if json.Unmarshal(n.Stats, &st) == nil {
-			out.Totals.add(&st)
+	for _, nd := range c.Nodes {
+		out.Nodes = append(out.Nodes, nodeStats(nd))
+		var st admin.Stats
+		if json.Unmarshal(nd.Stats, &st) == nil {
+			out.Totals.Add(&st)
 		}
 	}
 	return out, nil
 }
 
 // ClusterRooms implements admin.ClusterBackend.
-func (b *adminBackend) ClusterRooms(ctx context.Context) (any, error) {
-	brk, ctx, cancel := b.cluster(ctx)
+func (n *Node) ClusterRooms(ctx context.Context) (any, error) {
+	ctx, cancel := n.bounded(ctx)
 	defer cancel()
-	c, err := brk.GatherView(ctx, "rooms", b.srv().cfg.ClusterTimeout)
+	c, err := n.brk.GatherView(ctx, "rooms", n.cfg.ClusterTimeout)
 	if err != nil {
 		return nil, err
 	}
 	out := clusterRooms{Scope: admin.ScopeCluster, Rooms: []clusterRoom{}, Missing: nonNil(c.Missing)}
 	byName := map[string]*clusterRoom{}
-	for _, n := range c.Nodes {
-		out.Nodes = append(out.Nodes, n.Node)
+	for _, nd := range c.Nodes {
+		out.Nodes = append(out.Nodes, nd.Node)
 		var v roomsView
-		if json.Unmarshal(n.Stats, &v) != nil {
+		if json.Unmarshal(nd.Stats, &v) != nil {
 			continue
 		}
 		if v.Truncated {
-			out.Truncated = append(out.Truncated, n.Node)
+			out.Truncated = append(out.Truncated, nd.Node)
 		}
 		for name, members := range v.Rooms {
 			r := byName[name]
@@ -122,10 +156,10 @@ func (b *adminBackend) ClusterRooms(ctx context.Context) (any, error) {
 }
 
 // UserPresence implements admin.ClusterBackend.
-func (b *adminBackend) UserPresence(ctx context.Context, user string) (any, error) {
-	brk, ctx, cancel := b.cluster(ctx)
+func (n *Node) UserPresence(ctx context.Context, user string) (any, error) {
+	ctx, cancel := n.bounded(ctx)
 	defer cancel()
-	p, err := brk.Presence(ctx, user, b.srv().cfg.ClusterTimeout)
+	p, err := n.brk.Presence(ctx, user, n.cfg.ClusterTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -133,28 +167,10 @@ func (b *adminBackend) UserPresence(ctx context.Context, user string) (any, erro
 	return presence{Presence: p, Online: p.Conns > 0}, nil
 }
 
-// Degraded implements admin.ClusterBackend.
-func (b *adminBackend) Degraded() string { return b.srv().cl.degraded() }
-
 // nonNil turns a nil slice into an empty one, so JSON shows [] not null.
 func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}
 	}
 	return s
-}
-
-// add adds o's counters to st.
-func (st *Stats) add(o *Stats) {
-	st.Open += o.Open
-	st.Accepted += o.Accepted
-	st.Rejected += o.Rejected
-	st.Rooms += o.Rooms // a room with members on two nodes counts twice
-	st.Users += o.Users // so does a user
-	st.MessagesIn += o.MessagesIn
-	st.MessagesOut += o.MessagesOut
-	st.SlowClosed += o.SlowClosed
-	st.Dropped += o.Dropped
-	st.WriteSyscalls += o.WriteSyscalls
-	st.WrittenBytes += o.WrittenBytes
 }

@@ -1,4 +1,4 @@
-package server
+package cluster
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 
 	"github.com/wsgate/wsgate/internal/admin"
 	"github.com/wsgate/wsgate/internal/broker"
-	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/fanout"
 	"github.com/wsgate/wsgate/internal/history"
 )
@@ -18,46 +17,44 @@ import (
 // their age.
 const sweepEvery = time.Second
 
-// newHistory builds the history store the configuration asks for: nil
+// newHistory builds the history store the configuration asks for: none
 // when no rule gives a room history, the Replicated store over the
-// cluster's JetStream stream, or the Memory store of this process.
-func (s *Server) newHistory(cfg *config.Config) (history.Store, error) {
+// cluster's JetStream stream, or the Memory store of this process. It
+// registers the store's series with the metrics.
+func (n *Node) newHistory() error {
+	cfg := n.cfg
 	if len(cfg.History) == 0 {
-		return nil, nil
+		return nil
 	}
 	rules := make([]history.Rule, len(cfg.History))
 	for i, r := range cfg.History {
 		rules[i] = history.Rule{Pattern: r.Pattern, Count: r.Count, MaxAge: r.MaxAge, MaxBytes: r.MaxBytes}
 	}
+	var err error
 	if cfg.HistoryInJetStream() {
-		return s.newReplicatedHistory(cfg, rules)
+		n.hist, err = n.newReplicated(rules)
+	} else {
+		n.hist, err = history.NewMemory(history.Config{Rules: rules, MaxBytes: cfg.HistoryMemory, Workers: cfg.Workers})
 	}
-	return history.NewMemory(history.Config{Rules: rules, MaxBytes: cfg.HistoryMemory, Workers: cfg.Workers})
+	if err != nil {
+		return err
+	}
+	n.o.Metrics.MustRegister(historyCollector{n.hist, n.stream})
+	return nil
 }
 
-// attachHistory gives a Replicated store the pool whose workers own the
-// rooms.
-func (s *Server) attachHistory() {
-	if s.hlog != nil {
-		s.hlog.store.Attach(s.pool)
-	}
-}
-
-// keeps reports whether room keeps history.
-func (s *Server) keeps(room string) bool { return s.hist != nil && s.hist.Keeps(room) }
-
-// sweepHistory asks every worker, once per sweepEvery, to drop its
-// expired history, until stop closes.
-func (s *Server) sweepHistory(stop <-chan struct{}) {
+// sweep asks every worker, once per sweepEvery, to drop its expired
+// history, until stop closes.
+func (n *Node) sweep(stop <-chan struct{}) {
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
-	ctl := sweepControl{s.hist}
+	ctl := sweepControl{n.hist}
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
-			s.pool.Broadcast(ctl)
+			n.pool.Broadcast(ctl)
 		}
 	}
 }
@@ -98,20 +95,19 @@ func (c *countControl) Apply(d *fanout.Delivery) bool {
 }
 
 // History implements admin.HistoryBackend.
-func (b *adminBackend) History(ctx context.Context, room string, after uint64, limit int) (admin.HistoryPage, bool, error) {
-	s := b.srv()
-	if !s.keeps(room) {
+func (n *Node) History(ctx context.Context, room string, after uint64, limit int) (admin.HistoryPage, bool, error) {
+	if !n.Keeps(room) {
 		return admin.HistoryPage{}, false, nil
 	}
-	if s.hlog != nil {
-		p, err := s.hlog.store.ReadLog(ctx, room, after, limit)
+	if n.stream != nil {
+		p, err := n.stream.store.ReadLog(ctx, room, after, limit)
 		if err != nil {
 			return admin.HistoryPage{}, true, admin.ErrOverloaded
 		}
 		return historyPage(p), true, nil
 	}
-	rc := &readControl{h: s.hist, after: after, limit: limit, done: make(chan history.Page, 1)}
-	if err := s.pool.Submit(ctx, fanout.Job{Room: room, Ctl: rc}); err != nil {
+	rc := &readControl{h: n.hist, after: after, limit: limit, done: make(chan history.Page, 1)}
+	if err := n.pool.Submit(ctx, fanout.Job{Room: room, Ctl: rc}); err != nil {
 		if errors.Is(err, fanout.ErrStopped) {
 			return admin.HistoryPage{}, true, admin.ErrDraining
 		}
@@ -140,15 +136,14 @@ func historyPage(p history.Page) admin.HistoryPage {
 
 // RoomMessages implements admin.HistoryBackend: each worker lists its
 // rooms' latest offsets.
-func (b *adminBackend) RoomMessages(ctx context.Context) (map[string]uint64, error) {
-	s := b.srv()
-	if s.hist == nil {
+func (n *Node) RoomMessages(ctx context.Context) (map[string]uint64, error) {
+	if n.hist == nil {
 		return nil, nil
 	}
-	cc := &countControl{h: s.hist, done: make(chan map[string]uint64, s.cfg.Workers)}
-	n := s.pool.Broadcast(cc)
+	cc := &countControl{h: n.hist, done: make(chan map[string]uint64, n.cfg.Workers)}
+	workers := n.pool.Broadcast(cc)
 	all := map[string]uint64{}
-	for range n {
+	for range workers {
 		select {
 		case m := <-cc.done:
 			for k, v := range m {
@@ -165,7 +160,7 @@ func (b *adminBackend) RoomMessages(ctx context.Context) (map[string]uint64, err
 // read once per scrape.
 type historyCollector struct {
 	h  history.Store
-	lg *historyLog // nil unless history is in the cluster's stream
+	lg *streamLog // nil unless history is in the cluster's stream
 }
 
 var (
