@@ -200,23 +200,34 @@ func New(cfg Config, h Handler) (*Engine, error) {
 func (e *Engine) listenFunc(reuse bool) func(network, addr string) (net.Listener, error) {
 	return func(network, addr string) (net.Listener, error) {
 		lc := net.ListenConfig{}
-		if reuse {
-			lc.Control = func(_, _ string, rc syscall.RawConn) error {
-				var serr error
-				err := rc.Control(func(fd uintptr) {
+		lc.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				if reuse {
 					serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, 0xf /* SO_REUSEPORT */, 1)
-				})
-				if err != nil {
-					return err
 				}
-				return serr
+				if serr == nil && RawAccept() {
+					serr = setInheritedOptions(int(fd))
+				}
+			})
+			if err != nil {
+				return err
 			}
+			return serr
 		}
 		ln, err := lc.Listen(context.Background(), network, addr)
 		if err != nil {
 			return nil, err
 		}
 		l := newListener(ln)
+		if RawAccept() {
+			r, err := newRawListener(ln, &e.interned)
+			if err != nil {
+				ln.Close()
+				return nil, err
+			}
+			l = newRawListenerWrapper(r)
+		}
 		e.lns = append(e.lns, l)
 		return l, nil
 	}
