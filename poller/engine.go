@@ -192,7 +192,7 @@ func New(cfg Config, h Handler) (*Engine, error) {
 		Listen:         e.listenFunc(cfg.ReusePort),
 	})
 	e.nb.OnOpen(e.onOpen)
-	e.nb.OnData(e.onData)
+	e.nb.OnRead(e.onRead)
 	e.nb.OnClose(e.onClose)
 	return e, nil
 }
@@ -365,14 +365,15 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 	raceHandoff(nc)
 }
 
-func (e *Engine) onData(nc *nbio.Conn, data []byte) {
+// onData hands bytes read from nc to the handler; l is nc's Loop.
+func (e *Engine) onData(l *Loop, nc *nbio.Conn, data []byte) {
 	raceHandoff(nc)
 	if e.tls != nil {
 		e.onDataTLS(nc, data)
 		return
 	}
 	if s, ok := nc.Session().(Session); ok {
-		e.h.OnData(e.loopOf(nc), s, data)
+		e.h.OnData(l, s, data)
 	}
 }
 
