@@ -9,7 +9,7 @@ FUZZTIME  ?= 20s
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: all build run run-bench wsload test test-short check fmt vet staticcheck race fuzz bench bench-idle deps tools clean
+.PHONY: all build run run-bench wsload test test-short check fmt vet staticcheck race fuzz bench bench-idle deps tools clean install dist
 
 all: build
 
@@ -67,14 +67,16 @@ fuzz:
 	  done; done
 
 ## bench: wsgate against every peer server (bench/peers), the full set of
-## scenarios, 2 rounds (30-60 minutes); tables into bench/RESULTS.md, every
-## wsload JSON kept in bench/results/<date>-<commit>/. BENCHFLAGS adds flags
+## scenarios, 2 rounds (60-90 minutes), wsload's rows and the neutral
+## client's; tables into bench/RESULTS.md, every client JSON kept in
+## bench/results/<date>-<commit>/. BENCHFLAGS adds flags
 ## (e.g. BENCHFLAGS="-profile 5" for wsgate CPU profiles).
 .PHONY: bench-quick bench-compare
 bench:
 	$(GO) run ./bench/run $(BENCHFLAGS)
 
-## bench-quick: the reduced set (1,000 connections, 5 s runs, 1 round, 4 servers), under 5 minutes
+## bench-quick: the reduced set (1,000 connections, 5 s runs, 1 round, 6 servers), about 6 minutes;
+## wsload's rows and the neutral client's (bench/peers/cmd/benchclient) side by side
 bench-quick:
 	$(GO) run ./bench/run -quick $(BENCHFLAGS)
 
@@ -90,5 +92,46 @@ bench-micro:
 bench-idle:
 	$(GO) run ./bench/idle -conns $${CONNS:-10000}
 
+## install: the binary, the systemd unit, the docs where the unit points, and
+## /etc/wsgate/wsgate.toml (every setting, commented out) unless one exists.
+## DESTDIR stages the tree; PREFIX (/usr/local) places the binary, and the
+## installed unit's ExecStart follows it.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+UNITDIR    ?= /etc/systemd/system
+DOCDIR     ?= /usr/share/doc/wsgate
+SYSCONFDIR ?= /etc/wsgate
+install: build
+	install -D -m 0755 $(BIN)/wsgate $(DESTDIR)$(BINDIR)/wsgate
+	install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)
+	sed -e 's|/usr/local/bin/wsgate|$(BINDIR)/wsgate|g' -e 's|/usr/share/doc/wsgate|$(DOCDIR)|g' \
+	  deploy/wsgate.service > $(DESTDIR)$(UNITDIR)/wsgate.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/wsgate.service
+	install -m 0644 docs/operations.md README.md deploy/wsgate.toml $(DESTDIR)$(DOCDIR)/
+	test -e $(DESTDIR)$(SYSCONFDIR)/wsgate.toml || install -m 0644 deploy/wsgate.toml $(DESTDIR)$(SYSCONFDIR)/wsgate.toml
+	@echo "installed $(BINDIR)/wsgate ($(VERSION)), $(UNITDIR)/wsgate.service, $(DOCDIR), $(SYSCONFDIR)/wsgate.toml"
+	@echo "next: useradd --system --no-create-home wsgate; put keys in $(SYSCONFDIR); wsgate check -config $(SYSCONFDIR)/wsgate.toml; systemctl daemon-reload && systemctl enable --now wsgate"
+
+## dist: versioned tarballs for linux/amd64 and linux/arm64 in dist/, each with
+## wsgate, wsload, the unit, the example configuration and the docs, and
+## dist/SHA256SUMS. Static binaries (CGO_ENABLED=0), -trimpath, file times
+## from the commit, so the same commit gives the same archives.
+DIST       ?= dist
+DISTARCHES ?= amd64 arm64
+dist:
+	@set -e; rm -rf $(DIST); mkdir -p $(DIST); \
+	mtime="$$(git log -1 --format=%cI 2>/dev/null || date -u +%FT%TZ)"; \
+	for arch in $(DISTARCHES); do \
+	  name=wsgate-$(VERSION)-linux-$$arch; dir=$(DIST)/$$name; \
+	  mkdir -p $$dir/deploy $$dir/docs; \
+	  for cmd in wsgate wsload; do \
+	    CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "$(LDFLAGS) -s -w" -o $$dir/$$cmd ./cmd/$$cmd; \
+	  done; \
+	  cp README.md $$dir/; cp docs/operations.md $$dir/docs/; cp deploy/wsgate.service deploy/wsgate.toml $$dir/deploy/; \
+	  tar -C $(DIST) --sort=name --owner=0 --group=0 --numeric-owner --mtime="$$mtime" -czf $(DIST)/$$name.tar.gz $$name; \
+	  rm -rf $$dir; \
+	done; \
+	cd $(DIST) && sha256sum *.tar.gz > SHA256SUMS && cat SHA256SUMS
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(DIST)

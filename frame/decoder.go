@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"sync"
 
-	"github.com/wsgate/wsgate/internal/bufpool"
+	"github.com/wsgate/wsgate/frame/bufpool"
 )
 
 // Limits bounds what a Decoder accepts. Zero means no limit. One Limits value

@@ -34,6 +34,8 @@ scenarios:
   echo       send and time echoed messages (closed loop --inflight K, or open loop --msg-rate R)
   broadcast  --conns subscribers on /room/NAME, --publishers P sending --pub-rate msgs/s in total
   churn      connections live --lifetime, close and reconnect with jittered exponential backoff
+  stomp-broadcast  broadcast over STOMP (/stomp): subscribers on /topic/ROOM, publishers SEND to it
+  stomp-echo       echo over STOMP: each connection SENDs to its own /topic/ROOM.eID and times the MESSAGE
 
 run "wsload SCENARIO -h" for the flags. Exit codes: 0 done, 1 a --threshold failed,
 2 usage, 3 incomplete (under half the connections opened or messages answered;

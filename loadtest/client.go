@@ -587,6 +587,12 @@ func (c *Conn) SendLocked(op frame.Opcode, payload []byte) error {
 		return ErrNotOpen
 	}
 	cl := c.cl
+	if w, ok := c.ev.(payloadWrapper); ok && c.Tag&tagRawFrame == 0 {
+		wb := cl.getBuf()
+		*wb = w.wrapPayload(c, (*wb)[:0], payload)
+		defer cl.putBuf(wb)
+		payload = *wb
+	}
 	b := cl.getBuf()
 	wire := -1
 	if c.deflate {

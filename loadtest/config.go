@@ -117,9 +117,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("loadtest: "+format, a...)) }
 	switch c.Scenario {
-	case "connect", "echo", "broadcast", "churn":
+	case "connect", "echo", "broadcast", "churn", "stomp-broadcast", "stomp-echo":
 	default:
-		bad("unknown scenario %q (connect, echo, broadcast, churn)", c.Scenario)
+		bad("unknown scenario %q (connect, echo, broadcast, churn, stomp-broadcast, stomp-echo)", c.Scenario)
 	}
 	if len(c.Targets) == 0 {
 		bad("no target URL")

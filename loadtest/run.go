@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,9 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 	if cfg.Scenario == "broadcast" && path == "" {
 		path = "/room/" + cfg.Room
 	}
+	if strings.HasPrefix(cfg.Scenario, "stomp-") && path == "" {
+		path = "/stomp"
+	}
 	for _, u := range cfg.Targets {
 		t, err := ParseTarget(u, path)
 		if err != nil {
@@ -80,6 +84,10 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 		runErr = runBroadcast(ctx, e)
 	case "churn":
 		runErr = runChurn(ctx, e)
+	case "stomp-broadcast":
+		runErr = runStompBroadcast(ctx, e)
+	case "stomp-echo":
+		runErr = runStompEcho(ctx, e)
 	}
 	e.stopMeasure()
 	e.plain.finish()
@@ -233,9 +241,9 @@ func configMap(c *Config) map[string]any {
 		"source_ips": len(c.SourceIPs),
 	}
 	switch c.Scenario {
-	case "echo":
+	case "echo", "stomp-echo":
 		m["inflight"], m["msg_rate"], m["size"], m["binary"] = c.InFlight, c.MsgRate, c.Size, c.Binary
-	case "broadcast":
+	case "broadcast", "stomp-broadcast":
 		m["room"], m["publishers"], m["pub_rate"], m["size"] = c.Room, c.Publishers, c.PubRate, c.Size
 		m["publish_url"] = c.PublishURL
 	case "churn":

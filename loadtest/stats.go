@@ -251,7 +251,7 @@ func (s *Snapshot) Merge(o *Snapshot) {
 func (s *Snapshot) finalize() {
 	c := &s.Counters
 	c.sumErrors()
-	if s.Scenario != "broadcast" {
+	if s.Scenario != "broadcast" && s.Scenario != "stomp-broadcast" {
 		return
 	}
 	c.Expected = c.Published * c.Subscribers

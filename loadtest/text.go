@@ -103,9 +103,9 @@ func shownFor(s *Snapshot, name string) bool {
 	}
 	switch name {
 	case "expected", "delivered", "lost":
-		return s.Scenario == "echo" || s.Scenario == "broadcast"
+		return s.Scenario != "connect" && s.Scenario != "churn"
 	case "subscribers", "published":
-		return s.Scenario == "broadcast"
+		return s.Scenario == "broadcast" || s.Scenario == "stomp-broadcast"
 	}
 	return s.Counters.DeflateConns > 0 && strings.HasPrefix(name, "deflate_")
 }
@@ -263,7 +263,7 @@ func counterNote(s *Snapshot, name string) string {
 	case "published":
 		return "(" + perSec(c.Published) + ")"
 	case "expected":
-		if s.Scenario == "broadcast" {
+		if s.Scenario == "broadcast" || s.Scenario == "stomp-broadcast" {
 			return "(published × subscribers)"
 		}
 		return "(one reply per msgs_out)"

@@ -19,10 +19,11 @@ func (s *Snapshot) Assess(cfg *Config) {
 	c := &s.Counters
 	short := func(done, asked int64) bool { return asked > 0 && float64(done) < minDone*float64(asked) }
 	bad := func(format string, a ...any) { s.Incomplete = append(s.Incomplete, fmt.Sprintf(format, a...)) }
-	switch cfg.Scenario {
+	kind := strings.TrimPrefix(cfg.Scenario, "stomp-") // the STOMP scenarios are judged as their plain twins
+	switch kind {
 	case "connect", "echo", "broadcast":
 		asked := int64(cfg.Conns)
-		if cfg.Scenario == "broadcast" && cfg.PublishURL == "" {
+		if kind == "broadcast" && cfg.PublishURL == "" {
 			asked += int64(cfg.Publishers)
 		}
 		if short(c.Connected, asked) {
@@ -36,7 +37,7 @@ func (s *Snapshot) Assess(cfg *Config) {
 	if float64(c.ServerCloses) > minDone*float64(c.Connected) {
 		bad("the server closed %d of the %d connections that opened (%s)", c.ServerCloses, c.Connected, fmtMap(s.Closes))
 	}
-	switch cfg.Scenario {
+	switch kind {
 	case "echo":
 		switch {
 		case c.MsgsOut == 0 && c.Connected > 0:
@@ -60,7 +61,7 @@ func (s *Snapshot) Assess(cfg *Config) {
 
 // scheduled is the number of messages an open-loop echo run plans to send.
 func scheduled(cfg *Config) int64 {
-	if cfg.Scenario != "echo" || cfg.MsgRate <= 0 {
+	if strings.TrimPrefix(cfg.Scenario, "stomp-") != "echo" || cfg.MsgRate <= 0 {
 		return 0
 	}
 	return int64(cfg.MsgRate * cfg.Duration.Seconds())

@@ -57,7 +57,17 @@ type Conn struct {
 type qitem struct {
 	b   *Buf
 	off int
+	// pair marks the Bufs of a message queued by SendPair (pairHead,
+	// pairTail), which DropOldest drops or keeps together.
+	pair uint8
 }
+
+// qitem.pair values.
+const (
+	pairNone uint8 = iota
+	pairHead
+	pairTail
+)
 
 type outQueue struct {
 	items []qitem
@@ -273,15 +283,21 @@ func (c *Conn) DropOldest(limit int) int {
 	q := c.q
 	dropped := 0
 	start := q.head
-	if start < len(q.items) && q.items[start].off > 0 {
-		start++ // partly written: it must finish or the stream breaks
+	if start < len(q.items) && (q.items[start].off > 0 || q.items[start].pair == pairTail) {
+		// Partly written (or the rest of a pair whose head is written):
+		// it must finish or the stream breaks, and so must its pair.
+		if q.items[start].pair == pairHead {
+			start++
+		}
+		start++
 	}
 	for i := start; i < len(q.items) && int(c.queued) > limit; i++ {
-		it := q.items[i]
-		c.queued -= int32(len(it.b.B) - it.off)
-		c.e.countQueued(c.fd, -int64(len(it.b.B)-it.off))
-		it.b.Release()
-		q.items[i].b = nil
+		head := q.items[i].pair == pairHead
+		c.dropItemLocked(i)
+		if head && i+1 < len(q.items) {
+			i++
+			c.dropItemLocked(i)
+		}
 		dropped++
 	}
 	if dropped > 0 {

@@ -7,6 +7,7 @@
 #                    python3-ws4py python3-websocket python3-unittest2
 #                                                         (the SockJS protocol suite)
 #                    chromium                             (headless browser tests of web/)
+#                    prometheus                           (its promtool lints /metrics)
 #   npm packages     test/node/package-lock.json, by `npm ci`: the clients, the
 #                    sockjs-node reference server, and playwright-core, terser
 #                    and typescript for web/'s tests
@@ -36,7 +37,7 @@ for arg in "$@"; do
 	--with-browser) browser=1 ;;
 	--force) force=1 ;;
 	-h | --help)
-		sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -118,6 +119,20 @@ if [ "$browser" != 0 ]; then
 else
 	step "browser: skipped (--no-browser or WSGATE_BROWSER=0)"
 fi
+
+# 1b. promtool, from Debian's prometheus package, lints /metrics in the tests.
+#     The package also brings a Prometheus server whose unit listens on :9090,
+#     wsgate's admin port: when this script installs it on a machine that runs
+#     systemd, that server is stopped and disabled (promtool is all we need).
+if [ -n "$(missing_pkgs prometheus)" ]; then
+	apt_install prometheus
+	if [ -d /run/systemd/system ]; then
+		as_root systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+		step "prometheus: server unit disabled (it would hold :9090)"
+	fi
+fi
+command -v promtool >/dev/null 2>&1 || die "promtool missing after installing prometheus"
+step "promtool: $(command -v promtool) $(dpkg-query -W -f='${Version}' prometheus)"
 
 # 2. Node and npm (the machine image has them; Debian's own if not).
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

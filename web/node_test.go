@@ -22,6 +22,10 @@ import (
 
 const requireEnv = "WSGATE_REQUIRE_INTEROP"
 
+// historyArgsEnv holds the wsgate flags that give the live resume test's
+// rooms history.
+const historyArgsEnv = "WSGATE_TEST_HISTORY_ARGS"
+
 // chromium is Debian's browser, which the browser tests drive.
 const chromium = "/usr/bin/chromium"
 
@@ -113,6 +117,10 @@ func TestClientNode(t *testing.T) {
 		requireDep(t, "npm")
 	}
 	bin := buildWsgate(t, root)
+	if os.Getenv(historyArgsEnv) == "" {
+		// resume.test.mjs resumes against wsgate in rooms with history.
+		t.Setenv(historyArgsEnv, "-history hist.*=1000/10m")
+	}
 	runNodeTests(t, node, root, bin, 8*time.Minute, "client.test.mjs", "resume.test.mjs", "sockjs.test.mjs", "package.test.mjs", "metrics.test.mjs")
 }
 

@@ -65,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.jsonOut, "json", "", "also write the figures to this file as JSON")
 	fs.StringVar(&o.rev, "rev", "", "source revision to record (default: git describe --always --dirty of the module)")
 	wsFlags := fs.String("wsgate-flags", "", "more flags for wsgate, space-separated (e.g. \"-metrics=false -workers 1\")")
-	fs.BoolVar(&o.deflate, "deflate", false, "also measure wsgate with every client negotiating permessage-deflate and sending one compressed message (issue 3: with vs without, same run)")
+	fs.BoolVar(&o.deflate, "deflate", false, "also measure wsgate with every client negotiating permessage-deflate and sending one compressed message (with against without, same run)")
 	fs.BoolVar(&o.structs, "structs", true, "also list the sizes of wsgate's per-connection structs (from the binary's DWARF)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: go run ./bench/idle [flags]\n\nIdle memory per connection: wsgate against a bare nbio server.\n\n")

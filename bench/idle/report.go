@@ -160,10 +160,10 @@ func writeReport(w io.Writer, r *report) {
 	fmt.Fprintf(w, "\nmean over %d rounds: floor %.0f B/conn RSS (%.0f anon, heap in use %.0f), wsgate %.0f B/conn RSS (%.0f anon, heap in use %.0f)\n",
 		r.Rounds, r.FloorRSS, r.FloorAnon, r.FloorHeap, r.WSGateRSS, r.WSGateAnon, r.WSGateHeap)
 	fmt.Fprintf(w, "marginal (second half of the connections): floor %.0f B/conn, wsgate %.0f B/conn\n", r.FloorMarginal, r.WSGateMarginal)
-	fmt.Fprintf(w, "ratio wsgate/floor: %.2fx RSS, %.2fx anon, %.2fx marginal RSS, %.2fx heap in use (issue 2 target: <= 1.2x)\n\n",
+	fmt.Fprintf(w, "ratio wsgate/floor: %.2fx RSS, %.2fx anon, %.2fx marginal RSS, %.2fx heap in use (target: <= 1.2x)\n\n",
 		r.RatioRSS, r.RatioAnon, r.RatioMarginal, r.RatioHeap)
 	if r.DeflateRSS > 0 {
-		fmt.Fprintf(w, "with permessage-deflate negotiated: wsgate %.0f B/conn RSS, %.2fx wsgate without it (issue 3 target: <= 1.25x)\n\n",
+		fmt.Fprintf(w, "with permessage-deflate negotiated: wsgate %.0f B/conn RSS, %.2fx wsgate without it (target: <= 1.25x)\n\n",
 			r.DeflateRSS, r.DeflateRatio)
 	}
 	writeStructs(w, r)

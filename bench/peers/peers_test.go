@@ -23,7 +23,7 @@ type peerCase struct {
 }
 
 var cases = []peerCase{
-	{"nbio", true}, {"gorilla", true}, {"gws", true}, {"gobwas", false}, {"coder", true}, {"node", true},
+	{"nbio", true}, {"nbio-mixed", true}, {"quickws", true}, {"greatws", true}, {"gorilla", true}, {"gws", true}, {"gobwas", false}, {"coder", true}, {"node", true},
 }
 
 func TestPeers(t *testing.T) {
@@ -62,11 +62,15 @@ func peerArgv(t *testing.T, dir, name string) []string {
 		t.Setenv("NODE_PATH", mods)
 		return []string{node, "node/server.js"}
 	}
+	pkg, args := name, []string(nil)
+	if name == "nbio-mixed" {
+		pkg, args = "nbio", []string{"-iomod", "mixed"}
+	}
 	bin := filepath.Join(dir, name)
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/"+name).CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/"+pkg).CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", name, err, out)
 	}
-	return []string{bin}
+	return append([]string{bin}, args...)
 }
 
 // startPeer runs the peer until the test ends and returns the address

@@ -1,4 +1,4 @@
-// Command run is wsgate's side-by-side benchmark harness (issue 8): it
+// Command run is wsgate's side-by-side benchmark harness: it
 // builds wsgate, wsload and the peer servers in bench/peers, then for every
 // scenario runs each server as a child process on 127.0.0.1:<free port>,
 // in a rotating order over N rounds so drift hits all alike, drives it with
@@ -10,6 +10,12 @@
 //	go run ./bench/run                      # make bench: the full set
 //	go run ./bench/run -compare OLD NEW     # ratios between two kept runs
 //	go run ./bench/run -only echo -servers wsgate,nbio -rounds 1
+//	go run ./bench/run -quick -servers all  # every peer in the quick set
+//
+// Echo and connect scenarios whose id ends in -nc are driven by the
+// neutral client, bench/peers/cmd/benchclient, instead of wsload; the
+// harness reads the server's CPU time and memory exactly around the
+// window the client announces.
 package main
 
 import (
@@ -30,6 +36,7 @@ type meta struct {
 	Date    string            `json:"date"`
 	Commit  string            `json:"commit"`
 	Plan    string            `json:"plan"`
+	Command string            `json:"command,omitempty"`
 	Rounds  int               `json:"rounds"`
 	Servers []string          `json:"servers"`
 	Machine procmem.Machine   `json:"machine"`
@@ -48,10 +55,10 @@ type kept struct {
 func main() { os.Exit(mainErr()) }
 
 func mainErr() int {
-	quick := flag.Bool("quick", false, "reduced set: 1,000 connections, 5 s runs, 1 round, 4 servers")
+	quick := flag.Bool("quick", false, "reduced set: 1,000 connections, 5 s runs, 1 round, 6 servers")
 	compare := flag.Bool("compare", false, "print ratios between two kept runs: -compare OLD_DIR NEW_DIR")
 	rounds := flag.Int("rounds", 0, "rounds (0: the plan's)")
-	servers := flag.String("servers", "", "comma-separated servers (default: the plan's)")
+	servers := flag.String("servers", "", "comma-separated servers, or all (default: the plan's)")
 	only := flag.String("only", "", "run only scenarios whose id contains this")
 	out := flag.String("out", "", "run directory (default bench/results/<date>-<commit>)")
 	results := flag.String("results", "bench/RESULTS.md", "markdown file to write the tables into (empty: none)")
@@ -86,7 +93,11 @@ func mainErr() int {
 	if *rounds > 0 {
 		p.Rounds = *rounds
 	}
-	if *servers != "" {
+	switch *servers {
+	case "":
+	case "all":
+		p.Servers = serverNames()
+	default:
 		p.Servers = strings.Split(*servers, ",")
 	}
 	if *only != "" {
@@ -125,22 +136,18 @@ func mainErr() int {
 	defer logf.Close()
 
 	specs := pickServers(p.Servers)
-	names := map[string]bool{}
-	for _, s := range specs {
-		names[s.Name] = true
-	}
 	fmt.Fprintf(os.Stderr, "building into a temporary directory (log: %s)\n", logf.Name())
-	bin, err := build(repo, names, logf)
+	bin, err := build(repo, specs, logf)
 	defer os.RemoveAll(bin.Dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "run:", err)
 		return 1
 	}
-	if names["node"] && bin.Node == "" {
+	if hasServer(specs, "node") && bin.Node == "" {
 		fmt.Fprintln(os.Stderr, "run: node or npm ws unavailable: skipping the node peer")
 		specs = without(specs, "node")
 	}
-	m := meta{Date: now.Format("2006-01-02 15:04 UTC"), Commit: commit, Plan: planName, Rounds: p.Rounds,
+	m := meta{Date: now.Format("2006-01-02 15:04 UTC"), Commit: commit, Plan: planName, Rounds: p.Rounds, Command: command(),
 		Machine: procmem.Describe(), Titles: map[string]string{}, Kinds: map[string]kind{}}
 	for _, s := range specs {
 		m.Servers = append(m.Servers, s.Name)
@@ -206,6 +213,21 @@ func pickServers(names []string) []serverSpec {
 		}
 	}
 	return out
+}
+
+// command is the harness's command line as a reader would retype it.
+func command() string {
+	args := append([]string{"go run ./bench/run"}, os.Args[1:]...)
+	return strings.Join(args, " ")
+}
+
+func hasServer(specs []serverSpec, name string) bool {
+	for _, s := range specs {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func without(specs []serverSpec, name string) []serverSpec {

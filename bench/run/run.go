@@ -70,6 +70,9 @@ type runner struct {
 
 // runOne starts spec, drives sc against it with wsload and stops it.
 func (r *runner) runOne(sc scenario, spec serverSpec, round int) result {
+	if sc.Kind.neutral() {
+		return r.runNeutral(sc, spec, round)
+	}
 	res := result{Scenario: sc.ID, Server: spec.Name, Round: round, Load1: loadAvg()}
 	srv, err := start(spec, r.Bin, sc.Deflate)
 	if err != nil {

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/xml"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFigures(t *testing.T) {
@@ -116,5 +120,65 @@ func TestCompareRuns(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "1.50") {
 		t.Errorf("compare lacks wsgate's 1.50:\n%s", b.String())
+	}
+}
+
+func TestNeutralFigures(t *testing.T) {
+	var rep clientReport
+	rep.Msgs, rep.MsgsPerS, rep.Connected, rep.Errors = 2_000_000, 200_000, 1000, 3
+	rep.RTT.P50, rep.RTT.P99 = 4, 9
+	w := window{opened: true, closed: true, cpu: 5, rss: 64 << 20}
+	m := neutralFigures(kindNeutralEcho, rep, w)
+	for key, want := range map[string]float64{"msgs_s": 200_000, "cpu_per_m": 2.5, "per_cpu": 400_000, "rss_mib": 64, "p99_ms": 9, "errors": 3} {
+		if m[key] != want {
+			t.Errorf("echo %s = %v, want %v", key, m[key], want)
+		}
+	}
+	rep.HandshakesPerS, rep.Connected = 12_000, 10_000
+	w.cpu = 0.5
+	m = neutralFigures(kindNeutralConnect, rep, w)
+	if m["hs_s"] != 12_000 || m["cpu_us_per_hs"] != 50 {
+		t.Errorf("connect: %v", m)
+	}
+}
+
+// TestWatchWindow feeds phase lines through a pipe and reads this test
+// process as the "server".
+func TestWatchWindow(t *testing.T) {
+	pr, pw := io.Pipe()
+	done := make(chan window, 1)
+	go func() { done <- watchWindow(context.Background(), pr, os.Getpid()) }()
+	fmt.Fprintln(pw, "phase connect")
+	fmt.Fprintln(pw, "phase warmup")
+	fmt.Fprintln(pw, "phase measure")
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for x := 0; time.Now().Before(deadline); x++ { // spend some CPU inside the window
+		_ = x * x
+	}
+	fmt.Fprintln(pw, "phase done")
+	pw.Close()
+	w := <-done
+	if !w.opened || !w.closed || w.rss <= 0 || w.cpu < 0 {
+		t.Errorf("window %+v", w)
+	}
+}
+
+func TestWatchWindowWithoutMeasure(t *testing.T) {
+	w := watchWindow(context.Background(), strings.NewReader("phase connect\nphase done\n"), os.Getpid())
+	if w.opened || w.closed {
+		t.Errorf("window %+v from a run that never measured", w)
+	}
+}
+
+func TestMarkdownDescribesTheNeutralClient(t *testing.T) {
+	k := sample()
+	k.Meta.Command = "go run ./bench/run -quick"
+	k.Meta.Kinds["echo-x"] = kindNeutralEcho
+	var b strings.Builder
+	markdown(&b, "results/x", k)
+	for _, want := range []string{"Command: `go run ./bench/run -quick`", "Neutral client", "server CPU s per 1M msgs"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("markdown lacks %q", want)
+		}
 	}
 }

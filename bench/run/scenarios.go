@@ -15,7 +15,14 @@ const (
 	kindEcho
 	kindFanout
 	kindHandshake
+	// kindNeutralEcho and kindNeutralConnect are driven by benchclient
+	// (bench/peers/cmd/benchclient) instead of wsload.
+	kindNeutralEcho
+	kindNeutralConnect
 )
+
+// neutral reports whether k is driven by the neutral client.
+func (k kind) neutral() bool { return k == kindNeutralEcho || k == kindNeutralConnect }
 
 // scenario is one measured setting, run against every server.
 type scenario struct {
@@ -30,7 +37,8 @@ type scenario struct {
 	// Conns is the number of connections (fan-out: room members).
 	Conns int
 	// Args are wsload's scenario and flags, without target, --json and
-	// --server-pid.
+	// --server-pid; for the neutral kinds, benchclient's flags without
+	// target and -json.
 	Args []string
 	// Bound is the longest the wsload run may take before it is killed.
 	Bound time.Duration
@@ -55,6 +63,14 @@ func (k kind) metrics() []metric {
 		return []metric{{"msgs_s", "msgs/s", true}, {"p50_ms", "p50 ms", false}, {"p99_ms", "p99 ms", false}, {"cpu_s", "server CPU s", false}, {"per_cpu", "msgs per server CPU s", true}, {"lost", "lost", false}}
 	case kindFanout:
 		return []metric{{"deliveries_s", "deliveries/s", true}, {"p99_ms", "p99 ms", false}, {"lost", "lost", false}, {"closed", "server closes", false}, {"cpu_s", "server CPU s", false}, {"per_cpu", "deliveries per server CPU s", true}}
+	case kindNeutralEcho:
+		return []metric{{"msgs_s", "msgs/s", true}, {"p50_ms", "p50 ms", false}, {"p99_ms", "p99 ms", false},
+			{"cpu_s", "server CPU s", false}, {"cpu_per_m", "server CPU s per 1M msgs", false}, {"per_cpu", "msgs per server CPU s", true},
+			{"rss_mib", "server RSS MiB", false}, {"client_cpu_s", "client CPU s", false}, {"errors", "errors", false}}
+	case kindNeutralConnect:
+		return []metric{{"hs_s", "handshakes/s", true}, {"hs_p99_ms", "handshake p99 ms", false}, {"failed", "failed", false},
+			{"cpu_s", "server CPU s", false}, {"cpu_us_per_hs", "server CPU µs per handshake", false},
+			{"rss_mib", "server RSS MiB", false}, {"client_cpu_s", "client CPU s", false}}
 	default:
 		return []metric{{"hs_s", "handshakes/s", true}, {"hs_p99_ms", "handshake p99 ms", false}, {"failed", "failed", false}, {"cpu_s", "server CPU s", false}}
 	}
@@ -116,29 +132,72 @@ func handshakes(conns int) scenario {
 		Bound: 60 * time.Second}
 }
 
-// fullPlan is `make bench`: the issue's whole set, 2 rounds, every server.
+// neutralWarmup is the neutral client's unmeasured time before its
+// window opens.
+const neutralWarmup = 2 * time.Second
+
+// neutralEcho is the closed-loop echo of benchclient, measured over d
+// after a warm-up.
+func neutralEcho(conns, size int, d time.Duration) scenario {
+	args := []string{"-mode", "echo", "-conns", itoa(conns), "-size", itoa(size), "-warmup", neutralWarmup.String(),
+		"-duration", d.String(), "-drain", "2s", "-source-ips", srcIPs}
+	return scenario{ID: fmt.Sprintf("echo-%s-%s-nc", sizeName(size), kilo(conns)),
+		Title: fmt.Sprintf("Echo %s, %s connections, neutral client (closed loop)", sizeName(size), thousands(conns)),
+		Kind:  kindNeutralEcho, Conns: conns, Args: args, Bound: ramp(conns) + neutralWarmup + d + 40*time.Second}
+}
+
+// neutralDialConcurrency is how many handshakes benchclient keeps in
+// flight in the connect phase.
+const neutralDialConcurrency = 1000
+
+// neutralConnect is benchclient's connect phase: conns connections with
+// at most neutralDialConcurrency handshakes in flight.
+func neutralConnect(conns int) scenario {
+	args := []string{"-mode", "connect", "-conns", itoa(conns), "-dial-concurrency", itoa(neutralDialConcurrency),
+		"-hold", "1s", "-source-ips", srcIPs}
+	return scenario{ID: "connect-" + kilo(conns) + "-nc",
+		Title: fmt.Sprintf("Connect phase, %s connections, neutral client (%s handshakes in flight)", thousands(conns), thousands(neutralDialConcurrency)),
+		Kind:  kindNeutralConnect, Conns: conns, Args: args, Bound: 60 * time.Second}
+}
+
+// fullPlan is `make bench`: the issue's whole set, 2 rounds, every server;
+// each neutral-client scenario follows the wsload one it mirrors.
 func fullPlan() plan {
 	const d = 10 * time.Second
-	return plan{Rounds: 2, Servers: []string{"wsgate", "nbio", "gws", "gorilla", "gobwas", "coder", "node"}, Scenarios: []scenario{
+	return plan{Rounds: 2, Servers: serverNames(), Scenarios: []scenario{
 		idle(10000, 5*time.Second), idle(19000, 5*time.Second),
-		echo(1000, 64, d, false), echo(1000, 1024, d, false), echo(10000, 64, d, false), echo(10000, 1024, d, false),
+		echo(1000, 64, d, false), neutralEcho(1000, 64, d),
+		echo(1000, 1024, d, false), neutralEcho(1000, 1024, d),
+		echo(10000, 64, d, false), neutralEcho(10000, 64, d),
+		echo(10000, 1024, d, false), neutralEcho(10000, 1024, d),
 		fanout(10000, 10, "fixed", d, false), fanout(10000, 100, "max", d, false),
-		handshakes(10000),
+		handshakes(10000), neutralConnect(10000),
 		echo(1000, 1024, d, true), fanout(10000, 10, "fixed", d, true),
 	}}
 }
 
-// quickPlan is `make bench-quick`: 1,000 connections, 5 s runs, one round,
-// four servers; under 5 minutes.
+// quickPlan is `make bench-quick`: 1,000 connections (10,000 for the
+// neutral client's connect phase), 5 s runs, one round, six servers;
+// about 6 minutes.
 func quickPlan() plan {
 	const d = 5 * time.Second
-	return plan{Rounds: 1, Servers: []string{"wsgate", "nbio", "gws", "gorilla"}, Scenarios: []scenario{
+	return plan{Rounds: 1, Servers: []string{"wsgate", "nbio", "nbio-mixed", "quickws", "gws", "gorilla"}, Scenarios: []scenario{
 		idle(1000, 3*time.Second),
-		echo(1000, 64, d, false), echo(1000, 1024, d, false),
+		echo(1000, 64, d, false), neutralEcho(1000, 64, d),
+		echo(1000, 1024, d, false), neutralEcho(1000, 1024, d),
 		fanout(1000, 20, "fixed", d, false),
-		handshakes(2000),
+		handshakes(2000), neutralConnect(10000),
 		echo(1000, 1024, d, true),
 	}}
+}
+
+// serverNames lists every server the harness knows, in report order.
+func serverNames() []string {
+	var out []string
+	for _, s := range allServers() {
+		out = append(out, s.Name)
+	}
+	return out
 }
 
 // ramp is how long wsload takes to open conns at 5,000/s, with slack.

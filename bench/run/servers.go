@@ -24,6 +24,9 @@ type serverSpec struct {
 	Name string
 	// Deflate is whether the server can negotiate permessage-deflate.
 	Deflate bool
+	// Pkg is the peer's package under bench/peers/cmd, built as
+	// peer-<Pkg>; "" for servers the harness does not build from there.
+	Pkg string
 	// argv returns the command line for a server on addr; admin is a free
 	// address for servers with an admin listener.
 	argv func(bin binaries, addr, admin string, deflate bool) []string
@@ -36,20 +39,23 @@ type binaries struct {
 	Dir    string // temporary directory holding the Go binaries
 	Repo   string // repository root
 	WSLoad string
+	Client string // bench/peers/cmd/benchclient, the neutral client
 	Node   string // node executable, "" when absent
 }
 
 // allServers lists wsgate first, then every peer, in report order.
 func allServers() []serverSpec {
-	peer := func(name string, deflate bool) serverSpec {
-		return serverSpec{Name: name, Deflate: deflate, argv: func(b binaries, addr, _ string, d bool) []string {
-			args := []string{filepath.Join(b.Dir, "peer-"+name), "-addr", addr}
+	// peer runs bench/peers/cmd/pkg as name with extra flags.
+	peerOf := func(name, pkg string, deflate bool, extra ...string) serverSpec {
+		return serverSpec{Name: name, Deflate: deflate, Pkg: pkg, argv: func(b binaries, addr, _ string, d bool) []string {
+			args := append([]string{filepath.Join(b.Dir, "peer-"+pkg), "-addr", addr}, extra...)
 			if d {
 				args = append(args, "-deflate")
 			}
 			return args
 		}}
 	}
+	peer := func(name string, deflate bool) serverSpec { return peerOf(name, name, deflate) }
 	return []serverSpec{
 		{Name: "wsgate", Deflate: true, argv: func(b binaries, addr, admin string, d bool) []string {
 			return []string{filepath.Join(b.Dir, "wsgate"), "-listen", addr, "-admin", admin,
@@ -57,6 +63,9 @@ func allServers() []serverSpec {
 				"-deflate=" + strconv.FormatBool(d), "-pprof"}
 		}},
 		peer("nbio", true),
+		peerOf("nbio-mixed", "nbio", true, "-iomod", "mixed"),
+		peer("quickws", true),
+		peer("greatws", true),
 		peer("gws", true),
 		peer("gorilla", true),
 		peer("gobwas", false),
@@ -73,14 +82,15 @@ func allServers() []serverSpec {
 	}
 }
 
-// build compiles wsgate, wsload and the Go peers into a temporary
-// directory and finds node with npm ws (installing ws when it is missing).
-func build(repo string, names map[string]bool, logw *os.File) (binaries, error) {
+// build compiles wsgate, wsload, the neutral client and the Go peers of
+// specs into a temporary directory and finds node with npm ws (installing
+// ws when it is missing).
+func build(repo string, specs []serverSpec, logw *os.File) (binaries, error) {
 	dir, err := os.MkdirTemp("", "wsgate-bench-")
 	if err != nil {
 		return binaries{}, err
 	}
-	b := binaries{Dir: dir, Repo: repo, WSLoad: filepath.Join(dir, "wsload")}
+	b := binaries{Dir: dir, Repo: repo, WSLoad: filepath.Join(dir, "wsload"), Client: filepath.Join(dir, "benchclient")}
 	goBuild := func(wd, out, pkg string) error {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
 		cmd.Dir = wd
@@ -96,16 +106,21 @@ func build(repo string, names map[string]bool, logw *os.File) (binaries, error) 
 	if err := goBuild(repo, "wsload", "./cmd/wsload"); err != nil {
 		return b, err
 	}
-	for name := range names {
-		if name == "wsgate" || name == "node" {
-			continue
-		}
-		if err := goBuild(filepath.Join(repo, "bench/peers"), "peer-"+name, "./cmd/"+name); err != nil {
-			return b, err
-		}
+	peers := filepath.Join(repo, "bench/peers")
+	if err := goBuild(peers, "benchclient", "./cmd/benchclient"); err != nil {
+		return b, err
 	}
-	if names["node"] {
-		b.Node = findNode(repo, logw)
+	built := map[string]bool{}
+	for _, s := range specs {
+		if s.Pkg != "" && !built[s.Pkg] {
+			built[s.Pkg] = true
+			if err := goBuild(peers, "peer-"+s.Pkg, "./cmd/"+s.Pkg); err != nil {
+				return b, err
+			}
+		}
+		if s.Name == "node" {
+			b.Node = findNode(repo, logw)
+		}
 	}
 	return b, nil
 }

@@ -1,7 +1,9 @@
 // Command wsgate runs the wsgate WebSocket gateway.
 //
-// Every setting is a flag with a WSGATE_* environment twin; run
-// `wsgate -help` for the grouped list.
+// Every setting is a flag with a WSGATE_* environment twin and a key in
+// the optional -config TOML file; run `wsgate -help` for the grouped list.
+// `wsgate check` (or -t) validates a configuration and the files it names
+// and exits 2 listing every problem.
 package main
 
 import (
@@ -13,42 +15,63 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"sort"
-	"strings"
 	"syscall"
 
 	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/server"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
 
 func run(args []string, stderr io.Writer) int {
-	cfg := config.Default()
-	fs := flag.NewFlagSet("wsgate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg.Bind(fs)
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	fs.Usage = func() { usage(stderr, fs) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	cfg, code, done := configure(args, stderr)
+	if done {
+		return code
+	}
+	return serve(cfg, stderr)
+}
+
+// configure loads and checks the configuration. It is done (with the exit
+// status) for -help, -version, wsgate check, and any problem.
+func configure(args []string, stderr io.Writer) (cfg config.Config, code int, done bool) {
+	check := len(args) > 0 && args[0] == "check"
+	if check {
+		args = args[1:]
+	}
+	cfg = config.Default()
+	fs, cmd := newFlagSet(&cfg, stderr)
+	err := config.Load(fs, args, nil)
+	var usageErr *config.UsageError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return cfg, 0, true
+	case errors.As(err, &usageErr):
+		if !usageErr.Printed {
+			fmt.Fprintln(stderr, "wsgate:", usageErr.Err)
 		}
-		return 2
+		return cfg, 2, true
+	case *cmd.version:
+		fmt.Fprintln(stderr, "wsgate", versionString())
+		return cfg, 0, true
 	}
-	if *showVersion {
-		fmt.Fprintln(stderr, "wsgate", version)
-		return 0
-	}
-	// Every problem at once: bad environment values and invalid settings.
-	if err := errors.Join(config.ApplyEnv(fs, nil), cfg.Validate()); err != nil {
+	// Every problem at once: bad twin and file values, invalid settings,
+	// and files that cannot be used. Each is a configuration problem:
+	// exit 2, which the example systemd unit does not restart on.
+	if err := errors.Join(err, cfg.Validate(), checkFiles(&cfg)); err != nil {
 		fmt.Fprintln(stderr, "wsgate: invalid configuration:")
 		fmt.Fprintln(stderr, err)
-		return 2
+		return cfg, 2, true
 	}
+	if check || *cmd.check {
+		fmt.Fprintln(stderr, "wsgate: configuration OK")
+		return cfg, 0, true
+	}
+	return cfg, 0, false
+}
+
+// serve runs the gateway until a signal drains it; it returns the exit
+// status.
+func serve(cfg config.Config, stderr io.Writer) int {
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	cfg.Logger = log
 	// Signals are caught before the listener opens, so a SIGTERM that
@@ -59,8 +82,8 @@ func run(args []string, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	srv, err := server.New(cfg)
 	if err != nil {
-		log.Error("cannot build server", "err", err)
-		return 1
+		log.Error("invalid configuration", "err", err)
+		return 2
 	}
 	if err := srv.Start(); err != nil {
 		log.Error("cannot start", "err", err)
@@ -69,12 +92,15 @@ func run(args []string, stderr io.Writer) int {
 	go reloadOnHUP(hup, srv, log)
 	attrs := []any{"addr", srv.Addr().String(), "echo", cfg.EchoPath, "rooms", cfg.RoomPrefix, "mux", cfg.MuxPath,
 		"max_message", cfg.MaxMessage, "pollers", cfg.Pollers, "workers", cfg.Workers,
-		"pid", os.Getpid(), "version", version}
+		"pid", os.Getpid(), "version", versionString()}
 	if a := srv.AdminAddr(); a != nil {
 		attrs = append(attrs, "admin", a.String())
 	}
 	if cfg.TLSCert != "" {
 		attrs = append(attrs, "tls", cfg.TLSCert)
+	}
+	if cfg.File != "" {
+		attrs = append(attrs, "config", cfg.File)
 	}
 	switch {
 	case cfg.DevMode:
@@ -121,55 +147,6 @@ func reloadOnHUP(hup <-chan os.Signal, srv *server.Server, log *slog.Logger) {
 				attrs = append(attrs, "subject", leaf.Subject.String(), "serial", leaf.SerialNumber.String(), "not_after", leaf.NotAfter)
 			}
 			log.Info("SIGHUP: TLS certificate reloaded", attrs...)
-		}
-	}
-}
-
-func newLogger(w io.Writer, level, format string) *slog.Logger {
-	var lv slog.Level
-	_ = lv.UnmarshalText([]byte(level))
-	opts := &slog.HandlerOptions{Level: lv}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// usage prints the flags grouped by the [group] tag that starts each
-// description, with each flag's environment twin.
-func usage(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "Usage: wsgate [flags]\n\nwsgate is a WebSocket gateway. Every flag has an environment twin: -max-message is %s.\nSizes accept KiB/MiB/GiB suffixes; durations accept ms/s/m.\n", config.EnvName("max-message"))
-	groups := map[string][]*flag.Flag{}
-	fs.VisitAll(func(f *flag.Flag) {
-		g := "general"
-		if strings.HasPrefix(f.Usage, "[") {
-			if i := strings.IndexByte(f.Usage, ']'); i > 0 {
-				g = f.Usage[1:i]
-			}
-		}
-		groups[g] = append(groups[g], f)
-	})
-	names := make([]string, 0, len(groups))
-	for g := range groups {
-		names = append(names, g)
-	}
-	sort.Strings(names)
-	for _, g := range names {
-		fmt.Fprintf(w, "\n%s:\n", strings.ToUpper(g[:1])+g[1:])
-		for _, f := range groups[g] {
-			u := f.Usage
-			if i := strings.IndexByte(u, ']'); strings.HasPrefix(u, "[") && i > 0 {
-				u = strings.TrimSpace(u[i+1:])
-			}
-			def := ""
-			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
-				def = " (default " + f.DefValue + ")"
-			}
-			if f.Name == "version" {
-				fmt.Fprintf(w, "  -%s\n      %s\n", f.Name, u)
-				continue
-			}
-			fmt.Fprintf(w, "  -%s\n      %s%s\n      env %s\n", f.Name, u, def, config.EnvName(f.Name))
 		}
 	}
 }

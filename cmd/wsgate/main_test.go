@@ -8,8 +8,12 @@ package main
 import (
 	"bytes"
 	"flag"
+	"io"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wsgate/wsgate/internal/config"
 )
@@ -97,34 +101,69 @@ func TestEnvTwins(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	code, out := runArgs(t, "-version")
-	if code != 0 || strings.TrimSpace(out) != "wsgate "+version {
-		t.Errorf("-version: exit %d, output %q; want 0 and %q", code, out, "wsgate "+version)
+	want := "wsgate " + versionString()
+	if code != 0 || strings.TrimSpace(out) != want || !strings.Contains(out, runtime.Version()) {
+		t.Errorf("-version: exit %d, output %q; want 0 and %q", code, out, want)
 	}
 }
 
-// TestHelpListsGroupsAndEnvNames checks that -help shows every flag once,
-// under a group heading, with its environment twin.
-func TestHelpListsGroupsAndEnvNames(t *testing.T) {
+// TestVersionFromBuildInfo: without an -ldflags version, a go install
+// build says its module version, a build from a checkout its revision.
+func TestVersionFromBuildInfo(t *testing.T) {
+	rev := []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef0123"}}
+	for _, tc := range []struct {
+		bi   debug.BuildInfo
+		want string
+	}{
+		{debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}}, "v1.4.0"},
+		{debug.BuildInfo{Main: debug.Module{Version: "v0.0.0-20261125183000-0123456789ab"}}, "v0.0.0-20261125183000-0123456789ab"},
+		{debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: rev}, "dev-0123456789ab"},
+		{debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: append(rev, debug.BuildSetting{Key: "vcs.modified", Value: "true"})}, "dev-0123456789ab-dirty"},
+		{debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "dev"},
+	} {
+		if got := versionFrom(&tc.bi); got != tc.want {
+			t.Errorf("versionFrom(%+v) = %q, want %q", tc.bi.Main, got, tc.want)
+		}
+	}
+}
+
+// TestHelpListsGroupsTypesAndEnvNames checks that -help shows every flag
+// once, under a group heading, with its value type and its environment
+// twin, and that boolean twins say which spellings they take.
+func TestHelpListsGroupsTypesAndEnvNames(t *testing.T) {
 	code, out := runArgs(t, "-help")
 	if code != 0 {
 		t.Errorf("-help exit status %d, want 0", code)
 	}
-	for _, g := range []string{"Listener:", "Endpoints:", "Security:", "Admin:", "Outbound:", "Limits:",
+	for _, g := range []string{"General:", "Listener:", "Endpoints:", "Security:", "Auth:", "Admin:", "Outbound:", "Limits:",
 		"Timeouts:", "Compression:", "Shutdown:", "Logging:", "Engine:"} {
 		if !strings.Contains(out, "\n"+g+"\n") {
 			t.Errorf("-help has no group heading %q", g)
 		}
 	}
 	cfg := config.Default()
-	fs := flag.NewFlagSet("x", flag.ContinueOnError)
-	cfg.Bind(fs)
+	fs, _ := newFlagSet(&cfg, io.Discard)
 	n := 0
 	fs.VisitAll(func(f *flag.Flag) {
 		n++
-		if c := strings.Count(out, "\n  -"+f.Name+"\n"); c != 1 {
-			t.Errorf("-help lists -%s %d times, want once", f.Name, c)
+		head := "\n  -" + f.Name + " " + config.FlagType(f) + "\n"
+		if config.FlagType(f) == "bool" {
+			head = "\n  -" + f.Name + "\n"
 		}
-		if !strings.Contains(out, "env "+config.EnvName(f.Name)+"\n") {
+		if c := strings.Count(out, head); c != 1 {
+			t.Errorf("-help lists %q %d times, want once", strings.TrimSpace(head), c)
+		}
+		env := "env " + config.EnvName(f.Name)
+		switch {
+		case config.NotSettings[f.Name]:
+			if strings.Contains(out, env+"\n") || strings.Contains(out, env+"=") {
+				t.Errorf("-help gives %s, but -%s is not a setting", env, f.Name)
+			}
+		case config.FlagType(f) == "bool":
+			if !strings.Contains(out, env+"=true|false (also 1/0, t/f, TRUE/FALSE, True/False)\n") {
+				t.Errorf("-help does not give %s with its spellings", config.EnvName(f.Name))
+			}
+		case !strings.Contains(out, env+"\n"):
 			t.Errorf("-help does not give %s for -%s", config.EnvName(f.Name), f.Name)
 		}
 		if strings.Contains(out, "["+strings.SplitN(strings.TrimPrefix(f.Usage, "["), "]", 2)[0]+"]") {
@@ -134,10 +173,21 @@ func TestHelpListsGroupsAndEnvNames(t *testing.T) {
 	if n < 30 {
 		t.Errorf("only %d flags bound; expected every tuning knob", n)
 	}
-	for _, want := range []string{"-drain-batch", "-drain-interval", "-drain-timeout", "-restart", "-reuseport",
-		"-log-format", "-log-level", "-pprof", "-metrics", "WSGATE_MAX_MESSAGE", "-version"} {
+	for _, want := range []string{"-max-message size\n", "-origins list\n", "-drain-timeout duration\n",
+		"-rate-msgs float\n", "-workers int\n", "-listen string\n", "-config string\n"} {
 		if !strings.Contains(out, want) {
-			t.Errorf("-help does not mention %s", want)
+			t.Errorf("-help does not show %q", want)
+		}
+	}
+}
+
+// TestPositionalArgumentsExit2: wsgate takes flags only; a stray word (a
+// flag value after a space in a unit file, a typo'd command) is an error.
+func TestPositionalArgumentsExit2(t *testing.T) {
+	for _, args := range [][]string{{"-anonymous", "serve"}, {"-anonymous", "-listen", "127.0.0.1:0", "extra"}, {"chek"}} {
+		code, out := runArgs(t, args...)
+		if code != 2 || !strings.Contains(out, "unexpected argument") {
+			t.Errorf("%v: exit %d, output %q; want 2 and unexpected argument", args, code, out)
 		}
 	}
 }
@@ -153,5 +203,23 @@ func TestProductionListenerNeedsAuth(t *testing.T) {
 	code, out = runArgs(t, "-anonymous", "-origins", "*", "-listen", "127.0.0.1:0")
 	if code != 2 || !strings.Contains(out, "-allow-any-origin") {
 		t.Errorf("exit %d, want 2 asking for -allow-any-origin:\n%s", code, out)
+	}
+}
+
+// TestLogDurations: JSON logs write durations as text, not integer
+// nanoseconds (slog's default), so "interval":"100ms" reads as it is set.
+func TestLogDurations(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		var b bytes.Buffer
+		newLogger(&b, "info", format).Info("draining", "interval", 100*time.Millisecond, "timeout", 30*time.Second)
+		out := b.String()
+		for _, want := range map[string][]string{
+			"json": {`"interval":"100ms"`, `"timeout":"30s"`},
+			"text": {"interval=100ms", "timeout=30s"},
+		}[format] {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s log %q does not hold %s", format, out, want)
+			}
+		}
 	}
 }

@@ -236,8 +236,26 @@ func TestBadFlagsProcess(t *testing.T) {
 		}
 	}
 	vout, err := exec.Command(wsgateBin(t), "-version").CombinedOutput()
-	if err != nil || strings.TrimSpace(string(vout)) != "wsgate "+testBinaryVersion {
-		t.Errorf("-version: %v %q, want %q", err, vout, "wsgate "+testBinaryVersion)
+	if err != nil || !strings.HasPrefix(string(vout), "wsgate "+testBinaryVersion+" (go") {
+		t.Errorf("-version: %v %q, want %q and the Go version", err, vout, "wsgate "+testBinaryVersion)
+	}
+}
+
+// TestMissingKeyFileProcess: a key file that is not there is a
+// configuration problem like any other, exit status 2, which the example
+// systemd unit does not restart on (it used to be 1: restarted forever).
+func TestMissingKeyFileProcess(t *testing.T) {
+	for _, args := range [][]string{
+		{"-auth-key-file", "/nonexistent/jwt.pub.pem", "-listen", "127.0.0.1:0", "-admin", ""},
+		{"check", "-auth-key-file", "/nonexistent/jwt.pub.pem"},
+	} {
+		out, err := exec.Command(wsgateBin(t), args...).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Errorf("%v: exit %v, want status 2\n%s", args, err, out)
+		}
+		if !bytes.Contains(out, []byte("/nonexistent/jwt.pub.pem")) {
+			t.Errorf("%v: the report does not name the file:\n%s", args, out)
+		}
 	}
 }
 

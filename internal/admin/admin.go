@@ -39,8 +39,8 @@ type Backend interface {
 	Rooms(fn func(name string, members int) bool)
 	// Stats returns the gateway's counters, as a JSON-encodable value.
 	Stats() any
-	// WriteMetrics writes every metric in Prometheus text format.
-	WriteMetrics(w io.Writer)
+	// Metrics serves every metric in the Prometheus exposition format.
+	Metrics() http.Handler
 	// Draining reports whether a graceful shutdown has begun.
 	Draining() bool
 	// OpenConns returns the number of open connections.
@@ -55,6 +55,10 @@ var (
 	ErrOverloaded = errors.New("admin: fan-out queue full")
 )
 
+// ErrBadDestination is returned by DestinationSender for a destination it
+// cannot address; the API answers 400.
+var ErrBadDestination = errors.New("admin: destination must be /user/queue/NAME or /user/topic/NAME")
+
 // Options configures the API.
 type Options struct {
 	// APIKey, when set, is required on /api/* as "Authorization: Bearer
@@ -68,6 +72,11 @@ type Options struct {
 	// PublishWait bounds how long a publish waits for room in a full
 	// fan-out queue before it is answered 503; default 5s.
 	PublishWait time.Duration
+	// UI, when set, is served at UIPath and below without the API key
+	// (a page that holds no data: it asks the API, with the key the user
+	// gives it). The path without its final slash goes to UI too.
+	UI     http.Handler
+	UIPath string
 }
 
 type api struct {
@@ -86,6 +95,16 @@ type publishRequest struct {
 	Payload *string `json:"payload"`
 	// Binary sends a binary message instead of text.
 	Binary bool `json:"binary"`
+	// Destination (user send only) is the STOMP user destination the
+	// message is for ("/user/queue/NAME"; "/queue/NAME" means the same).
+	Destination string `json:"destination"`
+}
+
+// DestinationSender is implemented by Backends that can address a user's
+// STOMP subscriptions: SendUserTo is SendUser with the destination that
+// POST /api/users/{id}/send names.
+type DestinationSender interface {
+	SendUserTo(ctx context.Context, user, destination string, op frame.Opcode, payload []byte) (recipients int, err error)
 }
 
 type publishResponse struct {
@@ -97,6 +116,9 @@ type publishResponse struct {
 type roomInfo struct {
 	Name    string `json:"name"`
 	Members int    `json:"members"`
+	// Messages counts the messages published to a room with history in
+	// its current epoch (absent for rooms without history).
+	Messages *uint64 `json:"messages,omitempty"`
 }
 
 // Handler returns the admin API. /api/* requires the API key when one is
@@ -113,10 +135,12 @@ func Handler(b Backend, o Options) http.Handler {
 	route("POST /api/users/{id}/send", a.handleUserSend)
 	route("GET /api/rooms", a.handleRooms)
 	route("GET /api/stats", a.handleStats)
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		b.WriteMetrics(w)
-	})
+	route("GET /api/rooms/{name}/history", a.handleHistory)
+	if o.UI != nil && strings.HasPrefix(o.UIPath, "/") && strings.HasSuffix(o.UIPath, "/") && o.UIPath != "/" {
+		mux.Handle("GET "+o.UIPath, o.UI)
+		mux.Handle("GET "+strings.TrimSuffix(o.UIPath, "/"), o.UI)
+	}
+	mux.Handle("GET /metrics", b.Metrics())
 	if o.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -176,7 +200,7 @@ func (a *api) readPublish(w http.ResponseWriter, r *http.Request) (publishReques
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeJSONError(w, http.StatusBadRequest, "body must be one JSON object {room, payload, binary}: "+err.Error())
+		writeJSONError(w, http.StatusBadRequest, decodeError(err))
 		return req, 0, nil, false
 	}
 	if dec.More() {
@@ -243,11 +267,34 @@ func (a *api) handleUserSend(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.o.PublishWait)
 	defer cancel()
-	n, err := a.b.SendUser(ctx, user, op, payload)
+	var n int
+	var err error
+	if ds, ok := a.b.(DestinationSender); ok && req.Destination != "" {
+		n, err = ds.SendUserTo(ctx, user, req.Destination, op, payload)
+	} else if req.Destination != "" {
+		writeJSONError(w, http.StatusBadRequest, `"destination" needs the STOMP endpoint`)
+		return
+	} else {
+		n, err = a.b.SendUser(ctx, user, op, payload)
+	}
 	if a.failed(w, err) {
 		return
 	}
 	writeJSON(w, http.StatusOK, publishResponse{User: user, Recipients: n})
+}
+
+// decodeError says what is wrong with a publish body in the client's
+// terms, without the decoder's package prefix.
+func decodeError(err error) string {
+	msg := "body must be one JSON object {room, payload, binary}"
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te) && te.Field != "":
+		return msg + ": " + te.Field + " has the wrong type"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return msg + ": unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return msg
 }
 
 // failed answers a Backend error, if any.
@@ -258,6 +305,8 @@ func (a *api) failed(w http.ResponseWriter, err error) bool {
 	case errors.Is(err, ErrDraining):
 		w.Header().Set("Retry-After", "5")
 		writeJSONError(w, http.StatusServiceUnavailable, "draining")
+	case errors.Is(err, ErrBadDestination):
+		writeJSONError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ErrOverloaded):
 		w.Header().Set("Retry-After", "1")
 		writeJSONError(w, http.StatusServiceUnavailable, "fan-out queue full")
@@ -269,8 +318,18 @@ func (a *api) failed(w http.ResponseWriter, err error) bool {
 
 func (a *api) handleRooms(w http.ResponseWriter, r *http.Request) {
 	rooms := []roomInfo{}
+	var counts map[string]uint64
+	if hb, ok := a.b.(HistoryBackend); ok {
+		ctx, cancel := context.WithTimeout(r.Context(), a.o.PublishWait)
+		counts, _ = hb.RoomMessages(ctx) // without them the rows just lack "messages"
+		cancel()
+	}
 	a.b.Rooms(func(name string, members int) bool {
-		rooms = append(rooms, roomInfo{Name: name, Members: members})
+		ri := roomInfo{Name: name, Members: members}
+		if n, ok := counts[name]; ok {
+			ri.Messages = &n
+		}
+		rooms = append(rooms, ri)
 		return true
 	})
 	sort.Slice(rooms, func(i, j int) bool { return rooms[i].Name < rooms[j].Name })

@@ -37,19 +37,12 @@
 // subprotocol, never the token). Precedence: header > protocol > query;
 // the deciding source's malformation is an error, never "no token".
 //
-// # Configuration the server wires (proposed config.Config fields)
+// # Keys from an identity provider
 //
-//	AuthSecretFiles []string  -auth-secret-file   HMAC secret files, [kid=]path, comma-separated. Default none.
-//	AuthKeyFiles    []string  -auth-key-file      PEM public key files (RSA, ECDSA P-256, Ed25519), [kid=]path. Default none.
-//	AuthIssuer      string    -auth-issuer        required iss claim; empty: not checked. Default "".
-//	AuthAudience    string    -auth-audience      required aud value; empty: not checked. Default "".
-//	AuthLeeway      Duration  -auth-leeway        clock skew tolerated on exp/nbf/iat, at most 5m. Default 5s.
-//	AuthRoomsClaim  string    -auth-rooms-claim   claim with join patterns. Default "rooms".
-//	AuthPublishClaim string   -auth-publish-claim claim with publish patterns. Default "publish".
-//	AuthExpiryGrace Duration  -auth-expiry-grace  how long past exp an open connection may stay before close 4001 "token expired". Default 0.
-//	Anonymous       bool      -anonymous          admit requests without a token (dev only); a request with a bad token is still 401. Default false.
-//
-// With neither secret nor key files set and Anonymous false, Validate
-// should fail for a non-loopback listener (a production listener requires
-// tokens).
+// Options.JWKSURL names a JSON Web Key Set (an identity provider's
+// jwks_uri). Its signature keys join the key files, selected by kid; the
+// set is fetched at start, refreshed by a goroutine of its own (with
+// backoff after failures, and early when a token names an unknown kid),
+// and a failed fetch leaves the last good set in service. Reading the set
+// never blocks the caller. JWKSStatus reports it; Close stops the refresh.
 package auth

@@ -54,7 +54,8 @@ type Key struct {
 // key is a Key checked and classified.
 type key struct {
 	kind keyKind
-	k    any // []byte, *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey
+	k    any    // []byte, *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey
+	alg  string // the one alg the key verifies (a JWK's alg); empty: any of its kind
 }
 
 // splitKidPath splits a "kid=path" flag value; a value without "=" is a
@@ -134,21 +135,21 @@ func (k Key) check() (key, error) {
 		if len(k.Secret) < MinSecretLen {
 			return bad("secret is %d bytes, want at least %d", len(k.Secret), MinSecretLen)
 		}
-		return key{kindHMAC, bytes.Clone(k.Secret)}, nil
+		return key{kind: kindHMAC, k: bytes.Clone(k.Secret)}, nil
 	}
 	switch p := k.Public.(type) {
 	case *rsa.PublicKey:
 		if p.N.BitLen() < MinRSABits {
 			return bad("RSA key has %d bits, want at least %d", p.N.BitLen(), MinRSABits)
 		}
-		return key{kindRSA, p}, nil
+		return key{kind: kindRSA, k: p}, nil
 	case *ecdsa.PublicKey:
 		if p.Curve != elliptic.P256() {
 			return bad("ECDSA key is on %s, only P-256 (ES256) is supported", p.Curve.Params().Name)
 		}
-		return key{kindECDSA, p}, nil
+		return key{kind: kindECDSA, k: p}, nil
 	case ed25519.PublicKey:
-		return key{kindEd25519, p}, nil
+		return key{kind: kindEd25519, k: p}, nil
 	}
 	return bad("unsupported public key type %T", k.Public)
 }

@@ -3,6 +3,8 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -26,6 +28,26 @@ type Options struct {
 	// Keys are keys given directly (tests, or keys from elsewhere), used
 	// beside the files.
 	Keys []Key
+	// JWKSURL is an identity provider's JSON Web Key Set (its jwks_uri):
+	// RSA, ECDSA P-256 and Ed25519 keys selected by a token's kid, beside
+	// the keys above, which win on a kid both have. NewVerifier fetches it
+	// once, waiting up to 10s (a failure is logged and retried), then a
+	// goroutine fetches it every JWKSRefresh, after failures with
+	// exponential backoff from 1s, and early (at most every JWKSEarlyGap)
+	// when a token names a kid the set lacks; the token is refused
+	// meanwhile and accepted once the set has its key. A failed fetch
+	// leaves the last good set in service. Close stops the goroutine.
+	JWKSURL string
+	// JWKSRefresh is the interval between fetches; 0 means
+	// DefaultJWKSRefresh.
+	JWKSRefresh time.Duration
+	// JWKSEarlyGap is the least time between fetches that unknown kids ask
+	// for; 0 means DefaultJWKSEarlyGap.
+	JWKSEarlyGap time.Duration
+	// JWKSClient fetches the set; nil means a client with a 10s timeout.
+	JWKSClient *http.Client
+	// Logger receives the JWKS fetch failures and changes; nil discards.
+	Logger *slog.Logger
 	// Issuer, when set, is required in the iss claim.
 	Issuer string
 	// Audience, when set, must be one of the aud claim's values.
@@ -43,11 +65,13 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Verifier checks JWTs and turns their claims into Identities. It is
-// immutable after NewVerifier and safe for concurrent use.
+// Verifier checks JWTs and turns their claims into Identities. It is safe
+// for concurrent use; its keys from files are immutable after NewVerifier,
+// and its JWKS, if any, is replaced whole by its refresh goroutine.
 type Verifier struct {
 	byKid        map[string]key
-	noKid        key // kind 0 when no key lacks a kid
+	jwks         *jwksSource // nil without Options.JWKSURL
+	noKid        key         // kind 0 when no key lacks a kid
 	hasHMAC      bool
 	parser       *jwt.Parser
 	issuer       string
@@ -107,13 +131,33 @@ func NewVerifier(o Options) (*Verifier, error) {
 			errs = append(errs, err)
 		}
 	}
-	if len(keys) == 0 {
+	if len(o.Keys)+len(o.SecretFiles)+len(o.KeyFiles) == 0 && o.JWKSURL == "" {
 		errs = append(errs, ErrNoKeys)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if o.JWKSURL != "" {
+		v.jwks = newJWKSSource(o)
+		v.jwks.start()
+	}
 	return v, nil
+}
+
+// Close stops the JWKS refresh goroutine, if any. The Verifier keeps
+// verifying with the keys it holds.
+func (v *Verifier) Close() {
+	if v != nil && v.jwks != nil {
+		v.jwks.close()
+	}
+}
+
+// JWKSStatus reports the state of the JWKS; the zero value without one.
+func (v *Verifier) JWKSStatus() JWKSStatus {
+	if v == nil || v.jwks == nil {
+		return JWKSStatus{}
+	}
+	return v.jwks.status()
 }
 
 func (v *Verifier) add(k Key) error {
@@ -160,11 +204,16 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 			return nil, ErrMalformed
 		}
 		k = v.byKid[kid]
+		if k.kind == 0 && v.jwks != nil {
+			if k = v.jwks.lookup(kid); k.kind == 0 {
+				v.jwks.askEarly() // a rotation the set does not show yet
+			}
+		}
 	}
 	if k.kind == 0 {
 		return nil, ErrUnknownKey
 	}
-	if k.kind != want {
+	if k.kind != want || k.alg != "" && k.alg != alg {
 		return nil, ErrKeyMismatch
 	}
 	return k.k, nil

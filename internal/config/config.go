@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"runtime"
 	"strings"
 	"time"
@@ -16,6 +17,10 @@ import (
 // Config is the whole of wsgate's configuration. Each field's comment gives
 // its default; Default returns a Config holding all of them.
 type Config struct {
+	// File is the TOML file the settings were read from, if any (Load);
+	// flags and WSGATE_* twins override what it says. Default none.
+	File string
+
 	// Listen is the WebSocket listener's address. Default 127.0.0.1:8080.
 	Listen string
 	// ReusePort sets SO_REUSEPORT so several wsgate processes share Listen.
@@ -33,6 +38,8 @@ type Config struct {
 	MuxPath string
 	// EchoSelf makes a room member receive its own messages too.
 	EchoSelf bool
+	// Stomp configures the STOMP endpoint (see STOMP).
+	Stomp STOMP
 	// DevMode allows what a production listener must not: the user id from
 	// a ?user= query parameter without authentication, requests without a
 	// token (as Anonymous), and any Origin. Default false.
@@ -54,6 +61,15 @@ type Config struct {
 	// AuthKeyFiles are PEM public keys (RSA, ECDSA P-256, Ed25519), "path"
 	// or "kid=path", for RS*/ES256/EdDSA tokens. Default none.
 	AuthKeyFiles []string
+	// AuthJWKSURL is the address of a JSON Web Key Set (an identity
+	// provider's jwks_uri) whose public keys verify RS*/ES256/EdDSA
+	// tokens, selected by kid, beside any key files. Fetched at start
+	// (wsgate starts even when the fetch fails, and keeps trying), then
+	// every AuthJWKSRefresh, and early for a token with an unknown kid.
+	// https, or http on a loopback address. Default none.
+	AuthJWKSURL string
+	// AuthJWKSRefresh is the interval between JWKS fetches. Default 10m.
+	AuthJWKSRefresh time.Duration
 	// AuthIssuer, when set, is required in a token's iss claim.
 	AuthIssuer string
 	// AuthAudience, when set, must be among a token's aud values.
@@ -229,12 +245,22 @@ type Config struct {
 	// patterns with one leading "*." host label ("https://*.example.com"),
 	// "null" to admit the opaque origin, "*" for every origin (only with
 	// AllowAnyOrigin). Requests without an Origin header (non-browser
-	// clients) always pass; with the list empty, only a page from the same
-	// host passes (DevMode: any).
+	// clients) always pass; with the list empty, a page passes only when
+	// its Origin's host and port are those of the request's Host header
+	// (the scheme is not compared: behind a TLS-terminating proxy the page
+	// is https and wsgate sees ws); DevMode admits any.
 	Origins []string
 	// Subprotocols lists the subprotocols the server speaks, in preference
 	// order; the first one the client offers is selected.
 	Subprotocols []string
+
+	// History lists the rooms that keep history (offsets on their
+	// messages, resume from an offset) and how much; the first rule that
+	// matches a room applies. Default none: no room keeps history.
+	History []HistoryRule
+	// HistoryMemory bounds the memory of all rooms' history together;
+	// past it the oldest messages are dropped first. Default 256 MiB.
+	HistoryMemory int64
 }
 
 // Default returns the configuration wsgate runs with when given no flags.
@@ -245,6 +271,7 @@ func Default() Config {
 		EchoPath:         "/echo",
 		RoomPrefix:       "/room/",
 		MuxPath:          "/ws",
+		Stomp:            DefaultSTOMP(),
 		Admin:            "127.0.0.1:9090",
 		SendQueue:        512 << 10,
 		Deflate:          true,
@@ -272,6 +299,7 @@ func Default() Config {
 
 		TLSHandshakes:      1024,
 		AuthLeeway:         5 * time.Second,
+		AuthJWKSRefresh:    10 * time.Minute,
 		AuthRoomsClaim:     "rooms",
 		AuthPublishClaim:   "publish",
 		RateMsgs:           100,
@@ -288,12 +316,15 @@ func Default() Config {
 		MaxConnsPerUser:    16,
 		MaxConnsPerIP:      256,
 		IPv6Prefix:         64,
+		HistoryMemory:      256 << 20,
 	}
 }
 
 // AuthEnabled reports whether tokens can be verified (a secret or key is
 // configured).
-func (c *Config) AuthEnabled() bool { return len(c.AuthSecretFiles)+len(c.AuthKeyFiles) > 0 }
+func (c *Config) AuthEnabled() bool {
+	return len(c.AuthSecretFiles)+len(c.AuthKeyFiles) > 0 || c.AuthJWKSURL != ""
+}
 
 // AdmitsAnonymous reports whether requests without a token are admitted.
 func (c *Config) AdmitsAnonymous() bool { return c.Anonymous || c.DevMode }
@@ -311,6 +342,7 @@ func (c *Config) Validate() error {
 	if c.MuxPath != "" && !strings.HasPrefix(c.MuxPath, "/") {
 		bad("mux-path %q must start with /", c.MuxPath)
 	}
+	c.Stomp.validate(bad)
 	if c.RoomPrefix != "" && (!strings.HasPrefix(c.RoomPrefix, "/") || !strings.HasSuffix(c.RoomPrefix, "/")) {
 		bad("room-prefix %q must start and end with /", c.RoomPrefix)
 	}
@@ -399,6 +431,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateSecurity(bad)
+	c.validateHistory(bad)
 	return errors.Join(errs...)
 }
 
@@ -428,10 +461,32 @@ func (c *Config) FrameLimit() int64 {
 	return c.MaxFrame
 }
 
+// checkJWKSURL accepts an https URL, or an http one on a loopback host
+// (a provider on the same machine, or a test).
+func checkJWKSURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a URL")
+	}
+	if u.Host == "" {
+		return errors.New("want https://host/path")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+		return errors.New("keys fetched over plain http could be replaced on the way: use https (http only on a loopback address)")
+	}
+	return errors.New("want an https URL")
+}
+
 // validateSecurity checks the authentication, TLS and limit settings.
 func (c *Config) validateSecurity(bad func(string, ...any)) {
 	if !c.AuthEnabled() && !c.AdmitsAnonymous() {
-		bad("no way to authenticate clients: give -auth-secret-file or -auth-key-file, or admit clients without a token with -anonymous (or -dev on a development machine)")
+		bad("no way to authenticate clients: give -auth-secret-file, -auth-key-file or -auth-jwks-url, or admit clients without a token with -anonymous (or -dev on a development machine)")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert and tls-key go together")
@@ -441,6 +496,14 @@ func (c *Config) validateSecurity(bad func(string, ...any)) {
 	}
 	if c.AuthLeeway < 0 || c.AuthLeeway > 5*time.Minute {
 		bad("auth-leeway %v must be between 0 and 5m", c.AuthLeeway)
+	}
+	if c.AuthJWKSURL != "" {
+		if err := checkJWKSURL(c.AuthJWKSURL); err != nil {
+			bad("auth-jwks-url %q: %v", c.AuthJWKSURL, err)
+		}
+	}
+	if c.AuthJWKSRefresh < 10*time.Second || c.AuthJWKSRefresh > 24*time.Hour {
+		bad("auth-jwks-refresh %v must be between 10s and 24h", c.AuthJWKSRefresh)
 	}
 	if c.AuthExpiryGrace < 0 {
 		bad("auth-expiry-grace %v must be >= 0", c.AuthExpiryGrace)

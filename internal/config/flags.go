@@ -3,7 +3,6 @@ package config
 import (
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -22,6 +21,9 @@ func (b byteSize[T]) String() string {
 	return FormatBytes(int64(*b.p))
 }
 
+// Type names the value kind in -help.
+func (byteSize[T]) Type() string { return "size" }
+
 func (b byteSize[T]) Set(s string) error {
 	n, err := ParseBytes(s)
 	if err != nil {
@@ -39,6 +41,9 @@ func (l stringList) String() string {
 	}
 	return strings.Join(*l.p, ",")
 }
+
+// Type names the value kind in -help.
+func (stringList) Type() string { return "list" }
 
 func (l stringList) Set(s string) error {
 	*l.p = (*l.p)[:0]
@@ -85,8 +90,9 @@ func FormatBytes(n int64) string {
 }
 
 // Bind defines every field of c as a flag on fs, with c's current values
-// as defaults. Call ApplyEnv after fs.Parse.
+// as defaults. Load parses the command line, the twins and the file.
 func (c *Config) Bind(fs *flag.FlagSet) {
+	fs.StringVar(&c.File, "config", c.File, "[general] TOML file with settings (keys are flag names); flags and WSGATE_* twins override it")
 	// Listener.
 	fs.StringVar(&c.Listen, "listen", c.Listen, "[listener] WebSocket listen address (host:port)")
 	fs.BoolVar(&c.ReusePort, "reuseport", c.ReusePort, "[listener] set SO_REUSEPORT so several processes share -listen")
@@ -94,6 +100,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.RoomPrefix, "room-prefix", c.RoomPrefix, "[endpoints] path prefix of the room endpoint: PREFIX+NAME joins room NAME (empty disables it)")
 	fs.BoolVar(&c.EchoSelf, "echo-self", c.EchoSelf, "[endpoints] room members also receive their own messages")
 	fs.StringVar(&c.MuxPath, "mux-path", c.MuxPath, "[endpoints] path of the multi-room endpoint (JSON join/leave/publish commands; empty disables it)")
+	c.Stomp.bind(fs)
 	fs.BoolVar(&c.DevMode, "dev", c.DevMode, "[security] development mode: user id from ?user=, no token required, any Origin; never in production")
 	fs.StringVar(&c.Admin, "admin", c.Admin, "[admin] admin HTTP listener for the publish API, stats, metrics and health (empty disables it)")
 	fs.StringVar(&c.APIKey, "api-key", c.APIKey, "[admin] key required on admin API requests (prefer -api-key-file or WSGATE_API_KEY: flags show in ps)")
@@ -101,7 +108,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.Var(byteSize[int64]{&c.SendQueue}, "send-queue", "[outbound] most bytes queued for one connection before the slow-consumer policy acts")
 	fs.StringVar(&c.SlowPolicy, "slow-policy", c.SlowPolicy, "[outbound] slow consumer policy: close (1008 \"slow consumer\") or drop-oldest (discard oldest queued messages)")
 	fs.IntVar(&c.WorkerQueue, "worker-queue", c.WorkerQueue, "[engine] jobs each worker may have waiting before publishers wait")
-	fs.Var(stringList{&c.Origins}, "origins", "[security] comma-separated Origin allow-list: exact origins, https://*.example.com patterns, null; empty admits only same-origin pages and non-browser clients; * needs -allow-any-origin")
+	fs.Var(stringList{&c.Origins}, "origins", "[security] comma-separated Origin allow-list: exact origins (scheme://host[:port]), https://*.example.com patterns, null; empty admits non-browser clients and pages whose Origin has the host and port of the request's Host header; * needs -allow-any-origin")
 	fs.BoolVar(&c.AllowAnyOrigin, "allow-any-origin", c.AllowAnyOrigin, "[security] let -origins contain * (every web page may connect; logged as a warning)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "[security] PEM certificate chain: serve wss (TLS 1.2+) on the listener; SIGHUP reloads it")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "[security] PEM private key for -tls-cert")
@@ -114,6 +121,8 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.AuthRoomsClaim, "auth-rooms-claim", c.AuthRoomsClaim, "[auth] claim listing the room patterns a token may join (chat.*, news.>)")
 	fs.StringVar(&c.AuthPublishClaim, "auth-publish-claim", c.AuthPublishClaim, "[auth] claim listing the room patterns a token may publish to (absent: the join patterns)")
 	fs.DurationVar(&c.AuthExpiryGrace, "auth-expiry-grace", c.AuthExpiryGrace, "[auth] how long an open connection may outlive its token's exp before close 4001 \"token expired\"")
+	fs.StringVar(&c.AuthJWKSURL, "auth-jwks-url", c.AuthJWKSURL, "[auth] URL of an identity provider's JWKS (RS*/ES256/EdDSA keys by kid), fetched at start and refreshed in the background")
+	fs.DurationVar(&c.AuthJWKSRefresh, "auth-jwks-refresh", c.AuthJWKSRefresh, "[auth] how often the JWKS is fetched again; a token with an unknown kid asks for an early fetch")
 	fs.BoolVar(&c.Anonymous, "anonymous", c.Anonymous, "[auth] admit clients without a token (a bad token is still refused with 401)")
 	// Rate and connection limits.
 	fs.Float64Var(&c.RateMsgs, "rate-msgs", c.RateMsgs, "[rate limits] messages per second one connection may send (0: unlimited)")
@@ -165,34 +174,10 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.Workers, "workers", c.Workers, "[engine] worker pool size for handler work")
 	fs.Var(byteSize[int]{&c.ReadBuffer}, "read-buffer", "[engine] shared read buffer per poller")
 	fs.DurationVar(&c.Tick, "tick", c.Tick, "[engine] resolution of the deadline timer wheel")
+	c.bindHistory(fs)
 }
 
 // EnvName returns the environment-variable twin of a flag name.
 func EnvName(flagName string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
-
-// ApplyEnv sets every flag of fs that was not given on the command line
-// from its WSGATE_* twin, if that is set. Problems are returned together.
-func ApplyEnv(fs *flag.FlagSet, lookup func(string) (string, bool)) error {
-	if lookup == nil {
-		lookup = os.LookupEnv
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var errs []string
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || f.Name == "version" || f.Name == "help" {
-			return
-		}
-		if v, ok := lookup(EnvName(f.Name)); ok {
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Sprintf("config: %s=%q: %v", EnvName(f.Name), v, err))
-			}
-		}
-	})
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "\n"))
-	}
-	return nil
 }

@@ -85,6 +85,19 @@ type Job struct {
 	FromUser string
 	// Ctl, when set, makes this a control job.
 	Ctl Control
+	// History marks a message to a room that keeps history: the room's
+	// worker hands it to Config.Recorder, which stores it and sets Offset
+	// and Epoch, before any member gets it. Publishers set it from the
+	// history rules (a decision they cache per room name), so rooms
+	// without history cost no lookup at all.
+	History bool
+	// Offset and Epoch are the message's position in its room's history:
+	// Offset increases with every message of the room, Epoch names the
+	// history (it changes when history was lost). They are zero for rooms
+	// without history. Formats that carry positions (the /ws envelope, a
+	// STOMP header) read them here.
+	Offset uint64
+	Epoch  string
 }
 
 // Payload returns the job's message payload.
@@ -106,6 +119,17 @@ type Config struct {
 	DeflateLevel, DeflateThreshold int
 	// Metrics receives the pool's counters; nil records nothing.
 	Metrics *metrics.Metrics
+	// Recorder, when set, keeps the history of rooms whose jobs are
+	// marked History.
+	Recorder Recorder
+}
+
+// Recorder keeps room history for a Pool. Record runs on the worker that
+// owns the job's room (worker is its index, from 0 to Workers-1; a room
+// always has the same one), before the job is fanned out: it stores the
+// message and sets j.Offset and j.Epoch. It must not block.
+type Recorder interface {
+	Record(worker int, j *Job)
 }
 
 // Pool runs fan-out jobs on a fixed set of workers.
@@ -142,9 +166,9 @@ func (p *Pool) Hub() *hub.Hub[Subscriber] { return p.hub }
 
 // Start starts the workers.
 func (p *Pool) Start() {
-	for _, q := range p.qs {
+	for i, q := range p.qs {
 		p.wg.Add(1)
-		go p.work(&Delivery{p: p, q: q})
+		go p.work(&Delivery{p: p, q: q, worker: i})
 	}
 }
 
@@ -275,6 +299,9 @@ func (p *Pool) run(d *Delivery, job Job) {
 		return
 	}
 	if j.Room != "" {
+		if j.History && p.cfg.Recorder != nil {
+			p.cfg.Recorder.Record(d.worker, j)
+		}
 		d.members = p.hub.AppendMembers(d.members[:0], j.Room)
 	} else {
 		d.members = p.hub.AppendUser(d.members[:0], j.User)
@@ -312,6 +339,7 @@ func (p *Pool) run(d *Delivery, job Job) {
 type Delivery struct {
 	p       *Pool
 	q       *jobQueue
+	worker  int
 	job     Job
 	members []Subscriber
 	dirty   []Subscriber
@@ -319,11 +347,16 @@ type Delivery struct {
 	// for a window of bits; hdrs the header length of each format's plain one.
 	vars [MaxFormats][1 + deflate.MaxWindowBits - deflate.MinWindowBits + 1]*poller.Buf
 	hdrs [MaxFormats]int
-	comp []byte // compression scratch
+	comp []byte    // compression scratch
+	one  *Delivery // for DeliverTo: one job to one subscriber, made on first use
 }
 
 // Job returns the job being delivered.
 func (d *Delivery) Job() *Job { return &d.job }
+
+// Worker returns the index of the worker running the delivery (0 to
+// Config.Workers-1): every job of a room runs on the same one.
+func (d *Delivery) Worker() int { return d.worker }
 
 // Hub returns the pool's hub (for Controls that change membership).
 func (d *Delivery) Hub() *hub.Hub[Subscriber] { return d.p.hub }

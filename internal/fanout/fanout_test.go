@@ -249,6 +249,11 @@ func TestTrySubmitFullQueue(t *testing.T) {
 	if p.Pending() != 4 {
 		t.Fatalf("Pending = %d, want 4", p.Pending())
 	}
+	// A control job (a join) still goes in: a storm of joins is not
+	// refused because messages filled the queue.
+	if !p.TrySubmit(Job{Room: "r", Ctl: joinCtl{}}) {
+		t.Fatal("a control job was refused by a queue full of messages")
+	}
 }
 
 // TestFenceAndControl: a Control runs in order between a room's

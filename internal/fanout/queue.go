@@ -80,11 +80,24 @@ func (q *jobQueue) push(done <-chan struct{}, j Job) bool {
 	return true
 }
 
-// tryPush appends j unless the queue is full or closed; it never waits,
-// so an event loop can call it.
+// controlSlack is how far past its bound a queue takes control jobs
+// (joins and leaves): a reconnect storm sends one join per client to the
+// room's worker at once, and a join refused because messages filled the
+// queue would leave the client out of its room. What causes control jobs
+// is bounded elsewhere (connections, rooms per connection, rate limits);
+// this bounds the queue's memory all the same, at about 9 MB.
+const controlSlack = 1 << 16
+
+// tryPush appends j unless the queue is full (for a control job: past
+// controlSlack more) or closed; it never waits, so an event loop can call
+// it.
 func (q *jobQueue) tryPush(j Job) bool {
+	limit := q.max
+	if j.Ctl != nil {
+		limit += controlSlack
+	}
 	q.mu.Lock()
-	if q.n >= q.max || q.closed {
+	if q.n >= limit || q.closed {
 		q.mu.Unlock()
 		return false
 	}

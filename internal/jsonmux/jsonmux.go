@@ -22,7 +22,9 @@
 //	{"type":"error","code":"forbidden","room":"chat.a","id":"x","message":"human text"}
 //
 // A message goes to every member of the room (the publisher too only with
-// EchoSelf); "from" is the publisher's user id when it has one. Error
+// EchoSelf); "from" is the publisher's user id when it has one. In rooms
+// with history, messages also carry "offset" and "epoch", and a join may
+// resume with "since" (see resume.go). Error
 // codes: "bad_request" (malformed JSON, unknown type, bad room name or id,
 // publish without data), "forbidden" (the token's rooms or publish
 // patterns do not allow it), "not_joined" (leave of a room not joined),
@@ -61,6 +63,7 @@ import (
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/fanout"
+	"github.com/wsgate/wsgate/internal/history"
 	"github.com/wsgate/wsgate/internal/hub"
 	"github.com/wsgate/wsgate/internal/metrics"
 	"github.com/wsgate/wsgate/internal/protocol"
@@ -75,12 +78,19 @@ type Protocol struct {
 	pool   *fanout.Pool
 	format fanout.Format
 	m      *metrics.Metrics
+	// hist keeps the history of the rooms it selects (nil: none);
+	// replayBytes bounds what one resuming join may replay.
+	hist        history.Store
+	replayBytes int
 }
 
 // New returns the /ws protocol, delivering through pool (whose envelope
 // format it registers: call it before the pool starts). m may be nil.
-func New(pool *fanout.Pool, m *metrics.Metrics) *Protocol {
+func New(pool *fanout.Pool, m *metrics.Metrics, opts ...Option) *Protocol {
 	p := &Protocol{pool: pool, m: m}
+	for _, o := range opts {
+		o(p)
+	}
 	p.format = pool.AddFormat(Envelope)
 	return p
 }
@@ -97,7 +107,10 @@ type connState struct {
 	mu      sync.Mutex
 	closed  bool
 	rooms   []string // joined, or join pending at the worker
+	keeps   []bool   // per room of rooms: whether it keeps history
 	lastPub string   // the last room published to, so publishing to a room not joined allocates its name once
+	// lastKeeps caches whether lastPub keeps history.
+	lastKeeps bool
 }
 
 // Open implements protocol.Protocol.
@@ -142,12 +155,14 @@ func (p *Protocol) Message(c protocol.Conn, op frame.Opcode, payload []byte) err
 
 // publish frames the data once and hands it to the room's worker.
 func (p *Protocol) publish(c protocol.Conn, st *connState, cmd *command) {
-	room, ok := st.find(cmd.room)
-	if !ok {
+	room, i := st.find(cmd.room)
+	keeps := i >= 0 && st.keeps[i]
+	if i < 0 {
 		if string(cmd.room) == st.lastPub {
-			room = st.lastPub
+			room, keeps = st.lastPub, st.lastKeeps
 		} else if room = string(cmd.room); hub.ValidName(room) {
-			st.lastPub = room
+			st.lastPub, st.lastKeeps = room, p.keeps(room)
+			keeps = st.lastKeeps
 		} else {
 			sendError(c, "bad_request", bytesString(cmd.room), cmd.id, msgRoom)
 			return
@@ -161,7 +176,7 @@ func (p *Protocol) publish(c protocol.Conn, st *connState, cmd *command) {
 		return
 	}
 	fb, hdr := fanout.FrameBuf(0, frame.OpText, cmd.data)
-	if !p.pool.TrySubmit(fanout.Job{Buf: fb, Hdr: hdr, Room: room, From: c, FromUser: c.User(), JSON: true}) {
+	if !p.pool.TrySubmit(fanout.Job{Buf: fb, Hdr: hdr, Room: room, From: c, FromUser: c.User(), JSON: true, History: keeps}) {
 		fb.Release()
 		if p.m != nil {
 			p.m.Overloaded.Inc()
@@ -177,7 +192,8 @@ func (p *Protocol) publish(c protocol.Conn, st *connState, cmd *command) {
 // join checks a join and hands it to the room's worker, which adds the
 // connection to the room in order with the room's messages and replies.
 func (p *Protocol) join(c protocol.Conn, st *connState, cmd *command) {
-	room, joined := st.find(cmd.room)
+	room, i := st.find(cmd.room)
+	joined := i >= 0
 	if !joined {
 		if room = string(cmd.room); !hub.ValidName(room) {
 			sendError(c, "bad_request", bytesString(cmd.room), cmd.id, msgRoom)
@@ -195,24 +211,26 @@ func (p *Protocol) join(c protocol.Conn, st *connState, cmd *command) {
 		sendError(c, "too_many_rooms", room, cmd.id, "a connection may be in at most 256 rooms; leave one first")
 		return
 	}
+	keeps := p.keeps(room)
 	if joined {
-		p.submitControl(c, joinControl{}, room, cmd.id)
+		p.submitJoin(c, room, keeps, cmd)
 		return
 	}
 	// The room is recorded before the worker can add the connection to
 	// it, so a Close that runs in between leaves it too.
 	st.mu.Lock()
 	st.rooms = append(st.rooms, room)
+	st.keeps = append(st.keeps, keeps)
 	st.mu.Unlock()
-	if !p.submitControl(c, joinControl{}, room, cmd.id) {
+	if !p.submitJoin(c, room, keeps, cmd) {
 		st.forget(room)
 	}
 }
 
 // leave forgets a joined room and hands the leave to its worker.
 func (p *Protocol) leave(c protocol.Conn, st *connState, cmd *command) {
-	room, joined := st.find(cmd.room)
-	if !joined {
+	room, i := st.find(cmd.room)
+	if i < 0 {
 		if !hub.ValidName(string(cmd.room)) {
 			sendError(c, "bad_request", bytesString(cmd.room), cmd.id, msgRoom)
 		} else {
@@ -235,21 +253,24 @@ func (st *connState) forget(room string) {
 		if r == room {
 			last := len(st.rooms) - 1
 			st.rooms[i] = st.rooms[last]
+			st.keeps[i] = st.keeps[last]
 			st.rooms[last] = ""
 			st.rooms = st.rooms[:last]
+			st.keeps = st.keeps[:last]
 			return
 		}
 	}
 }
 
-// find returns the joined room named name without allocating.
-func (st *connState) find(name []byte) (string, bool) {
-	for _, r := range st.rooms {
+// find returns the joined room named name and its index in st.rooms
+// (-1: not joined) without allocating.
+func (st *connState) find(name []byte) (string, int) {
+	for i, r := range st.rooms {
 		if r == string(name) {
-			return r, true
+			return r, i
 		}
 	}
-	return "", false
+	return "", -1
 }
 
 // submitControl queues a membership change and its reply ("joined" or
@@ -387,6 +408,9 @@ func Envelope(j *fanout.Job, _ []byte) (*poller.Buf, int) {
 	if user != "" {
 		n += len(`,"from":`) + jsonStringLen(user)
 	}
+	if j.Offset != 0 {
+		n += positionLen(j.Offset, j.Epoch)
+	}
 	hdr := frame.HeaderSize(n, false)
 	b := poller.NewBuf(hdr + n)
 	p := frame.AppendHeader(b.B, true, 0, frame.OpText, n, nil)
@@ -409,6 +433,9 @@ func Envelope(j *fanout.Job, _ []byte) (*poller.Buf, int) {
 	if user != "" {
 		p = append(p, `,"from":`...)
 		p = appendJSONString(p, user)
+	}
+	if j.Offset != 0 {
+		p = appendPosition(p, j.Offset, j.Epoch)
 	}
 	b.B = append(p, '}')
 	return b, hdr

@@ -31,6 +31,7 @@ const (
 	msgRoom      = "room must be a string of 1-128 characters of A-Z a-z 0-9 . _ - : @ ~"
 	msgID        = "id must be a string or a number of at most 128 bytes"
 	msgNoData    = "publish needs data (any JSON value)"
+	msgSince     = `since must be {"offset":N,"epoch":"E"} (N a whole number, E a string of at most 64 bytes) or "last"`
 )
 
 // command is one parsed command. room, id and data alias the message; a
@@ -40,6 +41,10 @@ type command struct {
 	room []byte // decoded room name; nil when absent
 	id   []byte // the id's JSON text (string or number); nil when absent
 	data []byte // the data's JSON text; nil when absent
+	// since is where a join resumes (parsed by interpret from the
+	// value's JSON text); its epoch aliases the message.
+	since      sinceArg
+	sinceEpoch []byte
 }
 
 // parse reads a command; it returns "" or the reason for a bad_request.
@@ -47,7 +52,7 @@ type command struct {
 // Keys are case-sensitive, a repeated key's last value counts, and unknown
 // keys are ignored (their values must still be valid JSON).
 func (m *command) parse(p []byte) string {
-	var typ, room []byte
+	var typ, room, since []byte
 	i := skipWS(p, 0)
 	if i >= len(p) || p[i] != '{' {
 		return msgMalformed
@@ -79,6 +84,8 @@ func (m *command) parse(p []byte) string {
 				m.id = p[v:end]
 			case "data":
 				m.data = p[v:end]
+			case "since":
+				since = p[v:end]
 			}
 			i = skipWS(p, end)
 			if i < len(p) && p[i] == ',' {
@@ -95,7 +102,13 @@ func (m *command) parse(p []byte) string {
 	if skipWS(p, i) != len(p) {
 		return msgMalformed
 	}
-	return m.interpret(typ, room)
+	if msg := m.interpret(typ, room); msg != "" {
+		return msg
+	}
+	if since != nil && m.typ == cmdJoin && string(since) != "null" {
+		return m.parseSince(since)
+	}
+	return ""
 }
 
 // interpret checks the recorded fields of a well-formed command.

@@ -3,7 +3,7 @@ package server
 import (
 	"context"
 	"errors"
-	"io"
+	"net/http"
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/admin"
@@ -18,7 +18,7 @@ func (b *adminBackend) srv() *Server { return (*Server)(b) }
 // Publish implements admin.Backend.
 func (b *adminBackend) Publish(ctx context.Context, room string, op frame.Opcode, payload []byte) (int, error) {
 	n := b.srv().hub.Count(room)
-	return n, b.submit(ctx, fanout.Job{Room: room}, op, payload)
+	return n, b.submit(ctx, fanout.Job{Room: room, History: b.srv().keeps(room)}, op, payload)
 }
 
 // SendUser implements admin.Backend.
@@ -53,8 +53,8 @@ func (b *adminBackend) Rooms(fn func(name string, members int) bool) { b.srv().h
 // Stats implements admin.Backend.
 func (b *adminBackend) Stats() any { return b.srv().Stats() }
 
-// WriteMetrics implements admin.Backend.
-func (b *adminBackend) WriteMetrics(w io.Writer) { b.srv().m.WritePrometheus(w) }
+// Metrics implements admin.Backend.
+func (b *adminBackend) Metrics() http.Handler { return b.srv().m.Handler() }
 
 // Draining implements admin.Backend.
 func (b *adminBackend) Draining() bool { return b.srv().draining.Load() }

@@ -258,7 +258,7 @@ func TestAdminUserSendAndRooms(t *testing.T) {
 
 // freeAddr returns a loopback address with a port free at the time of the
 // call.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -268,7 +268,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // buildWsgate builds cmd/wsgate into a temporary directory.
-func buildWsgate(t *testing.T) string {
+func buildWsgate(t testing.TB) string {
 	t.Helper()
 	bin, err := wstest.BuildWsgate(t.TempDir(), "")
 	if err != nil {
@@ -280,7 +280,7 @@ func buildWsgate(t *testing.T) string {
 // startChild runs wsgate as a child process (so that its sockets do not
 // count against this process's descriptor limit) and waits until it is
 // ready. It returns the WebSocket address and the admin base URL.
-func startChild(t *testing.T, key string, args ...string) (string, string) {
+func startChild(t testing.TB, key string, args ...string) (string, string) {
 	bin := buildWsgate(t)
 	addr, admin := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(bin, append([]string{"-listen", addr, "-admin", admin, "-anonymous", "-no-limits"}, args...)...)

@@ -9,6 +9,7 @@ import (
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/auth"
 	"github.com/wsgate/wsgate/internal/limits"
+	"github.com/wsgate/wsgate/internal/metrics"
 )
 
 // Indexes of wsgate_rate_limited_total{kind}, in limitNames order.
@@ -48,6 +49,9 @@ func (s *Server) initGuard() error {
 			Leeway:       cfg.AuthLeeway,
 			RoomsClaim:   cfg.AuthRoomsClaim,
 			PublishClaim: cfg.AuthPublishClaim,
+			JWKSURL:      cfg.AuthJWKSURL,
+			JWKSRefresh:  cfg.AuthJWKSRefresh,
+			Logger:       s.log,
 		})
 		if err != nil {
 			return err
@@ -82,6 +86,17 @@ func (s *Server) initGuard() error {
 	return nil
 }
 
+// jwksState reads the token verifier's JWKS for the metrics; nil without one.
+func (s *Server) jwksState() func() metrics.JWKSState {
+	if s.cfg.AuthJWKSURL == "" {
+		return nil
+	}
+	return func() metrics.JWKSState {
+		st := s.guard.verifier.JWKSStatus()
+		return metrics.JWKSState{Keys: st.Keys, Fetches: st.Fetches, Failures: st.Failures, LastSuccess: st.LastSuccess}
+	}
+}
+
 // connRate is a connection's rate state, allocated at its first message:
 // a connection that never sends holds only the pointer.
 type connRate struct {
@@ -114,6 +129,9 @@ func (h *handshake) admit() error {
 	switch {
 	case err == auth.ErrNoToken && s.cfg.AdmitsAnonymous():
 		// Anonymous (dev or -anonymous): the dev user id, if any, stays.
+	case err == auth.ErrNoToken && h.kind != 0 && s.endpoints[h.kind-1].lateAuth:
+		// The protocol's login frame brings the token (or the protocol
+		// closes the connection).
 	case err != nil:
 		return err
 	case g.verifier == nil:

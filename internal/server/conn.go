@@ -255,6 +255,9 @@ func (c *conn) onRequest(b *batch, req, rest []byte) {
 		c.reject(err)
 		return
 	}
+	if s.demo != nil && c.serveStatic(s.demo, req) {
+		return
+	}
 	h := s.hsPool.Get().(*handshake)
 	h.ip = ip
 	u, resp, err := h.upgrade(req)
@@ -285,7 +288,7 @@ func (c *conn) open(u upgraded) {
 	if u.counted {
 		c.gate.Or(gateCounted)
 	}
-	if u.room != "" || u.user != "" || u.id != nil {
+	if u.room != "" || u.user != "" || u.id != nil || u.subproto != "" {
 		if c.ext == nil {
 			c.ext = &connExt{}
 		}
@@ -295,6 +298,9 @@ func (c *conn) open(u upgraded) {
 		c.setupDeflate(u.deflate)
 	}
 	ep := c.ep()
+	if u.subproto != "" {
+		c.ext.subproto = u.subproto // ext exists: the endpoint keeps state
+	}
 	if c.dflBits() != 0 {
 		c.dec.Init(&ep.lim.dfl, false, true)
 	} else {
@@ -345,7 +351,7 @@ func (c *conn) feed(b *batch, data []byte) {
 		var pe *frame.ProtocolError
 		if err != errStop && err != frame.ErrDecoderFailed && errors.As(err, &pe) {
 			// Fail the connection (RFC 6455 section 7.1.7).
-			c.close(pe.Code, pe.Msg, reasonForCode(pe.Code), closeFailed)
+			c.close(pe.Code, clientText(pe.Msg), reasonForCode(pe.Code), closeFailed)
 			return
 		}
 	}
@@ -403,7 +409,11 @@ func (c *conn) OnControl(op frame.Opcode, payload []byte) error {
 }
 
 // scheduleCheck arms the timer for the next idle, ping or write check.
-func (c *conn) scheduleCheck() {
+func (c *conn) scheduleCheck() { c.scheduleCheckWithin(0) }
+
+// scheduleCheckWithin is scheduleCheck for a connection whose protocol
+// asked for its next Tick within next (0: no sooner than usual).
+func (c *conn) scheduleCheckWithin(next time.Duration) {
 	cfg := &c.srv().cfg
 	d := cfg.WriteTimeout
 	if cfg.PingInterval > 0 {
@@ -415,6 +425,9 @@ func (c *conn) scheduleCheck() {
 	d = max(d/2, time.Second)
 	if exp, ok := c.expiryDelay(); ok {
 		d = max(min(d, exp), c.srv().cfg.Tick) // the token's expiry is closer
+	}
+	if c.endpoint() != 0 && c.ep().ticker != nil {
+		d = max(min(d, tickWithin(next, cfg)), cfg.Tick)
 	}
 	c.srv().eng.Schedule(&c.Conn, d)
 }
@@ -473,7 +486,11 @@ func (c *conn) onTimer() {
 		c.gate.Or(gatePinged)
 		_ = c.Write(pingFrame[:])
 	}
-	c.scheduleCheck()
+	next, ok := c.tick()
+	if !ok {
+		return
+	}
+	c.scheduleCheckWithin(next)
 }
 
 var pingFrame = [...]byte{0x89, 0x00}

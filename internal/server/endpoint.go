@@ -9,6 +9,7 @@ import (
 	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/auth"
 	"github.com/wsgate/wsgate/internal/fanout"
+	"github.com/wsgate/wsgate/internal/history"
 	"github.com/wsgate/wsgate/internal/jsonmux"
 	"github.com/wsgate/wsgate/internal/metrics"
 	"github.com/wsgate/wsgate/internal/protocol"
@@ -28,6 +29,11 @@ type endpoint struct {
 	prefix bool // path is a prefix; the rest names a room
 	proto  protocol.Protocol
 	lim    *endpointLimits
+	// The protocol's optional interfaces, found once at registration.
+	ticker    protocol.Ticker
+	deliverer protocol.Deliverer
+	subprotos []string // its own subprotocols, server preference first
+	lateAuth  bool     // a token may come after the upgrade
 }
 
 // ErrTooManyEndpoints is returned by Handle past the endpoint table's
@@ -47,7 +53,7 @@ func (s *Server) handle(path string, prefix bool, p protocol.Protocol, lim *endp
 	if len(s.endpoints) >= maxEndpoints {
 		return ErrTooManyEndpoints
 	}
-	s.endpoints = append(s.endpoints, endpoint{path: path, prefix: prefix, proto: p, lim: lim})
+	s.endpoints = append(s.endpoints, newEndpoint(path, prefix, p, lim))
 	return nil
 }
 
@@ -58,11 +64,12 @@ func (c *conn) ep() *endpoint { return &c.srv().endpoints[c.endpoint()-1] }
 // protocol's own state); it is allocated at upgrade only for them, so an
 // echo connection stays small.
 type connExt struct {
-	hs    *[]byte // partial upgrade request (pooled) while it is split across reads
-	room  string
-	user  string
-	id    *auth.Identity // the verified token; nil for anonymous clients
-	state any            // what the endpoint's Protocol.Open returned
+	hs       *[]byte // partial upgrade request (pooled) while it is split across reads
+	room     string
+	user     string
+	id       *auth.Identity // the verified token; nil for anonymous clients
+	state    any            // what the endpoint's Protocol.Open returned
+	subproto string         // the negotiated subprotocol of an endpoint with its own
 	// Context-takeover compression state (only with
 	// -deflate-context-takeover); mu orders compression with queueing.
 	mu     sync.Mutex
@@ -151,7 +158,11 @@ func (c *conn) Queue(b *poller.Buf) (first, ok bool) {
 // format, compressed as this connection negotiated (with its own context
 // in context-takeover mode).
 func (c *conn) Deliver(d *fanout.Delivery) (flush, ok bool) {
-	f := c.ep().proto.Format()
+	ep := c.ep()
+	if ep.deliverer != nil {
+		return ep.deliverer.Deliver(c, d)
+	}
+	f := ep.proto.Format()
 	if c.dflBits() != 0 && c.ext != nil && c.ext.comp != nil {
 		if first, ok, handled := c.deliverTakeover(d, f); handled {
 			return first, ok
@@ -193,37 +204,42 @@ func (p echoProtocol) Message(c protocol.Conn, op frame.Opcode, payload []byte) 
 type roomProtocol struct {
 	pool *fanout.Pool
 	m    *metrics.Metrics
+	hist history.Store // nil: no room keeps history
 }
 
-// roomState is a /room connection's state: whether it may publish.
-type roomState struct{ readOnly bool }
+// roomState is a /room connection's state: whether it may publish, and
+// whether its room keeps history (decided once, at the upgrade).
+type roomState struct{ readOnly, keeps bool }
 
-var (
-	readWrite = &roomState{}
-	readOnly  = &roomState{readOnly: true}
-)
+// roomStates are the four states, shared by every connection.
+var roomStates = [2][2]roomState{{{}, {keeps: true}}, {{readOnly: true}, {readOnly: true, keeps: true}}}
 
 func (roomProtocol) Format() fanout.Format                        { return fanout.FormatFrame }
 func (roomProtocol) Refuse(protocol.Conn, string, string, string) {}
 
 func (p roomProtocol) Open(c protocol.Conn) any {
 	p.pool.Hub().Join(c.Room(), c)
-	if protocol.MayPublish(c, c.Room()) {
-		return readWrite
+	ro, keeps := 0, 0
+	if !protocol.MayPublish(c, c.Room()) {
+		ro = 1
 	}
-	return readOnly
+	if p.hist != nil && p.hist.Keeps(c.Room()) {
+		keeps = 1
+	}
+	return &roomStates[ro][keeps]
 }
 
 func (p roomProtocol) Close(c protocol.Conn) { p.pool.Hub().Leave(c.Room(), c) }
 
 func (p roomProtocol) Message(c protocol.Conn, op frame.Opcode, payload []byte) error {
-	if c.State().(*roomState).readOnly {
+	st := c.State().(*roomState)
+	if st.readOnly {
 		p.m.ForbiddenPublish.Inc()
 		return nil
 	}
 	// Frame once into a shared buffer; a worker fans it out.
 	fb, hdr := fanout.FrameBuf(0, op, payload)
-	if !p.pool.TrySubmit(fanout.Job{Buf: fb, Hdr: hdr, Room: c.Room(), From: c, FromUser: c.User()}) {
+	if !p.pool.TrySubmit(fanout.Job{Buf: fb, Hdr: hdr, Room: c.Room(), From: c, FromUser: c.User(), History: st.keeps}) {
 		fb.Release()
 		p.m.Overloaded.Inc()
 		c.Fail(frame.CloseTryAgainLater, "room overloaded: message dropped, try again later")
@@ -250,10 +266,17 @@ func (s *Server) registerEndpoints() {
 		_ = s.handle(cfg.EchoPath, false, echoProtocol{m: s.m}, &s.lim[0])
 	}
 	if cfg.MuxPath != "" {
-		_ = s.Handle(cfg.MuxPath, false, jsonmux.New(s.pool, s.m))
+		var opts []jsonmux.Option
+		if s.hist != nil {
+			// A resume queues what was missed at once: half the send
+			// queue, so the live stream has room behind it.
+			opts = append(opts, jsonmux.WithHistory(s.hist, int(cfg.SendQueue/2)))
+		}
+		_ = s.Handle(cfg.MuxPath, false, jsonmux.New(s.pool, s.m, opts...))
 	}
+	s.registerStomp()
 	if cfg.RoomPrefix != "" {
-		_ = s.Handle(cfg.RoomPrefix, true, roomProtocol{pool: s.pool, m: s.m})
+		_ = s.Handle(cfg.RoomPrefix, true, roomProtocol{pool: s.pool, m: s.m, hist: s.hist})
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/gobwas/ws"
 
@@ -21,21 +22,21 @@ import (
 // HTTP status the client gets.
 var (
 	errNotFound = ws.RejectConnectionError(ws.RejectionStatus(http.StatusNotFound),
-		ws.RejectionReason("server: no WebSocket endpoint at this path"))
+		ws.RejectionReason("no WebSocket endpoint at this path"))
 	errOriginForbidden = ws.RejectConnectionError(ws.RejectionStatus(http.StatusForbidden),
-		ws.RejectionReason("server: origin not allowed"))
+		ws.RejectionReason("origin not allowed"))
 	errBadKey = ws.RejectConnectionError(ws.RejectionStatus(http.StatusBadRequest),
-		ws.RejectionReason(`server: "Sec-WebSocket-Key" must be base64 of 16 bytes`))
+		ws.RejectionReason(`"Sec-WebSocket-Key" must be base64 of 16 bytes`))
 	errHeaderTooLarge = ws.RejectConnectionError(ws.RejectionStatus(http.StatusRequestHeaderFieldsTooLarge),
-		ws.RejectionReason("server: request headers too large"))
+		ws.RejectionReason("request headers too large"))
 	errDraining = ws.RejectConnectionError(ws.RejectionStatus(http.StatusServiceUnavailable),
-		ws.RejectionReason("server: shutting down"))
+		ws.RejectionReason("shutting down"))
 	errRoomForbidden = ws.RejectConnectionError(ws.RejectionStatus(http.StatusForbidden),
-		ws.RejectionReason("server: token does not allow joining this room"))
+		ws.RejectionReason("token does not allow joining this room"))
 )
 
 var errBadRoom = ws.RejectConnectionError(ws.RejectionStatus(http.StatusBadRequest),
-	ws.RejectionReason("server: room name must be 1-128 characters of A-Z a-z 0-9 . _ - : @ ~"))
+	ws.RejectionReason("room name must be 1-128 characters of A-Z a-z 0-9 . _ - : @ ~"))
 
 // handshake parses one upgrade request with gobwas/ws's Upgrader. Objects
 // are pooled and reused, so their hooks (closures over the object) are
@@ -157,6 +158,11 @@ func (h *handshake) selectProtocol(v []byte) (string, bool) {
 	if h.tok.Protocol(v) {
 		h.bearer = true
 	}
+	if h.kind != 0 {
+		if own := h.srv.endpoints[h.kind-1].subprotos; own != nil {
+			return chooseOwn(v, own), true
+		}
+	}
 	ps := auth.ProtocolsOf(v)
 	for {
 		p, ok := ps.Next()
@@ -199,6 +205,8 @@ type upgraded struct {
 	counted bool           // admitted by the connection counter: release it at close
 	deflate deflate.Params
 	dflOK   bool // permessage-deflate was negotiated
+	// subproto is the subprotocol selected from the endpoint's own list.
+	subproto string
 }
 
 // upgrade parses req (a complete request ending in CRLFCRLF). On success
@@ -225,7 +233,10 @@ func (h *handshake) upgrade(req []byte) (upgraded, []byte, error) {
 	if hs.Protocol == "" && h.bearer {
 		h.out = appendProtocolHeader(h.out, auth.ProtocolMarker)
 	}
-	u := upgraded{kind: h.kind, id: h.id, counted: h.counted, user: h.userID}
+	u := upgraded{kind: h.kind, id: h.id, counted: h.counted, user: h.userID, subproto: hs.Protocol}
+	if h.srv.endpoints[h.kind-1].subprotos == nil {
+		u.subproto = "" // the server-wide list: nothing for the protocol to know
+	}
 	if len(h.room) > 0 {
 		u.room = string(h.room)
 	}
@@ -296,30 +307,46 @@ func rejectionStatus(err error) int {
 func rejectionText(err error) string {
 	switch err {
 	case ws.ErrHandshakeBadProtocol:
-		return "handshake: HTTP/1.1 or later is required"
+		return "HTTP/1.1 or later is required"
 	case ws.ErrHandshakeBadMethod:
-		return "handshake: method must be GET"
+		return "method must be GET"
 	case ws.ErrHandshakeUpgradeRequired:
-		return "handshake: Sec-WebSocket-Version must be 13"
+		return "Sec-WebSocket-Version must be 13"
 	case ws.ErrHandshakeBadSecVersion:
-		return "handshake: Sec-WebSocket-Version header missing"
+		return "Sec-WebSocket-Version header missing"
 	case ws.ErrHandshakeBadUpgrade:
-		return "handshake: Upgrade header must be websocket"
+		return "Upgrade header must be websocket"
 	case ws.ErrHandshakeBadConnection:
-		return "handshake: Connection header must include upgrade"
+		return "Connection header must include upgrade"
 	case ws.ErrHandshakeBadSecKey:
-		return "handshake: Sec-WebSocket-Key missing or malformed"
+		return "Sec-WebSocket-Key missing or malformed"
 	case ws.ErrHandshakeBadHost:
-		return "handshake: Host header missing"
+		return "Host header missing"
 	case ws.ErrMalformedRequest:
-		return "handshake: malformed request"
+		return "malformed request"
 	case io.EOF, io.ErrUnexpectedEOF:
-		return "handshake: malformed request"
+		return "malformed request"
 	}
 	if auth.IsRejection(err) {
 		return auth.Reason(err) // "token expired", "bad signature", ...
 	}
-	return err.Error()
+	return clientText(err.Error())
+}
+
+// clientText drops a Go package prefix ("limits: ", "frame: ") from an
+// error's text before a client sees it: a client is told what happened,
+// not where in our code. It slices and does not allocate.
+func clientText(s string) string {
+	i := strings.Index(s, ": ")
+	if i <= 0 {
+		return s
+	}
+	for j := 0; j < i; j++ {
+		if c := s[j]; c < 'a' || c > 'z' {
+			return s
+		}
+	}
+	return s[i+2:]
 }
 
 // headerValue returns the trimmed value of the first header named name

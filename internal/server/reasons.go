@@ -24,6 +24,7 @@ const (
 	reasonTokenExpired                 // 4001
 	reasonUnsupportedData              // 1003: a binary message on /ws
 	reasonOverloaded                   // 1013: a publish met a full fan-out queue
+	reasonHTTP                         // a plain HTTP request answered (dev-mode demo pages)
 	numReasons
 )
 
@@ -45,6 +46,7 @@ var reasonNames = [numReasons]string{
 	reasonTokenExpired:     "token_expired",
 	reasonUnsupportedData:  "unsupported_data",
 	reasonOverloaded:       "overloaded",
+	reasonHTTP:             "http_served",
 }
 
 func (r closeReason) String() string { return reasonNames[r] }

@@ -22,9 +22,12 @@ import (
 	"github.com/wsgate/wsgate/internal/admin"
 	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/fanout"
+	"github.com/wsgate/wsgate/internal/history"
 	"github.com/wsgate/wsgate/internal/hub"
 	"github.com/wsgate/wsgate/internal/metrics"
+	"github.com/wsgate/wsgate/internal/stompproto"
 	"github.com/wsgate/wsgate/poller"
+	"github.com/wsgate/wsgate/web"
 )
 
 // Server is a running wsgate instance.
@@ -42,6 +45,10 @@ type Server struct {
 	endpoints []endpoint
 	hub       *hub.Hub[fanout.Subscriber]
 	pool      *fanout.Pool
+	stomp     *stompproto.Protocol // nil without the STOMP endpoint
+	demo      *staticSite          // the demo chat's pages, in dev mode
+	hist      history.Store        // nil: no room keeps history
+	histStop  chan struct{}        // ends the history sweeps
 	m         *metrics.Metrics
 	apiKey    string
 	guard     guard
@@ -98,7 +105,8 @@ func New(cfg config.Config) (*Server, error) {
 		}
 		s.apiKey = strings.TrimSpace(string(b))
 	}
-	if err := s.initGuard(); err != nil {
+	var err error
+	if err = s.initGuard(); err != nil {
 		return nil, err
 	}
 	s.m = metrics.New(reasonNames[:], hsResultNames[:], limitNames[:], cfg.Pollers, metrics.Gauges{
@@ -127,12 +135,25 @@ func New(cfg config.Config) (*Server, error) {
 			}
 			return 0
 		},
+		JWKS: s.jwksState(),
 	})
-	s.pool = fanout.New(fanout.Config{
+	fcfg := fanout.Config{
 		Workers: cfg.Workers, Queue: cfg.WorkerQueue, EchoSelf: cfg.EchoSelf,
 		DeflateLevel: cfg.DeflateLevel, DeflateThreshold: cfg.DeflateThreshold, Metrics: s.m,
-	}, s.hub)
+	}
+	if s.hist, err = newHistory(&cfg); err != nil {
+		return nil, err
+	}
+	if s.hist != nil {
+		fcfg.Recorder = s.hist
+		s.histStop = make(chan struct{})
+		s.m.MustRegister(historyCollector{s.hist})
+	}
+	s.pool = fanout.New(fcfg, s.hub)
 	s.registerEndpoints()
+	if cfg.DevMode {
+		s.demo = newDemoSite()
+	}
 	s.rejectLog.burst = 10
 	s.hsPool.New = func() any { return newHandshake(s) }
 	tlsCfg, err := s.setupTLS()
@@ -167,7 +188,8 @@ func (s *Server) Start() error {
 			return err
 		}
 		s.adminLn = ln
-		h := admin.Handler((*adminBackend)(s), admin.Options{APIKey: s.apiKey, Pprof: s.cfg.Pprof, MaxPayload: s.cfg.RoomMessageLimit()})
+		h := admin.Handler((*adminBackend)(s), admin.Options{APIKey: s.apiKey, Pprof: s.cfg.Pprof, MaxPayload: s.cfg.RoomMessageLimit(),
+			UI: web.Dashboard(), UIPath: web.DashboardPath})
 		s.admin = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = s.admin.Serve(ln) }()
 	}
@@ -181,6 +203,9 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.started.Store(true)
+	if s.hist != nil {
+		go s.sweepHistory(s.histStop)
+	}
 	return nil
 }
 
@@ -250,7 +275,14 @@ func (s *Server) Close() error {
 		if s.started.Load() {
 			s.eng.Stop() // nbio cannot stop an engine that never started
 		}
+		if s.histStop != nil {
+			close(s.histStop)
+		}
 		s.pool.Stop()
+		s.guard.verifier.Close() // stops the JWKS refresh, if any
+		if s.stomp != nil {
+			s.stomp.Stop()
+		}
 	})
 	return nil
 }

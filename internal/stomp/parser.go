@@ -3,7 +3,7 @@ package stomp
 import (
 	"sync"
 
-	"github.com/wsgate/wsgate/internal/bufpool"
+	"github.com/wsgate/wsgate/frame/bufpool"
 )
 
 // Limits bounds what a Parser accepts. Zero in any field means no limit.

@@ -7,7 +7,8 @@
 //
 // URL is the /ws endpoint (ws://127.0.0.1:PORT/ws). Two clients, A and B:
 // both join chat.node (replies carry the ids); A publishes a JSON object
-// that B receives as it was sent; B publishes 50 numbers that A receives
+// with an id, is told it was published, and B receives it as it was sent;
+// B publishes 50 numbers that A receives
 // in order; a malformed command gets a bad_request error and the
 // connection stays up; A leaves and gets nothing more from chat.node
 // (checked with a marker in another room); a binary message gets close
@@ -109,6 +110,7 @@ async function run(opts, check) {
   await check('publish-object', async () => {
     const data = { hello: 'node', n: [1, 2.5, null], nested: { 'caf\u00e9': '\u{1F600}' } };
     a.send({ type: 'publish', room: 'chat.node', data, id: 'p1' });
+    await a.expect({ type: 'published', room: 'chat.node', id: 'p1' });
     await b.expect({ type: 'message', room: 'chat.node', data });
   });
   await check('publish-order', async () => {

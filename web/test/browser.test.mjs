@@ -1,13 +1,14 @@
 // The demo chat and the dashboard in headless Chromium (Debian's, driven
-// by playwright-core) against a live wsgate: two browser contexts chat
-// both ways, a page rides out a wsgate restart, the dashboard reads a
-// server behind an API key. WSGATE_WEB_SCREENSHOTS=DIR keeps screenshots.
+// by playwright-core) against a live wsgate, which serves both pages
+// itself (the demo at / of its WebSocket listener in dev mode, the
+// dashboard at /ui/ of its admin listener): two browser contexts chat both
+// ways, a page rides out a wsgate restart, the dashboard reads a server
+// behind an API key. WSGATE_WEB_SCREENSHOTS=DIR keeps screenshots.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { WsgateClient } from '../wsgate.js';
-import { serveWeb } from './static.mjs';
 import { WebSocket, Wsgate, requireTestDep, waitFor } from './helpers.mjs';
 
 const chromiumPath = process.env.WSGATE_CHROMIUM || '/usr/bin/chromium';
@@ -45,12 +46,12 @@ async function shot(p, name) {
   if (dir) await p.screenshot({ path: path.join(dir, name + '.png'), fullPage: true });
 }
 
+// start runs wsgate; demo is the URL of its demo page, dashboard that of
+// its dashboard.
 async function start(args) {
   const s = await new Wsgate(args).start();
   cleanups.push(() => s.stop('SIGKILL'));
-  const web = await serveWeb(() => s.adminURL);
-  cleanups.push(() => new Promise((resolve) => web.close(resolve)));
-  return { s, web };
+  return { s, demo: `http://${s.addr}/`, dashboard: `${s.adminURL}/ui/` };
 }
 
 const line = (p, from, text) => p.locator(`#messages li[data-from="${from}"]`, { hasText: text }).waitFor({ timeout: 30000 });
@@ -63,10 +64,9 @@ async function say(p, text) {
 }
 
 test('two browser contexts chat both ways through wsgate', async () => {
-  const { s, web } = await start(['-dev']);
-  const q = `ws=${encodeURIComponent(s.wsURL)}&room=lobby`;
-  const alice = await page(`${web.url}/?${q}&user=alice`);
-  const bob = await page(`${web.url}/?${q}&user=bob`);
+  const { demo } = await start(['-dev']);
+  const alice = await page(`${demo}?room=lobby&user=alice`);
+  const bob = await page(`${demo}?room=lobby&user=bob`);
   for (const p of [alice, bob]) {
     await p.locator('#status[data-state="open"]').waitFor();
     await system(p, 'joined');
@@ -93,9 +93,8 @@ test('two browser contexts chat both ways through wsgate', async () => {
 
 for (const [code, args] of [[1012, ['-dev', '-restart']], [1001, ['-dev']]]) {
   test(`a page reconnects, rejoins and chats on after wsgate restarts under it (close ${code})`, async () => {
-    const { s, web } = await start(args);
-    const q = `ws=${encodeURIComponent(s.wsURL)}&room=lobby`;
-    const alice = await page(`${web.url}/?${q}&user=alice`);
+    const { s, demo } = await start(args);
+    const alice = await page(`${demo}?room=lobby&user=alice`);
     await alice.locator('#status[data-state="open"]').waitFor();
     await system(alice, 'joined');
     await alice.evaluate(() => {
@@ -113,7 +112,7 @@ for (const [code, args] of [[1012, ['-dev', '-restart']], [1001, ['-dev']]]) {
     await s.start();
     await alice.locator('#status[data-state="open"]').waitFor({ timeout: 60000 });
     await system(alice, 'rejoined');
-    const bob = await page(`${web.url}/?${q}&user=bob`);
+    const bob = await page(`${demo}?room=lobby&user=bob`);
     await system(bob, 'joined');
     await say(bob, 'after the restart');
     await line(alice, 'bob', 'after the restart');
@@ -126,14 +125,15 @@ for (const [code, args] of [[1012, ['-dev', '-restart']], [1001, ['-dev']]]) {
 
 test('the dashboard asks for the API key, then shows connections, rooms and rates', async () => {
   const key = 'dashboard-test-key-0123456789';
-  const { s, web } = await start(['-dev', '-api-key', key]);
+  // dash.* rooms keep history, so /api/rooms counts their messages.
+  const { s, dashboard } = await start(['-dev', '-api-key', key, '-history', 'dash.*=100']);
   const clients = ['u1', 'u2', 'u3'].map((u) => new WsgateClient(`${s.wsURL}?user=${u}`, { WebSocket }));
   cleanups.push(() => clients.forEach((c) => c.close()));
   await Promise.all(clients.map((c) => c.connect()));
   await Promise.all(clients.map((c) => c.join('dash.room')));
   await clients[0].join('dash.small');
 
-  const p = await page(`${web.url}/ui/`);
+  const p = await page(dashboard);
   await p.locator('#status[data-state="auth"]').waitFor();
   await p.fill('#key', key);
   await p.click('#key-form button');
@@ -150,6 +150,8 @@ test('the dashboard asks for the API key, then shows connections, rooms and rate
   cleanups.push(() => clearInterval(pump));
   await waitFor(async () => Number(await p.textContent('#t-min')) > 0, 'messages in per second above 0');
   await waitFor(async () => Number(await p.textContent('#t-mout')) > 0, 'messages out per second above 0');
+  await p.locator('#rooms-rate tbody tr', { hasText: 'dash.room' }).waitFor({ timeout: 30000 });
+  assert.equal(await p.textContent('#rooms-rate-note'), '', 'the server reports per-room message counts');
   clearInterval(pump);
   for (const chart of ['conns', 'msgs', 'bytes', 'hs']) {
     await waitFor(async () => (await p.locator(`#c-${chart} polyline`).count()) >= 1, `a line in chart ${chart}`);

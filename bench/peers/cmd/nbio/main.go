@@ -2,10 +2,16 @@
 // non-blocking mode (connections served by the poller goroutines, no
 // goroutine per connection). /echo echoes every message with its opcode;
 // /room/NAME broadcasts every message to the room's other members.
+//
+// -iomod mixed runs nbhttp's mixed mode instead: the first
+// -max-blocking connections (nbhttp's default 10,000) are served by a
+// goroutine each, reading and writing in blocking mode with synchronous
+// writes, and only the ones past that by the pollers.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -33,7 +39,20 @@ type server struct {
 }
 
 func main() {
-	f := peer.ParseFlags("nbio")
+	mod, maxBlocking := "nonblocking", nbhttp.DefaultMaxBlockingOnline
+	f := peer.ParseFlags("nbio", func(fs *flag.FlagSet) {
+		fs.StringVar(&mod, "iomod", mod, "nbhttp IO mode: nonblocking or mixed")
+		fs.IntVar(&maxBlocking, "max-blocking", maxBlocking, "mixed mode: connections served by a goroutine each before the pollers take over")
+	})
+	iomod, name := nbhttp.IOModNonBlocking, "nbio"
+	switch mod {
+	case "nonblocking":
+	case "mixed":
+		iomod, name = nbhttp.IOModMixed, "nbio-mixed"
+	default:
+		fmt.Fprintf(os.Stderr, "nbio: unknown -iomod %q (nonblocking or mixed)\n", mod)
+		os.Exit(2)
+	}
 	logging.SetLevel(logging.LevelError)
 	s := &server{rooms: peer.NewRooms[*websocket.Conn]()}
 	s.scratch.New = func() any { b := make([]*websocket.Conn, 0, 64); return &b }
@@ -72,14 +91,15 @@ func main() {
 		Addrs:                   []string{f.Addr},
 		Handler:                 mux,
 		NPoller:                 runtime.GOMAXPROCS(0),
-		IOMod:                   nbhttp.IOModNonBlocking,
+		IOMod:                   iomod,
+		MaxBlockingOnline:       maxBlocking,
 		ReleaseWebsocketPayload: true,
 	})
 	if err := eng.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "nbio:", err)
 		os.Exit(1)
 	}
-	peer.Announce("nbio", <-bound)
+	peer.Announce(name, <-bound)
 	peer.WaitSignal()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -93,6 +113,10 @@ func (s *server) upgrader(deflate bool, on func(*websocket.Conn, websocket.Messa
 	u.KeepaliveTime = 0
 	u.CheckOrigin = func(*http.Request) bool { return true }
 	u.EnableCompression(deflate)
+	// Mixed mode's blocking connections write in the reading goroutine,
+	// as the non-blocking ones do in the poller, rather than through a
+	// per-connection send goroutine.
+	u.BlockingModAsyncWrite = false
 	u.OnMessage(on)
 	return u
 }

@@ -21,12 +21,16 @@ type Flags struct {
 	Deflate bool
 }
 
-// ParseFlags parses os.Args into Flags for the peer called name.
-func ParseFlags(name string) Flags {
+// ParseFlags parses os.Args into Flags for the peer called name; each
+// extra function may define flags of the peer's own on the set first.
+func ParseFlags(name string, extra ...func(*flag.FlagSet)) Flags {
 	var f Flags
 	fs := flag.NewFlagSet(name, flag.ExitOnError)
 	fs.StringVar(&f.Addr, "addr", "127.0.0.1:8080", "listen address (host:port)")
 	fs.BoolVar(&f.Deflate, "deflate", false, "offer permessage-deflate")
+	for _, def := range extra {
+		def(fs)
+	}
 	_ = fs.Parse(os.Args[1:])
 	return f
 }

@@ -1,0 +1,34 @@
+// Package stompproto is wsgate's STOMP endpoint: STOMP 1.2 (and 1.1, 1.0)
+// over WebSocket, as @stomp/stompjs and Spring's STOMP support speak it,
+// built on the protocol seam (one Protocol value registered for a path)
+// and the fan-out seam (every subscription is a fanout.Subscriber of its
+// own). Frames are parsed and encoded by package stomp, which knows
+// nothing of sockets; this package is the session logic.
+//
+// Destinations:
+//
+//   - /topic/NAME is publish-subscribe over the room NAME ("/" in NAME
+//     becomes ".": /topic/chat/a is room chat.a), shared with /room/NAME,
+//     /ws and the admin API.
+//   - /queue/NAME holds competing consumers: each message goes to one
+//     subscriber, round robin; with ack:client or client-individual an
+//     unacknowledged message goes to another consumer when its consumer
+//     NACKs it or leaves. Messages wait, bounded, while no consumer has
+//     room.
+//   - /user/queue/NAME and /user/topic/NAME are private to the session's
+//     user: every session of the user subscribed to the destination gets
+//     what is sent to /user/ID/queue/NAME (a SEND or the admin API).
+//   - /app/... is forwarded to the application backend over HTTP.
+//
+// A topic message is encoded once per fan-out: the tail of the MESSAGE
+// frame (content-type, content-length, body) is a fan-out format built at
+// first use and shared by reference; each subscription adds a small head
+// (WebSocket frame header for head+tail, MESSAGE, destination,
+// subscription, message-id, ack) from a pooled buffer, and the two are
+// queued as a pair and written with writev.
+//
+// Concurrency: Message and the frame handlers run on the connection's
+// event loop; Tick on the timer wheel; subscription delivery on fan-out
+// workers; /app forwards on their own bounded pool. A session's
+// subscription list is guarded by its mutex for the readers off the loop.
+package stompproto

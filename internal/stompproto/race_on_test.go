@@ -1,0 +1,5 @@
+//go:build race
+
+package stompproto
+
+const raceEnabled = true
