@@ -219,15 +219,15 @@ func (e *Engine) listenFunc(reuse bool) func(network, addr string) (net.Listener
 		if err != nil {
 			return nil, err
 		}
-		l := newListener(ln)
 		if RawAccept() {
 			r, err := newRawListener(ln, &e.interned)
 			if err != nil {
 				ln.Close()
 				return nil, err
 			}
-			l = newRawListenerWrapper(r)
+			ln = r
 		}
+		l := newListener(ln)
 		e.lns = append(e.lns, l)
 		return l, nil
 	}

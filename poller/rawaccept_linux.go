@@ -34,7 +34,6 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"github.com/lesismal/nbio"
@@ -102,16 +101,21 @@ func setInheritedOptions(fd int) error {
 	return nil
 }
 
-// rawListener is a listening socket the acceptor goroutine blocks on. The
-// descriptor is a duplicate of one the standard library opened (so address
+// rawListener is a listening socket the acceptor goroutine blocks on,
+// as a net.Listener whose Accept returns *nbio.Conn values. The descriptor
+// is a duplicate of one the standard library opened (so address
 // resolution, dual-stack and port 0 behave as with net.Listen), whose
 // original is closed at once.
 type rawListener struct {
-	fd    int
 	addr  net.Addr
 	local net.Addr // shared local address; nil for a wildcard listener
 	in    *addrIntern
-	once  sync.Once // closes fd
+
+	mu     sync.Mutex
+	fd     int
+	busy   bool // Accept is in accept4
+	closed bool
+	idle   sync.Cond // signalled when Accept leaves accept4 after Close
 }
 
 // newRawListener takes over ln's socket. On error ln is left open.
@@ -139,6 +143,7 @@ func newRawListener(ln net.Listener, in *addrIntern) (*rawListener, error) {
 		return nil, err
 	}
 	r := &rawListener{fd: fd, addr: ln.Addr(), in: in}
+	r.idle.L = &r.mu
 	if ta, ok := r.addr.(*net.TCPAddr); ok && !ta.IP.IsUnspecified() && ta.Zone == "" {
 		r.local = in.get(ta)
 	}
@@ -154,13 +159,57 @@ func dupCloexec(fd int) (int, error) {
 	return int(r), nil
 }
 
-// accept blocks until a connection arrives and returns it as an nbio
-// connection. After shutdown it returns an error at once.
-func (r *rawListener) accept() (*nbio.Conn, error) {
+// Addr implements net.Listener.
+func (r *rawListener) Addr() net.Addr { return r.addr }
+
+// Accept implements net.Listener: it blocks until a connection arrives
+// and returns it as an *nbio.Conn.
+func (r *rawListener) Accept() (net.Conn, error) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, net.ErrClosed
+	}
+	r.busy = true
+	fd := r.fd
+	r.mu.Unlock()
+	c, err := r.accept(fd)
+	r.mu.Lock()
+	r.busy = false
+	if r.closed {
+		r.idle.Broadcast()
+	}
+	r.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close implements net.Listener: the kernel refuses new connections at
+// once, a blocked Accept returns, and then the descriptor is released
+// (never while an accept4 might still use it).
+func (r *rawListener) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	_ = syscall.Shutdown(r.fd, syscall.SHUT_RDWR)
+	for r.busy {
+		r.idle.Wait()
+	}
+	return syscall.Close(r.fd)
+}
+
+// accept waits in accept4 for a connection on the listening socket fd.
+// After Close's shutdown it fails at once.
+func (r *rawListener) accept(fd int) (*nbio.Conn, error) {
 	for {
 		var rsa syscall.RawSockaddrAny
 		n := uint32(syscall.SizeofSockaddrAny)
-		nfd, _, errno := syscall.Syscall6(syscall.SYS_ACCEPT4, uintptr(r.fd), uintptr(unsafe.Pointer(&rsa)),
+		nfd, _, errno := syscall.Syscall6(syscall.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&rsa)),
 			uintptr(unsafe.Pointer(&n)), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0, 0)
 		switch errno {
 		case 0:
@@ -169,28 +218,18 @@ func (r *rawListener) accept() (*nbio.Conn, error) {
 		default:
 			return nil, errno
 		}
-		fd := int(nfd)
-		remote := remoteAddr(&rsa)
 		local := r.local
 		if local == nil {
-			sa, err := syscall.Getsockname(fd)
+			sa, err := syscall.Getsockname(int(nfd))
 			if err != nil {
-				syscall.Close(fd)
+				syscall.Close(int(nfd))
 				continue
 			}
 			local = r.in.getPort(sockaddrToAddrPort(sa))
 		}
-		return newNbioConn(fd, local, remote), nil
+		return newNbioConn(int(nfd), local, remoteAddr(&rsa)), nil
 	}
 }
-
-// shutdown stops the listening socket: the kernel refuses new
-// connections, and a blocked accept returns.
-func (r *rawListener) shutdown() { _ = syscall.Shutdown(r.fd, syscall.SHUT_RDWR) }
-
-// close releases the descriptor; only the acceptor goroutine calls it, so
-// it never races with an accept4 on a reused descriptor.
-func (r *rawListener) close() { r.once.Do(func() { syscall.Close(r.fd) }) }
 
 // remoteAddr decodes the peer address accept4 filled in, in compact form;
 // a link-local IPv6 peer keeps its zone in a *net.TCPAddr.
@@ -233,13 +272,3 @@ func ntohs(p uint16) uint16 {
 	b := (*[2]byte)(unsafe.Pointer(&p))
 	return uint16(b[0])<<8 | uint16(b[1])
 }
-
-// errOutOfFiles reports whether err means the process or system ran out
-// of descriptors.
-func errOutOfFiles(err error) bool {
-	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
-}
-
-// outOfFilesPause is how long Accept waits after running out of
-// descriptors, for some to be released.
-const outOfFilesPause = 50 * time.Millisecond
