@@ -9,7 +9,7 @@ FUZZTIME  ?= 20s
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: all build run run-bench wsload test test-short check fmt vet staticcheck race fuzz bench bench-idle deps tools clean install dist
+.PHONY: all build run run-bench wsload test test-short soak check fmt vet staticcheck race fuzz bench bench-idle deps tools clean install dist
 
 all: build
 
@@ -41,6 +41,13 @@ test: deps
 test-short:
 	$(GO) test -count=1 -short $(PKGS)
 
+## soak: the overload suite at length (about 15 minutes): each overload test 5 times
+## (WSGATE_SOAK_ROUNDS), 1,000 stalling clients against a wss listener for a minute
+## (WSGATE_SOAK_DURATION) while an honest client times its handshakes, drains during
+## publish storms, and the drain repro against a wsgate process 10 times (WSGATE_SOAK_RUNS)
+soak:
+	$(GO) test -tags soak -run Soak -count=1 -v -timeout 60m ./internal/server ./cmd/wsgate
+
 ## check: gofmt, go vet, staticcheck and the race detector
 check: fmt vet staticcheck race
 
@@ -71,7 +78,7 @@ fuzz:
 ## client's; tables into bench/RESULTS.md, every client JSON kept in
 ## bench/results/<date>-<commit>/. BENCHFLAGS adds flags
 ## (e.g. BENCHFLAGS="-profile 5" for wsgate CPU profiles).
-.PHONY: bench-quick bench-compare
+.PHONY: bench-quick bench-compare bench-scale
 bench:
 	$(GO) run ./bench/run $(BENCHFLAGS)
 
@@ -87,6 +94,13 @@ bench-compare:
 
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./frame/... ./poller/... ./internal/...
+
+## bench-scale: past one process: 200,000 connections on 11 wsgate processes sharing one
+## port on NATS (Debian's nats-server), wsload in 12 processes from 20 source addresses,
+## a broadcast to all of them, and the same fan-out on 1 node against 3. Not part of
+## make test; a few minutes. SCALEFLAGS adds flags (e.g. SCALEFLAGS="-conns 50000 -nodes 3 -procs 3").
+bench-scale:
+	$(GO) run ./bench/scale -json bench/results/scale-$$(date -u +%Y%m%d-%H%M).json $(SCALEFLAGS)
 
 ## bench-idle: RSS per idle connection, wsgate against a bare nbio TCP server
 bench-idle:

@@ -12,6 +12,11 @@ import (
 type Limits struct {
 	MaxFrame   int64 // largest frame payload; larger headers fail with ErrFrameTooBig (1009)
 	MaxMessage int64 // largest data message (sum of its fragments); ErrMessageTooBig (1009)
+	// MaxFragments is the most frames one data message may span (its first
+	// frame and its continuations); the header of one more fails with
+	// ErrTooManyFragments (1009). Control frames between fragments do not
+	// count.
+	MaxFragments int64
 }
 
 // DefaultMaxMessage is the message size limit wsgate uses unless configured.
@@ -69,6 +74,7 @@ type state struct {
 	buf     *[]byte         // pooled scratch / message buffer, nil when idle
 	left    int64           // payload bytes of the current frame still to come
 	msgLen  int64           // bytes of the fragmented message so far
+	frags   int64           // frames of the fragmented message so far
 	utf8    UTF8State       // validator for the current text message
 	key     [4]byte         // masking key of the current frame
 	hdr     [maxHeader]byte // partial header carried across Feed calls
@@ -89,6 +95,9 @@ type Decoder struct {
 	lim   *Limits // shared, read-only; nil = no limits
 	st    *state  // progress mid-frame or mid-message (pooled), nil when idle
 	flags uint8   // fClient, fAllowRSV1, fDead
+	// frames counts frame headers decoded since the last TakeFrames, so a
+	// caller can meter frames once per read instead of once per frame.
+	frames uint32
 }
 
 var statePool = sync.Pool{New: func() any { return new(state) }}
@@ -106,6 +115,15 @@ func (d *Decoder) Init(lim *Limits, client bool, allowRSV1 bool) {
 	if allowRSV1 {
 		d.flags |= fAllowRSV1
 	}
+}
+
+// TakeFrames returns the number of frames (data and control, whole or
+// not yet complete) whose header Feed has decoded since the last call, and
+// starts counting again from zero.
+func (d *Decoder) TakeFrames() int {
+	n := d.frames
+	d.frames = 0
+	return int(n)
 }
 
 // Buffered reports whether d holds a pooled buffer: true while a frame split
@@ -286,6 +304,9 @@ func (d *state) readHeader(data []byte) (int, error) {
 		return n, err
 	}
 	d.startFrame(hb, length)
+	if d.outer != nil && d.outer.frames < ^uint32(0) {
+		d.outer.frames++
+	}
 	return n, nil
 }
 
@@ -312,6 +333,8 @@ func (d *state) checkHeader(h []byte) (int64, error) {
 		return 0, ErrUnexpectedContinuation
 	case (op == OpText || op == OpBinary) && d.msgOp != 0:
 		return 0, ErrExpectedContinuation
+	case op == OpContinuation && d.lim != nil && d.lim.MaxFragments > 0 && d.frags >= d.lim.MaxFragments:
+		return 0, ErrTooManyFragments
 	}
 	if len(h) < 2 {
 		return 0, nil
@@ -376,8 +399,10 @@ func (d *state) startFrame(hb []byte, length int64) {
 			d.flags |= fCompressed
 		}
 		if b0&0x80 == 0 {
-			d.msgOp = op
+			d.msgOp, d.frags = op, 1
 		}
+	} else if op == OpContinuation {
+		d.frags++
 	}
 }
 
@@ -429,7 +454,7 @@ func (d *state) payload(chunk []byte, h Handler) error {
 		msg = *d.buf
 	}
 	err := h.OnMessage(msgOp, compressed, msg)
-	d.msgOp, d.msgLen = 0, 0
+	d.msgOp, d.msgLen, d.frags = 0, 0, 0
 	d.releaseBuf()
 	return err
 }

@@ -129,6 +129,11 @@ func errorCases() []decodeCase {
 		{"message too big single", decodeConfig{lim: &Limits{MaxMessage: 4}}, cf(true, 0, OpBinary, "12345"), nil, ErrMessageTooBig},
 		{"message too big fragments", decodeConfig{lim: &Limits{MaxMessage: 10}},
 			cat(cf(false, 0, OpText, "123456"), ping, cf(true, 0, OpContinuation, "789012")), pingEv, ErrMessageTooBig},
+		{"too many fragments", decodeConfig{lim: &Limits{MaxFragments: 3}},
+			cat(cf(false, 0, OpText, "a"), ping, cf(false, 0, OpContinuation, ""), cf(false, 0, OpContinuation, "b"), ping, cf(true, 0, OpContinuation, "")),
+			[]event{ctl(OpPing, ""), ctl(OpPing, "")}, ErrTooManyFragments},
+		{"too many empty fragments", decodeConfig{lim: &Limits{MaxFragments: 2}},
+			cat(cf(false, 0, OpBinary, ""), cf(false, 0, OpContinuation, ""), cf(false, 0, OpContinuation, "")), nil, ErrTooManyFragments},
 		{"message too big huge header", decodeConfig{lim: &Limits{MaxMessage: DefaultMaxMessage}},
 			raw(0x82, 0x80|127, []byte{0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, ""), nil, ErrMessageTooBig},
 	}
@@ -357,6 +362,40 @@ func TestManyFragments(t *testing.T) {
 	cfg.lim.MaxMessage--
 	if r := decodeWhole(cfg, stream); r.err != ErrMessageTooBig {
 		t.Fatalf("one byte over: %v", r.err)
+	}
+}
+
+// TestMaxFragments: a message of exactly MaxFragments frames passes, and
+// the count starts again with the next message.
+func TestMaxFragments(t *testing.T) {
+	lim := &Limits{MaxFragments: 3}
+	msg3 := cat(cf(false, 0, OpText, "a"), cf(false, 0, OpContinuation, "b"), cf(true, 0, OpContinuation, "c"))
+	c := decodeCase{"three fragments twice", decodeConfig{lim: lim}, cat(msg3, cf(true, 0, OpPing, ""), msg3),
+		[]event{msg(OpText, "abc"), ctl(OpPing, ""), msg(OpText, "abc")}, nil}
+	checkCase(t, c, false)
+}
+
+// TestTakeFrames counts frame headers, whole or split across Feed calls,
+// data and control, and resets on each call.
+func TestTakeFrames(t *testing.T) {
+	var d Decoder
+	d.Init(nil, false, false)
+	var h recorder
+	stream := cat(cf(false, 0, OpText, "a"), cf(true, 0, OpPing, "p"), cf(false, 0, OpContinuation, ""), cf(true, 0, OpContinuation, "b"), cf(true, 0, OpPong, ""))
+	if err := d.Feed(append([]byte(nil), stream[:8]...), &h); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.TakeFrames(); n != 1 {
+		t.Fatalf("after the first frame's header: %d frames, want 1", n)
+	}
+	if err := d.Feed(append([]byte(nil), stream[8:]...), &h); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.TakeFrames(); n != 4 {
+		t.Fatalf("after the rest: %d frames, want 4", n)
+	}
+	if n := d.TakeFrames(); n != 0 {
+		t.Fatalf("second TakeFrames: %d, want 0", n)
 	}
 }
 

@@ -50,6 +50,9 @@ var (
 	ErrFrameTooBig = &ProtocolError{CloseMessageTooBig, "frame: frame too big"}
 	// ErrMessageTooBig: message would grow past Limits.MaxMessage (1009).
 	ErrMessageTooBig = &ProtocolError{CloseMessageTooBig, "frame: message too big"}
+	// ErrTooManyFragments: a fragmented message's frame count would pass
+	// Limits.MaxFragments (1009).
+	ErrTooManyFragments = &ProtocolError{CloseMessageTooBig, "frame: message in too many fragments"}
 )
 
 // ErrDecoderFailed is returned by Decoder.Feed when it is called after it

@@ -90,6 +90,7 @@ func parseArgs(args []string, stderr io.Writer) (*Config, *cliOptions, error) {
 	fs.Float64Var(&cfg.MsgRate, "msg-rate", 0, "echo open loop: total messages per second (0 = closed loop)")
 	fs.IntVar(&cfg.Size, "size", 64, "payload bytes (minimum 42)")
 	fs.BoolVar(&cfg.Binary, "binary", false, "binary messages instead of text")
+	fs.StringVar(&cfg.Transport, "transport", "websocket", "websocket, or SockJS xhr-streaming or xhr-polling (broadcast: the subscribers')")
 	fs.StringVar(&cfg.Room, "room", "load", "broadcast room name (path /room/NAME)")
 	fs.IntVar(&cfg.Publishers, "publishers", 1, "broadcast publishers")
 	fs.Float64Var(&cfg.PubRate, "pub-rate", 100, "broadcast: total published messages per second")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,9 @@ type Client struct {
 	mu      sync.Mutex
 	conns   map[*Conn]struct{} // guarded by mu: connections not yet closed
 	closed  bool               // guarded by mu
+	// sjClient posts SockJS sends (sockjs.go), made once.
+	sjOnce   sync.Once
+	sjClient *http.Client
 }
 
 // Connection states.
@@ -98,9 +102,10 @@ type Conn struct {
 	state   uint8
 	deflate bool
 	bits    uint8
-	local   bool  // this process initiated the close
-	UserN   int64 // scenario's counter (echo: last sequence number sent)
-	State   any   // scenario's per-connection state (broadcast: sequence trackers)
+	local   bool     // this process initiated the close
+	sj      *sjState // SockJS transport state; nil for WebSocket
+	UserN   int64    // scenario's counter (echo: last sequence number sent)
+	State   any      // scenario's per-connection state (broadcast: sequence trackers)
 }
 
 // NewClient starts an nbio engine in client mode.
@@ -235,7 +240,12 @@ func (cl *Client) dial(c *Conn, t *Target) {
 	}
 	_ = nc.SetReadDeadline(time.Now().Add(cl.opts.HandshakeTimeout))
 	b := cl.getBuf()
-	*b = t.appendRequest((*b)[:0], key[:], cl.opts.Deflate)
+	if t.SockJS != "" {
+		c.sj = newSJState(t, &c.rnd)
+		*b = c.sj.appendRequest((*b)[:0])
+	} else {
+		*b = t.appendRequest((*b)[:0], key[:], cl.opts.Deflate)
+	}
 	_, err = c.writeRaw(*b)
 	cl.putBuf(b)
 	c.mu.Unlock()
@@ -342,6 +352,10 @@ func (cl *Client) onData(nc *nbio.Conn, data []byte) {
 
 // plainLocked handles bytes received (decrypted, for wss).
 func (c *Conn) plainLocked(data []byte) {
+	if c.sj != nil {
+		c.sjDataLocked(data)
+		return
+	}
 	switch c.state {
 	case stHandshake:
 		c.handshakeDataLocked(data)
@@ -555,7 +569,7 @@ func (c *Conn) closeLocked() {
 	if c.nc == nil {
 		return
 	}
-	if c.state == stOpen {
+	if c.state == stOpen && c.sj == nil {
 		c.writeControlLocked(frame.OpClose, closePayload(frame.CloseNormal))
 	}
 	shutdown(c.nc)
@@ -585,6 +599,9 @@ func (c *Conn) Send(op frame.Opcode, payload []byte) error {
 func (c *Conn) SendLocked(op frame.Opcode, payload []byte) error {
 	if c.state != stOpen || c.local {
 		return ErrNotOpen
+	}
+	if c.sj != nil {
+		return c.sjSendLocked(payload)
 	}
 	cl := c.cl
 	if w, ok := c.ev.(payloadWrapper); ok && c.Tag&tagRawFrame == 0 {

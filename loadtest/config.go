@@ -47,6 +47,11 @@ type Config struct {
 	Size     int     // payload bytes (at least the 42-byte stamp); default 64
 	Binary   bool    // binary messages (default text)
 
+	// Transport is websocket (default), or a SockJS transport
+	// (xhr-streaming, xhr-polling) for the connections (broadcast: the
+	// subscribers; publishers stay WebSocket).
+	Transport string
+
 	// broadcast
 	Room       string  // room name; default "load"
 	Publishers int     // default 1
@@ -116,6 +121,7 @@ func (c *Config) Defaults() {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("loadtest: "+format, a...)) }
+	c.validateTransport(bad)
 	switch c.Scenario {
 	case "connect", "echo", "broadcast", "churn", "stomp-broadcast", "stomp-echo":
 	default:

@@ -101,6 +101,9 @@ type Target struct {
 	Host string // Host header value
 	Path string // request target with query
 	TLS  bool
+	// SockJS, when set, is the SockJS transport to use instead of a
+	// WebSocket upgrade (Path is then the SockJS endpoint's base path).
+	SockJS string
 }
 
 // ParseTarget parses a ws:// or wss:// URL. path, when not empty, replaces

@@ -64,6 +64,7 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 		}
 		e.targets = append(e.targets, t)
 	}
+	e.sockjsTargets()
 	cl, err := NewClient(ClientOptions{
 		DialTimeout: cfg.DialTimeout, HandshakeTimeout: cfg.HandshakeTimeout,
 		Deflate: cfg.Deflate, SourceIPs: cfg.ipShare(), CAFile: cfg.CAFile, Insecure: cfg.Insecure,
@@ -239,6 +240,9 @@ func configMap(c *Config) map[string]any {
 		"duration": c.Duration.String(), "deflate": c.Deflate, "workers": c.Workers,
 		"slow_fraction": c.SlowFraction, "stalled_fraction": c.StalledFraction,
 		"source_ips": len(c.SourceIPs),
+	}
+	if c.Transport != "" {
+		m["transport"] = c.Transport
 	}
 	switch c.Scenario {
 	case "echo", "stomp-echo":

@@ -96,7 +96,7 @@ func runBroadcast(ctx context.Context, e *env) error {
 	e.ramp(ctx, n, func(i int) { e.dialRole(i, e.target(i), ev, tagSubscriber) })
 	if cfg.PublishURL == "" {
 		for k, id := range myPubs {
-			_, _ = e.cl.Dial(e.target(k), ev, pubConnBit|id, tagPublisher)
+			_, _ = e.cl.Dial(e.pubTarget(k), ev, pubConnBit|id, tagPublisher)
 		}
 	}
 	want := int64(n)

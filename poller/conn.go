@@ -358,11 +358,16 @@ func (c *Conn) CloseWithError(err error) error { return c.nc.CloseWithError(err)
 // onClosed is called once by the engine after nbio reports the close.
 func (c *Conn) onClosed() {
 	c.nc.Lock()
+	unsent := int64(c.queued)
 	if c.q != nil {
 		c.releaseQueueLocked()
 	}
 	if c.tls {
+		unsent += int64(c.tlsState().outQueued)
 		c.tlsState().closeLocked(c)
+	}
+	if unsent > 0 {
+		c.e.io[int(c.fd)%len(c.e.io)].unsent.Add(uint64(unsent))
 	}
 	c.nc.Unlock()
 }

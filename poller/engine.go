@@ -19,6 +19,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync/atomic"
 	"syscall"
@@ -98,6 +99,21 @@ type Config struct {
 	// LoopData, when set, makes each Loop's Data when the Loop first
 	// serves a connection.
 	LoopData func(index int) any
+	// OnAcceptError, when set, is called with every error a listener's
+	// accept returns while the engine accepts (out of descriptors, say),
+	// on the accepting goroutine. The engine retries by itself, pausing
+	// 50 ms after EMFILE and ENFILE so the retries do not spin a core.
+	OnAcceptError func(err error)
+	// MaxPendingPerIP caps the pending connections (accepted, not yet
+	// Opened) from one source address, IPv6 addresses grouped by
+	// PendingIPv6Bits (default 64): one more is closed as soon as it is
+	// accepted, before the Handler sees it. 0: no cap. See pending.go.
+	MaxPendingPerIP int
+	// MaxPending caps the pending connections from all sources: when one
+	// more is accepted, the oldest pending one is closed with
+	// ErrHandshakeShed. 0: no cap.
+	MaxPending      int
+	PendingIPv6Bits int
 }
 
 // Engine runs the event loop.
@@ -112,15 +128,18 @@ type Engine struct {
 	io    []ioStats  // sharded by fd, so writers on different pollers do not share a line
 	tls   *tlsEngine // nil for plain TCP
 	// interned are the shared local addresses (addr.go).
-	interned addrIntern
-	loops    loops // loop.go
+	interned    addrIntern
+	loops       loops       // loop.go
+	onAcceptErr func(error) // Config.OnAcceptError
+	pend        *pendingSet // nil without pending caps
 }
 
 type ioStats struct {
 	writes atomic.Uint64
 	bytes  atomic.Uint64
 	queued atomic.Int64
-	_      [40]byte
+	unsent atomic.Uint64 // bytes still queued when their connection closed
+	_      [32]byte
 }
 
 // QueuedBytes returns the bytes waiting in all outbound queues.
@@ -134,6 +153,16 @@ func (e *Engine) QueuedBytes() int64 {
 
 func (e *Engine) countQueued(fd int32, delta int64) {
 	e.io[int(fd)%len(e.io)].queued.Add(delta)
+}
+
+// Unsent returns the bytes that were still queued for connections when
+// they closed (peer gone, a timeout, Stop): queued, never written.
+func (e *Engine) Unsent() uint64 {
+	var n uint64
+	for i := range e.io {
+		n += e.io[i].unsent.Load()
+	}
+	return n
 }
 
 // IOStats reports the write syscalls the engine made (write and writev)
@@ -175,8 +204,9 @@ func New(cfg Config, h Handler) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{h: h, wp: wp, open: cfg.OpenTimeout, data: cfg.Data, io: make([]ioStats, cfg.Pollers)}
+	e := &Engine{h: h, wp: wp, open: cfg.OpenTimeout, data: cfg.Data, io: make([]ioStats, cfg.Pollers), onAcceptErr: cfg.OnAcceptError}
 	e.loops.make = cfg.LoopData
+	e.pend = newPendingSet(cfg)
 	e.wheel = newWheel(cfg.Tick, cfg.Pollers, e.fire)
 	if cfg.TLS != nil {
 		e.tls = newTLSEngine(cfg)
@@ -227,7 +257,7 @@ func (e *Engine) listenFunc(reuse bool) func(network, addr string) (net.Listener
 			}
 			ln = r
 		}
-		l := newListener(ln)
+		l := newListener(ln, e.onAcceptErr)
 		e.lns = append(e.lns, l)
 		return l, nil
 	}
@@ -340,8 +370,19 @@ func (e *Engine) fire(n *TimerNode) {
 
 func (e *Engine) onOpen(nc *nbio.Conn) {
 	e.compactAddrs(nc)
+	var ip netip.Addr
+	if e.pend != nil {
+		ip = AddrPort(nc.RemoteAddr()).Addr()
+		if !e.pend.admit(ip) {
+			nc.Close() // sessionless: OnClose is not called
+			return
+		}
+	}
 	s := e.h.OnOpen()
 	if s == nil {
+		if e.pend != nil {
+			e.pend.release(ip)
+		}
 		nc.Close()
 		return
 	}
@@ -349,6 +390,10 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 	c.nc = nc
 	c.e = e
 	c.fd = int32(nc.Hash())
+	var victim *Conn
+	if e.pend != nil {
+		victim = e.pend.register(c)
+	}
 	open := e.open
 	if e.tls != nil {
 		nc.SetSession(e.tls.newConn(s, c))
@@ -363,6 +408,9 @@ func (e *Engine) onOpen(nc *nbio.Conn) {
 		e.wheel.Schedule(&c.timer, int(c.fd), open)
 	}
 	raceHandoff(nc)
+	if victim != nil {
+		victim.nc.CloseWithError(ErrHandshakeShed)
+	}
 }
 
 // onData hands bytes read from nc to the handler; l is nc's Loop.
@@ -385,6 +433,9 @@ func (e *Engine) onClose(nc *nbio.Conn, err error) {
 	}
 	c := s.PollerConn()
 	e.wheel.Cancel(&c.timer, int(c.fd))
+	if e.pend != nil {
+		e.pend.done(c)
+	}
 	e.wp.remove(c)
 	c.onClosed()
 	e.h.OnClose(s, err)

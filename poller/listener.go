@@ -6,6 +6,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lesismal/nbio"
 )
 
 // listener wraps the net.Listener nbio's acceptor goroutine loops on. nbio
@@ -14,8 +16,17 @@ import (
 // pauses on EMFILE/ENFILE, and after StopAccepting closes the socket (new
 // connections are refused by the kernel) but parks Accept until the engine
 // stops.
+//
+// nbio adopts an accepted connection by duplicating its descriptor, and
+// closes the connection without a word when that fails: with one
+// descriptor left, every client would be accepted and dropped at once,
+// unseen. The wrapper adopts it itself, and while descriptors are
+// exhausted it reports each failure and retries every 50 ms with the
+// client waiting, instead. (A raw listener, rawaccept_linux.go, hands
+// over nbio connections already: there is nothing to duplicate.)
 type listener struct {
 	net.Listener
+	onErr      func(error) // Config.OnAcceptError, or nil
 	stopOnce   sync.Once
 	stopped    chan struct{} // closed by stopAccepting
 	doneOnce   sync.Once
@@ -24,8 +35,8 @@ type listener struct {
 	accepting  chan struct{} // closed when nbio's acceptor first calls Accept
 }
 
-func newListener(ln net.Listener) *listener {
-	return &listener{Listener: ln, stopped: make(chan struct{}), done: make(chan struct{}), accepting: make(chan struct{})}
+func newListener(ln net.Listener, onErr func(error)) *listener {
+	return &listener{Listener: ln, onErr: onErr, stopped: make(chan struct{}), done: make(chan struct{}), accepting: make(chan struct{})}
 }
 
 var errListenerClosed = errors.New("poller: listener closed")
@@ -41,7 +52,7 @@ func (l *listener) Accept() (net.Conn, error) {
 	}
 	c, err := l.Listener.Accept()
 	if err == nil {
-		return c, nil
+		return l.adopt(c)
 	}
 	select {
 	case <-l.stopped:
@@ -49,11 +60,47 @@ func (l *listener) Accept() (net.Conn, error) {
 		return nil, errListenerClosed
 	default:
 	}
-	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+	if l.onErr != nil {
+		l.onErr(err)
+	}
+	if outOfDescriptors(err) {
 		// Out of descriptors: wait for some to be released.
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(descriptorPause)
 	}
 	return nil, err
+}
+
+// descriptorPause is how long accepting waits after running out of
+// descriptors.
+const descriptorPause = 50 * time.Millisecond
+
+func outOfDescriptors(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
+}
+
+// adopt turns an accepted connection into nbio's own, retrying while the
+// process is out of descriptors (see the type's comment).
+func (l *listener) adopt(c net.Conn) (net.Conn, error) {
+	for {
+		nc, err := nbio.NBConn(c)
+		if err == nil {
+			return nc, nil
+		}
+		if l.onErr != nil {
+			l.onErr(err)
+		}
+		if !outOfDescriptors(err) {
+			_ = c.Close()
+			return nil, err
+		}
+		select {
+		case <-l.stopped:
+			_ = c.Close()
+			<-l.done
+			return nil, errListenerClosed
+		case <-time.After(descriptorPause):
+		}
+	}
 }
 
 // stopAccepting closes the listening socket; established connections are

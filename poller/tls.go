@@ -110,14 +110,7 @@ type tlsConn struct {
 	recLeft int32   // bytes of the current record's body not yet handed over
 	hdrN    uint8   // header bytes of the next record handed over so far
 	hdr     [5]byte // those header bytes
-}
-
-// hsLimiter caps the handshake goroutines.
-type hsLimiter struct {
-	mu      sync.Mutex
-	max     int
-	running int
-	wait    []*tlsConn
+	hs      hsState // the handshake's slot (tlsslots.go)
 }
 
 var (
@@ -143,10 +136,11 @@ func newTLSEngine(cfg Config) *tlsEngine {
 	}
 	tc.DynamicRecordSizingDisabled = true
 	t := &tlsEngine{cfg: tc}
-	t.hs.max = cfg.TLSHandshakes
-	if t.hs.max <= 0 {
-		t.hs.max = defaultTLSHandshakes
+	max := cfg.TLSHandshakes
+	if max <= 0 {
+		max = defaultTLSHandshakes
 	}
+	t.hs.init(max)
 	return t
 }
 
@@ -255,48 +249,6 @@ func (e *Engine) readTLS(ts *tlsConn, l *Loop) {
 	if pending {
 		_ = ts.c.Flush()
 	}
-}
-
-// startHandshake runs ts's handshake on a goroutine, or queues it when
-// TLSHandshakes are already running.
-func (e *Engine) startHandshake(ts *tlsConn) {
-	l := &e.tls.hs
-	l.mu.Lock()
-	if l.running < l.max {
-		l.running++
-		l.mu.Unlock()
-		go e.handshakeLoop(ts)
-		return
-	}
-	l.wait = append(l.wait, ts)
-	l.mu.Unlock()
-}
-
-// handshakeLoop runs ts's handshake, then those of queued connections,
-// then exits.
-func (e *Engine) handshakeLoop(ts *tlsConn) {
-	for ts != nil {
-		e.handshake(ts)
-		ts = e.tls.hs.next()
-	}
-}
-
-// next returns the next queued connection still waiting, or nil after
-// giving up the caller's slot.
-func (l *hsLimiter) next() *tlsConn {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for len(l.wait) > 0 {
-		ts := l.wait[0]
-		l.wait[0] = nil
-		l.wait = l.wait[1:]
-		if ts.st.Load() == tlsQueued {
-			return ts
-		}
-	}
-	l.wait = nil
-	l.running--
-	return nil
 }
 
 // handshake runs the TLS server handshake for ts on the calling goroutine
@@ -453,6 +405,11 @@ func (ts *tlsConn) readHandshake(b []byte) (int, error) {
 	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
+	if len(ts.in) == 0 {
+		// Waiting for the peer: the slot may be shed for a newcomer.
+		ts.hs.waiting.Store(true)
+		defer ts.hs.waiting.Store(false)
+	}
 	for len(ts.in) == 0 {
 		if ts.st.Load() == tlsClosed {
 			return 0, net.ErrClosed
@@ -471,6 +428,9 @@ func (ts *tlsConn) readHandshake(b []byte) (int, error) {
 // flushes write it.
 func (p *tlsPipe) Write(b []byte) (int, error) {
 	ts := (*tlsConn)(p)
+	if !ts.hs.wrote.Load() {
+		ts.hs.wrote.Store(true)
+	}
 	ts.mu.Lock()
 	if ts.out == nil {
 		if v := outBufPool.Get(); v != nil {

@@ -363,10 +363,11 @@ func TestTLSPipeHandsOneRecordAtATime(t *testing.T) {
 }
 
 // TestTLSHandshakeQueue caps handshakes at 2 and occupies both with
-// clients stalled halfway through their ClientHello: twenty clients that
-// connect meanwhile wait in the queue; when the stalled ones go away the
-// twenty are all served, never more than 2 handshakes at once, and no
-// handshake goroutine outlives its work.
+// clients stalled halfway through their ClientHello, with shedding put
+// off for an hour: twenty clients that connect meanwhile wait in the
+// queue; when the stalled ones go away the twenty are all served, never
+// more than 2 handshakes at once, and no handshake goroutine outlives its
+// work.
 func TestTLSHandshakeQueue(t *testing.T) {
 	cert, pool := wstest.NewTestCert(t, 1)
 	e, err := New(Config{Addrs: []string{"127.0.0.1:0"}, Pollers: 2, OpenTimeout: time.Minute,
@@ -374,6 +375,7 @@ func TestTLSHandshakeQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.tls.hs.before, e.tls.hs.after = time.Hour, time.Hour
 	if err := e.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@
 #                                                         (the SockJS protocol suite)
 #                    chromium                             (headless browser tests of web/)
 #                    prometheus                           (its promtool lints /metrics)
+#                    nats-server                          (an external NATS server for the
+#                                                          cluster tests)
 #   npm packages     test/node/package-lock.json, by `npm ci`: the clients, the
 #                    sockjs-node reference server, and playwright-core, terser
 #                    and typescript for web/'s tests
@@ -105,7 +107,7 @@ apt_install() {
 # 1. Debian packages, in one apt-get: the Python clients for Debian's
 #    interpreter, and Chromium for the browser tests (Debian's build: no other
 #    can be downloaded here, so playwright-core drives /usr/bin/chromium).
-pkgs=(python3-websockets python3-autobahn python3-ws4py python3-websocket python3-unittest2)
+pkgs=(python3-websockets python3-autobahn python3-ws4py python3-websocket python3-unittest2 nats-server)
 if [ "$browser" != 0 ]; then pkgs+=(chromium); fi
 apt_install "${pkgs[@]}"
 pyver="$("$PY" -c 'import websockets, autobahn; print("websockets", websockets.__version__, "autobahn", autobahn.__version__)')" ||
@@ -113,6 +115,13 @@ pyver="$("$PY" -c 'import websockets, autobahn; print("websockets", websockets._
 "$PY" -c 'import ws4py, websocket, unittest2' ||
 	die "$PY cannot import ws4py, websocket and unittest2"
 step "python: $PY has $pyver, ws4py, websocket-client, unittest2"
+# The tests run nats-server themselves on free ports; the package's own unit
+# would hold :4222, the default of -nats-listen, so it is not left running.
+if [ "$apt_updated" -eq 1 ] && [ -d /run/systemd/system ]; then
+	as_root systemctl disable --now nats-server.service >/dev/null 2>&1 || true
+fi
+[ -x /usr/sbin/nats-server ] || die "/usr/sbin/nats-server missing after install"
+step "nats: /usr/sbin/nats-server $(dpkg-query -W -f='${Version}' nats-server)"
 if [ "$browser" != 0 ]; then
 	[ -x /usr/bin/chromium ] || die "/usr/bin/chromium missing after install"
 	step "browser: /usr/bin/chromium $(dpkg-query -W -f='${Version}' chromium)"

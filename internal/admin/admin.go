@@ -135,6 +135,7 @@ func Handler(b Backend, o Options) http.Handler {
 	route("POST /api/users/{id}/send", a.handleUserSend)
 	route("GET /api/rooms", a.handleRooms)
 	route("GET /api/stats", a.handleStats)
+	route("GET /api/users/{id}", a.handleUser)
 	route("GET /api/rooms/{name}/history", a.handleHistory)
 	if o.UI != nil && strings.HasPrefix(o.UIPath, "/") && strings.HasSuffix(o.UIPath, "/") && o.UIPath != "/" {
 		mux.Handle("GET "+o.UIPath, o.UI)
@@ -157,7 +158,7 @@ func Handler(b Backend, o Options) http.Handler {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
 			return
 		}
-		io.WriteString(w, "ready\n")
+		io.WriteString(w, a.readyBody())
 	})
 	return mux
 }
@@ -317,6 +318,9 @@ func (a *api) failed(w http.ResponseWriter, err error) bool {
 }
 
 func (a *api) handleRooms(w http.ResponseWriter, r *http.Request) {
+	if a.clusterScope(w, r, ClusterBackend.ClusterRooms) {
+		return
+	}
 	rooms := []roomInfo{}
 	var counts map[string]uint64
 	if hb, ok := a.b.(HistoryBackend); ok {
@@ -337,6 +341,9 @@ func (a *api) handleRooms(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) handleStats(w http.ResponseWriter, r *http.Request) {
+	if a.clusterScope(w, r, ClusterBackend.ClusterStats) {
+		return
+	}
 	writeJSON(w, http.StatusOK, a.b.Stats())
 }
 

@@ -60,6 +60,10 @@ type Broker interface {
 	// the answers, this node's first, and the nodes known to be up that
 	// did not answer within timeout.
 	Gather(ctx context.Context, timeout time.Duration) (Cluster, error)
+	// GatherView is Gather for the named view: each node answers with
+	// what its Options.View returns for name (the Stats field of each
+	// NodeStats holds it).
+	GatherView(ctx context.Context, name string, timeout time.Duration) (Cluster, error)
 	// Presence asks every node how many connections user has there
 	// (Options.UserConns) and adds the answers up.
 	Presence(ctx context.Context, user string, timeout time.Duration) (Presence, error)

@@ -41,6 +41,12 @@ type statsReply struct {
 	Stats json.RawMessage `json:"stats"`
 }
 
+// viewRequest asks for a view other than the stats (whose request has
+// no body).
+type viewRequest struct {
+	View string `json:"view"`
+}
+
 type presenceRequest struct {
 	User string `json:"user"`
 }
@@ -149,7 +155,17 @@ func sortNodes(n []Node) {
 }
 
 func (b *NATS) onStats(msg *nats.Msg) {
-	data, err := json.Marshal(statsReply{Node: b.self, Stats: validJSON(b.opts.Stats())})
+	var v json.RawMessage
+	if len(msg.Data) == 0 {
+		v = b.opts.Stats()
+	} else {
+		var req viewRequest
+		if json.Unmarshal(msg.Data, &req) != nil {
+			return
+		}
+		v = b.opts.View(req.View)
+	}
+	data, err := json.Marshal(statsReply{Node: b.self, Stats: validJSON(v)})
 	if err == nil {
 		_ = msg.Respond(data)
 	}
@@ -226,9 +242,21 @@ func (b *NATS) collect(ctx context.Context, subject string, body []byte, timeout
 
 // Gather implements Broker.
 func (b *NATS) Gather(ctx context.Context, timeout time.Duration) (Cluster, error) {
-	c := Cluster{Nodes: []NodeStats{{Node: b.self, Stats: validJSON(b.opts.Stats())}}}
+	return b.gather(ctx, b.opts.Stats(), nil, timeout)
+}
+
+// GatherView implements Broker.
+func (b *NATS) GatherView(ctx context.Context, name string, timeout time.Duration) (Cluster, error) {
+	body, _ := json.Marshal(viewRequest{View: name})
+	return b.gather(ctx, b.opts.View(name), body, timeout)
+}
+
+// gather asks the nodes with body (nil: their stats) and adds their
+// answers to this node's own, mine.
+func (b *NATS) gather(ctx context.Context, mine json.RawMessage, body []byte, timeout time.Duration) (Cluster, error) {
+	c := Cluster{Nodes: []NodeStats{{Node: b.self, Stats: validJSON(mine)}}}
 	seen := map[string]bool{b.self.ID: true}
-	missing, err := b.collect(ctx, b.subjStats, nil, timeout, func(data []byte) string {
+	missing, err := b.collect(ctx, b.subjStats, body, timeout, func(data []byte) string {
 		var r statsReply
 		if json.Unmarshal(data, &r) != nil || r.ID == "" || seen[r.ID] {
 			return ""

@@ -133,6 +133,11 @@ func (l *Local) Gather(context.Context, time.Duration) (Cluster, error) {
 	return Cluster{Nodes: []NodeStats{{Node: l.self, Stats: l.opts.Stats()}}}, nil
 }
 
+// GatherView implements Broker: the cluster is this node.
+func (l *Local) GatherView(_ context.Context, name string, _ time.Duration) (Cluster, error) {
+	return Cluster{Nodes: []NodeStats{{Node: l.self, Stats: validJSON(l.opts.View(name))}}}, nil
+}
+
 // Presence implements Broker: the user's connections on this node.
 func (l *Local) Presence(_ context.Context, user string, _ time.Duration) (Presence, error) {
 	p := Presence{User: user, Conns: l.opts.UserConns(user)}

@@ -52,6 +52,11 @@ type Options struct {
 	// UserConns returns how many connections user has on this node, for
 	// Presence. Default: 0.
 	UserConns func(user string) int
+	// View returns this node's part of a named cluster view for
+	// GatherView: one JSON value, which should stay well under the NATS
+	// payload limit (1 MiB by default) or the node's answer is lost.
+	// Default: null.
+	View func(name string) json.RawMessage
 
 	// Grace is how long the node keeps receiving a room or user after its
 	// last local member left, so join/leave churn does not thrash NATS.
@@ -116,6 +121,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.UserConns == nil {
 		o.UserConns = func(string) int { return 0 }
+	}
+	if o.View == nil {
+		o.View = func(string) json.RawMessage { return nil }
 	}
 	if o.Grace == 0 {
 		o.Grace = 2 * time.Second

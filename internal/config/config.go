@@ -114,6 +114,14 @@ type Config struct {
 	// with 1008 "rate limit exceeded"; the ones before it drop the message
 	// and send the client an error. Default 10.
 	RateCloseAfter int
+	// RateFrames and RateFramesBurst limit the frames per second one
+	// connection may send, whatever they carry (data, continuations,
+	// pings, pongs, close): a connection over it is closed with 1008
+	// "frame rate limit exceeded", since a frame of a message cannot be
+	// dropped alone. Defaults 2000/s, burst 4000 (20 times the message
+	// rate: clients send one frame per message, or a few); 0 is unlimited.
+	RateFrames      float64
+	RateFramesBurst int
 	// ConnRate and ConnRateBurst limit new connections per second from one
 	// source address (IPv6: one /IPv6Prefix network); past it, 429 with
 	// Retry-After. Defaults 20/s, burst 50; 0 is unlimited.
@@ -130,6 +138,18 @@ type Config struct {
 	MaxConnsPerIP int
 	// IPv6Prefix groups IPv6 sources for the per-address limits. Default 64.
 	IPv6Prefix int
+	// MaxPendingHandshakesPerIP is the most connections one source
+	// address (IPv6: one /IPv6Prefix network) may have accepted and not
+	// yet upgraded (TLS and WebSocket handshakes in progress); one more is
+	// closed as soon as it is accepted, before it costs a read. Default
+	// 64 (above -conn-rate-burst, which bounds an honest burst); 0 is
+	// unlimited.
+	MaxPendingHandshakesPerIP int
+	// MaxPendingHandshakes is the most connections accepted and not yet
+	// upgraded, all sources together; when one more is accepted, the
+	// oldest pending one is closed (a stalled handshake, in practice),
+	// rather than the newest refused. Default 16384; 0 is unlimited.
+	MaxPendingHandshakes int
 	// NoLimits turns off every rate limit and connection maximum above
 	// (size limits stay): for benchmarks and load tests that open
 	// thousands of connections from one address. Default false.
@@ -205,6 +225,10 @@ type Config struct {
 	MaxMessage int64
 	// MaxFrame is the largest single frame accepted; 0 means MaxMessage.
 	MaxFrame int64
+	// MaxFragments is the most frames one message may span; a message in
+	// more closes the connection with 1009. Default 1024 (64-byte
+	// fragments of a 64 KiB message); 0 is unlimited.
+	MaxFragments int
 	// RoomMaxMessage and RoomMaxFrame override MaxMessage and MaxFrame on
 	// the fan-out endpoints (/room/NAME, /ws and the publish API), where a
 	// message is queued once per member; 0 means the same as MaxMessage
@@ -250,6 +274,9 @@ type Config struct {
 	// (the scheme is not compared: behind a TLS-terminating proxy the page
 	// is https and wsgate sees ws); DevMode admits any.
 	Origins []string
+	// SockJS configures the SockJS fallback served on the same listener.
+	SockJS SockJS
+
 	// Subprotocols lists the subprotocols the server speaks, in preference
 	// order; the first one the client offers is selected.
 	Subprotocols []string
@@ -261,6 +288,10 @@ type Config struct {
 	// HistoryMemory bounds the memory of all rooms' history together;
 	// past it the oldest messages are dropped first. Default 256 MiB.
 	HistoryMemory int64
+
+	// Cluster joins this node to other wsgate nodes on NATS; its zero
+	// value is a node on its own (see Cluster).
+	Cluster
 }
 
 // Default returns the configuration wsgate runs with when given no flags.
@@ -316,7 +347,16 @@ func Default() Config {
 		MaxConnsPerUser:    16,
 		MaxConnsPerIP:      256,
 		IPv6Prefix:         64,
+		SockJS:             DefaultSockJS(),
 		HistoryMemory:      256 << 20,
+		Cluster:            defaultCluster(),
+
+		// Overload: every inbound frame metered, stalled handshakes capped.
+		RateFrames:                2000,
+		RateFramesBurst:           4000,
+		MaxFragments:              1024,
+		MaxPendingHandshakesPerIP: 64,
+		MaxPendingHandshakes:      16384,
 	}
 }
 
@@ -395,6 +435,9 @@ func (c *Config) Validate() error {
 	if c.RoomMaxFrame < 0 || c.RoomMaxFrame > c.RoomMessageLimit() {
 		bad("room-max-frame %d must be between 0 (same as max-frame) and the room message limit %d", c.RoomMaxFrame, c.RoomMessageLimit())
 	}
+	if c.MaxFragments < 0 {
+		bad("max-fragments %d must be >= 0 (0 is unlimited)", c.MaxFragments)
+	}
 	if c.MaxHeader < 256 || c.MaxHeader > 1<<20 {
 		bad("max-header %d must be between 256 B and 1 MiB", c.MaxHeader)
 	}
@@ -431,7 +474,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateSecurity(bad)
+	c.validateSockJS(bad)
 	c.validateHistory(bad)
+	c.validateCluster(bad)
 	return errors.Join(errs...)
 }
 
@@ -511,11 +556,11 @@ func (c *Config) validateSecurity(bad func(string, ...any)) {
 	if c.AuthRoomsClaim == "" || c.AuthPublishClaim == "" {
 		bad("auth-rooms-claim and auth-publish-claim must not be empty")
 	}
-	if c.RateMsgs < 0 || c.UserRateMsgs < 0 || c.ConnRate < 0 ||
+	if c.RateMsgs < 0 || c.UserRateMsgs < 0 || c.ConnRate < 0 || c.RateFrames < 0 ||
 		c.RateBytes < 0 || c.UserRateBytes < 0 {
 		bad("rates must be >= 0 (0 is unlimited)")
 	}
-	if c.RateMsgsBurst < 0 || c.UserRateMsgsBurst < 0 || c.ConnRateBurst < 0 ||
+	if c.RateMsgsBurst < 0 || c.UserRateMsgsBurst < 0 || c.ConnRateBurst < 0 || c.RateFramesBurst < 0 ||
 		c.RateBytesBurst < 0 || c.UserRateBytesBurst < 0 {
 		bad("bursts must be >= 0")
 	}
@@ -534,6 +579,9 @@ func (c *Config) validateSecurity(bad func(string, ...any)) {
 	}
 	if c.MaxConns < 0 || c.MaxConnsPerUser < 0 || c.MaxConnsPerIP < 0 {
 		bad("max-conns, max-conns-per-user and max-conns-per-ip must be >= 0 (0 is unlimited)")
+	}
+	if c.MaxPendingHandshakes < 0 || c.MaxPendingHandshakesPerIP < 0 {
+		bad("max-pending-handshakes and max-pending-handshakes-per-ip must be >= 0 (0 is unlimited)")
 	}
 	if c.IPv6Prefix < 8 || c.IPv6Prefix > 128 {
 		bad("ipv6-prefix %d must be between 8 and 128", c.IPv6Prefix)

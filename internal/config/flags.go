@@ -133,18 +133,23 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.UserRateMsgsBurst, "user-rate-msgs-burst", c.UserRateMsgsBurst, "[rate limits] message burst per user")
 	fs.Var(byteSize[int64]{&c.UserRateBytes}, "user-rate-bytes", "[rate limits] message bytes per second per user (0: unlimited)")
 	fs.Var(byteSize[int64]{&c.UserRateBytesBurst}, "user-rate-bytes-burst", "[rate limits] byte burst per user (at least max-message)")
+	fs.Float64Var(&c.RateFrames, "rate-frames", c.RateFrames, "[rate limits] frames per second one connection may send, control frames and fragments included (over it: 1008; 0: unlimited)")
+	fs.IntVar(&c.RateFramesBurst, "rate-frames-burst", c.RateFramesBurst, "[rate limits] frame burst per connection")
 	fs.IntVar(&c.RateCloseAfter, "rate-close-after", c.RateCloseAfter, "[rate limits] the violation that closes with 1008; earlier ones drop the message and send an error")
 	fs.Float64Var(&c.ConnRate, "conn-rate", c.ConnRate, "[rate limits] new connections per second from one source address (429 past it; 0: unlimited)")
 	fs.IntVar(&c.ConnRateBurst, "conn-rate-burst", c.ConnRateBurst, "[rate limits] new-connection burst per source address")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "[limits] connections held in total (503 with Retry-After past it; 0: unlimited)")
 	fs.IntVar(&c.MaxConnsPerUser, "max-conns-per-user", c.MaxConnsPerUser, "[limits] connections one user may hold (429; 0: unlimited)")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "[limits] connections one source address may hold (429; 0: unlimited)")
+	fs.IntVar(&c.MaxPendingHandshakesPerIP, "max-pending-handshakes-per-ip", c.MaxPendingHandshakesPerIP, "[limits] connections one source address may have in the handshake (TLS or WebSocket) at once; more are closed at accept (0: unlimited)")
+	fs.IntVar(&c.MaxPendingHandshakes, "max-pending-handshakes", c.MaxPendingHandshakes, "[limits] connections in the handshake at once, all sources; one more closes the oldest (0: unlimited)")
 	fs.BoolVar(&c.NoLimits, "no-limits", c.NoLimits, "[rate limits] turn off every rate limit and connection maximum (benchmarks, load tests from one address); size limits stay")
 	fs.IntVar(&c.IPv6Prefix, "ipv6-prefix", c.IPv6Prefix, "[limits] IPv6 sources are grouped by this prefix length for per-address limits")
 	fs.Var(stringList{&c.Subprotocols}, "subprotocols", "[endpoints] comma-separated subprotocols the server speaks, in preference order")
 	// Limits.
 	fs.Var(byteSize[int64]{&c.MaxMessage}, "max-message", "[limits] largest message accepted (bigger closes with 1009)")
 	fs.Var(byteSize[int64]{&c.MaxFrame}, "max-frame", "[limits] largest frame accepted; 0 means max-message")
+	fs.IntVar(&c.MaxFragments, "max-fragments", c.MaxFragments, "[limits] most frames one message may span (more closes with 1009; 0: unlimited)")
 	fs.Var(byteSize[int64]{&c.RoomMaxMessage}, "room-max-message", "[limits] largest message on the fan-out endpoints (/room/NAME, /ws, publish API); 0 means max-message")
 	fs.Var(byteSize[int64]{&c.RoomMaxFrame}, "room-max-frame", "[limits] largest frame on the fan-out endpoints; 0 means max-frame")
 	fs.Var(byteSize[int]{&c.MaxHeader}, "max-header", "[limits] largest handshake request accepted (bigger gets 431)")
@@ -174,7 +179,9 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.Workers, "workers", c.Workers, "[engine] worker pool size for handler work")
 	fs.Var(byteSize[int]{&c.ReadBuffer}, "read-buffer", "[engine] shared read buffer per poller")
 	fs.DurationVar(&c.Tick, "tick", c.Tick, "[engine] resolution of the deadline timer wheel")
+	c.bindSockJS(fs)
 	c.bindHistory(fs)
+	c.bindCluster(fs)
 }
 
 // EnvName returns the environment-variable twin of a flag name.

@@ -78,6 +78,9 @@ type Job struct {
 	Hdr int
 	// JSON says the payload is known to be exactly one JSON value.
 	JSON bool
+	// Remote marks a message that came from another node: the pool
+	// delivers it to local members and does not forward it again.
+	Remote bool
 	// From is the publishing member, which gets its own message only with
 	// Config.EchoSelf; nil for the admin API and remote nodes.
 	From Subscriber
@@ -141,6 +144,7 @@ type Pool struct {
 	wg   sync.WaitGroup
 	m    *metrics.Metrics
 	encs []Encoder // by Format, from FormatFrame+1
+	fwd  Forwarder // nil: one node
 }
 
 // maxBurst bounds how many queued jobs a worker folds into one flush.
@@ -321,6 +325,9 @@ func (p *Pool) run(d *Delivery, job Job) {
 		}
 	}
 	clear(d.members)
+	if p.fwd != nil && !j.Remote {
+		p.fwd.Forward(j)
+	}
 	if p.m != nil {
 		p.m.Undelivered.Add(skipped)
 		op := metrics.OpText

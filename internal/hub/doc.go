@@ -17,8 +17,9 @@
 // # Concurrency rules
 //
 // Every method is safe for concurrent use. Each call takes at most one
-// shard lock, never calls out while holding it, and never blocks on
-// anything else, so the hub cannot take part in a deadlock; Rooms runs its
+// shard lock, never calls out while holding it (except to an Observer,
+// which must not block or use the hub), and never blocks on anything
+// else, so the hub cannot take part in a deadlock; Rooms runs its
 // callback with no lock held, so the callback may use the Hub.
 //
 // Results are snapshots. AppendMembers copies a room's members under the

@@ -41,6 +41,7 @@ type index[M comparable] struct {
 	seed   maphash.Seed
 	mask   uint64
 	shards []shard[M]
+	obs    Observer // nil unless Observe set one
 }
 
 // entry is one name and its member count, as reported by each.
@@ -79,6 +80,9 @@ func (x *index[M]) add(name string, m M) bool {
 	st := s.sets[name]
 	if st == nil {
 		st = s.createLocked(name)
+		if x.obs != nil {
+			x.obs(name, true)
+		}
 	}
 	added := st.add(m)
 	s.mu.Unlock()
@@ -95,6 +99,9 @@ func (x *index[M]) remove(name string, m M) bool {
 	if removed && len(st.members) == 0 {
 		delete(s.sets, name)
 		s.shrinkLocked()
+		if x.obs != nil {
+			x.obs(name, false)
+		}
 	}
 	s.mu.Unlock()
 	return removed

@@ -13,13 +13,16 @@ import (
 
 // allowed lists, per package, the non-standard import prefixes it may use.
 var allowed = map[string][]string{
-	"github.com/wsgate/wsgate/frame":            {"github.com/wsgate/wsgate/frame/bufpool"},
-	"github.com/wsgate/wsgate/frame/bufpool":    nil,
-	"github.com/wsgate/wsgate/internal/stomp":   {"github.com/wsgate/wsgate/frame/bufpool"},
-	"github.com/wsgate/wsgate/internal/sockjs":  {"github.com/wsgate/wsgate/poller"},
-	"github.com/wsgate/wsgate/frame/deflate":    {"github.com/wsgate/wsgate/frame", "github.com/klauspost/compress"},
-	"github.com/wsgate/wsgate/poller":           {"github.com/lesismal/nbio"},
-	"github.com/wsgate/wsgate/internal/hub":     nil,
+	"github.com/wsgate/wsgate/frame":                {"github.com/wsgate/wsgate/frame/bufpool"},
+	"github.com/wsgate/wsgate/frame/bufpool":        nil,
+	"github.com/wsgate/wsgate/internal/stomp":       {"github.com/wsgate/wsgate/frame/bufpool"},
+	"github.com/wsgate/wsgate/internal/sockjs":      {"github.com/wsgate/wsgate/poller"},
+	"github.com/wsgate/wsgate/frame/deflate":        {"github.com/wsgate/wsgate/frame", "github.com/klauspost/compress"},
+	"github.com/wsgate/wsgate/poller":               {"github.com/lesismal/nbio"},
+	"github.com/wsgate/wsgate/internal/hub":         nil,
+	"github.com/wsgate/wsgate/internal/broker/wire": nil,
+	"github.com/wsgate/wsgate/internal/broker": {"github.com/wsgate/wsgate/internal/broker/wire",
+		"github.com/nats-io/nats.go", "github.com/nats-io/nats-server/v2"},
 	"github.com/wsgate/wsgate/internal/limits":  nil,
 	"github.com/wsgate/wsgate/internal/auth":    {"github.com/golang-jwt/jwt/v5", "github.com/MicahParks/jwkset"},
 	"github.com/wsgate/wsgate/internal/metrics": {"github.com/prometheus/client_golang", "github.com/prometheus/common/expfmt", "github.com/prometheus/procfs"},

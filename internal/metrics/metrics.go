@@ -24,7 +24,8 @@ import (
 // Metrics holds one server's series. Fields indexed by an enum hold one
 // series per label value, in the order of the names given to New.
 type Metrics struct {
-	reg *prometheus.Registry
+	reg      *prometheus.Registry
+	overload // overload.go
 
 	// ConnsOpened counts accepted TCP connections.
 	ConnsOpened *Counter
@@ -43,7 +44,8 @@ type Metrics struct {
 	Broadcasts *Counter
 	// SlowConsumer counts slow-consumer actions by policy (close, drop-oldest).
 	SlowConsumer [2]*Counter
-	// Dropped counts messages discarded by the drop-oldest policy.
+	// Dropped counts messages discarded from slow consumers' queues: by
+	// the drop-oldest policy, or before a slow-consumer close frame.
 	Dropped *Counter
 	// RateLimited counts rate-limit hits by kind.
 	RateLimited []*Counter
@@ -104,6 +106,7 @@ type Gauges struct {
 	// JWKS returns the state of the identity provider's key set (nil
 	// without one).
 	JWKS func() JWKSState
+	OverloadGauges
 }
 
 // JWKSState is what the token verifier reports about its JSON Web Key Set.
@@ -144,7 +147,7 @@ func New(reasons, results, limits []string, pollers int, g Gauges) *Metrics {
 	sc := c.counters("wsgate_slow_consumer_actions_total",
 		"Slow-consumer policy actions on connections whose queue or socket fell behind, by policy.", "policy", "close", "drop-oldest")
 	m.SlowConsumer[PolicyClose], m.SlowConsumer[PolicyDropOldest] = sc[0], sc[1]
-	m.Dropped = c.counter("wsgate_dropped_messages_total", "Queued messages discarded by the drop-oldest slow-consumer policy.")
+	m.Dropped = c.counter("wsgate_dropped_messages_total", "Queued messages discarded from slow consumers: by the drop-oldest policy, or before a slow-consumer close.")
 	m.RateLimited = c.counters("wsgate_rate_limited_total",
 		"Messages dropped and handshakes refused by a rate limit or a connection maximum, by kind.", "kind", limits...)
 	m.Overloaded = c.counter("wsgate_overloaded_total",
@@ -172,6 +175,7 @@ func New(reasons, results, limits []string, pollers int, g Gauges) *Metrics {
 		return float64(m.DeflateRaw.Get()) / float64(w)
 	})
 	m.gauges(c, g)
+	m.newOverload(c, g.OverloadGauges)
 	m.reg.MustRegister(c, processCollector{}, collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
 		// GC CPU time and scheduling latency, beside the default memstats.
 		collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/(cpu/classes/gc/total:cpu-seconds|sched/latencies:seconds)$`)},

@@ -32,6 +32,8 @@ func (b *adminBackend) SendUser(ctx context.Context, user string, op frame.Opcod
 // event loop).
 func (b *adminBackend) submit(ctx context.Context, j fanout.Job, op frame.Opcode, payload []byte) error {
 	s := b.srv()
+	s.submitting.Add(1)
+	defer s.submitting.Add(-1)
 	if s.draining.Load() {
 		return admin.ErrDraining
 	}

@@ -165,6 +165,8 @@ func TestAdminPublish(t *testing.T) {
 		{"bad base64", `{"room":"pub","payload":"***","binary":true}`},
 		{"bad room name", `{"room":"a b","payload":"x"}`},
 		{"no room", `{"payload":"x"}`},
+		{"no payload", `{"room":"pub"}`},
+		{"null payload", `{"room":"pub","payload":null}`},
 		// Raw bytes that are not UTF-8 inside a JSON string: the body is
 		// not valid JSON (RFC 8259 section 8.1) and the text not UTF-8.
 		{"text not UTF-8", "{\"room\":\"pub\",\"payload\":\"bad \xff\xfe text\"}"},

@@ -22,6 +22,7 @@ const (
 	limitConnsPerIP
 	limitConnsPerUser
 	limitConnsTotal
+	limitFrames
 )
 
 // guard is the server's admission and rate state: the token verifier, the
@@ -32,7 +33,8 @@ type guard struct {
 	ipRate   *limits.IPLimiter
 	userRate *limits.KeyedLimiter[string]
 	conn     limits.ConnLimits
-	connOn   bool // conn has a limit
+	connOn   bool         // conn has a limit
+	frames   limits.Limit // frames per connection; zero when off
 	policy   limits.Policy
 	clock    limits.Clock
 }
@@ -75,6 +77,7 @@ func (s *Server) initGuard() error {
 		Bytes: limits.NewLimit(float64(cfg.RateBytes), cfg.RateBytesBurst),
 	}
 	g.connOn = !g.conn.Msgs.Unlimited() || !g.conn.Bytes.Unlimited()
+	g.frames = limits.NewLimit(cfg.RateFrames, int64(cfg.RateFramesBurst))
 	user := limits.ConnLimits{
 		Msgs:  limits.NewLimit(cfg.UserRateMsgs, int64(cfg.UserRateMsgsBurst)),
 		Bytes: limits.NewLimit(float64(cfg.UserRateBytes), cfg.UserRateBytesBurst),
@@ -101,6 +104,7 @@ func (s *Server) jwksState() func() metrics.JWKSState {
 // a connection that never sends holds only the pointer.
 type connRate struct {
 	b limits.ConnBuckets
+	f limits.Bucket // frames
 	v limits.Violations
 }
 
@@ -182,6 +186,26 @@ func (c *conn) releaseCount() {
 	c.srv().guard.counter.Release(user, c.RemoteAddrPort().Addr())
 }
 
+// allowFrames charges n frames, the frames of one read, to the
+// connection's frame budget. A connection over it is closed with 1008: a
+// frame cannot be dropped alone, and no client needs that many (it sends
+// one frame per message, or a few).
+func (c *conn) allowFrames(n int) bool {
+	g := &c.srv().guard
+	if g.frames.Unlimited() {
+		return true
+	}
+	if c.rl == nil {
+		c.rl = &connRate{}
+	}
+	if c.rl.f.Allow(&g.frames, g.clock(), int64(n)) {
+		return true
+	}
+	c.srv().m.RateLimited[limitFrames].Inc()
+	c.close(frame.ClosePolicyViolation, "frame rate limit exceeded", reasonPolicy, closeAfterBatch)
+	return false
+}
+
 // allowMessage applies the per-connection and per-user rate limits to one
 // incoming message of n bytes. When it returns false the message must be
 // dropped: the client has been sent an error, or (after RateCloseAfter
@@ -190,7 +214,7 @@ func (c *conn) allowMessage(n int) bool { return c.allow(n, true) }
 
 // allowPing applies the per-connection rate limits (not the user's: a
 // liveness check on one connection must not fail because the user's other
-// connections are busy) to a ping.
+// connections are busy) to a ping or a pong.
 func (c *conn) allowPing(n int) bool { return c.allow(n, false) }
 
 func (c *conn) allow(n int, user bool) bool {
@@ -290,4 +314,4 @@ func (s *Server) warnInsecure() {
 }
 
 // limitNames label wsgate_rate_limited_total{kind}.
-var limitNames = [...]string{"messages", "bytes", "user_messages", "user_bytes", "connection_rate", "connections_per_ip", "connections_per_user", "connections_total"}
+var limitNames = [...]string{"messages", "bytes", "user_messages", "user_bytes", "connection_rate", "connections_per_ip", "connections_per_user", "connections_total", "frames"}

@@ -73,7 +73,9 @@ func (c *conn) close(code frame.CloseCode, text string, why closeReason, mode cl
 	case closeQueued:
 		_ = c.Write(fr)
 	case closeDropQueue:
-		c.DropOldest(0)
+		if n := c.DropOldest(0); n > 0 {
+			s.m.Dropped.Add(n)
+		}
 		_ = c.Write(fr)
 		c.CloseWhenFlushed()
 	case closeAfterBatch:

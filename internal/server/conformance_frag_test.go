@@ -152,10 +152,11 @@ func TestConformanceFragmentation(t *testing.T) {
 }
 
 // TestConformanceManyFragments sends a 4 MiB message as 65,536 fragments
-// of 64 bytes to a server whose limit is exactly 4 MiB.
+// of 64 bytes to a server whose limits are exactly 4 MiB and 65,536
+// fragments.
 func TestConformanceManyFragments(t *testing.T) {
 	t.Parallel()
-	_, addr := startServer(t, func(c *config.Config) { c.MaxMessage = 4 << 20 })
+	_, addr := startServer(t, func(c *config.Config) { c.MaxMessage, c.MaxFragments = 4<<20, 65536 })
 	ops := []frame.Opcode{frame.OpText, frame.OpBinary}
 	if underRace {
 		ops = ops[1:]

@@ -104,10 +104,11 @@ func TestConformanceFrameLimit(t *testing.T) {
 }
 
 // TestConformanceBigMessages echoes messages of 1 to 16 MiB (Autobahn
-// 9.1-9.6 sizes) with MaxMessage 16 MiB, whole, fragmented and chopped.
+// 9.1-9.6 sizes) with MaxMessage 16 MiB, whole, fragmented (up to 16,384
+// fragments, so MaxFragments is raised to that) and chopped.
 func TestConformanceBigMessages(t *testing.T) {
 	t.Parallel()
-	_, addr := startServer(t, bigMessages)
+	_, addr := startServer(t, func(c *config.Config) { bigMessages(c); c.MaxFragments = 16 << 10 })
 	type big struct {
 		op  frame.Opcode
 		mib int

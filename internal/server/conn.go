@@ -20,6 +20,7 @@ const (
 	stateUpgrading                   // the complete request is being checked and answered
 	stateFailed                      // protocol error: close frame sent, input ignored
 	stateClosed
+	stateHTTP // serving SockJS HTTP requests (sockjs_http.go)
 )
 
 // gate bits: which goroutine may release the decoder's pooled buffers,
@@ -30,9 +31,9 @@ const (
 	gateClosed
 	gatePinged  // a ping went out since the last read
 	gateCounted // admitted by the connection counter: release it at close
-	// Bits 4-6 hold the connection state (state* constants, 1-7).
+	// Bits 4-7 hold the connection state (state* constants, 1-8).
 	stateShift      = 4
-	stateMask       = 7 << stateShift
+	stateMask       = 15 << stateShift
 	gateReasonShift = 8
 )
 
@@ -193,6 +194,8 @@ func (c *conn) onData(b *batch, data []byte) {
 			c.gate.And(^uint32(gatePinged))
 		}
 		c.feed(b, data)
+	case stateHTTP:
+		c.onHTTPData(b, data)
 	}
 }
 
@@ -239,6 +242,10 @@ func (c *conn) onHandshakeData(b *batch, data []byte) {
 // bytes that followed the request in the same read (early frames).
 func (c *conn) onRequest(b *batch, req, rest []byte) {
 	s := c.srv()
+	if s.sj != nil && s.sj.diverts(req) {
+		c.startHTTP(b, req, rest)
+		return
+	}
 	// Claim the connection from the handshake timer (and the drain): a
 	// connection is either timed out, never counted, or upgraded, never
 	// both (else a slot counted here could be released before it was
@@ -266,15 +273,20 @@ func (c *conn) onRequest(b *batch, req, rest []byte) {
 		s.hsPool.Put(h)
 		return
 	}
-	c.open(u) // queues u.resp, which aliases h
-	s.hsPool.Put(h)
+	// Counted before the 101 goes out, so a client that has read it sees
+	// its handshake in the metrics.
+	s.eng.Opened(&c.Conn)
 	s.accepted.Add(1)
 	s.m.Handshakes[hsOK].Inc()
 	s.m.HandshakeSeconds.Update(float64(s.micros()-c.lastRead.Load()) / 1e6)
+	c.open(u) // queues u.resp, which aliases h
+	s.hsPool.Put(h)
 	c.lastRead.Store(int32(s.eng.Now()))
 	c.scheduleCheck()
 	if len(rest) > 0 {
 		c.feed(b, rest)
+	} else {
+		c.flushBatch(b) // what Open queued with Fail or Reply
 	}
 }
 
@@ -347,6 +359,12 @@ func (c *conn) rejectWith(resp []byte, err error) {
 // with one write.
 func (c *conn) feed(b *batch, data []byte) {
 	err := c.dec.Feed(data, c)
+	// Frames are charged once per read, not once per frame: a flood of
+	// empty frames (continuations, pongs) costs its sender the connection
+	// without a clock read per frame.
+	if n := c.dec.TakeFrames(); n > 0 && err == nil && c.loadState() == stateOpen {
+		c.allowFrames(n)
+	}
 	if err != nil {
 		var pe *frame.ProtocolError
 		if err != errStop && err != frame.ErrDecoderFailed && errors.As(err, &pe) {
@@ -397,6 +415,13 @@ func (c *conn) OnControl(op frame.Opcode, payload []byte) error {
 		if c.loadState() == stateOpen && c.allowPing(len(payload)) {
 			b := c.batch()
 			b.b = frame.AppendFrame(b.b, true, 0, frame.OpPong, payload)
+		}
+	case frame.OpPong:
+		// A pong answers our ping or is unsolicited (RFC 6455 section
+		// 5.5.3); either way it is metered like a ping, so a pong flood
+		// meets the same limits and then 1008.
+		if c.loadState() == stateOpen {
+			c.allowPing(len(payload))
 		}
 	case frame.OpClose:
 		// Echo the peer's code (an empty close gets an empty close),
@@ -458,6 +483,9 @@ func (c *conn) onTimer() {
 	case stateRejected:
 		c.setReason(reasonCloseTimeout)
 		_ = c.Close()
+		return
+	case stateHTTP:
+		c.onHTTPTimer()
 		return
 	case stateOpen:
 	default:

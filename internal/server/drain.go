@@ -25,16 +25,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	defer cancel()
 
-	undelivered := s.m.Undelivered.Get()
+	undelivered, unsent := s.m.Undelivered.Get(), s.eng.Unsent()
 	// Every fan-out job accepted until now (admin API, /room, /ws) reaches
 	// its members' queues before anyone is closed; each close frame then
-	// goes behind what is queued for its connection.
+	// goes behind what is queued for its connection. An admin publish that
+	// found the server not yet draining is accepted: wait until it is
+	// queued, so the fence goes behind it.
+	for s.submitting.Load() != 0 && sleepCtx(ctx, time.Millisecond) {
+	}
 	if err := s.pool.Fence(ctx); err != nil {
 		s.log.Warn("drain: fan-out backlog not delivered in time", "pending_jobs", s.pool.Pending())
 	}
 	code, text := frame.CloseGoingAway, "server shutting down"
 	if s.cfg.Restart {
 		code, text = frame.CloseServiceRestart, "server restarting"
+	}
+	if s.sj != nil {
+		// SockJS sessions get their close frame first; their open
+		// responses end with it, and their connections close after.
+		s.sj.closeSessions(int(code), text)
 	}
 	var conns []*conn
 	s.eng.Each(func(ps poller.Session) { conns = append(conns, ps.(*conn)) })
@@ -55,6 +64,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if n := s.m.Undelivered.Get() - undelivered; n > 0 {
 		s.log.Warn("drain: deliveries skipped because their connection had already closed", "deliveries", n)
 	}
+	if n := s.eng.Unsent() - unsent; n > 0 {
+		s.log.Warn("drain: bytes queued for connections that closed before they were written", "bytes", n)
+	}
 	return err
 }
 
@@ -69,6 +81,9 @@ func (c *conn) shutdownClose(code frame.CloseCode, text string) {
 			c.setReason(reasonShutdown)
 			_ = c.Close()
 		}
+	case stateHTTP:
+		c.setReason(reasonShutdown)
+		c.CloseWhenFlushed()
 	}
 }
 

@@ -100,6 +100,12 @@ func (h *handshake) onRequest(uri []byte) error {
 		h.user = append(h.user[:0], queryValue(query, "user")...)
 	}
 	h.tok.Query(query)
+	if sj := h.srv.sj; sj != nil {
+		if k, room, ok := sj.wsRoute(path); ok {
+			h.kind, h.room = k, append(h.room[:0], room...)
+			return nil
+		}
+	}
 	for i := range h.srv.endpoints {
 		e := &h.srv.endpoints[i]
 		if e.prefix {
@@ -215,6 +221,9 @@ type upgraded struct {
 func (h *handshake) upgrade(req []byte) (upgraded, []byte, error) {
 	h.req = req
 	h.out = h.out[:0]
+	if err := checkRequestHead(req); err != nil {
+		return upgraded{}, appendRejection(h.out, err), err
+	}
 	h.kind = 0
 	h.room, h.user = h.room[:0], h.user[:0]
 	h.origin, h.host = h.origin[:0], h.host[:0]

@@ -31,6 +31,7 @@ func FuzzHandshake(f *testing.F) {
 		"\r\n\r\n",
 		"GET\r\n\r\n",
 		"GET / HTTP/1.1\r\nbroken header line\r\n\r\n",
+		"GET /echo HTTP/1.1\r\nHost: x\r\nHost : y\r\nX: a\x00\rb\r\n\r\n",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))

@@ -25,6 +25,7 @@ const (
 	reasonUnsupportedData              // 1003: a binary message on /ws
 	reasonOverloaded                   // 1013: a publish met a full fan-out queue
 	reasonHTTP                         // a plain HTTP request answered (dev-mode demo pages)
+	reasonHandshakeShed                // closed mid-handshake to make room for newer ones
 	numReasons
 )
 
@@ -47,6 +48,7 @@ var reasonNames = [numReasons]string{
 	reasonUnsupportedData:  "unsupported_data",
 	reasonOverloaded:       "overloaded",
 	reasonHTTP:             "http_served",
+	reasonHandshakeShed:    "handshake_shed",
 }
 
 func (r closeReason) String() string { return reasonNames[r] }
@@ -83,6 +85,7 @@ const (
 	hsUnavailable
 	hsUnauthorized
 	hsTooMany
+	hsShed
 	numHSResults
 )
 
@@ -98,6 +101,7 @@ var hsResultNames = [numHSResults]string{
 	hsUnavailable:  "unavailable",
 	hsUnauthorized: "unauthorized",
 	hsTooMany:      "too_many",
+	hsShed:         "shed",
 }
 
 func hsResultForStatus(status int) hsResult {

@@ -9,11 +9,14 @@ package server_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -476,8 +479,11 @@ func TestConnectionLimits(t *testing.T) {
 
 // TestConnStormOneIP: 500 connection attempts in a burst from one
 // address with the default rate (20/s, burst 50): the burst passes, the
-// rest get 429 with Retry-After, other addresses are served meanwhile,
-// and the address is served again after Retry-After.
+// rest get 429 with Retry-After (or, while the address has
+// -max-pending-handshakes-per-ip connections between accept and their
+// answer or hang-up, are closed at accept, and counted), other addresses
+// are served meanwhile, and the address is served again after
+// Retry-After.
 func TestConnStormOneIP(t *testing.T) {
 	t.Parallel()
 	const attempts, rate, burst = 500, 20, 50
@@ -494,6 +500,7 @@ func TestConnStormOneIP(t *testing.T) {
 	var (
 		mu         sync.Mutex
 		ok, n429   int
+		shed       int // closed at accept: the address had too many handshakes in progress
 		other      []string
 		retryAfter = map[string]int{}
 	)
@@ -509,6 +516,8 @@ func TestConnStormOneIP(t *testing.T) {
 				res, err := handshake(t, srcAddr("127.0.0.1"), addr, tokenRequest(addr, "/echo", tokens[i], viaHeader, key))
 				mu.Lock()
 				switch {
+				case err != nil && res.Status == 0 && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)):
+					shed++
 				case err != nil:
 					other = append(other, err.Error())
 				case res.Status == http.StatusSwitchingProtocols:
@@ -542,7 +551,8 @@ func TestConnStormOneIP(t *testing.T) {
 	close(next)
 	wg.Wait()
 	elapsed := time.Since(start)
-	t.Logf("%d attempts in %v: %d upgraded, %d refused with 429; Retry-After values %v", attempts, elapsed.Round(time.Millisecond), ok, n429, retryAfter)
+	t.Logf("%d attempts in %v: %d upgraded, %d refused with 429, %d closed at accept; Retry-After values %v",
+		attempts, elapsed.Round(time.Millisecond), ok, n429, shed, retryAfter)
 	if len(other) > 0 {
 		t.Fatalf("%d attempts ended otherwise, e.g. %s", len(other), other[0])
 	}
@@ -577,6 +587,9 @@ func TestConnStormOneIP(t *testing.T) {
 	}
 	if d := metricDelta(after, before, "wsgate_handshakes_total", map[string]string{"result": "ok"}); d != float64(ok+2) {
 		t.Errorf("wsgate_handshakes_total{result=ok} rose by %v, want %d", d, ok+2)
+	}
+	if d := metricDelta(after, before, "wsgate_handshakes_shed_total", map[string]string{"reason": "per_ip"}); d != float64(shed) {
+		t.Errorf("wsgate_handshakes_shed_total{reason=per_ip} rose by %v, want the %d closed at accept", d, shed)
 	}
 	bys.check()
 }

@@ -6,7 +6,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/admin"
+	"github.com/wsgate/wsgate/internal/broker"
 	"github.com/wsgate/wsgate/internal/config"
 	"github.com/wsgate/wsgate/internal/fanout"
 	"github.com/wsgate/wsgate/internal/history"
@@ -59,13 +59,24 @@ type Server struct {
 	hsPool    sync.Pool // *handshake
 	rejectLog logLimiter
 
-	open      atomic.Int64
-	accepted  atomic.Int64
-	rejected  atomic.Int64
-	draining  atomic.Bool
-	started   atomic.Bool // the event loop is running (Start succeeded)
-	closeOnce sync.Once
-	certs     *certStore // nil without TLS; see tls.go
+	open     atomic.Int64
+	accepted atomic.Int64
+	rejected atomic.Int64
+	draining atomic.Bool
+	// submitting counts admin publishes between their draining check and
+	// the end of their Submit: Shutdown waits for them before its fence,
+	// so a publish answered 200 is always delivered before the drain
+	// closes anyone.
+	submitting atomic.Int64
+	// acceptFails is the current run of failed accepts (overload.go).
+	acceptFails acceptBurst
+	started     atomic.Bool // the event loop is running (Start succeeded)
+	closeOnce   sync.Once
+	certs       *certStore // nil without TLS; see tls.go
+	sj          *sjServer  // nil without SockJS; see sockjs.go
+	cl          *cluster   // set by Start; see cluster.go
+	// tuneBroker, set by tests before Start, adjusts the broker's options.
+	tuneBroker func(*broker.Options)
 }
 
 // batch is one event loop's output and scratch buffers (poller.Loop's
@@ -93,8 +104,8 @@ func New(cfg config.Config) (*Server, error) {
 		apiKey:  cfg.APIKey,
 		dflOpts: deflate.Options{ContextTakeover: cfg.DeflateContextTakeover, Level: cfg.DeflateLevel, Threshold: cfg.DeflateThreshold},
 	}
-	s.lim[0] = newEndpointLimits(cfg.FrameLimit(), cfg.MaxMessage)
-	s.lim[1] = newEndpointLimits(cfg.RoomFrameLimit(), cfg.RoomMessageLimit())
+	s.lim[0] = newEndpointLimits(cfg.FrameLimit(), cfg.MaxMessage, cfg.MaxFragments)
+	s.lim[1] = newEndpointLimits(cfg.RoomFrameLimit(), cfg.RoomMessageLimit(), cfg.MaxFragments)
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -136,6 +147,11 @@ func New(cfg config.Config) (*Server, error) {
 			return 0
 		},
 		JWKS: s.jwksState(),
+		OverloadGauges: metrics.OverloadGauges{
+			Unsent:  func() float64 { return float64(s.eng.Unsent()) },
+			Pending: func() float64 { return float64(s.eng.PendingHandshakes()) },
+			Shed:    func() (uint64, uint64, uint64) { return s.eng.HandshakesShed() },
+		},
 	})
 	fcfg := fanout.Config{
 		Workers: cfg.Workers, Queue: cfg.WorkerQueue, EchoSelf: cfg.EchoSelf,
@@ -171,6 +187,11 @@ func New(cfg config.Config) (*Server, error) {
 		TLS:            tlsCfg,
 		TLSHandshakes:  cfg.TLSHandshakes,
 		LoopData:       func(i int) any { return &batch{loop: i} },
+		OnAcceptError:  s.onAcceptError,
+		// Pending handshakes are capped at accept (NoLimits: not at all).
+		MaxPendingPerIP: pendingCap(cfg, cfg.MaxPendingHandshakesPerIP),
+		MaxPending:      pendingCap(cfg, cfg.MaxPendingHandshakes),
+		PendingIPv6Bits: cfg.IPv6Prefix,
 	}, (*handler)(s))
 	if err != nil {
 		return nil, err
@@ -181,7 +202,15 @@ func New(cfg config.Config) (*Server, error) {
 
 // Start opens the listeners and starts the event loop and the workers; it
 // returns at once.
-func (s *Server) Start() error {
+func (s *Server) Start() (err error) {
+	if err := s.startCluster(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			s.stopCluster()
+		}
+	}()
 	if s.cfg.Admin != "" {
 		ln, err := net.Listen("tcp", s.cfg.Admin)
 		if err != nil {
@@ -194,6 +223,10 @@ func (s *Server) Start() error {
 		go func() { _ = s.admin.Serve(ln) }()
 	}
 	s.warnInsecure()
+	s.setupSockJS()
+	if s.sj != nil {
+		s.sj.start()
+	}
 	s.pool.Start()
 	if err := s.eng.Start(); err != nil {
 		s.pool.Stop()
@@ -279,10 +312,14 @@ func (s *Server) Close() error {
 			close(s.histStop)
 		}
 		s.pool.Stop()
+		if s.sj != nil {
+			s.sj.stop()
+		}
 		s.guard.verifier.Close() // stops the JWKS refresh, if any
 		if s.stomp != nil {
 			s.stomp.Stop()
 		}
+		s.stopCluster()
 	})
 	return nil
 }
@@ -292,6 +329,7 @@ type handler Server
 
 func (h *handler) OnOpen() poller.Session {
 	s := (*Server)(h)
+	s.acceptResumed()
 	c := &conn{}
 	c.lastRead.Store(s.micros()) // until the upgrade, lastRead holds the accept time
 	s.open.Add(1)
@@ -327,15 +365,16 @@ func (h *handler) OnClose(ps poller.Session, err error) {
 	s := (*Server)(h)
 	s.open.Add(-1)
 	prev := c.swapState(stateClosed)
-	if prev == stateHandshake && errors.Is(err, poller.ErrTLSHandshakeTimeout) {
-		// The poller closed it before our timer ran: still a handshake timeout.
-		c.setReason(reasonHandshakeTimeout)
-		s.m.Handshakes[hsTimeout].Inc()
+	if prev == stateHandshake {
+		c.handshakeClosed(err)
 	}
 	c.setReason(reasonPeerGone)
 	c.releaseCount()
 	r := c.closeReason()
 	s.m.ConnsClosed[r].Inc()
+	if prev == stateHTTP {
+		c.onHTTPClose()
+	}
 	if prev == stateOpen || prev == stateClosing || prev == stateFailed {
 		c.ep().proto.Close(c)
 		if u := c.User(); u != "" {
@@ -364,11 +403,12 @@ type endpointLimits struct {
 	max int64
 }
 
-func newEndpointLimits(maxFrame, maxMessage int64) endpointLimits {
+func newEndpointLimits(maxFrame, maxMessage int64, maxFragments int) endpointLimits {
 	slack := maxMessage/64 + 1024 // stored blocks add 5 bytes per 64 KiB; small windows a little more
+	frags := int64(maxFragments)
 	return endpointLimits{
-		plain: frame.Limits{MaxFrame: maxFrame, MaxMessage: maxMessage},
-		dfl:   frame.Limits{MaxFrame: maxFrame + slack, MaxMessage: maxMessage + slack},
+		plain: frame.Limits{MaxFrame: maxFrame, MaxMessage: maxMessage, MaxFragments: frags},
+		dfl:   frame.Limits{MaxFrame: maxFrame + slack, MaxMessage: maxMessage + slack, MaxFragments: frags},
 		max:   maxMessage,
 	}
 }

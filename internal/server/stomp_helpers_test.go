@@ -68,6 +68,11 @@ func dialStomp(tb testing.TB, addr string, extra ...string) *stompClient {
 		tb.Fatalf("dial /stomp: %v", err)
 	}
 	tb.Cleanup(func() { ws.Close() })
+	return newStompClient(tb, ws)
+}
+
+// newStompClient is a STOMP client on an upgraded connection.
+func newStompClient(tb testing.TB, ws *wstest.Conn) *stompClient {
 	c := &stompClient{tb: tb, ws: ws}
 	c.p.Init(nil)
 	return c

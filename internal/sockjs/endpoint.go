@@ -40,14 +40,17 @@ type Options struct {
 	ResponseLimit int
 	// MaxQueue bounds the bytes of messages a session holds while no
 	// receiving request is attached (default 512 KiB); past it the
-	// session is closed with 1008 "slow consumer".
-	MaxQueue int
+	// session is closed with 1008 "slow consumer", or with DropOldest
+	// its oldest queued messages are discarded instead.
+	MaxQueue   int
+	DropOldest bool
 	// SockJSURL is the script the iframe page loads (default: the
 	// sockjs-client 1.x build on a public CDN).
 	SockJSURL string
 	// CheckOrigin decides whether a request carrying an Origin header may
-	// proceed; refused ones get 403. Nil allows every origin.
-	CheckOrigin func(origin []byte) bool
+	// proceed (it sees the whole request: a same-host policy needs the
+	// Host); refused ones get 403. Nil allows every origin.
+	CheckOrigin func(req *Request) bool
 	// Now returns the current time (default time.Now); tests use a fake.
 	Now func() time.Time
 	// Scheduler arms session timers; nil means the server calls Tick.
@@ -241,7 +244,7 @@ func putScratch(b *[]byte) {
 // to the session, and frames follow on st until the session ends the
 // response. See Result for the WebSocket cases.
 func (e *Endpoint) Serve(req *Request, rt Route, st Stream, r *Receiver) Result {
-	if len(req.Origin) > 0 && e.opts.CheckOrigin != nil && !e.opts.CheckOrigin(req.Origin) {
+	if len(req.Origin) > 0 && e.opts.CheckOrigin != nil && !e.opts.CheckOrigin(req) {
 		e.simple(st, req, 403, "origin not allowed\n")
 		return ResultDone
 	}

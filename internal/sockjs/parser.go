@@ -56,6 +56,8 @@ type Request struct {
 	Minor int
 
 	Origin            []byte
+	Host              []byte
+	Authorization     []byte
 	Cookie            []byte
 	ContentType       []byte
 	IfNoneMatch       []byte
@@ -421,6 +423,10 @@ func (p *Parser) parseHead(b []byte, maxHeader, maxBody int) (int, int, error) {
 			r.Origin = value
 		case equalFold(name, "cookie"):
 			r.Cookie = value
+		case equalFold(name, "host"):
+			r.Host = value
+		case equalFold(name, "authorization"):
+			r.Authorization = value
 		case equalFold(name, "content-type"):
 			r.ContentType = value
 		case equalFold(name, "connection"):

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/wsgate/wsgate/poller"
 )
@@ -22,7 +23,8 @@ type Stream interface {
 	// Flush asks for the queued bytes to be written (now, or once at the
 	// end of the event loop's iteration).
 	Flush()
-	// End finishes the response once the queued bytes are written. With
+	// End finishes the response: it writes what is queued (End is not
+	// preceded by a Flush) and, once that is out, with
 	// keepAlive the connection goes back to reading requests; without it
 	// the connection is closed. A WebSocket stream sends a close frame.
 	End(keepAlive bool)
@@ -68,6 +70,10 @@ type Handler interface {
 // Without a Scheduler, Endpoint.Tick drives the timers.
 type Scheduler interface {
 	Schedule(s *Session, at time.Time)
+	// Cancel disarms the timer of a session that is gone, so that the
+	// timer holds no reference to it. It is called with the session's
+	// lock held.
+	Cancel(s *Session)
 }
 
 // State is a session's place in its life.
@@ -106,8 +112,18 @@ const (
 // so attaching allocates nothing) and passes it to Endpoint.Serve;
 // between End and the next Serve it is free for reuse.
 type Receiver struct {
-	stream    Stream
-	session   atomic.Pointer[Session]
+	// Open is the value a session created by this receiver starts with
+	// as its Data (the server's per-session state, prepared when it
+	// admitted the request); Serve and AttachWebSocket leave it as it
+	// is, and a session that already existed keeps its own Data.
+	Open any
+
+	stream  Stream
+	session atomic.Pointer[Session]
+	// aborted is set by Abort when it could not take the session's lock
+	// at once; the session's next step (its timer, or the next
+	// receiving request) treats the receiver as gone.
+	aborted   atomic.Bool
 	transport Transport
 	wire      wire
 	keepAlive bool
@@ -126,11 +142,16 @@ func (r *Receiver) jsonp() bool { return r.transport == TransportJSONPPolling }
 // and is the unit the application talks to (a room member, for instance).
 // Its methods are safe for concurrent use.
 type Session struct {
+	// timer is the session's node in the server's timer wheel (first
+	// field, so the wheel's node maps back to the session: see
+	// SessionOfTimer).
+	timer poller.TimerNode
+
 	ep *Endpoint
 	id string // "" for a WebSocket session, which has no id
 
-	// Data is the application's value for the session; the package never
-	// touches it.
+	// Data is the application's value for the session. The package sets
+	// it only once, to the creating Receiver's Open, before OnOpen.
 	Data any
 
 	mu       sync.Mutex
@@ -143,6 +164,26 @@ type Session struct {
 	// attached) or of the disconnect timeout (none attached); 0 when none.
 	deadline atomic.Int64
 	scratch  []byte // batch frames for polling receivers
+	dropped  int    // messages discarded by DropOldest
+	// announced is set once the open frame went out.
+	announced bool
+}
+
+// SessionOfTimer returns the session whose timer node n is (see
+// TimerNode).
+func SessionOfTimer(n *poller.TimerNode) *Session { return (*Session)(unsafe.Pointer(n)) }
+
+// TimerNode returns the session's own node for the server's timer wheel:
+// a Scheduler arms it, and the wheel's callback maps it back with
+// SessionOfTimer.
+func (s *Session) TimerNode() *poller.TimerNode { return &s.timer }
+
+// AppData returns Data, synchronised with the step that sets it (for a
+// server looking at a session another request may be opening).
+func (s *Session) AppData() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Data
 }
 
 // ID returns the session id from the URL ("" for a WebSocket session).
@@ -176,6 +217,9 @@ func (s *Session) Deadline() time.Time {
 
 // setDeadlineLocked arms the session's timer for at.
 func (s *Session) setDeadlineLocked(at time.Time) {
+	if r := s.recv; r != nil && r.aborted.Load() {
+		at = s.ep.now() // Abort is waiting for the timer
+	}
 	s.deadline.Store(at.UnixNano())
 	if s.ep.opts.Scheduler != nil {
 		s.ep.opts.Scheduler.Schedule(s, at)
@@ -194,32 +238,81 @@ func (s *Session) Send(msg []byte) bool {
 	return ok
 }
 
-// SendMessage delivers m like Send. The session takes its own reference
-// when it needs one; the caller keeps its own. When the receiving request
-// uses a shared wire form (every transport but JSONP), the delivery costs
-// the session one reference to it and no copy.
+// SendMessage delivers m like Send and flushes it. The session takes its
+// own reference when it needs one; the caller keeps its own. When the
+// receiving request uses a shared wire form (every transport but JSONP),
+// the delivery costs the session one reference to it and no copy.
 func (s *Session) SendMessage(m *Message) bool {
+	flush, ok := s.Deliver(m)
+	if flush {
+		s.Flush()
+	}
+	return ok
+}
+
+// Deliver queues m like SendMessage but leaves the write to Flush, so a
+// fan-out worker can queue a burst of messages and write them at once.
+// flush reports that Flush must be called; ok is false when the session
+// is not open (the message is dropped).
+func (s *Session) Deliver(m *Message) (flush, ok bool) {
 	s.mu.Lock()
 	if s.state != StateOpen {
 		s.mu.Unlock()
-		return false
+		return false, false
 	}
 	var ev sessionEvent
-	if r := s.recv; r != nil && len(s.queue) == 0 {
+	if r := s.recv; r != nil && len(s.queue) == 0 && !r.aborted.Load() {
 		s.writeMessageLocked(r, m)
-		r.stream.Flush()
+		flush = true
 		s.checkLimitLocked(r)
 	} else {
 		m.Retain()
 		s.queue = append(s.queue, m)
 		s.queued += len(m.quote)
-		if max := s.ep.opts.maxQueue(); s.queued > max {
-			ev = s.closeLocked(CodeSlowConsumer, "slow consumer")
-		}
+		ev = s.boundQueueLocked()
 	}
 	s.mu.Unlock()
 	s.ep.fire(s, ev)
-	return true
+	return flush, true
+}
+
+// boundQueueLocked applies MaxQueue to the queue: the oldest messages
+// are dropped with DropOldest, else the session is closed with 1008.
+func (s *Session) boundQueueLocked() sessionEvent {
+	max := s.ep.opts.maxQueue()
+	if s.queued <= max {
+		return evNone
+	}
+	if !s.ep.opts.DropOldest {
+		return s.closeLocked(CodeSlowConsumer, "slow consumer")
+	}
+	n := 0
+	for n < len(s.queue)-1 && s.queued > max {
+		s.queued -= len(s.queue[n].quote)
+		s.queue[n].Release()
+		n++
+	}
+	rest := copy(s.queue, s.queue[n:])
+	clear(s.queue[rest:])
+	s.queue = s.queue[:rest]
+	s.dropped += n
+	return evNone
+}
+
+// Dropped returns how many queued messages DropOldest has discarded.
+func (s *Session) Dropped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// Flush writes what Deliver queued into the receiving request, if any.
+func (s *Session) Flush() {
+	s.mu.Lock()
+	if r := s.recv; r != nil {
+		r.stream.Flush()
+	}
+	s.mu.Unlock()
 }
 
 // Close closes the session with code and reason: the receiving request,
@@ -236,6 +329,21 @@ func (s *Session) Close(code int, reason string) bool {
 	s.mu.Unlock()
 	s.ep.fire(s, ev)
 	return true
+}
+
+// Expire ends the session now, skipping the disconnect delay: an
+// attached receiving request is detached without another byte (its
+// connection is the server's to close) and OnClose runs. A server that
+// stops uses it for the sessions it leaves behind.
+func (s *Session) Expire() {
+	s.mu.Lock()
+	if r := s.recv; r != nil {
+		s.recv = nil
+		r.session.Store(nil)
+	}
+	ev := s.goneLocked()
+	s.mu.Unlock()
+	s.ep.fire(s, ev)
 }
 
 // sessionEvent is what a locked step leaves for the Handler.
@@ -275,7 +383,7 @@ func (s *Session) attach(r *Receiver) (bool, sessionEvent) {
 	switch {
 	case s.state == StateClosed:
 		return false, evNone
-	case s.recv != nil && peerGone(s.recv.stream):
+	case s.recv != nil && (s.recv.aborted.Load() || peerGone(s.recv.stream)):
 		// The attached request's client left and the server has not
 		// noticed yet: that is an abort, which ends the session.
 		s.recv.session.Store(nil)
@@ -287,19 +395,28 @@ func (s *Session) attach(r *Receiver) (bool, sessionEvent) {
 		r.finish()
 		return true, evNone
 	case s.state == StateClosing:
-		s.writeFrameLocked(r, s.closeMsg)
+		// Closed by the application (in OnOpen, say): a session's first
+		// response still opens it; a polling one stops there and the
+		// next gets the close frame.
+		if !s.announced {
+			s.announced = true
+			s.writeStaticLocked(r, 0)
+			if r.transport.Streaming() || r.transport == TransportWebSocket {
+				s.writeFrameLocked(r, s.closeMsg)
+			}
+		} else {
+			s.writeFrameLocked(r, s.closeMsg)
+		}
 		r.finish()
 		s.setDeadlineLocked(s.ep.now().Add(s.ep.opts.disconnectDelay()))
 		return true, evNone
 	}
 	s.recv = r
 	r.session.Store(s)
-	ev := evNone
-	if s.state == StateNew {
-		s.state = StateOpen
+	if !s.announced {
+		s.announced = true
 		s.writeStaticLocked(r, 0)
 		s.checkLimitLocked(r)
-		ev = evOpen
 	}
 	if s.recv == r {
 		s.flushQueueLocked(r)
@@ -308,7 +425,25 @@ func (s *Session) attach(r *Receiver) (bool, sessionEvent) {
 		r.stream.Flush()
 		s.setDeadlineLocked(s.ep.now().Add(s.ep.opts.heartbeat()))
 	}
-	return true, ev
+	return true, evNone
+}
+
+// open moves a new session to StateOpen, with data as its Data unless it
+// has one, and reports whether it did: the caller then fires OnOpen,
+// before the open frame goes out, so that the application is ready
+// (joined to its rooms) by the time the client learns the session is
+// open.
+func (s *Session) open(data any) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != StateNew {
+		return false
+	}
+	if s.Data == nil {
+		s.Data = data
+	}
+	s.state = StateOpen
+	return true
 }
 
 // flushQueueLocked sends the queued messages into r: one batch frame for
@@ -400,9 +535,11 @@ func (s *Session) checkLimitLocked(r *Receiver) {
 // waits the disconnect delay for the next receiving request; without it
 // (a WebSocket, which cannot come back) the session is closed now.
 func (s *Session) endLocked(r *Receiver, delay bool) sessionEvent {
-	r.finish()
+	// Detach first: a Stream whose End closes its connection at once may
+	// see the server call Abort, which must then find nothing to do.
 	s.recv = nil
 	r.session.Store(nil)
+	r.finish()
 	if delay {
 		s.setDeadlineLocked(s.ep.now().Add(s.ep.opts.disconnectDelay()))
 		return evNone
@@ -418,16 +555,20 @@ func (s *Session) goneLocked() sessionEvent {
 	s.state = StateClosed
 	s.releaseQueueLocked()
 	s.deadline.Store(0)
+	if sc := s.ep.opts.Scheduler; sc != nil {
+		sc.Cancel(s)
+	}
 	s.ep.forget(s)
 	return evClose
 }
 
-// finish writes the end of r's body and ends its stream.
+// finish writes the end of r's body and ends its stream. End does the
+// flushing: a server marks the response ended before its last bytes can
+// reach the client, whose next request may follow at once.
 func (r *Receiver) finish() {
 	if r.wire.chunked() {
 		r.stream.Write(lastChunk)
 	}
-	r.stream.Flush()
 	r.stream.End(r.keepAlive)
 }
 
@@ -444,7 +585,7 @@ func (s *Session) OnTimer(now time.Time) {
 		s.mu.Unlock()
 		return
 	}
-	if now.UnixNano() < d {
+	if r := s.recv; now.UnixNano() < d && (r == nil || !r.aborted.Load()) {
 		if s.ep.opts.Scheduler != nil {
 			s.ep.opts.Scheduler.Schedule(s, time.Unix(0, d))
 		}
@@ -452,7 +593,11 @@ func (s *Session) OnTimer(now time.Time) {
 		return
 	}
 	ev := evNone
-	if r := s.recv; r != nil {
+	if r := s.recv; r != nil && r.aborted.Load() {
+		s.recv = nil
+		r.session.Store(nil)
+		ev = s.goneLocked()
+	} else if r != nil {
 		s.writeStaticLocked(r, 1)
 		r.stream.Flush()
 		s.checkLimitLocked(r)
@@ -471,12 +616,26 @@ func (s *Session) OnTimer(now time.Time) {
 // request this way is closed at once, as the protocol prescribes; the
 // server must not use r's Stream any more. Abort of a receiver that is
 // not attached does nothing.
+//
+// A Stream method may end its connection, and the server may then call
+// Abort while the session's lock is held further up the same goroutine.
+// Abort therefore never waits for the lock: when it cannot take it, it
+// marks r aborted and arms the session's timer, whose run (or the next
+// receiving request) finishes the job.
 func (r *Receiver) Abort() {
 	s := r.session.Load()
 	if s == nil {
 		return
 	}
-	s.mu.Lock()
+	if !s.mu.TryLock() {
+		r.aborted.Store(true)
+		now := s.ep.now()
+		s.deadline.Store(now.UnixNano())
+		if sc := s.ep.opts.Scheduler; sc != nil {
+			sc.Schedule(s, now)
+		}
+		return
+	}
 	if s.recv != r {
 		s.mu.Unlock()
 		return
@@ -487,6 +646,9 @@ func (r *Receiver) Abort() {
 	s.mu.Unlock()
 	s.ep.fire(s, ev)
 }
+
+// reset readies r for its next request.
+func (r *Receiver) reset() { r.aborted.Store(false) }
 
 // ReceiveWebSocket handles one text message from the client of a
 // WebSocket session (r attached by Endpoint.AttachWebSocket): each

@@ -78,6 +78,7 @@ func (e *Endpoint) serveReceive(req *Request, rt Route, st Stream, r *Receiver) 
 	putScratch(b)
 
 	r.stream, r.transport, r.wire = st, t, w
+	r.reset()
 	r.keepAlive = chunked && req.KeepAlive()
 	r.cbLen = uint8(copy(r.callback[:], cb))
 	r.sent, r.limit = 0, 1
@@ -86,6 +87,9 @@ func (e *Endpoint) serveReceive(req *Request, rt Route, st Stream, r *Receiver) 
 	}
 	for {
 		s := e.getOrCreate(rt.Session)
+		if s.open(r.Open) {
+			e.fire(s, evOpen)
+		}
 		ok, ev := s.attach(r)
 		e.fire(s, ev)
 		if ok {
@@ -102,8 +106,12 @@ func (e *Endpoint) serveReceive(req *Request, rt Route, st Stream, r *Receiver) 
 // r.ReceiveWebSocket and calls r.Abort when the connection ends.
 func (e *Endpoint) AttachWebSocket(st Stream, r *Receiver) *Session {
 	r.stream, r.transport, r.wire = st, TransportWebSocket, wireWebSocket
+	r.reset()
 	r.keepAlive, r.cbLen, r.sent, r.limit = false, 0, 0, math.MaxInt
 	s := &Session{ep: e}
+	if s.open(r.Open) {
+		e.fire(s, evOpen)
+	}
 	_, ev := s.attach(r)
 	e.fire(s, ev)
 	return s

@@ -194,11 +194,11 @@ func (p *Protocol) Close(c protocol.Conn) {
 // form and are skipped.
 func (p *Protocol) Deliver(c protocol.Conn, d *fanout.Delivery) (flush, ok bool) {
 	s := sessionOf(c)
-	ud, isUser := d.Job().From.(*userDest)
+	ud, isUser := d.Job().From.(fanout.Destined)
 	if s == nil || !isUser {
 		return false, true
 	}
-	return s.deliverUser(ud.dest, d)
+	return s.deliverUser(ud.Destination(), d)
 }
 
 // userDest is a user message's STOMP destination, carried in the job's
@@ -207,6 +207,9 @@ type userDest struct{ dest string }
 
 func (*userDest) Deliver(*fanout.Delivery) (bool, bool) { return false, false }
 func (*userDest) Flush()                                {}
+
+// Destination implements fanout.Destined.
+func (u *userDest) Destination() string { return u.dest }
 
 // Errors of SendUser.
 var (

@@ -51,6 +51,7 @@ type localQueues struct {
 	qs      map[string]*queue
 	backlog int
 	sm      *metrics.Stomp
+	group   QueueGroup // nil: this process only (see cluster.go)
 }
 
 func newLocalQueues(backlog int, sm *metrics.Stomp) *localQueues {
@@ -66,6 +67,9 @@ func (l *localQueues) subscribe(sb *sub) {
 		l.qs[sb.name] = q
 	}
 	q.consumers = append(q.consumers, sb)
+	if l.group != nil && len(q.consumers) == 1 {
+		l.group.Join(sb.name, l.fromGroup(sb.name))
+	}
 	l.drain(q)
 	l.mu.Unlock()
 }
@@ -79,11 +83,16 @@ func (l *localQueues) unsubscribe(sb *sub) {
 	if q == nil {
 		return
 	}
+	removed := false
 	for i, c := range q.consumers {
 		if c == sb {
 			q.consumers = append(q.consumers[:i], q.consumers[i+1:]...)
+			removed = true
 			break
 		}
+	}
+	if l.group != nil && removed && len(q.consumers) == 0 {
+		l.group.Leave(sb.name)
 	}
 	unacked := sb.unacked
 	sb.unacked = nil

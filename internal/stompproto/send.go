@@ -62,7 +62,7 @@ func (s *session) route(m outgoing, rid []byte) bool {
 	}
 	op, isJSON := bodyKind(m.ctype, m.body)
 	if kind == destQueue {
-		s.p.queues.send(name, op, buildTail(tailType(op, isJSON, m.ctype), m.body, ""))
+		s.p.queues.sendOut(name, op, buildTail(tailType(op, isJSON, m.ctype), m.body, ""))
 		return true
 	}
 	fb, hdr := fanout.FrameBuf(0, op, m.body)

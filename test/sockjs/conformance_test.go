@@ -2,6 +2,7 @@ package sockjsconf
 
 import (
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 // requireEnv turns a missing client into a failure instead of a skip.
 const requireEnv = "WSGATE_REQUIRE_INTEROP"
 
-func requireDep(t *testing.T, what string) {
+func requireDep(t testing.TB, what string) {
 	t.Helper()
 	if os.Getenv(requireEnv) != "" {
 		t.Fatalf("%s is missing and %s is set: run scripts/setup-test-deps.sh", what, requireEnv)
@@ -71,10 +72,10 @@ var knownFailures = map[string]string{
 
 var resultLine = regexp.MustCompile(`(?m)^(FAIL|ERROR): (\S+ \(\S+\))$`)
 
-// TestProtocolSuite runs the SockJS protocol suite against the test
-// server. The suite is assembled from a git clone given in
-// SOCKJS_PROTOCOL_GIT (see README.md); without it the test skips, as no
-// registry this project uses ships the suite.
+// TestProtocolSuite runs the SockJS protocol suite against wsgate and
+// against the library's test server. The suite is assembled from a git
+// clone given in SOCKJS_PROTOCOL_GIT (see README.md); without it the
+// test skips, as no registry this project uses ships the suite.
 func TestProtocolSuite(t *testing.T) {
 	gitDir := os.Getenv("SOCKJS_PROTOCOL_GIT")
 	if gitDir == "" {
@@ -83,23 +84,37 @@ func TestProtocolSuite(t *testing.T) {
 	if err := exec.Command("/usr/bin/python3", "-c", "import ws4py, websocket, unittest2").Run(); err != nil {
 		requireDep(t, "python3-ws4py, python3-websocket, python3-unittest2")
 	}
+	t.Run("wsgate", func(t *testing.T) {
+		base, _ := startWsgate(t, wsgateConfig())
+		runSuite(t, gitDir, base, map[string]string{"test_haproxy (__main__.Websocket)": knownFailures["test_haproxy (__main__.Websocket)"]})
+	})
+	t.Run("testserver", func(t *testing.T) {
+		known := maps.Clone(knownFailures)
+		// Its read goroutine may report the aborted request after the
+		// next one arrived; wsgate probes the socket instead.
+		known["test_abort_xhr_polling (__main__.HandlingClose)"] = "the test server sometimes sees the abort late (2010 instead of a new session)"
+		runSuite(t, gitDir, startServer(t), known)
+	})
+}
+
+func runSuite(t *testing.T, gitDir, base string, known map[string]string) {
 	script, _ := filepath.Abs("run-protocol-suite.sh")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, _ := exec.CommandContext(ctx, "bash", script, "--git", gitDir, "--url", startServer(t)).CombinedOutput()
+	out, _ := exec.CommandContext(ctx, "bash", script, "--git", gitDir, "--url", base).CombinedOutput()
 	ran := regexp.MustCompile(`Ran (\d+) tests`).FindStringSubmatch(string(out))
 	if ran == nil {
 		t.Fatalf("the suite did not run:\n%s", out)
 	}
 	failed := resultLine.FindAllStringSubmatch(string(out), -1)
 	for _, f := range failed {
-		if why, ok := knownFailures[f[2]]; ok {
+		if why, ok := known[f[2]]; ok {
 			t.Logf("known: %s %s: %s", f[1], f[2], why)
 			continue
 		}
 		t.Errorf("%s %s", f[1], f[2])
 	}
-	t.Logf("protocol suite: %s tests, %d failed (%d known)", ran[1], len(failed), len(knownFailures))
+	t.Logf("protocol suite: %s tests, %d failed (%d known)", ran[1], len(failed), len(known))
 	if t.Failed() {
 		t.Logf("suite output:\n%s", out)
 	}

@@ -1,5 +1,7 @@
-// Package sockjsconf runs third-party SockJS clients and the SockJS
-// protocol conformance suite against the sockjs package's test server
-// (internal/sockjs/sockjstest), and the suite against the reference
-// server (npm sockjs) to calibrate it. See README.md.
+// Package sockjsconf tests SockJS conformance and interoperability: our
+// own SockJS 0.3.3 checks run against the reference server (npm sockjs)
+// and wsgate; sockjs-client (Node and headless Chromium) and
+// @stomp/stompjs against wsgate's SockJS fallback; sockjs-client and the
+// SockJS protocol conformance suite (when a clone is given) against the
+// sockjs package's test server and wsgate. See README.md.
 package sockjsconf

@@ -69,6 +69,10 @@ type Message struct {
 	Publisher string
 	// Target is the room, user or queue name.
 	Target string
+	// Dest, when set, narrows a user message to one destination within
+	// the user's sessions (a STOMP /user/queue/NAME); empty for all of
+	// them. It travels as an optional field.
+	Dest string
 	// Payload is the message body, unchanged.
 	Payload []byte
 }
@@ -86,6 +90,7 @@ const Version = 1
 // followed by optional fields, each as tag, length, bytes. A decoder skips
 // fields whose tag it does not know and everything up to hdrlen, so later
 // versions can add fields (a history offset, say) that older nodes ignore.
+// Tag 1 is Dest.
 // The payload is the rest of the message.
 
 // Errors from Decode.
@@ -107,10 +112,19 @@ func uvarintLen(x uint64) int {
 	return n
 }
 
+// Tags of the optional header fields.
+const (
+	tagDest = 1
+)
+
 func headerLen(m *Message) int {
-	return uvarintLen(uint64(len(m.Origin))) + len(m.Origin) +
+	n := uvarintLen(uint64(len(m.Origin))) + len(m.Origin) +
 		uvarintLen(uint64(len(m.Publisher))) + len(m.Publisher) +
 		uvarintLen(uint64(len(m.Target))) + len(m.Target)
+	if m.Dest != "" {
+		n += 1 + uvarintLen(uint64(len(m.Dest))) + len(m.Dest)
+	}
+	return n
 }
 
 // seqOffset is where seq starts in an encoded message.
@@ -143,6 +157,11 @@ func AppendMessage(dst []byte, m *Message) []byte {
 	dst = append(dst, m.Publisher...)
 	dst = binary.AppendUvarint(dst, uint64(len(m.Target)))
 	dst = append(dst, m.Target...)
+	if m.Dest != "" {
+		dst = append(dst, tagDest)
+		dst = binary.AppendUvarint(dst, uint64(len(m.Dest)))
+		dst = append(dst, m.Dest...)
+	}
 	return append(dst, m.Payload...)
 }
 
@@ -182,15 +201,19 @@ func Decode(b []byte) (Message, error) {
 	if m.Target, hdr, err = field(hdr); err != nil {
 		return m, err
 	}
-	// Optional fields: tag, then a length-prefixed value. None is defined
-	// yet; each is skipped.
+	// Optional fields: tag, then a length-prefixed value; a tag this
+	// version does not know is skipped.
 	for len(hdr) > 0 {
-		_, n := binary.Uvarint(hdr)
+		tag, n := binary.Uvarint(hdr)
 		if n <= 0 {
 			return m, ErrMalformed
 		}
-		if _, hdr, err = field(hdr[n:]); err != nil {
+		var v string
+		if v, hdr, err = field(hdr[n:]); err != nil {
 			return m, err
+		}
+		if tag == tagDest {
+			m.Dest = v
 		}
 	}
 	return m, nil

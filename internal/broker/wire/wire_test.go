@@ -17,11 +17,12 @@ var wireCases = []Message{
 	{Kind: User, Flags: Binary, Origin: "n1", Publisher: "", Target: "auth0|42", Payload: []byte{0, 1, 2, 255}},
 	{Kind: Queue, Flags: Binary | JSON | 0x80, Origin: "n2", Publisher: "bob", Target: "/queue/jobs", Payload: bytes.Repeat([]byte("x"), 70000)},
 	{Kind: Room, Origin: strings.Repeat("o", 200), Publisher: strings.Repeat("p", 300), Target: strings.Repeat("t", 128)},
+	{Kind: User, Origin: "n1", Publisher: "ann", Target: "bob", Dest: "/user/queue/inbox", Payload: []byte("hi")},
 }
 
 func sameMessage(a, b Message) bool {
 	return a.Kind == b.Kind && a.Flags == b.Flags && a.Origin == b.Origin && a.Seq == b.Seq && a.Publisher == b.Publisher &&
-		a.Target == b.Target && bytes.Equal(a.Payload, b.Payload)
+		a.Target == b.Target && a.Dest == b.Dest && bytes.Equal(a.Payload, b.Payload)
 }
 
 func TestWireRoundTrip(t *testing.T) {
@@ -66,7 +67,7 @@ func TestWireSkipsOptionalFields(t *testing.T) {
 		hdr = binary.AppendUvarint(hdr, uint64(len(s)))
 		hdr = append(hdr, s...)
 	}
-	hdr = binary.AppendUvarint(hdr, 1) // tag: a history offset, say
+	hdr = binary.AppendUvarint(hdr, 2) // tag: a history offset, say
 	hdr = binary.AppendUvarint(hdr, 3)
 	hdr = binary.AppendUvarint(hdr, 123456)
 	hdr = binary.AppendUvarint(hdr, 300) // a tag above one byte
