@@ -34,6 +34,7 @@ scenarios:
   echo       send and time echoed messages (closed loop --inflight K, or open loop --msg-rate R)
   broadcast  --conns subscribers on /room/NAME, --publishers P sending --pub-rate msgs/s in total
   churn      connections live --lifetime, close and reconnect with jittered exponential backoff
+  stomp-connect    connect over STOMP (/stomp): CONNECT, SUBSCRIBE to /topic/ROOM, hold idle --duration
   stomp-broadcast  broadcast over STOMP (/stomp): subscribers on /topic/ROOM, publishers SEND to it
   stomp-echo       echo over STOMP: each connection SENDs to its own /topic/ROOM.eID and times the MESSAGE
 
@@ -95,6 +96,7 @@ func parseArgs(args []string, stderr io.Writer) (*Config, *cliOptions, error) {
 	fs.IntVar(&cfg.Publishers, "publishers", 1, "broadcast publishers")
 	fs.Float64Var(&cfg.PubRate, "pub-rate", 100, "broadcast: total published messages per second")
 	fs.StringVar(&cfg.PublishURL, "publish-url", "", "broadcast: publish by POST to this admin URL (e.g. http://host:port/api/publish)")
+	fs.BoolVar(&cfg.OwnSubIDs, "own-sub-ids", false, "STOMP: each connection's subscription gets an id of its own (default: all id 0)")
 	fs.DurationVar(&cfg.Lifetime, "lifetime", 2*time.Second, "churn: mean connection lifetime (+-50%)")
 	fs.DurationVar(&cfg.BackoffBase, "backoff-base", 100*time.Millisecond, "churn: first reconnect delay")
 	fs.DurationVar(&cfg.BackoffMax, "backoff-max", 5*time.Second, "churn: reconnect delay cap")
@@ -148,7 +150,7 @@ func reorder(args []string) []string {
 
 func isBoolFlag(a string) bool {
 	switch strings.TrimLeft(a, "-") {
-	case "deflate", "binary", "quiet", "worker", "insecure", "allow-incomplete", "h", "help":
+	case "deflate", "binary", "quiet", "worker", "insecure", "allow-incomplete", "own-sub-ids", "h", "help":
 		return true
 	}
 	return false

@@ -58,6 +58,11 @@ type Config struct {
 	PubRate    float64 // total published messages per second; default 100
 	PublishURL string  // when set, publish by HTTP POST here instead of WebSocket
 
+	// STOMP: OwnSubIDs gives each connection's subscription an id of its
+	// own instead of 0 (the id every stompjs client's first subscription
+	// shares, as sub-0).
+	OwnSubIDs bool
+
 	// churn
 	Lifetime       time.Duration // mean connection lifetime; default 2s (jittered +-50%)
 	BackoffBase    time.Duration // first reconnect delay; default 100ms
@@ -123,9 +128,9 @@ func (c *Config) Validate() error {
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("loadtest: "+format, a...)) }
 	c.validateTransport(bad)
 	switch c.Scenario {
-	case "connect", "echo", "broadcast", "churn", "stomp-broadcast", "stomp-echo":
+	case "connect", "echo", "broadcast", "churn", "stomp-connect", "stomp-broadcast", "stomp-echo":
 	default:
-		bad("unknown scenario %q (connect, echo, broadcast, churn, stomp-broadcast, stomp-echo)", c.Scenario)
+		bad("unknown scenario %q (connect, echo, broadcast, churn, stomp-connect, stomp-broadcast, stomp-echo)", c.Scenario)
 	}
 	if len(c.Targets) == 0 {
 		bad("no target URL")

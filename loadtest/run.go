@@ -26,6 +26,7 @@ type env struct {
 	sending atomic.Bool // scenario is in its measuring phase
 	mStart  time.Time   // measuring phase start; owned by the scenario goroutine
 	mEnd    time.Time
+	drained time.Time // when the drain after the measuring phase ended
 }
 
 // startMeasure begins the measuring phase (sending, or holding).
@@ -85,6 +86,8 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 		runErr = runBroadcast(ctx, e)
 	case "churn":
 		runErr = runChurn(ctx, e)
+	case "stomp-connect":
+		runErr = runStompConnect(ctx, e)
 	case "stomp-broadcast":
 		runErr = runStompBroadcast(ctx, e)
 	case "stomp-echo":
@@ -100,6 +103,9 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 	snap.Measured = e.mEnd.Sub(e.mStart).Seconds()
 	if !e.mStart.IsZero() {
 		snap.MeasureStart = e.mStart.Sub(e.rec.start).Seconds()
+	}
+	if !e.drained.IsZero() {
+		snap.DrainEnd = e.drained.Sub(e.rec.start).Seconds()
 	}
 	snap.Server = server
 	snap.Config = configMap(cfg)
@@ -241,6 +247,9 @@ func configMap(c *Config) map[string]any {
 		"slow_fraction": c.SlowFraction, "stalled_fraction": c.StalledFraction,
 		"source_ips": len(c.SourceIPs),
 	}
+	if strings.HasPrefix(c.Scenario, "stomp-") {
+		m["own_sub_ids"] = c.OwnSubIDs
+	}
 	if c.Transport != "" {
 		m["transport"] = c.Transport
 	}
@@ -250,6 +259,8 @@ func configMap(c *Config) map[string]any {
 	case "broadcast", "stomp-broadcast":
 		m["room"], m["publishers"], m["pub_rate"], m["size"] = c.Room, c.Publishers, c.PubRate, c.Size
 		m["publish_url"] = c.PublishURL
+	case "stomp-connect":
+		m["room"] = c.Room
 	case "churn":
 		m["lifetime"], m["backoff_base"], m["backoff_max"] = c.Lifetime.String(), c.BackoffBase.String(), c.BackoffMax.String()
 		m["abrupt_fraction"] = c.AbruptFraction

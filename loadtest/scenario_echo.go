@@ -145,6 +145,7 @@ func (e *env) drain(ctx context.Context, done func() bool) {
 	for !done() && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
+	e.drained = time.Now()
 }
 
 // openLoop sends at MsgRate (this worker's share) over the open connections

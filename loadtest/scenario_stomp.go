@@ -44,6 +44,9 @@ type stompEvents struct {
 	sub  func(c *Conn) string
 	mu   sync.Mutex
 	ids  map[*Conn]string // destinations, built once per connection
+	// ownIDs gives each subscription an id of its own (the connection's
+	// number) instead of 0.
+	ownIDs bool
 }
 
 func (ev *stompEvents) destination(c *Conn) string {
@@ -95,7 +98,11 @@ func (ev *stompEvents) Message(c *Conn, op frame.Opcode, p []byte) {
 		case "CONNECTED":
 			c.Tag |= tagStompConnected
 			if s := ev.sub(c); s != "" {
-				sendRaw(c, []byte("SUBSCRIBE\nid:0\ndestination:"+s+"\nreceipt:sub\n\n\x00"))
+				id := "0"
+				if ev.ownIDs {
+					id = strconv.FormatUint(uint64(c.ID), 10)
+				}
+				sendRaw(c, []byte("SUBSCRIBE\nid:"+id+"\ndestination:"+s+"\nreceipt:sub\n\n\x00"))
 			} else {
 				ev.ready(c)
 			}
@@ -169,7 +176,7 @@ func runStompBroadcast(ctx context.Context, e *env) error {
 	cfg := e.cfg
 	inner := &bcastEvents{e: e, pubs: cfg.Publishers, pubc: map[uint32]*Conn{}}
 	dest := "/topic/" + cfg.Room
-	ev := &stompEvents{inner: inner, ids: map[*Conn]string{},
+	ev := &stompEvents{inner: inner, ids: map[*Conn]string{}, ownIDs: cfg.OwnSubIDs,
 		dest: func(*Conn) string { return dest },
 		sub: func(c *Conn) string {
 			if c.Tag&^stompBits == tagPublisher {
@@ -229,7 +236,7 @@ func (e *env) waitStompReady(ctx context.Context, subs int64, pubsReady func() i
 func runStompEcho(ctx context.Context, e *env) error {
 	inner := newEchoEvents(e)
 	mine := func(c *Conn) string { return "/topic/" + e.cfg.Room + ".e" + strconv.FormatUint(uint64(c.ID), 10) }
-	ev := &stompEvents{inner: inner, ids: map[*Conn]string{}, dest: mine, sub: mine}
+	ev := &stompEvents{inner: inner, ids: map[*Conn]string{}, dest: mine, sub: mine, ownIDs: e.cfg.OwnSubIDs}
 	n := e.cfg.share(e.cfg.Conns)
 	e.ramp(ctx, n, func(i int) { e.dialRole(i, e.target(i), ev, 0) })
 	e.waitOpen(ctx, int64(n))
@@ -266,6 +273,35 @@ func runStompEcho(ctx context.Context, e *env) error {
 	if lost := c.MsgsOut.Load() - answered(c); lost > 0 {
 		c.Lost.Store(lost)
 	}
+	return nil
+}
+
+// stompIdleEvents is the inner scenario of stomp-connect: it counts the
+// connections whose subscription is in place and what arrives on them.
+type stompIdleEvents struct{ nopEvents }
+
+func (stompIdleEvents) Open(c *Conn) { c.cl.rec.C.Subscribers.Add(1) }
+
+// runStompConnect is the connect scenario over STOMP: each connection
+// sends CONNECT and SUBSCRIBEs to /topic/ROOM (with a receipt); once
+// every subscription is in place the connections are held, idle, for
+// Duration. It measures what an idle STOMP session costs a server.
+func runStompConnect(ctx context.Context, e *env) error {
+	dest := "/topic/" + e.cfg.Room
+	ev := &stompEvents{inner: stompIdleEvents{}, ids: map[*Conn]string{}, ownIDs: e.cfg.OwnSubIDs,
+		dest: func(*Conn) string { return dest }, sub: func(*Conn) string { return dest }}
+	n := e.cfg.share(e.cfg.Conns)
+	e.ramp(ctx, n, func(i int) { e.dialRole(i, e.target(i), ev, 0) })
+	e.waitOpen(ctx, int64(n))
+	e.waitStompReady(ctx, int64(n), func() int { return 0 }, 0)
+	if e.barrier != nil {
+		if err := e.barrier(ctx); err != nil {
+			return err
+		}
+	}
+	e.startMeasure()
+	sleepCtx(ctx, e.cfg.Duration)
+	e.stopMeasure()
 	return nil
 }
 

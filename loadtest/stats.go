@@ -186,6 +186,7 @@ type Snapshot struct {
 	Elapsed       float64           `json:"elapsed_s"`       // whole run: ramp, measuring phase, drain
 	MeasureStart  float64           `json:"measure_start_s"` // when the measuring phase began, seconds after Start
 	Measured      float64           `json:"measured_s"`      // measuring phase (sending or holding); rates use it
+	DrainEnd      float64           `json:"drain_end_s"`     // when the wait for messages in flight ended, seconds after Start (0: none)
 	Counters      Counters          `json:"counters"`
 	Failures      map[string]int64  `json:"failures"`                   // connect_failed by kind
 	Examples      map[string]string `json:"failure_examples,omitempty"` // an error message of each kind
@@ -218,6 +219,7 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	s.Elapsed = max(s.Elapsed, o.Elapsed)
 	s.Measured = max(s.Measured, o.Measured)
 	s.MeasureStart = max(s.MeasureStart, o.MeasureStart)
+	s.DrainEnd = max(s.DrainEnd, o.DrainEnd)
 	if s.Version == "" {
 		s.Version = o.Version
 	}

@@ -103,8 +103,10 @@ func shownFor(s *Snapshot, name string) bool {
 	}
 	switch name {
 	case "expected", "delivered", "lost":
-		return s.Scenario != "connect" && s.Scenario != "churn"
-	case "subscribers", "published":
+		return s.Scenario != "connect" && s.Scenario != "stomp-connect" && s.Scenario != "churn"
+	case "subscribers":
+		return s.Scenario == "broadcast" || s.Scenario == "stomp-broadcast" || s.Scenario == "stomp-connect"
+	case "published":
 		return s.Scenario == "broadcast" || s.Scenario == "stomp-broadcast"
 	}
 	return s.Counters.DeflateConns > 0 && strings.HasPrefix(name, "deflate_")

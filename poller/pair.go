@@ -14,13 +14,17 @@ func (c *Conn) SendPair(head, tail *Buf) (int, error) {
 		tail.Release()
 		return 0, ErrClosed
 	}
-	c.pushLocked(head)
-	c.q.items[len(c.q.items)-1].pair = pairHead
-	c.pushLocked(tail)
-	c.q.items[len(c.q.items)-1].pair = pairTail
-	n := c.queued
+	// pushLocked twice, with one count of the bytes.
+	if c.q == nil {
+		c.q = queuePool.Get().(*outQueue)
+	}
+	c.q.items = append(c.q.items, qitem{b: head, pair: pairHead}, qitem{b: tail, pair: pairTail})
+	n := len(head.B) + len(tail.B)
+	c.queued += int32(n)
+	c.e.countQueued(c.fd, int64(n))
+	queued := c.queued
 	c.nc.Unlock()
-	return int(n), nil
+	return int(queued), nil
 }
 
 // dropItemLocked releases the queued item at i (not partly written) and

@@ -54,13 +54,16 @@ type site struct {
 
 // Demo returns the handler of the demo chat: / (the page), /demo.js,
 // /demo.css and /wsgate.js. Other paths get 404.
-func Demo() http.Handler {
-	return newSite(demoCSP, "", map[string]string{
+func Demo() http.Handler { return newSite(demoCSP, "", demoRoutes()) }
+
+// demoRoutes maps the demo's URL paths to its embedded files.
+func demoRoutes() map[string]string {
+	return map[string]string{
 		"/":          "demo/index.html",
 		"/demo.js":   "demo/demo.js",
 		"/demo.css":  "demo/demo.css",
 		"/wsgate.js": "wsgate.js",
-	})
+	}
 }
 
 // Dashboard returns the handler of the dashboard, mounted at
@@ -173,15 +176,20 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
-// acceptsGzip reports whether an Accept-Encoding header admits gzip.
+// acceptsGzip reports whether an Accept-Encoding header admits gzip
+// (named without a q of 0).
 func acceptsGzip(header string) bool {
 	for _, e := range strings.Split(header, ",") {
 		name, params, _ := strings.Cut(strings.TrimSpace(e), ";")
-		if strings.TrimSpace(name) != "gzip" {
+		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
 			continue
 		}
-		q := strings.ReplaceAll(params, " ", "")
-		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q=")
+		if !ok {
+			return true
+		}
+		f, err := strconv.ParseFloat(q, 64)
+		return err == nil && f > 0
 	}
 	return false
 }

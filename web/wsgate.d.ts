@@ -142,7 +142,10 @@ export class WsgateClient {
   retryNow(): void;
   /** Renews the token now on a new connection that replaces the current one. */
   refresh(): void;
-  /** Joins a room (again on every reconnect) and resolves on the server's "joined". */
+  /**
+   * Joins a room (again on every reconnect) and resolves on the server's
+   * "joined"; a join refused as "overloaded" is asked again with backoff.
+   */
   join(room: string, options?: { since?: Since }): Promise<JoinResult>;
   /** Leaves a room; resolves on the server's "left", at once when not connected. */
   leave(room: string): Promise<{ room: string }>;

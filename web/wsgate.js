@@ -208,7 +208,7 @@ export class WsgateClient {
 
   joinOn(c, room, r) {
     const st = c.rooms.get(room);
-    if (st === 'joining' || st === 'joined') return;
+    if (st === 'joining' || st === 'joined' || st === 'waiting') return;
     const msg = { type: 'join', room, id: ++this.seq };
     if (r.epoch != null && r.offset != null) msg.since = { offset: r.offset, epoch: r.epoch };
     else if (r.since != null) msg.since = r.since;
@@ -252,7 +252,7 @@ export class WsgateClient {
     let r = this.rooms.get(room);
     if (!r) {
       const s = options.since;
-      r = { waiters: [], since: s, offset: s?.offset, epoch: s?.epoch, joined: false };
+      r = { waiters: [], since: s, offset: s?.offset, epoch: s?.epoch, joined: false, tries: 0, timer: null };
       this.rooms.set(room, r);
     }
     if (r.joined) return Promise.resolve(r.info);
@@ -265,6 +265,7 @@ export class WsgateClient {
   leave(room) {
     const r = this.rooms.get(room);
     this.rooms.delete(room);
+    if (r) clearTimeout(r.timer);
     if (r) for (const w of r.waiters) w.reject(new WsgateError('left', 'wsgate: left before joined', { room }));
     const n = this.next;
     if (n && n.rooms.has(room) && n.rooms.get(room) !== 'leaving') this.leaveOn(n, room);
@@ -347,6 +348,7 @@ export class WsgateClient {
       r.epoch = m.epoch;
     }
     r.since = undefined;
+    r.tries = 0;
     const info = { room, recovered: !!m.recovered, offset: m.offset, epoch: m.epoch };
     if (c === this.conn) this.ready(r, info);
     else {
@@ -369,7 +371,9 @@ export class WsgateClient {
     if (p?.kind === 'join') {
       c.rooms.delete(p.room);
       const r = this.rooms.get(p.room);
-      if (r && !r.joined) {
+      if (r && m.code === 'overloaded') {
+        this.joinLater(c, p.room, r);
+      } else if (r && !r.joined) {
         this.rooms.delete(p.room);
         for (const w of r.waiters) w.reject(err);
       }
@@ -380,6 +384,19 @@ export class WsgateClient {
     } else p?.reject?.(err);
     this.emit('error', err);
     this.retired(c);
+  }
+
+  // joinLater asks c to join room again after a backoff: the room's
+  // fan-out queue was full (a storm of reconnects, a burst of messages),
+  // which passes. The room stays wanted meanwhile; its join promise waits.
+  joinLater(c, room, r) {
+    c.rooms.set(room, 'waiting');
+    clearTimeout(r.timer);
+    r.timer = setTimeout(() => {
+      if (c.dead || this.rooms.get(room) !== r || c.rooms.get(room) !== 'waiting') return;
+      c.rooms.delete(room);
+      this.joinOn(c, room, r);
+    }, this.backoff(r.tries++));
   }
 
   closed(c, code, reason) {
@@ -465,7 +482,7 @@ export class WsgateClient {
   maybeSwitch() {
     const n = this.next;
     if (!n || n.ws.readyState !== OPEN) return;
-    for (const st of n.rooms.values()) if (st === 'joining') return;
+    for (const st of n.rooms.values()) if (st === 'joining' || st === 'waiting') return;
     const old = this.conn;
     this.conn = n;
     this.next = null;

@@ -44,6 +44,9 @@ type meta struct {
 	Titles  map[string]string `json:"titles"`
 	Kinds   map[string]kind   `json:"kinds"`
 	Order   []string          `json:"order"`
+	// Rows names the rows of the scenarios that compare variants of
+	// wsgate instead of servers (STOMP against raw /room).
+	Rows map[string][]string `json:"rows,omitempty"`
 }
 
 // kept is the whole of results.json.
@@ -157,6 +160,10 @@ func mainErr() int {
 	for _, sc := range p.Scenarios {
 		m.Titles[sc.ID], m.Kinds[sc.ID] = sc.Title, sc.Kind
 		m.Order = append(m.Order, sc.ID)
+		if len(sc.Variants) > 0 {
+			all = append(all, r.runAllVariants(sc, specs, p.Rounds, &m)...)
+			continue
+		}
 		for round := 1; round <= p.Rounds; round++ {
 			for i := range specs {
 				spec := specs[(i+round-1)%len(specs)]
@@ -188,6 +195,34 @@ func mainErr() int {
 	}
 	fmt.Fprintf(os.Stderr, "done in %s: %s\n", m.Elapsed, dir)
 	return 0
+}
+
+// runAllVariants runs a variant scenario's rounds against wsgate, if it
+// is among specs, and records its rows in m.
+func (r *runner) runAllVariants(sc scenario, specs []serverSpec, rounds int, m *meta) []result {
+	var wsgate *serverSpec
+	for i := range specs {
+		if specs[i].Name == "wsgate" {
+			wsgate = &specs[i]
+		}
+	}
+	if wsgate == nil {
+		fmt.Fprintf(os.Stderr, "%-24s skipped: wsgate is not among the servers\n", sc.ID)
+		return nil
+	}
+	if m.Rows == nil {
+		m.Rows = map[string][]string{}
+	}
+	for _, v := range sc.Variants {
+		m.Rows[sc.ID] = append(m.Rows[sc.ID], v.Name)
+	}
+	var all []result
+	for round := 1; round <= rounds; round++ {
+		all = append(all, r.runVariants(sc, *wsgate, round, func(res result, took time.Duration) {
+			fmt.Fprintf(os.Stderr, "%-24s r%d %-14s %5.1fs %s\n", sc.ID, round, res.Server, took.Seconds(), headline(sc.Kind, res))
+		})...)
+	}
+	return all
 }
 
 // headline formats a result's first figure for the progress line.

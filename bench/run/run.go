@@ -36,9 +36,12 @@ type result struct {
 
 // wsloadReport is the part of wsload's --json output the harness reads.
 type wsloadReport struct {
-	MeasuredS float64 `json:"measured_s"`
-	ElapsedS  float64 `json:"elapsed_s"`
-	Counters  struct {
+	Start         time.Time `json:"start"`
+	MeasureStartS float64   `json:"measure_start_s"`
+	MeasuredS     float64   `json:"measured_s"`
+	DrainEndS     float64   `json:"drain_end_s"`
+	ElapsedS      float64   `json:"elapsed_s"`
+	Counters      struct {
 		Connected     float64 `json:"connected"`
 		ConnectFailed float64 `json:"connect_failed"`
 		MsgsIn        float64 `json:"msgs_in"`
@@ -47,6 +50,7 @@ type wsloadReport struct {
 		Lost          float64 `json:"lost"`
 		Errors        float64 `json:"errors"`
 		ServerCloses  float64 `json:"server_closes"`
+		Subscribers   float64 `json:"subscribers"`
 	} `json:"counters"`
 	Latency struct {
 		Handshake latency `json:"handshake"`

@@ -19,6 +19,10 @@ const (
 	// (bench/peers/cmd/benchclient) instead of wsload.
 	kindNeutralEcho
 	kindNeutralConnect
+	// kindStompFanout and kindStompIdle run wsgate alone, once per
+	// variant (raw /room, STOMP), and compare the variants.
+	kindStompFanout
+	kindStompIdle
 )
 
 // neutral reports whether k is driven by the neutral client.
@@ -42,6 +46,21 @@ type scenario struct {
 	Args []string
 	// Bound is the longest the wsload run may take before it is killed.
 	Bound time.Duration
+	// Variants, when set, replace the servers: the scenario runs against
+	// wsgate once per variant (its rows), each with its own wsload
+	// arguments; the first variant is the reference of the ratio column.
+	Variants []variant
+}
+
+// variant is one row of a scenario that compares two ways of using
+// wsgate (STOMP against raw /room).
+type variant struct {
+	// Name is the row's name; File names its files.
+	Name, File string
+	// Path is the target's request path.
+	Path string
+	// Args are wsload's scenario and flags, as in scenario.Args.
+	Args []string
 }
 
 // metric describes one column of a scenario's table.
@@ -71,9 +90,28 @@ func (k kind) metrics() []metric {
 		return []metric{{"hs_s", "handshakes/s", true}, {"hs_p99_ms", "handshake p99 ms", false}, {"failed", "failed", false},
 			{"cpu_s", "server CPU s", false}, {"cpu_us_per_hs", "server CPU µs per handshake", false},
 			{"rss_mib", "server RSS MiB", false}, {"client_cpu_s", "client CPU s", false}}
+	case kindStompFanout:
+		return []metric{{"per_cpu", "deliveries per server CPU s", true}, {"cpu_us", "server CPU µs per delivery", false},
+			{"deliveries_s", "deliveries/s", true}, {"p50_ms", "p50 ms", false}, {"p99_ms", "p99 ms", false}, {"lost", "lost", false},
+			{"cpu_s", "server CPU s", false}, {"client_cpu_pct", "wsload CPU % of a core", false}}
+	case kindStompIdle:
+		return []metric{{"heap_per_conn", "live heap B/conn", false}, {"rss_per_conn", "RSS B/conn", false},
+			{"connected", "conns", true}, {"heap_mib", "live heap MiB", false}}
 	default:
 		return []metric{{"hs_s", "handshakes/s", true}, {"hs_p99_ms", "handshake p99 ms", false}, {"failed", "failed", false}, {"cpu_s", "server CPU s", false}}
 	}
+}
+
+// target is what the ratio column of a variant kind should reach: the
+// bound, and whether the ratio must be at least (true) or at most it.
+func (k kind) target() (bound float64, atLeast bool, ok bool) {
+	switch k {
+	case kindStompFanout:
+		return 0.8, true, true
+	case kindStompIdle:
+		return 1.3, false, true
+	}
+	return 0, false, false
 }
 
 // plan is a named set of scenarios and servers.
@@ -160,6 +198,50 @@ func neutralConnect(conns int) scenario {
 		Kind:  kindNeutralConnect, Conns: conns, Args: args, Bound: 60 * time.Second}
 }
 
+// stompRoom is the room (and STOMP topic) of the STOMP scenarios.
+const stompRoom = "bench"
+
+// stompFanout compares fan-out to members STOMP subscribers of
+// /topic/bench with fan-out to as many raw /room/bench members, at rate
+// messages per second from two publishers; the harness reads the
+// server's CPU time over the measured window alone (plus half a second
+// for the last deliveries).
+func stompFanout(members int, rate float64, label string, d time.Duration) scenario {
+	common := []string{"--conns", itoa(members), "--rate", "5000", "--publishers", "2",
+		"--pub-rate", strconv.FormatFloat(rate, 'f', -1, 64), "--room", stompRoom, "--duration", d.String(),
+		"--source-ips", srcIPs, "--drain", "3s", "--handshake-timeout", "15s"}
+	if members > 15000 {
+		common = append(common, "--procs", "2")
+	}
+	return scenario{ID: fmt.Sprintf("stomp-fanout-%s-%s", kilo(members), label),
+		Title: fmt.Sprintf("STOMP fan-out against raw /room: %s subscribers, %s msgs/s published (%s)",
+			thousands(members), strconv.FormatFloat(rate, 'f', -1, 64), label),
+		Kind: kindStompFanout, Conns: members, Bound: 2*ramp(members) + d + 45*time.Second,
+		Variants: []variant{
+			{Name: "wsgate /room", File: "room", Path: "/room/" + stompRoom, Args: append([]string{"broadcast"}, common...)},
+			{Name: "wsgate /stomp", File: "stomp", Path: "/stomp", Args: append([]string{"stomp-broadcast"}, common...)},
+			{Name: "wsgate /stomp, own ids", File: "stomp-own-ids", Path: "/stomp", Args: append([]string{"stomp-broadcast", "--own-sub-ids"}, common...)},
+		}}
+}
+
+// stompIdle compares conns idle STOMP sessions (CONNECT, one SUBSCRIBE
+// to /topic/bench) with as many idle /room/bench members.
+func stompIdle(conns int, hold time.Duration) scenario {
+	common := []string{"--conns", itoa(conns), "--rate", "2000", "--handshake-timeout", "15s", "--room", stompRoom,
+		"--duration", hold.String(), "--source-ips", srcIPs}
+	if conns > 15000 {
+		common = append(common, "--procs", "2")
+	}
+	return scenario{ID: "stomp-idle-" + kilo(conns),
+		Title: fmt.Sprintf("STOMP idle memory against raw /room: %s sessions, each subscribed to one topic", thousands(conns)),
+		Kind:  kindStompIdle, Conns: conns, Bound: 3*ramp(conns) + hold + 40*time.Second,
+		Variants: []variant{
+			{Name: "wsgate /room", File: "room", Path: "/room/" + stompRoom, Args: append([]string{"connect"}, common...)},
+			{Name: "wsgate /stomp", File: "stomp", Path: "/stomp", Args: append([]string{"stomp-connect"}, common...)},
+			{Name: "wsgate /stomp, own ids", File: "stomp-own-ids", Path: "/stomp", Args: append([]string{"stomp-connect", "--own-sub-ids"}, common...)},
+		}}
+}
+
 // fullPlan is `make bench`: the issue's whole set, 2 rounds, every server;
 // each neutral-client scenario follows the wsload one it mirrors.
 func fullPlan() plan {
@@ -173,6 +255,7 @@ func fullPlan() plan {
 		fanout(10000, 10, "fixed", d, false), fanout(10000, 100, "max", d, false),
 		handshakes(10000), neutralConnect(10000),
 		echo(1000, 1024, d, true), fanout(10000, 10, "fixed", d, true),
+		stompFanout(10000, 10, "fixed", d), stompFanout(10000, 30, "high", d), stompIdle(10000, 8*time.Second),
 	}}
 }
 
@@ -188,6 +271,7 @@ func quickPlan() plan {
 		fanout(1000, 20, "fixed", d, false),
 		handshakes(2000), neutralConnect(10000),
 		echo(1000, 1024, d, true),
+		stompFanout(1000, 100, "fixed", d), stompIdle(1000, 5*time.Second),
 	}}
 }
 

@@ -24,7 +24,9 @@
 //
 // NATS also offers Sync (wait until interest changes reached the NATS
 // server), Interest (one name's local count) and Peers (the other nodes
-// known to be up).
+// known to be up), and History: the JetStream stream that holds the
+// messages of rooms with history for the whole cluster, republished to
+// the room subjects with their stream positions.
 //
 // # Messages on the wire
 //

@@ -43,6 +43,10 @@ type EmbeddedOptions struct {
 	// MaxPayload is the largest message accepted, in bytes. Default 1 MiB
 	// (NATS's default).
 	MaxPayload int32
+	// StoreDir, when set, enables JetStream (room history in a cluster
+	// needs it) with its files there. The servers of a cluster each need
+	// a ServerName of their own for it.
+	StoreDir string
 	// Logger receives the server's log at Info and above (Debug for its
 	// debug and trace lines, which are off). Default: slog.Default().
 	Logger *slog.Logger
@@ -89,6 +93,9 @@ func (o EmbeddedOptions) serverOptions() (*server.Options, error) {
 		NoSigs:        true,
 		MaxPayload:    o.MaxPayload,
 		Authorization: o.Token,
+	}
+	if o.StoreDir != "" {
+		opts.JetStream, opts.StoreDir = true, o.StoreDir
 	}
 	var err error
 	if opts.Host, opts.Port, err = hostPort(o.Listen); err != nil {

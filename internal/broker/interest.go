@@ -189,6 +189,9 @@ func (b *NATS) reconcile(k interestKey) {
 		sh.mu.Lock()
 		in.sub = sub // a fall to zero meanwhile has queued k again
 		sh.mu.Unlock()
+		if k.kind == Room && b.opts.RoomFollowed != nil {
+			b.opts.RoomFollowed(k.name)
+		}
 	case in.count == 0 && in.sub != nil:
 		if wait := b.opts.Grace - time.Since(in.idleAt); wait > 0 {
 			if !in.timer {
@@ -202,6 +205,9 @@ func (b *NATS) reconcile(k interestKey) {
 		delete(sh.m, k)
 		sh.mu.Unlock()
 		b.retire(sub)
+		if k.kind == Room && b.opts.RoomUnfollowed != nil {
+			b.opts.RoomUnfollowed(k.name)
+		}
 	case in.count == 0:
 		delete(sh.m, k)
 		sh.mu.Unlock()

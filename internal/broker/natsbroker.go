@@ -168,6 +168,9 @@ func (b *NATS) connect(role string) (*nats.Conn, error) {
 			log.Info("NATS reconnected", "server", nc.ConnectedUrlRedacted())
 			if role == "main" {
 				b.announce(true)
+				if b.opts.Reconnected != nil {
+					b.opts.Reconnected()
+				}
 			}
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { log.Info("NATS connection closed") }),
@@ -294,6 +297,17 @@ func (b *NATS) deliver(d *dispatcher, msg *nats.Msg) {
 	m, err := wire.Decode(msg.Data)
 	if err != nil {
 		b.malformed.Add(1)
+		return
+	}
+	if msg.Header != nil {
+		// From the history stream: every node delivers it, the
+		// publisher's too, in the stream's order.
+		if !stamped(&m, msg.Header) {
+			b.malformed.Add(1)
+			return
+		}
+		b.received.Add(1)
+		b.opts.Handler(m)
 		return
 	}
 	if m.Origin == b.self.ID {

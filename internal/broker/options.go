@@ -91,6 +91,16 @@ type Options struct {
 	// Logger receives connection state changes, each logged once.
 	// Default: slog.Default().
 	Logger *slog.Logger
+
+	// RoomFollowed, when set, is called once the node's subscription to a
+	// room has reached its NATS server (before any request the node sends
+	// after it), and RoomUnfollowed once it has ended; Reconnected after
+	// the main connection came back (what was sent meanwhile did not reach
+	// the node). They run on the broker's own goroutines, one at a time,
+	// and may wait briefly. A store of room history over JetStream uses
+	// them to know which rooms' messages it receives.
+	RoomFollowed, RoomUnfollowed func(room string)
+	Reconnected                  func()
 }
 
 // DefaultSubjectPrefix is the subject prefix when Options.SubjectPrefix is

@@ -43,6 +43,10 @@ type Cluster struct {
 	// (host:port); listing this host's own is harmless, so every host may
 	// share one list.
 	NatsRoutes []string
+	// NatsStoreDir enables JetStream in the embedded NATS server (room
+	// history in a cluster lives there) with its files in this
+	// directory. Default empty: no JetStream.
+	NatsStoreDir string
 	// NodeName names this node in cluster views and logs. Default the
 	// host name.
 	NodeName string
@@ -71,6 +75,7 @@ func (c *Config) bindCluster(fs *flag.FlagSet) {
 	fs.BoolVar(&k.NatsEmbedded, "nats-embedded", k.NatsEmbedded, "[cluster] run a NATS server inside wsgate on -nats-listen and connect to it: hosts form a cluster with no other service")
 	fs.StringVar(&k.NatsListen, "nats-listen", k.NatsListen, "[cluster] client listener of the embedded NATS server (host:port)")
 	fs.StringVar(&k.NatsCluster, "nats-cluster", k.NatsCluster, "[cluster] route listener of the embedded NATS server (host:port) for the other hosts' servers (empty: no routes)")
+	fs.StringVar(&k.NatsStoreDir, "nats-store-dir", k.NatsStoreDir, "[cluster] enable JetStream in the embedded NATS server (room history in a cluster lives there), its files in this directory")
 	fs.Var(stringList{&k.NatsRoutes}, "nats-routes", "[cluster] comma-separated route listeners (host:port) of the other hosts' embedded NATS servers")
 	fs.StringVar(&k.NodeName, "node-name", k.NodeName, "[cluster] this node's name in cluster views and logs (empty: the host name)")
 	fs.DurationVar(&k.ClusterTimeout, "cluster-timeout", k.ClusterTimeout, "[cluster] how long a cluster view (?scope=cluster, a user's presence) waits for the other nodes")
@@ -105,8 +110,8 @@ func (c *Config) validateCluster(bad func(string, ...any)) {
 		if len(k.NatsRoutes) > 0 && k.NatsCluster == "" {
 			bad("nats-routes need nats-cluster, the embedded server's own route listener")
 		}
-	} else if k.NatsCluster != "" || len(k.NatsRoutes) > 0 {
-		bad("nats-cluster and nats-routes configure the embedded NATS server: they need nats-embedded")
+	} else if k.NatsCluster != "" || len(k.NatsRoutes) > 0 || k.NatsStoreDir != "" {
+		bad("nats-cluster, nats-routes and nats-store-dir configure the embedded NATS server: they need nats-embedded")
 	}
 	if strings.ContainsAny(k.NodeName, "\r\n") {
 		bad("node-name must be one line")

@@ -288,6 +288,17 @@ type Config struct {
 	// HistoryMemory bounds the memory of all rooms' history together;
 	// past it the oldest messages are dropped first. Default 256 MiB.
 	HistoryMemory int64
+	// HistoryStore says where history lives: "memory" (each process
+	// its own), "jetstream" (a JetStream stream shared by the nodes of a
+	// cluster; needs NATS) or "auto" (jetstream in a cluster, memory
+	// otherwise). Default "auto".
+	HistoryStore string
+	// HistoryReplicas is the number of NATS servers that hold the
+	// history stream. Default 1.
+	HistoryReplicas int
+	// HistoryStreamBytes bounds the history stream; past it its oldest
+	// messages go. Default 1 GiB.
+	HistoryStreamBytes int64
 
 	// Cluster joins this node to other wsgate nodes on NATS; its zero
 	// value is a node on its own (see Cluster).
@@ -349,6 +360,9 @@ func Default() Config {
 		IPv6Prefix:         64,
 		SockJS:             DefaultSockJS(),
 		HistoryMemory:      256 << 20,
+		HistoryStore:       "auto",
+		HistoryReplicas:    1,
+		HistoryStreamBytes: 1 << 30,
 		Cluster:            defaultCluster(),
 
 		// Overload: every inbound frame metered, stalled handshakes capped.

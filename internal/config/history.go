@@ -164,12 +164,36 @@ func (h historyRules) Set(s string) error {
 func (c *Config) bindHistory(fs *flag.FlagSet) {
 	fs.Var(historyRules{&c.History}, "history", "[history] rooms that keep history: comma-separated PATTERN=COUNT[/AGE[/BYTES]] (chat.*=1000/10m,news.>=100/1h); clients resume from an offset")
 	fs.Var(byteSize[int64]{&c.HistoryMemory}, "history-memory", "[history] memory for all rooms' history together; past it the oldest messages go first")
+	fs.StringVar(&c.HistoryStore, "history-store", c.HistoryStore, "[history] where history lives: memory (each process its own), jetstream (one stream for the cluster, on NATS) or auto (jetstream with -nats or -nats-embedded)")
+	fs.IntVar(&c.HistoryReplicas, "history-replicas", c.HistoryReplicas, "[history] NATS servers that hold the history stream (3 survives the loss of one)")
+	fs.Var(byteSize[int64]{&c.HistoryStreamBytes}, "history-stream-bytes", "[history] most bytes the history stream keeps; past it the oldest messages go")
+}
+
+// HistoryInJetStream reports whether rooms' history lives in a JetStream
+// stream shared by the cluster's nodes.
+func (c *Config) HistoryInJetStream() bool {
+	return len(c.History) > 0 && c.Clustered() && c.HistoryStore != "memory"
 }
 
 // validateHistory checks the history settings.
 func (c *Config) validateHistory(bad func(string, ...any)) {
 	if c.HistoryMemory < 64<<10 || c.HistoryMemory > 1<<40 {
 		bad("history-memory %d must be between 64 KiB and 1 TiB", c.HistoryMemory)
+	}
+	switch c.HistoryStore {
+	case "auto", "memory":
+	case "jetstream":
+		if !c.Clustered() {
+			bad("history-store jetstream needs NATS: -nats or -nats-embedded")
+		}
+	default:
+		bad("history-store %q: want auto, memory or jetstream", c.HistoryStore)
+	}
+	if c.HistoryReplicas < 1 || c.HistoryReplicas > 5 {
+		bad("history-replicas %d must be between 1 and 5", c.HistoryReplicas)
+	}
+	if c.HistoryStreamBytes < 1<<20 {
+		bad("history-stream-bytes %d must be at least 1 MiB", c.HistoryStreamBytes)
 	}
 	if len(c.History) > MaxHistoryRules {
 		bad("history: at most %d rules", MaxHistoryRules)

@@ -101,6 +101,11 @@ type Job struct {
 	// STOMP header) read them here.
 	Offset uint64
 	Epoch  string
+	// Prev is the offset of the room's message before this one, for a
+	// message whose offset a replicated log gave (Remote with Offset
+	// set): it lets the store see a message it never received. Zero
+	// otherwise.
+	Prev uint64
 }
 
 // Payload returns the job's message payload.
@@ -130,9 +135,15 @@ type Config struct {
 // Recorder keeps room history for a Pool. Record runs on the worker that
 // owns the job's room (worker is its index, from 0 to Workers-1; a room
 // always has the same one), before the job is fanned out: it stores the
-// message and sets j.Offset and j.Epoch. It must not block.
+// message and sets j.Offset and j.Epoch, and reports true; the worker
+// then delivers the job. A store whose offsets come from elsewhere (a
+// replicated log) may take the message instead and report false: the
+// worker then neither delivers nor forwards it, and the store brings it
+// back later (as a Remote job with its offset, or with
+// Delivery.Fanout). Record must not block, and must not keep j's buffer
+// without its own reference.
 type Recorder interface {
-	Record(worker int, j *Job)
+	Record(worker int, j *Job) bool
 }
 
 // Pool runs fan-out jobs on a fixed set of workers.
@@ -164,6 +175,9 @@ func New(cfg Config, h *hub.Hub[Subscriber]) *Pool {
 	}
 	return p
 }
+
+// Workers returns the number of worker goroutines.
+func (p *Pool) Workers() int { return p.cfg.Workers }
 
 // Hub returns the hub the pool delivers from.
 func (p *Pool) Hub() *hub.Hub[Subscriber] { return p.hub }
@@ -302,10 +316,20 @@ func (p *Pool) run(d *Delivery, job Job) {
 		}
 		return
 	}
+	if j.Room != "" && j.History && p.cfg.Recorder != nil && !p.cfg.Recorder.Record(d.worker, j) {
+		return
+	}
+	p.deliver(d)
+	if p.fwd != nil && !j.Remote {
+		p.fwd.Forward(j)
+	}
+}
+
+// deliver hands d's message job to its room's members (or its user's
+// connections) and counts it.
+func (p *Pool) deliver(d *Delivery) {
+	j := &d.job
 	if j.Room != "" {
-		if j.History && p.cfg.Recorder != nil {
-			p.cfg.Recorder.Record(d.worker, j)
-		}
 		d.members = p.hub.AppendMembers(d.members[:0], j.Room)
 	} else {
 		d.members = p.hub.AppendUser(d.members[:0], j.User)
@@ -325,9 +349,6 @@ func (p *Pool) run(d *Delivery, job Job) {
 		}
 	}
 	clear(d.members)
-	if p.fwd != nil && !j.Remote {
-		p.fwd.Forward(j)
-	}
 	if p.m != nil {
 		p.m.Undelivered.Add(skipped)
 		op := metrics.OpText

@@ -15,11 +15,7 @@ import (
 // The caller keeps its own reference to j.Buf. DeliverTo reports whether
 // s took the message (false: s is closing).
 func (d *Delivery) DeliverTo(s Subscriber, j Job) bool {
-	one := d.one
-	if one == nil {
-		one = &Delivery{p: d.p, q: d.q, worker: d.worker}
-		d.one = one
-	}
+	one := d.nested()
 	j.Ctl = nil
 	j.Buf.Retain() // one.reset releases it
 	one.job = j
@@ -40,6 +36,60 @@ func (d *Delivery) DeliverTo(s Subscriber, j Job) bool {
 		d.dirty = append(d.dirty, s)
 	}
 	return ok
+}
+
+// nested returns the Delivery that DeliverTo, Fanout and Run use for a
+// job other than the current one, made on first use.
+func (d *Delivery) nested() *Delivery {
+	if d.one == nil {
+		d.one = &Delivery{p: d.p, q: d.q, worker: d.worker}
+	}
+	return d.one
+}
+
+// Fanout delivers the message j to the members of its room (or the
+// connections of its user) now, from a Control, as the worker delivers a
+// queued message: each encoding built once, every member touched flushed
+// with the current batch. The recorder is not consulted and nothing is
+// forwarded: a store that held messages back (while it caught up with a
+// replicated log) releases them with it, in their order. The caller keeps
+// its own reference to j.Buf.
+func (d *Delivery) Fanout(j Job) {
+	one := d.nested()
+	j.Ctl = nil
+	j.Buf.Retain() // one.reset releases it
+	one.job = j
+	one.comp = d.comp
+	d.p.deliver(one)
+	d.comp = one.comp[:0]
+	one.comp = nil
+	d.adopt(one)
+	one.reset()
+}
+
+// Run applies the control job j now, on this worker, as if it had been
+// queued to it: a store that made a join wait (until the room's history
+// was ready on this node) runs the join with it. Run takes over j's
+// reference to j.Buf.
+func (d *Delivery) Run(j Job) {
+	one := d.nested()
+	one.job = j
+	one.comp = d.comp
+	if j.Ctl.Apply(one) && j.From != nil {
+		d.dirty = append(d.dirty, j.From)
+	}
+	d.comp = one.comp[:0]
+	one.comp = nil
+	d.adopt(one)
+	one.reset()
+}
+
+// adopt takes over the subscribers a nested delivery touched, so they
+// are flushed with the current batch.
+func (d *Delivery) adopt(one *Delivery) {
+	d.dirty = append(d.dirty, one.dirty...)
+	clear(one.dirty)
+	one.dirty = one.dirty[:0]
 }
 
 // Broadcast queues ctl on every worker without waiting; a worker whose

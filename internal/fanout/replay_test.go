@@ -15,11 +15,12 @@ type seqRecorder struct {
 	next map[string]uint64
 }
 
-func (r *seqRecorder) Record(worker int, j *Job) {
+func (r *seqRecorder) Record(worker int, j *Job) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.next[j.Room]++
 	j.Offset, j.Epoch = r.next[j.Room], "e"
+	return true
 }
 
 // offsetSub records the offsets of the jobs delivered to it.

@@ -72,6 +72,7 @@ func (a *arena) reset() {
 // needs to deliver it again.
 type entry struct {
 	buf    *poller.Buf // holds the payload at off; one reference
+	seq    uint64      // the message's offset
 	time   int64       // unix nanoseconds
 	off, n int32
 	op     frame.Opcode

@@ -19,10 +19,11 @@
 //
 // Memory is the in-process Store: a ring per room bounded by count, age
 // and bytes, and a global memory cap, each room's ring written and read
-// only by the room's worker, so nothing is locked. A store over a
-// replicated log (JetStream) assigns offsets itself and hands the worker
-// messages whose Offset is already set; it keeps the same contract for
-// Replay and Read, which run on the room's worker and must not block it.
+// only by the room's worker, so nothing is locked. Replicated is the
+// Store of a cluster, over a Log that all nodes share (JetStream): the
+// log gives offsets, every node delivers what the log passes on, and a
+// resume may wait (Deferrer) while the node reads what it lacks from the
+// log; Replay and Read still run on the room's worker and never block it.
 package history
 
 import (
@@ -129,4 +130,25 @@ type Stats struct {
 	// that got everything after their offset, and those that could not
 	// (offset too old, another epoch, over the replay budget).
 	Recovered, Missed uint64
+	// The counters of a Replicated store (zero for Memory). Appended
+	// counts messages published on this node handed to the log,
+	// AppendFailed those the log could not take (dropped: no member got
+	// them). Fills counts catch-ups: messages of the log this node had not
+	// received, fetched before it went on. Gaps counts messages members of
+	// this node missed because the log no longer had them when this node
+	// noticed (a long outage). Fetches counts reads of the log for
+	// resumes from before what this node holds.
+	Appended, AppendFailed, Fills, Gaps, Fetches uint64
+}
+
+// Deferrer is implemented by stores whose rooms may not be ready to
+// replay on this node at once (a Replicated store that has yet to learn
+// where a room stands in the log, or to read what a client missed from
+// it). A resuming join asks Defer on the room's worker before it joins:
+// true means the store keeps job (the join's control job, with its
+// reference to job.Buf) and runs it with fanout.Delivery.Run on the
+// room's worker once it can answer, when Defer, asked again, reports
+// false. The join then proceeds as with any store.
+type Deferrer interface {
+	Defer(worker int, room string, since Since, job fanout.Job) bool
 }

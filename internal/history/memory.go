@@ -91,14 +91,23 @@ type shard struct {
 	nRooms, nMsgs, nBytes atomic.Int64
 	evicted, expired      atomic.Uint64
 	recovered, missed     atomic.Uint64
-	_                     [64]byte // keep shards' counters off each other's cache lines
+	// rerun is set while a Replicated store runs a join that waited: one
+	// more than the times it waited (Defer lets it wait again only a
+	// few times).
+	rerun int
+	_     [64]byte // keep shards' counters off each other's cache lines
 }
 
 // room is one room's history: a ring of its latest messages.
+//
+// In a Memory store offsets are consecutive: first and next bound them.
+// In a Replicated store they are the log's, increasing with gaps; first
+// and next are unused and the chain says what the ring holds.
 type room struct {
 	name    string
 	epoch   string
 	rule    *rule
+	chain   *chain  // nil in a Memory store
 	first   uint64  // offset of the oldest kept message; next when none is
 	next    uint64  // offset of the next message
 	ring    []entry // length 0 or a power of two
@@ -162,24 +171,33 @@ func (m *Memory) clock() int64 { return m.now().UnixNano() }
 
 // Record implements fanout.Recorder: the message is kept (its payload
 // copied into the room's arena), its room's oldest messages make way for
-// it, and it gets the room's next offset and the room's epoch.
-func (m *Memory) Record(worker int, j *fanout.Job) {
+// it, and it gets the room's next offset and the room's epoch. It always
+// reports true: the worker delivers the message at once.
+func (m *Memory) Record(worker int, j *fanout.Job) bool {
 	sh := m.shards[worker]
 	r := sh.get(j.Room)
 	if r == nil {
-		return // no rule: the publisher's decision and ours disagree; keep nothing
+		return true // no rule: the publisher's decision and ours disagree; keep nothing
 	}
 	now := m.clock()
 	r.touched = now
+	j.Offset, j.Epoch = r.next, r.epoch
+	r.keep(sh, j, now, now)
+	return true
+}
+
+// keep stores j's message, at offset j.Offset and taken at time at, as
+// the room's latest, and applies the room's limits (count, age, bytes)
+// and the shard's share of the memory cap.
+func (r *room) keep(sh *shard, j *fanout.Job, at, now int64) {
 	r.trimAge(sh, now)
 	if r.n >= r.rule.count {
 		r.dropHead(sh)
 	}
 	p := j.Payload()
 	buf, off := r.arena.add(p, int(r.bytes-int64(r.n)*entrySize))
-	r.push(sh, entry{buf: buf, time: now, off: int32(off), n: int32(len(p)), op: j.Op(), json: j.JSON, from: j.FromUser})
-	j.Offset, j.Epoch = r.next, r.epoch
-	r.next++
+	r.push(sh, entry{buf: buf, seq: j.Offset, time: at, off: int32(off), n: int32(len(p)), op: j.Op(), json: j.JSON, from: j.FromUser})
+	r.next = j.Offset + 1
 	for r.rule.maxBytes > 0 && r.bytes > r.rule.maxBytes && r.n > 1 {
 		r.dropHead(sh)
 	}
@@ -346,6 +364,9 @@ func (r *room) push(sh *shard, e entry) {
 func (r *room) dropHead(sh *shard) {
 	e := &r.ring[r.head]
 	size := e.cost()
+	if r.chain != nil {
+		r.chain.dropped(e.seq)
+	}
 	e.buf.Release()
 	*e = entry{}
 	r.head = (r.head + 1) & (len(r.ring) - 1)

@@ -80,6 +80,9 @@ type resumeJoin struct {
 // Apply implements fanout.Control.
 func (rj *resumeJoin) Apply(d *fanout.Delivery) bool {
 	j := d.Job()
+	if df, ok := rj.p.hist.(history.Deferrer); ok && df.Defer(d.Worker(), j.Room, rj.since, *j) {
+		return false // the store runs this join again once it can answer
+	}
 	c := j.From.(protocol.Conn)
 	st := c.State().(*connState)
 	st.mu.Lock()

@@ -39,9 +39,16 @@ var allowed = map[string][]string{
 		"github.com/wsgate/wsgate/internal/history"},
 	"github.com/wsgate/wsgate/internal/stompproto": {"github.com/wsgate/wsgate/frame", "github.com/wsgate/wsgate/poller",
 		"github.com/wsgate/wsgate/internal/auth", "github.com/wsgate/wsgate/internal/hub", "github.com/wsgate/wsgate/internal/metrics",
-		"github.com/wsgate/wsgate/internal/fanout", "github.com/wsgate/wsgate/internal/protocol", "github.com/wsgate/wsgate/internal/stomp"},
-	"github.com/wsgate/wsgate/internal/admin": {"github.com/wsgate/wsgate/frame", "github.com/wsgate/wsgate/internal/hub"},
-	"github.com/wsgate/wsgate/loadtest":       {"github.com/lesismal/nbio", "github.com/HdrHistogram", "github.com/wsgate/wsgate/frame"},
+		"github.com/wsgate/wsgate/internal/fanout", "github.com/wsgate/wsgate/internal/protocol", "github.com/wsgate/wsgate/internal/stomp",
+		"github.com/wsgate/wsgate/internal/history"},
+	"github.com/wsgate/wsgate/internal/admin":     {"github.com/wsgate/wsgate/frame", "github.com/wsgate/wsgate/internal/hub"},
+	"github.com/wsgate/wsgate/internal/admission": {"github.com/wsgate/wsgate/internal/auth", "github.com/wsgate/wsgate/internal/limits"},
+	"github.com/wsgate/wsgate/internal/sockjs/gateway": {"github.com/wsgate/wsgate/frame", "github.com/wsgate/wsgate/poller",
+		"github.com/wsgate/wsgate/internal/admission", "github.com/wsgate/wsgate/internal/auth", "github.com/wsgate/wsgate/internal/limits",
+		"github.com/wsgate/wsgate/internal/hub", "github.com/wsgate/wsgate/internal/metrics", "github.com/wsgate/wsgate/internal/fanout",
+		"github.com/wsgate/wsgate/internal/protocol", "github.com/wsgate/wsgate/internal/sockjs"},
+	"github.com/wsgate/wsgate/web":      nil,
+	"github.com/wsgate/wsgate/loadtest": {"github.com/lesismal/nbio", "github.com/HdrHistogram", "github.com/wsgate/wsgate/frame"},
 }
 
 func TestDependencyArrows(t *testing.T) {

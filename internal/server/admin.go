@@ -17,8 +17,12 @@ func (b *adminBackend) srv() *Server { return (*Server)(b) }
 
 // Publish implements admin.Backend.
 func (b *adminBackend) Publish(ctx context.Context, room string, op frame.Opcode, payload []byte) (int, error) {
-	n := b.srv().hub.Count(room)
-	return n, b.submit(ctx, fanout.Job{Room: room, History: b.srv().keeps(room)}, op, payload)
+	s := b.srv()
+	n := s.hub.Count(room)
+	if s.hlog != nil && s.keeps(room) {
+		return n, s.publishHistory(ctx, room, op, payload)
+	}
+	return n, b.submit(ctx, fanout.Job{Room: room, History: s.keeps(room)}, op, payload)
 }
 
 // SendUser implements admin.Backend.

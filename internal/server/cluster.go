@@ -78,13 +78,16 @@ func (s *Server) startCluster() error {
 		Handler: cl.receive, Stats: cl.stats, View: cl.view, UserConns: s.hub.CountUser,
 		Logger: s.log,
 	}
+	if s.hlog != nil {
+		s.hlog.wire(&opts)
+	}
 	if s.tuneBroker != nil {
 		s.tuneBroker(&opts)
 	}
 	if cfg.NatsEmbedded {
 		emb, err := broker.StartEmbedded(broker.EmbeddedOptions{
 			Listen: cfg.NatsListen, Cluster: cfg.NatsCluster, Routes: cfg.NatsRoutes,
-			ServerName: cfg.NodeName, Token: cfg.NatsToken, Logger: s.log,
+			ServerName: cfg.NodeName, Token: cfg.NatsToken, Logger: s.log, StoreDir: cfg.NatsStoreDir,
 		})
 		if err != nil {
 			return err
@@ -109,6 +112,15 @@ func (s *Server) startCluster() error {
 			cl.relay = newQueueRelay(brk)
 			s.stomp.SetQueueGroup(cl.relay)
 		}
+		if s.hlog != nil {
+			if err := s.hlog.open(n); err != nil {
+				_ = brk.Close()
+				if cl.emb != nil {
+					cl.emb.Shutdown()
+				}
+				return err
+			}
+		}
 		s.log.Info("cluster: node joining on NATS", "node", n.Self().Name, "id", n.Self().ID,
 			"servers", opts.URLs, "subject_prefix", cfg.NatsSubjectPrefix, "embedded", cfg.NatsEmbedded)
 	}
@@ -127,6 +139,9 @@ func (s *Server) stopCluster() {
 	cl.stopOnce.Do(func() {
 		if cl.relay != nil {
 			cl.relay.close()
+		}
+		if s.hlog != nil {
+			s.hlog.close()
 		}
 		_ = cl.brk.Close()
 		if cl.emb != nil {
@@ -174,6 +189,14 @@ func (cl *cluster) receive(m broker.Message) {
 			return
 		}
 		j.Room, j.History = m.Target, cl.s.keeps(m.Target)
+		if j.History && m.Offset != 0 && cl.s.hlog != nil {
+			// From the history stream: its position, and, for a message
+			// published here, its publisher.
+			j.Offset, j.Prev = m.Offset, m.Prev
+			if m.Origin == cl.nats.Self().ID {
+				j.From = cl.s.hlog.store.Publisher(m.Seq)
+			}
+		}
 	case broker.User:
 		j.User = m.Target
 		if m.Dest != "" {
@@ -286,6 +309,9 @@ func (cl *cluster) relayDropped() uint64 {
 
 // degraded says why the node reaches only its own members, or "".
 func (cl *cluster) degraded() string {
+	if cl.nats != nil && cl.nats.State().Connected && cl.s.hlog != nil && cl.s.hlog.Epoch() == "" {
+		return "history stream unavailable (JetStream): rooms with history deliver nothing until it is there"
+	}
 	if cl.nats == nil || cl.nats.State().Connected {
 		return ""
 	}

@@ -58,7 +58,7 @@ func runProcess(t *testing.T, bin string, args ...string) (*exec.Cmd, *wstest.Sy
 }
 
 // waitHTTP waits until GET url answers 200.
-func waitHTTP(t *testing.T, url string) {
+func waitHTTP(t testing.TB, url string) {
 	t.Helper()
 	wstest.WaitFor(t, clusterPatience, url+" to answer", func() bool {
 		resp, err := adminClient.Get(url)

@@ -300,16 +300,21 @@ func (c *conn) open(u upgraded) {
 	if u.counted {
 		c.gate.Or(gateCounted)
 	}
-	if u.room != "" || u.user != "" || u.id != nil || u.subproto != "" {
+	ep := c.ep()
+	// Every connection but a plain echo one gets its ext before it is
+	// open, so no other goroutine can see it appear.
+	if u.room != "" || u.user != "" || u.id != nil || u.subproto != "" || ep.keepsState {
 		if c.ext == nil {
 			c.ext = &connExt{}
 		}
-		c.ext.room, c.ext.user, c.ext.id = u.room, u.user, u.id
+		c.ext.room = u.room
+		if u.user != "" || u.id != nil {
+			c.ext.who.Store(&identity{user: u.user, id: u.id})
+		}
 	}
 	if u.dflOK {
 		c.setupDeflate(u.deflate)
 	}
-	ep := c.ep()
 	if u.subproto != "" {
 		c.ext.subproto = u.subproto // ext exists: the endpoint keeps state
 	}

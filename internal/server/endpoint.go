@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/wsgate/wsgate/frame"
@@ -30,10 +31,11 @@ type endpoint struct {
 	proto  protocol.Protocol
 	lim    *endpointLimits
 	// The protocol's optional interfaces, found once at registration.
-	ticker    protocol.Ticker
-	deliverer protocol.Deliverer
-	subprotos []string // its own subprotocols, server preference first
-	lateAuth  bool     // a token may come after the upgrade
+	ticker     protocol.Ticker
+	deliverer  protocol.Deliverer
+	subprotos  []string // its own subprotocols, server preference first
+	lateAuth   bool     // a token may come after the upgrade
+	keepsState bool     // its connections carry per-connection state (all but echo)
 }
 
 // ErrTooManyEndpoints is returned by Handle past the endpoint table's
@@ -64,17 +66,28 @@ func (c *conn) ep() *endpoint { return &c.srv().endpoints[c.endpoint()-1] }
 // protocol's own state); it is allocated at upgrade only for them, so an
 // echo connection stays small.
 type connExt struct {
-	hs       *[]byte // partial upgrade request (pooled) while it is split across reads
-	room     string
-	user     string
-	id       *auth.Identity // the verified token; nil for anonymous clients
-	state    any            // what the endpoint's Protocol.Open returned
-	subproto string         // the negotiated subprotocol of an endpoint with its own
+	hs   *[]byte // partial upgrade request (pooled) while it is split across reads
+	room string
+	// who is the user id and verified token (nil for anonymous clients).
+	// It is set at the upgrade, or once later by a protocol that
+	// authenticates in its own login frame (SetIdentity) while the
+	// wheel, workers and closers may read it: hence the atomic pointer.
+	who      atomic.Pointer[identity]
+	state    any    // what the endpoint's Protocol.Open returned
+	subproto string // the negotiated subprotocol of an endpoint with its own
 	// Context-takeover compression state (only with
-	// -deflate-context-takeover); mu orders compression with queueing.
+	// -deflate-context-takeover); mu orders compression with queueing,
+	// and an identity set after the upgrade (SetIdentity) with the wheel's
+	// read of it (expiryDelay).
 	mu     sync.Mutex
 	comp   *deflate.Compressor
 	decomp *deflate.Decompressor
+}
+
+// identity is a connection's user id and verified token.
+type identity struct {
+	user string
+	id   *auth.Identity
 }
 
 // The conn's protocol.Conn methods.
@@ -89,18 +102,22 @@ func (c *conn) Room() string {
 
 // User implements protocol.Conn.
 func (c *conn) User() string {
-	if c.ext == nil {
-		return ""
+	if c.ext != nil {
+		if w := c.ext.who.Load(); w != nil {
+			return w.user
+		}
 	}
-	return c.ext.user
+	return ""
 }
 
 // Identity implements protocol.Conn.
 func (c *conn) Identity() *auth.Identity {
-	if c.ext == nil {
-		return nil
+	if c.ext != nil {
+		if w := c.ext.who.Load(); w != nil {
+			return w.id
+		}
 	}
-	return c.ext.id
+	return nil
 }
 
 // State implements protocol.Conn.

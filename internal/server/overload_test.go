@@ -89,7 +89,8 @@ func percentile(d []time.Duration, p float64) time.Duration {
 // a raw /room publisher, while 200 echo clients on the same event loops
 // measure their round trips. The echo clients' p99 must stay within 10x
 // of the unloaded run (printed; asserted loosely, with a floor, since the
-// fan-out worker competes for the same 2 cores); each /ws publish is
+// fan-out worker competes for the same 2 cores; a stalled loop holds its
+// clients for seconds); each /ws publish is
 // either acknowledged or refused as "overloaded", and a reading member
 // gets every acknowledged message of every publisher, in order; the raw
 // publisher is closed with 1013; handshakes keep being served.
@@ -244,7 +245,13 @@ func TestRoomFloodSparesTheLoop(t *testing.T) {
 	if overloaded.Load() == 0 || rawCode != frame.CloseTryAgainLater {
 		t.Fatalf("the flood did not overload the room (%d refusals, raw close %d): the test exercised nothing", overloaded.Load(), rawCode)
 	}
-	if limit := max(10*unloaded, 250*time.Millisecond); loadedP99 > limit {
+	// The floor keeps the bound loose on a busy machine (and slower under
+	// the race detector): a stalled loop holds its clients for seconds.
+	floor := time.Second
+	if underRace {
+		floor = 3 * time.Second
+	}
+	if limit := max(10*unloaded, floor); loadedP99 > limit {
 		t.Errorf("echo p99 during the flood %v, over %v (10x the unloaded %v): the flood stalled the event loops", loadedP99, limit, unloaded)
 	}
 }

@@ -46,8 +46,9 @@ type Server struct {
 	hub       *hub.Hub[fanout.Subscriber]
 	pool      *fanout.Pool
 	stomp     *stompproto.Protocol // nil without the STOMP endpoint
-	demo      *staticSite          // the demo chat's pages, in dev mode
+	demo      staticSite           // the demo chat's pages, in dev mode
 	hist      history.Store        // nil: no room keeps history
+	hlog      *historyLog          // the cluster's history stream; nil unless history lives in JetStream
 	histStop  chan struct{}        // ends the history sweeps
 	m         *metrics.Metrics
 	apiKey    string
@@ -157,18 +158,19 @@ func New(cfg config.Config) (*Server, error) {
 		Workers: cfg.Workers, Queue: cfg.WorkerQueue, EchoSelf: cfg.EchoSelf,
 		DeflateLevel: cfg.DeflateLevel, DeflateThreshold: cfg.DeflateThreshold, Metrics: s.m,
 	}
-	if s.hist, err = newHistory(&cfg); err != nil {
+	if s.hist, err = s.newHistory(&cfg); err != nil {
 		return nil, err
 	}
 	if s.hist != nil {
 		fcfg.Recorder = s.hist
 		s.histStop = make(chan struct{})
-		s.m.MustRegister(historyCollector{s.hist})
+		s.m.MustRegister(historyCollector{s.hist, s.hlog})
 	}
 	s.pool = fanout.New(fcfg, s.hub)
+	s.attachHistory()
 	s.registerEndpoints()
 	if cfg.DevMode {
-		s.demo = newDemoSite()
+		s.demo = web.RecordDemo()
 	}
 	s.rejectLog.burst = 10
 	s.hsPool.New = func() any { return newHandshake(s) }

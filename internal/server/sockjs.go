@@ -1,330 +1,281 @@
 package server
 
 import (
-	"bytes"
-	"sync"
+	"net/netip"
 	"time"
-	"unsafe"
 
 	"github.com/wsgate/wsgate/frame"
-	"github.com/wsgate/wsgate/internal/fanout"
-	"github.com/wsgate/wsgate/internal/hub"
-	"github.com/wsgate/wsgate/internal/protocol"
-	"github.com/wsgate/wsgate/internal/sockjs"
+	"github.com/wsgate/wsgate/internal/admission"
+	"github.com/wsgate/wsgate/internal/auth"
+	"github.com/wsgate/wsgate/internal/sockjs/gateway"
 	"github.com/wsgate/wsgate/poller"
 )
 
 // SockJS on the listener: with -sockjs every registered endpoint also
-// answers the SockJS protocol under its path (/echo/info,
-// /room/NAME/000/abcd/xhr_streaming, ...). Non-upgrade requests are
-// answered by the connection's event loop (sockjs_http.go); the SockJS
-// websocket transport is an ordinary upgrade onto a twin endpoint whose
-// protocol carries the session (sockjs_ws.go). Either way the session
-// (sockjs_session.go), not the socket, is the room member and the
-// protocol.Conn the endpoint's Protocol talks to, so SockJS is generic
-// over every Protocol registered with Handle.
+// answers the SockJS protocol under its path. The gateway
+// (internal/sockjs/gateway) serves it; the server diverts the requests
+// under SockJS paths that are not upgrades to it (the connection then
+// stays in stateHTTP), routes the websocket transports' upgrades onto
+// twin endpoints, and implements what the gateway asks of a connection
+// and of its host.
 
-// sjServer is the server's SockJS state.
+// sjServer is the server's SockJS service.
 type sjServer struct {
-	s *Server
-	// eps holds the SockJS side of each endpoint, by endpoint index; nil
-	// for endpoints without one (the websocket twins).
-	eps   []*sjEndpoint
-	wheel *poller.Wheel // session timers: heartbeats, disconnect delays
-	// cache maps each fan-out worker's Delivery to the SockJS form of the
-	// message it is delivering (see message).
-	cache sync.Map // *fanout.Delivery -> *sjCache
-}
-
-// sjEndpoint is one endpoint's SockJS service.
-type sjEndpoint struct {
-	x     *sjServer
-	index int // the endpoint's index in the table
-	ep    *sockjs.Endpoint
-	// twin is the endpoint kind of the websocket transport's twin entry,
-	// 0 when the websocket transports are off.
-	twin   endpointKind
-	noWS   bool
-	prefix bool
-	path   string
-}
-
-// sjTestEndpoint describes one of the SockJS test server's endpoints.
-type sjTestEndpoint struct {
-	path   string
-	proto  protocol.Protocol
-	noWS   bool
-	cookie bool
+	*gateway.Gateway
+	// twins holds, by endpoint index, the endpoint kind of the websocket
+	// transport's twin; 0 when the endpoint has none.
+	twins []endpointKind
 }
 
 // setupSockJS registers the SockJS test endpoints (when asked for) and
 // builds every endpoint's SockJS service and websocket twin. It runs in
-// New after the endpoints are registered; Handle after it gets no SockJS
-// of its own.
+// Start, after the endpoints are registered; Handle after it gets no
+// SockJS of its own.
 func (s *Server) setupSockJS() {
-	if !s.cfg.SockJSEnabled() {
+	cfg := &s.cfg
+	if !cfg.SockJSEnabled() {
 		return
 	}
-	x := &sjServer{s: s}
-	x.wheel = poller.NewWheel(s.cfg.Tick, s.cfg.Pollers, func(n *poller.TimerNode) {
-		sockjs.SessionOfTimer(n).OnTimer(time.Now())
-	})
-	s.sj = x
-	var tests []sjTestEndpoint
-	if s.cfg.SockJS.TestEndpoints {
-		echo := echoProtocol{m: s.m}
-		tests = []sjTestEndpoint{
-			{path: "/close", proto: closeProtocol{}},
-			{path: "/disabled_websocket_echo", proto: echo, noWS: true},
-			{path: "/cookie_needed_echo", proto: echo, cookie: true},
+	var tests []gateway.Endpoint
+	if cfg.SockJS.TestEndpoints {
+		tests = gateway.SuiteEndpoints(echoProtocol{m: s.m})
+		for _, t := range tests {
+			_ = s.handle(t.Path, false, t.Proto, &s.lim[0])
 		}
 	}
-	for _, t := range tests {
-		_ = s.handle(t.path, false, t.proto, &s.lim[0])
-	}
 	n := len(s.endpoints)
-	x.eps = make([]*sjEndpoint, n)
-	for i := 0; i < n; i++ {
+	eps := make([]gateway.Endpoint, n)
+	for i := range eps {
 		e := &s.endpoints[i]
-		se := &sjEndpoint{x: x, index: i, prefix: e.prefix, path: e.path}
-		cookie := s.cfg.SockJS.Cookie
+		eps[i] = gateway.Endpoint{Path: e.path, Prefix: e.prefix, Proto: e.proto, MaxMessage: e.lim.max, Cookie: cfg.SockJS.Cookie}
 		for _, t := range tests {
-			if t.path == e.path {
-				se.noWS, cookie = t.noWS, cookie || t.cookie
+			if t.Path == e.path {
+				eps[i].NoWebSocket, eps[i].Cookie = t.NoWebSocket, eps[i].Cookie || t.Cookie
 			}
+		}
+	}
+	x := &sjServer{twins: make([]endpointKind, n)}
+	x.Gateway = gateway.New(gateway.Config{
+		Users: s.hub, Metrics: s.m, CountMessages: cfg.Metrics,
+		Tick: cfg.Tick, Loops: cfg.Pollers,
+		Heartbeat: cfg.SockJS.Heartbeat, DisconnectDelay: cfg.SockJS.DisconnectDelay,
+		ResponseLimit: cfg.SockJS.ResponseLimit, ClientURL: cfg.SockJS.ClientURL,
+		SendQueue: cfg.SendQueue, DropOldest: cfg.SlowPolicy == "drop-oldest",
+		MaxHeader: cfg.MaxHeader,
+		// A body carries messages as a JSON array of strings, and escaping
+		// makes a control character six bytes (\u0001).
+		MaxBody:      6*int(max(cfg.RoomMessageLimit(), cfg.MaxMessage)) + 1024,
+		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, HandshakeTimeout: cfg.HandshakeTimeout,
+	}, sjHost{s}, eps)
+	for i := range n {
+		p := x.WebSocket(i)
+		if p == nil {
+			continue
 		}
 		// A SockJS frame wraps messages in a JSON array, and escaping can
 		// make a character six bytes: the twin's frames get that room,
 		// and each message is held to the endpoint's limit once decoded.
+		e := &s.endpoints[i]
 		wire := 6*e.lim.max + 1024
-		lim := newEndpointLimits(wire, wire, s.cfg.MaxFragments)
-		if !se.noWS && s.handle(e.path, e.prefix, sjWSProtocol{se}, &lim) == nil {
-			se.twin = endpointKind(len(s.endpoints))
-		}
-		se.ep = sockjs.NewEndpoint(e.path, s.sockjsOptions(se, cookie))
-		x.eps[i] = se
-	}
-	// The twins were appended: they are reached only through SockJS
-	// routes, never by their own path, so they get no SockJS service.
-	x.eps = append(x.eps, make([]*sjEndpoint, len(s.endpoints)-n)...)
-}
-
-func (s *Server) sockjsOptions(se *sjEndpoint, cookie bool) sockjs.Options {
-	cfg := &s.cfg
-	return sockjs.Options{
-		Handler:          sjHandler{se},
-		DisableWebSocket: se.noWS,
-		CookieNeeded:     cookie,
-		Heartbeat:        cfg.SockJS.Heartbeat,
-		DisconnectDelay:  cfg.SockJS.DisconnectDelay,
-		ResponseLimit:    cfg.SockJS.ResponseLimit,
-		MaxQueue:         int(cfg.SendQueue),
-		DropOldest:       cfg.SlowPolicy == "drop-oldest",
-		SockJSURL:        cfg.SockJS.ClientURL,
-		CheckOrigin:      s.sockjsOriginAllowed,
-		Scheduler:        sjScheduler{s.sj},
-	}
-}
-
-// sockjsOriginAllowed applies -origins to a SockJS request, and admits
-// the gateway's own origin besides: SockJS's iframe page is served from
-// it, and the iframe transports send their requests from there.
-func (s *Server) sockjsOriginAllowed(r *sockjs.Request) bool {
-	if s.originAllowed(r.Origin, r.Host) {
-		return true
-	}
-	_, rest, ok := bytes.Cut(r.Origin, []byte("://"))
-	return ok && len(r.Host) > 0 && bytes.EqualFold(rest, r.Host)
-}
-
-// start and stop run the session timer wheel with the server.
-func (x *sjServer) start() { x.wheel.Start() }
-
-func (x *sjServer) stop() {
-	x.wheel.Stop()
-	for _, se := range x.eps {
-		if se != nil {
-			se.ep.Each((*sockjs.Session).Expire)
+		lim := newEndpointLimits(wire, wire, cfg.MaxFragments)
+		if s.handle(e.path, e.prefix, p, &lim) == nil {
+			x.twins[i] = endpointKind(len(s.endpoints))
 		}
 	}
-	x.cache.Range(func(k, v any) bool {
-		v.(*sjCache).release()
-		x.cache.Delete(k)
-		return true
-	})
+	s.sj = x
 }
 
-// Sessions returns the number of SockJS sessions with an id (the
-// websocket transport's sessions are counted as connections).
-func (x *sjServer) sessions() int {
-	n := 0
-	for _, se := range x.eps {
-		if se != nil {
-			n += se.ep.Sessions()
-		}
-	}
-	return n
-}
-
-// closeSessions closes every SockJS session with code and reason (a
-// drain): each receiving request gets the close frame and ends.
-func (x *sjServer) closeSessions(code int, reason string) {
-	for _, se := range x.eps {
-		if se != nil {
-			se.ep.Each(func(s *sockjs.Session) { s.Close(code, reason) })
-		}
-	}
-}
-
-// sjScheduler arms session timers on the SockJS wheel.
-type sjScheduler struct{ x *sjServer }
-
-func sessionKey(s *sockjs.Session) int { return int(uintptr(unsafe.Pointer(s)) >> 6) }
-
-func (sc sjScheduler) Schedule(s *sockjs.Session, at time.Time) {
-	sc.x.wheel.Schedule(s.TimerNode(), sessionKey(s), time.Until(at))
-}
-
-func (sc sjScheduler) Cancel(s *sockjs.Session) {
-	sc.x.wheel.Cancel(s.TimerNode(), sessionKey(s))
-}
-
-// route finds the SockJS endpoint and route of a request path, and for a
-// prefix endpoint the room its path names.
-func (x *sjServer) route(path []byte) (*sjEndpoint, sockjs.Route, []byte, bool) {
-	for _, se := range x.eps {
-		if se == nil {
-			continue
-		}
-		if !se.prefix {
-			if rt, ok := sockjs.Match(se.path, path); ok {
-				return se, rt, nil, true
-			}
-			continue
-		}
-		rest, ok := bytes.CutPrefix(path, []byte(se.path))
-		if !ok {
-			continue
-		}
-		room := rest
-		if i := bytes.IndexByte(rest, '/'); i >= 0 {
-			room = rest[:i]
-		}
-		if !hub.ValidName(bytesString(room)) {
-			continue
-		}
-		base := path[:len(se.path)+len(room)]
-		if rt, ok := sockjs.Match(bytesString(base), path); ok {
-			return se, rt, room, true
-		}
-	}
-	return nil, sockjs.Route{}, nil, false
-}
+func (x *sjServer) start()                              { x.Start() }
+func (x *sjServer) stop()                               { x.Stop() }
+func (x *sjServer) diverts(req []byte) bool             { return x.Diverts(req) }
+func (x *sjServer) closeSessions(code int, text string) { x.CloseSessions(code, text) }
 
 // wsRoute maps the path of a WebSocket upgrade to a SockJS websocket
 // route: the raw /websocket is the endpoint itself, the SockJS transport
 // is its twin.
 func (x *sjServer) wsRoute(path []byte) (endpointKind, []byte, bool) {
-	se, rt, room, ok := x.route(path)
-	if !ok || se.noWS {
-		return 0, nil, false
-	}
+	i, twin, room, ok := x.WebSocketRoute(path)
 	switch {
-	case rt.Kind == sockjs.KindRawWebSocket:
-		return endpointKind(se.index + 1), room, true
-	case rt.Kind == sockjs.KindSession && rt.Transport == sockjs.TransportWebSocket && se.twin != 0:
-		return se.twin, room, true
+	case !ok:
+		return 0, nil, false
+	case !twin:
+		return endpointKind(i + 1), room, true
+	case x.twins[i] != 0:
+		return x.twins[i], room, true
 	}
 	return 0, nil, false
 }
 
-// diverts reports whether a complete request head is a SockJS HTTP
-// request (anything under a SockJS path but a WebSocket upgrade).
-func (x *sjServer) diverts(req []byte) bool {
-	line, _, _ := bytes.Cut(req, []byte("\r\n"))
-	method, target, ok := bytes.Cut(line, []byte(" "))
-	if !ok {
-		return false
+// startHTTP turns a connection whose first request is a SockJS HTTP
+// request into an HTTP connection and lets the gateway serve req (a
+// complete head) and the bytes that followed it.
+func (c *conn) startHTTP(_ *batch, req, rest []byte) {
+	s := c.srv()
+	if c.ext == nil {
+		c.ext = &connExt{}
 	}
-	target, _, _ = bytes.Cut(target, []byte(" "))
-	path, _, _ := bytes.Cut(target, []byte("?"))
-	se, rt, _, ok := x.route(path)
-	if !ok {
-		return false
+	h := s.sj.NewHTTP((*sjHTTPConn)(c))
+	c.ext.state = h // before the state changes: the timer reads it in stateHTTP
+	if !c.casState(stateHandshake, stateHTTP) {
+		return
 	}
-	upgrade := string(method) == "GET" && bytes.EqualFold(headerValue(req, "upgrade"), []byte("websocket"))
-	switch {
-	case !upgrade:
-		return true
-	case rt.Kind == sockjs.KindGreeting:
-		return false // the endpoint's own WebSocket
-	case rt.Kind == sockjs.KindRawWebSocket, rt.Kind == sockjs.KindSession && rt.Transport == sockjs.TransportWebSocket:
-		return se.noWS // 404 from SockJS when its websocket is off
-	}
+	c.lastRead.Store(int32(s.eng.Now()))
+	h.Start(req, rest)
+}
+
+// httpState returns the connection's SockJS HTTP state.
+func (c *conn) httpState() *gateway.HTTP { return c.ext.state.(*gateway.HTTP) }
+
+// onHTTPData serves the requests in one read.
+func (c *conn) onHTTPData(_ *batch, data []byte) {
+	c.lastRead.Store(int32(c.srv().eng.Now()))
+	c.httpState().Feed(data)
+}
+
+// onHTTPTimer runs on the wheel goroutine for an HTTP connection.
+func (c *conn) onHTTPTimer() { c.httpState().OnTimer() }
+
+// onHTTPClose runs when an HTTP connection has closed.
+func (c *conn) onHTTPClose() { c.httpState().OnClose() }
+
+// SockJSConn implements gateway.WebSocketConn for a connection upgraded
+// onto a websocket transport's twin.
+func (c *conn) SockJSConn() gateway.Conn { return (*sjWSConn)(c) }
+
+// sjHTTPConn is a connection in stateHTTP as the gateway writes to it
+// (gateway.HTTPConn). DropOldest, PeerClosed and CloseWhenFlushed are
+// poller.Conn's.
+type sjHTTPConn conn
+
+// Send implements gateway.Conn.
+func (h *sjHTTPConn) Send(b *poller.Buf) (int, bool) {
+	n, err := h.Conn.Send(b)
+	return n, err == nil
+}
+
+// Write implements gateway.HTTPConn.
+func (h *sjHTTPConn) Write(p []byte) { _ = h.Conn.Write(p) }
+
+// Flush implements gateway.Conn.
+func (h *sjHTTPConn) Flush() { _ = h.Conn.Flush() }
+
+// Addr implements gateway.HTTPConn.
+func (h *sjHTTPConn) Addr() netip.Addr { return h.RemoteAddrPort().Addr() }
+
+// CloseSlow implements gateway.Conn: it records the reason and lets the
+// connection's timer close it, off the session's lock.
+func (h *sjHTTPConn) CloseSlow() bool {
+	c := (*conn)(h)
+	c.setReason(reasonSlowConsumer)
+	c.srv().eng.Schedule(&c.Conn, 0)
 	return true
 }
 
-// closeProtocol is the test endpoint /close: every session is closed as
-// soon as it opens, with c[3000,"Go away!"].
-type closeProtocol struct{}
-
-func (closeProtocol) Format() fanout.Format                             { return fanout.FormatFrame }
-func (closeProtocol) Open(c protocol.Conn) any                          { c.Fail(3000, "Go away!"); return nil }
-func (closeProtocol) Message(protocol.Conn, frame.Opcode, []byte) error { return nil }
-func (closeProtocol) Refuse(protocol.Conn, string, string, string)      {}
-func (closeProtocol) Close(protocol.Conn)                               {}
-
-// sjCache is one worker's SockJS form of the message it is delivering,
-// per format: the source encoding (retained, so that its Buf cannot be
-// recycled for another message while it is the key) and the Message
-// quoted from it once, shared by every session of the format.
-type sjCache struct {
-	src [fanout.MaxFormats]*poller.Buf
-	msg [fanout.MaxFormats]*sockjs.Message
+// Close implements gateway.HTTPConn.
+func (h *sjHTTPConn) Close(r gateway.Reason) {
+	c := (*conn)(h)
+	switch r {
+	case gateway.ReasonIdle:
+		c.setReason(reasonIdle)
+	case gateway.ReasonWriteTimeout:
+		c.setReason(reasonWriteTimeout)
+	}
+	_ = c.Conn.Close()
 }
 
-func (c *sjCache) release() {
-	for f, b := range c.src {
-		if b != nil {
-			b.Release()
-			c.msg[f].Release()
-			c.src[f], c.msg[f] = nil, nil
-		}
-	}
+// Schedule implements gateway.HTTPConn.
+func (h *sjHTTPConn) Schedule(d time.Duration) { h.srv().eng.Schedule(&h.Conn, d) }
+
+// IdleFor implements gateway.HTTPConn.
+func (h *sjHTTPConn) IdleFor(d time.Duration) bool {
+	c := (*conn)(h)
+	eng := c.srv().eng
+	return eng.Now()-int64(c.lastRead.Load()) >= eng.Ticks(d)
 }
 
-// message returns the job d is delivering as a SockJS message in format
-// f. The JSON quoting (the costly step) and each wire form are built once
-// per message, however many sessions receive it. Only d's worker calls
-// it for d, so the cache entry needs no lock.
-func (x *sjServer) message(d *fanout.Delivery, f fanout.Format) *sockjs.Message {
-	v, ok := x.cache.Load(d)
-	if !ok {
-		v, _ = x.cache.LoadOrStore(d, &sjCache{})
-	}
-	c := v.(*sjCache)
-	src, hdr := d.Plain(f)
-	if c.src[f] != src {
-		if c.src[f] != nil {
-			c.src[f].Release()
-			c.msg[f].Release()
-		}
-		src.Retain()
-		c.src[f], c.msg[f] = src, sockjs.NewMessage(src.B[hdr:])
-	}
-	return c.msg[f]
+// StalledFor implements gateway.HTTPConn.
+func (h *sjHTTPConn) StalledFor(d time.Duration) bool {
+	eng := (*conn)(h).srv().eng
+	since := h.BlockedSince()
+	return since != 0 && eng.Now()-since >= eng.Ticks(d)
 }
 
-// framePayload returns the payload of one unmasked server frame.
-func framePayload(b []byte) []byte {
-	if len(b) < 2 {
-		return nil
+func (h *sjHTTPConn) srv() *Server { return (*conn)(h).srv() }
+
+// sjWSConn is a connection upgraded onto a websocket transport's twin, as
+// its session writes to it (gateway.Conn); its closes queue a close frame
+// and never run OnClose under the session's lock. DropOldest and
+// PeerClosed are poller.Conn's.
+type sjWSConn conn
+
+// Send implements gateway.Conn: nothing more once the connection closes.
+func (w *sjWSConn) Send(b *poller.Buf) (int, bool) {
+	if (*conn)(w).loadState() != stateOpen {
+		b.Release()
+		return 0, false
 	}
-	switch n := b[1] & 0x7f; n {
-	case 126:
-		return b[min(4, len(b)):]
-	case 127:
-		return b[min(10, len(b)):]
+	n, err := w.Conn.Send(b)
+	return n, err == nil
+}
+
+// Flush implements gateway.Conn.
+func (w *sjWSConn) Flush() { _ = w.Conn.Flush() }
+
+// CloseSlow implements gateway.Conn: 1008 after what is queued.
+func (w *sjWSConn) CloseSlow() bool {
+	return (*conn)(w).close(frame.ClosePolicyViolation, "slow consumer", reasonSlowConsumer, closeQueued)
+}
+
+// CloseWhenFlushed implements gateway.Conn: a normal close after what is
+// queued (the session's close frame).
+func (w *sjWSConn) CloseWhenFlushed() {
+	(*conn)(w).close(frame.CloseNormal, "", reasonPeerClose, closeQueued)
+}
+
+// sjHost is the server as the gateway's host: its drain, origin policy,
+// admission and refusals.
+type sjHost struct{ s *Server }
+
+// Draining implements gateway.Host.
+func (h sjHost) Draining() bool { return h.s.draining.Load() }
+
+// OriginAllowed implements gateway.Host: -origins, as for an upgrade.
+func (h sjHost) OriginAllowed(origin, host []byte) bool { return h.s.originAllowed(origin, host) }
+
+// Admit implements gateway.Host: the checks of an upgrade, in its order.
+func (h sjHost) Admit(ip netip.Addr, tc *auth.TokenCollector, query, room []byte) (admission.Client, error) {
+	s := h.s
+	if err := s.checkConnRate(ip); err != nil {
+		return admission.Client{}, err
 	}
-	return b[2:]
+	r := admission.Request{Tokens: tc, IP: ip, Room: room}
+	if s.cfg.DevMode {
+		r.User = queryValue(query, "user")
+	}
+	return s.admitClient(r)
+}
+
+// Release implements gateway.Host.
+func (h sjHost) Release(user string, ip netip.Addr) { h.s.guard.gate.Release(user, ip) }
+
+// AllowMessage implements gateway.Host.
+func (h sjHost) AllowMessage(r **admission.Rate, user string, n int) admission.Verdict {
+	v := h.s.guard.gate.AllowMessage(r, user, n)
+	if !v.OK() {
+		h.s.m.RateLimited[v.Limit].Inc()
+	}
+	return v
+}
+
+// Refusal implements gateway.Host: the upgrade's refusal, counted and
+// logged as one.
+func (h sjHost) Refusal(dst []byte, hc gateway.HTTPConn, err error) []byte {
+	s := h.s
+	status := rejectionStatus(err)
+	s.rejected.Add(1)
+	s.m.Handshakes[hsResultForStatus(status)].Inc()
+	if c, ok := hc.(*sjHTTPConn); ok {
+		s.logReject((*conn)(c), status, err)
+	}
+	return appendRejection(dst, err)
 }

@@ -142,7 +142,7 @@ func TestSockJSSessionCleanup(t *testing.T) {
 			t.Fatalf("cycle %d: %d room members, want %d", cycle, n, sessions)
 		}
 		wstest.WaitFor(t, 30*time.Second, "sessions to expire", func() bool {
-			return srv.sj.sessions() == 0 && srv.hub.Len() == 0 && srv.hub.Users() == 0 && srv.sj.wheel.Len() == 0
+			return srv.sj.Sessions() == 0 && srv.hub.Len() == 0 && srv.hub.Users() == 0 && srv.sj.Timers() == 0
 		})
 	}
 	if total := srv.guard.counter.Total(); total != 0 {
@@ -176,7 +176,7 @@ func TestSockJSDrain(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if n := srv.sj.sessions(); n != 0 {
+	if n := srv.sj.Sessions(); n != 0 {
 		t.Errorf("%d sessions left after the drain", n)
 	}
 }

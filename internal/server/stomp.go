@@ -52,6 +52,8 @@ func (s *Server) registerStomp() {
 		QueueBacklog:     sc.QueueBacklog,
 		App:              stompproto.AppOptions{URL: sc.AppURL, Timeout: sc.AppTimeout, Workers: sc.AppWorkers, Queue: sc.AppQueue},
 		Logger:           s.log,
+		History:          s.hist,
+		ReplayBytes:      int(cfg.SendQueue / 2),
 	}
 	if v := s.guard.verifier; v != nil {
 		o.Verify = func(tok []byte) (*auth.Identity, error) { return v.Verify(tok) }
@@ -63,7 +65,8 @@ func (s *Server) registerStomp() {
 // newEndpoint builds an endpoint table entry, finding the protocol's
 // optional interfaces once.
 func newEndpoint(path string, prefix bool, p protocol.Protocol, lim *endpointLimits) endpoint {
-	e := endpoint{path: path, prefix: prefix, proto: p, lim: lim}
+	_, echo := p.(echoProtocol)
+	e := endpoint{path: path, prefix: prefix, proto: p, lim: lim, keepsState: !echo}
 	e.ticker, _ = p.(protocol.Ticker)
 	e.deliverer, _ = p.(protocol.Deliverer)
 	if sc, ok := p.(protocol.SubprotocolChooser); ok {
@@ -176,10 +179,7 @@ var errIdentitySet = errors.New("server: the connection already has an identity"
 // with the upgrade: it counts against the user's connection limit, joins
 // the user's index, and closes when the token expires.
 func (c *conn) SetIdentity(id *auth.Identity, user string) error {
-	if c.ext == nil {
-		c.ext = &connExt{}
-	}
-	if c.ext.user != "" || c.ext.id != nil {
+	if c.ext == nil || c.ext.who.Load() != nil { // ext: made at open for every stateful endpoint
 		return errIdentitySet
 	}
 	s := c.srv()
@@ -192,7 +192,9 @@ func (c *conn) SetIdentity(id *auth.Identity, user string) error {
 		}
 		s.guard.counter.Release("", netip.Addr{})
 	}
-	c.ext.id, c.ext.user = id, user
+	if !c.ext.who.CompareAndSwap(nil, &identity{user: user, id: id}) {
+		return errIdentitySet
+	}
 	if user != "" {
 		s.hub.AddUser(user, c)
 	}

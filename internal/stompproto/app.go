@@ -110,7 +110,7 @@ func (s *session) forward(m outgoing, rid []byte) bool {
 		s.fail(errApp, "no application backend: SEND to "+m.dest+" is not served here", rid, frame.CloseProtocolError)
 		return false
 	}
-	req := AppRequest{Destination: m.dest, User: s.user, Session: p.sessionID(s.num), Headers: map[string]string{}}
+	req := AppRequest{Destination: m.dest, User: s.user(), Session: p.sessionID(s.num), Headers: map[string]string{}}
 	if m.headers != nil {
 		for i := range m.headers.Len() {
 			k, v := m.headers.At(i)
@@ -218,7 +218,7 @@ func (f *forwarder) sendOn(ctx context.Context, s *session, m AppMessage) error 
 	switch {
 	case ok && kind == destTopic:
 		fb, hdr := fanout.FrameBuf(0, op, payload)
-		if err := f.p.pool.Submit(ctx, fanout.Job{Room: name, Buf: fb, Hdr: hdr, FromUser: s.user, JSON: op == frame.OpText && json.Valid(payload)}); err != nil {
+		if err := f.p.pool.Submit(ctx, fanout.Job{Room: name, Buf: fb, Hdr: hdr, FromUser: s.user(), JSON: op == frame.OpText && json.Valid(payload), History: f.p.keeps(name)}); err != nil {
 			fb.Release()
 			return errors.New("fan-out overloaded")
 		}
@@ -227,14 +227,14 @@ func (f *forwarder) sendOn(ctx context.Context, s *session, m AppMessage) error 
 		return errors.New("answer: send to the sender's /user/queue/NAME, not " + m.Destination)
 	case ok && kind == destUser:
 		dest, _ := userDestination(m.Destination)
-		if s.user != "" {
-			return f.p.SendUser(ctx, s.user, dest, op, payload)
+		if u := s.user(); u != "" {
+			return f.p.SendUser(ctx, u, dest, op, payload)
 		}
 		ct := typeText
 		if op == frame.OpBinary {
 			ct = typeBinary
 		}
-		tail := buildTail(ct, payload, "")
+		tail := buildTail(f.p.ids.Add(1), ct, payload, "")
 		s.deliverDirect(dest, op, tail)
 		tail.Release()
 		return nil

@@ -39,18 +39,28 @@ func (s *session) connect(f *stomp.Frame) {
 	s.parser.SetVersion(v)
 	s.num = s.p.sessions.Add(1)
 	send, recv := s.p.o.HeartBeat.Negotiate(hb)
-	s.hbSend.Store(int64(send))
-	s.hbRecv.Store(int64(recv))
+	s.hbSend.Store(millis(send))
+	s.hbRecv.Store(millis(recv))
+	s.since.Store(s.p.now(time.Now()))
 	s.state.Store(stateConnected)
 	if s.p.sm != nil {
 		s.p.sm.Sessions.Inc()
 	}
 	out := stomp.AppendConnected(s.c.Scratch(), v, s.p.o.HeartBeat, s.p.sessionID(s.num), s.p.o.Server)
-	if s.user != "" {
+	if u := s.user(); u != "" {
 		// Spring's user-name header: the principal the session acts as.
-		out = insertHeader(out, "user-name:", s.user)
+		out = insertHeader(out, "user-name:", u)
 	}
 	s.c.Reply(frame.OpText, out)
+}
+
+// millis returns d in whole milliseconds, at least 1 when d > 0 (at most
+// about 49 days).
+func millis(d time.Duration) uint32 {
+	if d <= 0 {
+		return 0
+	}
+	return uint32(max(min(d.Milliseconds(), 1<<32-1), 1))
 }
 
 // insertHeader adds "name value\n" before the blank line of a frame that
@@ -95,10 +105,13 @@ func (s *session) version(accept []byte) (stomp.Version, error) {
 func (s *session) authenticate(h *stomp.Headers) bool {
 	c := s.c
 	if id := c.Identity(); id != nil {
-		s.ident, s.user = id, c.User()
+		x := s.more()
+		x.ident, x.user = id, c.User()
 		return true
 	}
-	s.user = c.User() // a dev-mode ?user=, if any
+	if u := c.User(); u != "" { // a dev-mode ?user=
+		s.more().user = u
+	}
 	tok := connectToken(h)
 	p := s.p
 	switch {
@@ -112,7 +125,7 @@ func (s *session) authenticate(h *stomp.Headers) bool {
 	case p.o.TokenRequired:
 		s.fail(errAuth, "a token is required: send it as the CONNECT frame's Authorization: Bearer header or passcode", nil, frame.ClosePolicyViolation)
 		return false
-	case p.o.DevLogin && s.user == "":
+	case p.o.DevLogin && s.user() == "":
 		if login := string(h.Get(stomp.HeaderLogin)); login != "" && hub.ValidName(login) {
 			return s.adopt(nil, login)
 		}
@@ -130,7 +143,8 @@ func (s *session) adopt(id *auth.Identity, user string) bool {
 			return false
 		}
 	}
-	s.ident, s.user = id, user
+	x := s.more()
+	x.ident, x.user = id, user
 	return true
 }
 

@@ -7,12 +7,15 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/auth"
 	"github.com/wsgate/wsgate/internal/fanout"
+	"github.com/wsgate/wsgate/internal/history"
 	"github.com/wsgate/wsgate/internal/metrics"
 	"github.com/wsgate/wsgate/internal/protocol"
 	"github.com/wsgate/wsgate/internal/stomp"
@@ -58,6 +61,12 @@ type Options struct {
 	Server string
 	// Logger receives forward failures; nil discards them.
 	Logger *slog.Logger
+	// History keeps the history of the rooms it selects (nil: none): their
+	// MESSAGE frames carry offset and epoch headers, and a SUBSCRIBE may
+	// resume (see history.go). ReplayBytes bounds what one resume may
+	// replay (keep it under the connection's send queue).
+	History     history.Store
+	ReplayBytes int
 }
 
 // Protocol is the STOMP endpoint; it implements protocol.Protocol and
@@ -68,6 +77,7 @@ type Protocol struct {
 	pool    *fanout.Pool
 	m       *metrics.Metrics
 	sm      *metrics.Stomp
+	hist    history.Store // nil: no room keeps history
 	tailFmt fanout.Format // the shared MESSAGE tail
 	zFmt    fanout.Format // the tail compressed for a 15-bit window
 	lim     stomp.Limits
@@ -75,10 +85,25 @@ type Protocol struct {
 	app     *forwarder
 	// sessions numbers sessions for their session header; prefix makes
 	// the ids of two processes differ.
-	sessions atomic.Uint64
+	sessions atomic.Uint32
 	prefix   string
 	log      *slog.Logger
+	// ids numbers MESSAGE frames: message-id is unique in the process.
+	ids atomic.Uint64
+	// heads are the fan-out workers' MESSAGE head caches, by worker.
+	heads []headCache
+	// keys interns the subscriptions' head prefixes.
+	keys keyTable
+	// locks guard the sessions' subscription lists (session.lock).
+	locks [64]sync.Mutex
+	// epoch is the zero of the sessions' millisecond clocks (now).
+	epoch time.Time
 }
+
+// now returns t as the sessions' clock: milliseconds since the protocol
+// started, modulo 2^32 (differences of up to 24 days come out right in
+// uint32 arithmetic).
+func (p *Protocol) now(t time.Time) uint32 { return uint32(t.Sub(p.epoch).Milliseconds()) }
 
 // New returns the STOMP protocol delivering through o.Pool, whose MESSAGE
 // formats it registers (call it before the pool starts).
@@ -98,11 +123,12 @@ func New(o Options) *Protocol {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Protocol{o: o, pool: o.Pool, m: o.Metrics, sm: o.Stomp, lim: o.Limits, log: o.Logger}
+	p := &Protocol{o: o, pool: o.Pool, m: o.Metrics, sm: o.Stomp, lim: o.Limits, log: o.Logger, epoch: time.Now(), hist: o.History}
 	p.prefix = strconv.FormatUint(rand.Uint64()&0xffffff, 36) + "-"
-	p.tailFmt = o.Pool.AddFormat(encodeTail)
+	p.heads = make([]headCache, o.Pool.Workers())
+	p.tailFmt = o.Pool.AddFormat(p.encodeTail)
 	p.zFmt = o.Pool.AddFormat(p.encodeTailDeflate)
-	p.queues = newLocalQueues(o.QueueBacklog, o.Stomp)
+	p.queues = newLocalQueues(o.QueueBacklog, o.Stomp, &p.ids)
 	if o.App.URL != "" {
 		p.app = newForwarder(p, o.App)
 	}
@@ -133,8 +159,10 @@ func (p *Protocol) AuthenticatesLate() bool { return true }
 // Open implements protocol.Protocol.
 func (p *Protocol) Open(c protocol.Conn) any {
 	s := &session{p: p, c: c}
-	s.opened.Store(time.Now().UnixNano())
+	s.since.Store(p.now(time.Now()))
 	s.parser.Init(&p.lim)
+	bits, takeover := compression(c)
+	s.z = bits == deflate.MaxWindowBits && !takeover
 	return s
 }
 
@@ -151,7 +179,7 @@ func (p *Protocol) Message(c protocol.Conn, _ frame.Opcode, payload []byte) erro
 	if s == nil || s.failed {
 		return nil
 	}
-	if s.hbRecv.Load() > 0 {
+	if s.hbRecv.Load() > 0 && !s.heard.Load() {
 		s.heard.Store(true)
 	}
 	if err := s.parser.Feed(payload, s); err != nil {
@@ -179,12 +207,15 @@ func (p *Protocol) Close(c protocol.Conn) {
 	if s == nil {
 		return
 	}
-	s.mu.Lock()
+	mu := s.lock()
+	mu.Lock()
 	s.closed = true
 	subs := s.subs
-	s.mu.Unlock()
-	for _, sb := range subs {
+	mu.Unlock()
+	// The list changes only on the event loop, which is here.
+	for sb := subs; sb != nil; sb = sb.next {
 		p.dropSub(sb)
+		p.keys.release(sb.key)
 	}
 }
 
@@ -248,7 +279,7 @@ func userDestination(d string) (string, bool) {
 }
 
 // sessionID returns the session header's value for session number n.
-func (p *Protocol) sessionID(n uint64) string { return p.prefix + strconv.FormatUint(n, 36) }
+func (p *Protocol) sessionID(n uint32) string { return p.prefix + strconv.FormatUint(uint64(n), 36) }
 
 // countError counts one ERROR frame by reason.
 func (p *Protocol) countError(r errReason) {

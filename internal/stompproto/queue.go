@@ -2,6 +2,7 @@ package stompproto
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/metrics"
@@ -51,24 +52,29 @@ type localQueues struct {
 	qs      map[string]*queue
 	backlog int
 	sm      *metrics.Stomp
-	group   QueueGroup // nil: this process only (see cluster.go)
+	group   QueueGroup     // nil: this process only (see cluster.go)
+	ids     *atomic.Uint64 // the protocol's message ids
+	// unacked are, by consumer, the messages delivered and not yet
+	// acknowledged, oldest first (ack client and client-individual).
+	unacked map[*sub][]pending
 }
 
-func newLocalQueues(backlog int, sm *metrics.Stomp) *localQueues {
-	return &localQueues{qs: make(map[string]*queue), backlog: backlog, sm: sm}
+func newLocalQueues(backlog int, sm *metrics.Stomp, ids *atomic.Uint64) *localQueues {
+	return &localQueues{qs: make(map[string]*queue), backlog: backlog, sm: sm, ids: ids, unacked: make(map[*sub][]pending)}
 }
 
 // subscribe adds a consumer; waiting messages go to it at once.
 func (l *localQueues) subscribe(sb *sub) {
+	name := sb.k().name
 	l.mu.Lock()
-	q := l.qs[sb.name]
+	q := l.qs[name]
 	if q == nil {
 		q = &queue{}
-		l.qs[sb.name] = q
+		l.qs[name] = q
 	}
 	q.consumers = append(q.consumers, sb)
 	if l.group != nil && len(q.consumers) == 1 {
-		l.group.Join(sb.name, l.fromGroup(sb.name))
+		l.group.Join(name, l.fromGroup(name))
 	}
 	l.drain(q)
 	l.mu.Unlock()
@@ -77,9 +83,12 @@ func (l *localQueues) subscribe(sb *sub) {
 // unsubscribe removes a consumer; the messages it had not acknowledged go
 // to the other consumers (or wait, ahead of newer ones).
 func (l *localQueues) unsubscribe(sb *sub) {
+	name := sb.k().name
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	q := l.qs[sb.name]
+	unacked := l.unacked[sb]
+	delete(l.unacked, sb)
+	q := l.qs[name]
 	if q == nil {
 		return
 	}
@@ -92,16 +101,14 @@ func (l *localQueues) unsubscribe(sb *sub) {
 		}
 	}
 	if l.group != nil && removed && len(q.consumers) == 0 {
-		l.group.Leave(sb.name)
+		l.group.Leave(name)
 	}
-	unacked := sb.unacked
-	sb.unacked = nil
 	for i := len(unacked) - 1; i >= 0; i-- {
 		l.requeue(q, unacked[i].msg)
 	}
 	l.drain(q)
 	if len(q.consumers) == 0 && len(q.waiting) == 0 {
-		delete(l.qs, sb.name)
+		delete(l.qs, name)
 	}
 }
 
@@ -175,7 +182,7 @@ func (l *localQueues) offer(q *queue, m *queueMsg, skip *sub) bool {
 		q.next %= len(q.consumers)
 		c := q.consumers[q.next]
 		q.next++
-		if c.dead.Load() || len(c.unacked) >= maxUnacked {
+		if c.dead.Load() || len(l.unacked[c]) >= maxUnacked {
 			continue
 		}
 		if c == skip {
@@ -192,8 +199,12 @@ func (l *localQueues) offer(q *queue, m *queueMsg, skip *sub) bool {
 // deliver queues m to consumer c and records it until acknowledged.
 func (l *localQueues) deliver(c *sub, m *queueMsg) bool {
 	s := c.sess
-	id := s.msgID.Add(1)
-	head := c.buildHead(id, m.op, len(m.tail.B), false, m.tries > 0)
+	id := l.ids.Add(1)
+	var ackID uint64
+	if c.acks() {
+		ackID = id
+	}
+	head := buildHead(c.prefix(), id, ackID, m.op, len(m.tail.B), false, m.tries > 0)
 	if _, ok := queuePair(s.c, head, m.tail); !ok {
 		return false
 	}
@@ -203,7 +214,7 @@ func (l *localQueues) deliver(c *sub, m *queueMsg) bool {
 		m.tail.Release()
 		return true
 	}
-	c.unacked = append(c.unacked, pending{id: id, msg: m})
+	l.unacked[c] = append(l.unacked[c], pending{id: id, msg: m})
 	return true
 }
 
@@ -215,20 +226,25 @@ func (l *localQueues) deliver(c *sub, m *queueMsg) bool {
 func (l *localQueues) ack(sb *sub, id uint64, nack bool) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	unacked := l.unacked[sb]
 	i := 0
-	for i < len(sb.unacked) && sb.unacked[i].id != id {
+	for i < len(unacked) && unacked[i].id != id {
 		i++
 	}
-	if i == len(sb.unacked) {
+	if i == len(unacked) {
 		return false
 	}
 	from := i
 	if sb.ack == ackClient {
 		from = 0
 	}
-	done := append([]pending(nil), sb.unacked[from:i+1]...)
-	sb.unacked = append(sb.unacked[:from], sb.unacked[i+1:]...)
-	q := l.qs[sb.name]
+	done := append([]pending(nil), unacked[from:i+1]...)
+	if unacked = append(unacked[:from], unacked[i+1:]...); len(unacked) > 0 {
+		l.unacked[sb] = unacked
+	} else {
+		delete(l.unacked, sb)
+	}
+	q := l.qs[sb.k().name]
 	for _, p := range done {
 		switch {
 		case !nack:

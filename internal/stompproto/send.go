@@ -62,11 +62,11 @@ func (s *session) route(m outgoing, rid []byte) bool {
 	}
 	op, isJSON := bodyKind(m.ctype, m.body)
 	if kind == destQueue {
-		s.p.queues.sendOut(name, op, buildTail(tailType(op, isJSON, m.ctype), m.body, ""))
+		s.p.queues.sendOut(name, op, buildTail(0, tailType(op, isJSON, m.ctype), m.body, ""))
 		return true
 	}
 	fb, hdr := fanout.FrameBuf(0, op, m.body)
-	if !s.p.pool.TrySubmit(fanout.Job{Room: name, Buf: fb, Hdr: hdr, FromUser: s.user, JSON: isJSON}) {
+	if !s.p.pool.TrySubmit(fanout.Job{Room: name, Buf: fb, Hdr: hdr, FromUser: s.user(), JSON: isJSON, History: s.p.keeps(name)}) {
 		fb.Release()
 		s.overloaded(rid, m.dest)
 		return false
@@ -95,7 +95,7 @@ func (s *session) sendToUser(m outgoing, rid []byte) bool {
 	}
 	op, isJSON := bodyKind(m.ctype, m.body)
 	fb, hdr := fanout.FrameBuf(0, op, m.body)
-	if !s.p.pool.TrySubmit(fanout.Job{User: id, Buf: fb, Hdr: hdr, FromUser: s.user, JSON: isJSON, From: &userDest{dest}}) {
+	if !s.p.pool.TrySubmit(fanout.Job{User: id, Buf: fb, Hdr: hdr, FromUser: s.user(), JSON: isJSON, From: &userDest{dest}}) {
 		fb.Release()
 		s.overloaded(rid, m.dest)
 		return false
@@ -212,7 +212,7 @@ func (s *session) ack(id []byte, nack bool) {
 	if !ok {
 		return
 	}
-	for _, sb := range s.subs {
+	for sb := s.subs; sb != nil; sb = sb.next {
 		if sb.kind == destQueue && sb.ack != ackAuto && s.p.queues.ack(sb, n, nack) {
 			return
 		}
@@ -238,13 +238,14 @@ func parseUint(b []byte) (uint64, bool) {
 // so a session sending to the same destination again (its dest aliasing
 // the frame) does not copy the name each time.
 func (s *session) destination(dest string) (kind uint8, name string, ok bool) {
-	if dest == s.lastDest && s.lastDest != "" {
-		return s.lastKind, s.lastName, true
+	if x := s.x.Load(); x != nil && dest == x.lastDest && x.lastDest != "" {
+		return x.lastKind, x.lastName, true
 	}
 	kind, name, ok = parseDestination(dest)
 	if ok && (kind == destTopic || kind == destQueue) {
-		s.lastDest, s.lastKind, s.lastName = strings.Clone(dest), kind, strings.Clone(name)
-		return kind, s.lastName, true
+		x := s.more()
+		x.lastDest, x.lastKind, x.lastName = strings.Clone(dest), kind, strings.Clone(name)
+		return kind, x.lastName, true
 	}
 	return kind, name, ok
 }

@@ -19,38 +19,82 @@ const (
 	stateDisconnect               // DISCONNECT received: nothing more is read
 )
 
-// session is one STOMP connection. Ownership: parser, ver, failed, ident,
-// user, tx belong to the event loop; subs is written by the loop under mu
-// and read under mu by fan-out workers and forwarders; the atomics are
-// shared with the timer wheel (Tick), which alone uses lastHeard and
-// nextSend.
+// session is one STOMP connection, kept small: an idle subscriber holds
+// one of these (96 bytes) and a sub per subscription. Ownership: parser,
+// ver, failed and x's transaction and destination state belong to the
+// event loop; x is stored once, and its identity is set before anything
+// reads it off the loop; subs and closed are written by the loop under
+// the session's lock (Protocol.lock) and read under it by fan-out workers
+// and forwarders; the atomics are shared with the timer wheel (Tick),
+// which alone uses nextSend. Times are Protocol.now milliseconds.
 type session struct {
+	// What a fan-out worker reads for every delivery comes first, in one
+	// cache line: p, c, ver, z.
 	p      *Protocol
 	c      protocol.Conn
-	parser stomp.Parser
 	ver    stomp.Version
-	failed bool // an ERROR was sent: the rest of the input is ignored
-	num    uint64
-	ident  *auth.Identity
-	user   string
-	tx     map[string]*transaction
+	z      bool        // large messages go compressed (a 15-bit window without context takeover)
+	failed bool        // an ERROR was sent: the rest of the input is ignored
+	closed bool        // the connection closed (under the session's lock)
+	heard  atomic.Bool // something arrived since the last Tick
+	state  atomic.Uint32
+	num    uint32 // the session number (for the session header), from CONNECT
+	parser stomp.Parser
+	x      atomic.Pointer[extra] // what few sessions need, allocated on first use
+	subs   *sub                  // the first of the session's subscriptions, listed through sub.next
+
+	since    atomic.Uint32 // Open until CONNECT, then the last data Tick saw arrive
+	nextSend uint32        // Tick's own: when the next heart-beat is due; 0: not yet set
+	hbSend   atomic.Uint32 // negotiated send interval, ms; 0: none
+	hbRecv   atomic.Uint32 // negotiated receive interval, ms; 0: none
+}
+
+// extra is what a session holds only when it needs it: its identity
+// (authenticated sessions; set at CONNECT, then read-only) and the state
+// of sending (event loop only).
+type extra struct {
+	ident *auth.Identity // the verified token; nil in development mode
+	user  string
+	tx    map[string]*transaction
 	// lastDest is the last topic or queue destination sent to, with its
 	// kind and name (owned copies).
 	lastDest, lastName string
 	lastKind           uint8
+}
 
-	mu     sync.Mutex
-	closed bool
-	subs   []*sub
+// more returns the session's extra state, allocating it at first use.
+// Event loop only.
+func (s *session) more() *extra {
+	x := s.x.Load()
+	if x == nil {
+		x = &extra{}
+		s.x.Store(x)
+	}
+	return x
+}
 
-	state  atomic.Uint32
-	msgID  atomic.Uint64
-	opened atomic.Int64 // unix nanos of Open
-	hbSend atomic.Int64 // negotiated send interval, nanos; 0: none
-	hbRecv atomic.Int64 // negotiated receive interval, nanos; 0: none
-	heard  atomic.Bool  // something arrived since the last Tick
+// user returns the session's user id ("" for anonymous sessions). Any
+// goroutine, after CONNECT.
+func (s *session) user() string {
+	if x := s.x.Load(); x != nil {
+		return x.user
+	}
+	return ""
+}
 
-	lastHeard, nextSend int64 // Tick's own
+// ident returns the session's verified token, or nil.
+func (s *session) ident() *auth.Identity {
+	if x := s.x.Load(); x != nil {
+		return x.ident
+	}
+	return nil
+}
+
+// lock returns the session's lock: one of the protocol's, picked by the
+// session's address (a mutex in every session would make an idle one a
+// size class bigger). Nothing holds two sessions' locks at once.
+func (s *session) lock() *sync.Mutex {
+	return &s.p.locks[uintptr(unsafe.Pointer(s))/unsafe.Sizeof(session{})%uintptr(len(s.p.locks))]
 }
 
 // OnHeartbeat implements stomp.Handler: an EOL between frames.
@@ -145,23 +189,30 @@ func closeText(t string) string {
 
 // mayJoin reports whether the session's token allows subscribing to room;
 // anonymous sessions (admitted only where tokens are optional) may.
-func (s *session) mayJoin(room string) bool { return s.ident == nil || s.ident.CanJoin(room) }
+func (s *session) mayJoin(room string) bool { id := s.ident(); return id == nil || id.CanJoin(room) }
 
 // mayPublish is mayJoin for sending.
-func (s *session) mayPublish(room string) bool { return s.ident == nil || s.ident.CanPublish(room) }
+func (s *session) mayPublish(room string) bool {
+	id := s.ident()
+	return id == nil || id.CanPublish(room)
+}
 
 // queuePair queues head and tail as one message on the connection. head is
 // handed over (the caller's reference is released); tail is retained.
-// Conns that cannot queue pairs get one copied frame.
 func queuePair(c protocol.Conn, head, tail *poller.Buf) (first, ok bool) {
+	first, ok = queueShared(c, head, tail)
+	head.Release()
+	return first, ok
+}
+
+// queueShared queues head and tail as one message on the connection,
+// retaining both. Conns that cannot queue pairs get one copied frame.
+func queueShared(c protocol.Conn, head, tail *poller.Buf) (first, ok bool) {
 	if pq, isPQ := c.(protocol.PairQueuer); isPQ {
-		first, ok = pq.QueuePair(head, tail)
-		head.Release()
-		return first, ok
+		return pq.QueuePair(head, tail)
 	}
 	b := poller.NewBuf(len(head.B) + len(tail.B))
 	b.B = append(append(b.B, head.B...), tail.B...)
-	head.Release()
 	first, ok = c.Queue(b)
 	b.Release()
 	return first, ok
@@ -181,7 +232,7 @@ func (s *session) sendError(dest, text string) {
 	if dest != "" {
 		extra = stomp.AppendHeader(extra, stomp.CmdMessage, "source-destination", dest)
 	}
-	tail := buildTail(typeText, []byte(text), string(extra))
+	tail := buildTail(s.p.ids.Add(1), typeText, []byte(text), string(extra))
 	s.deliverDirect(errorsDest, frame.OpText, tail)
 	tail.Release()
 }

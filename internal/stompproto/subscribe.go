@@ -6,8 +6,10 @@ import (
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/fanout"
+	"github.com/wsgate/wsgate/internal/history"
 	"github.com/wsgate/wsgate/internal/hub"
 	"github.com/wsgate/wsgate/internal/stomp"
+	"github.com/wsgate/wsgate/poller"
 )
 
 // Destination kinds.
@@ -57,22 +59,83 @@ func parseDestination(d string) (kind uint8, name string, ok bool) {
 
 // sub is one subscription: a fan-out Subscriber of its own (a topic
 // delivers once per subscription), or a /queue consumer, or a user
-// destination filter.
+// destination filter. It is small: its destination and id live in its
+// head prefix, interned and shared by every subscription alike, and a
+// session's subscriptions form a list through next.
 type sub struct {
 	sess *session
-	id   string
+	// key is the constant start of the subscription's MESSAGE heads,
+	// escaped for the session's version:
+	// "MESSAGE\ndestination:D\nsubscription:ID\n". The subscriptions of
+	// a topic's many clients mostly share one (stompjs names every
+	// client's first subscription sub-0), and with it the heads built
+	// from it (see headCache).
+	key  *subKey
+	next *sub // the session's next subscription (guarded by its lock)
+	kind uint8
+	ack  uint8
+	dead atomic.Bool // unsubscribed or closed: deliver nothing more
+}
+
+// subInfo is a subscription's description, read back from its prefix.
+type subInfo struct {
 	dest string // as subscribed
-	name string // room or queue name; for user subscriptions the normalized destination
-	// prefix is the constant start of this subscription's MESSAGE heads:
-	// "MESSAGE\ndestination:D\nsubscription:ID\nmessage-id:".
-	prefix string
-	kind   uint8
-	ack    uint8
-	dead   atomic.Bool // unsubscribed or closed: deliver nothing more
-	// unacked are the /queue messages delivered and not yet acknowledged,
-	// oldest first (ack client and client-individual; guarded by the
-	// queues' mutex).
-	unacked []pending
+	id   string
+	name string // room or queue name; for user subscriptions the destination
+}
+
+// prefix returns the subscription's head prefix.
+func (sb *sub) prefix() string { return sb.key.prefix }
+
+// k returns the subscription's description. It allocates only for what
+// was escaped in the prefix, and for topic and queue names with "/".
+func (sb *sub) k() subInfo {
+	k := splitPrefix(sb.key.prefix, sb.sess.ver != stomp.V10)
+	k.name = k.dest
+	if sb.kind == destTopic || sb.kind == destQueue {
+		_, k.name, _ = parseDestination(k.dest)
+	}
+	return k
+}
+
+// splitPrefix reads destination and id back from a head prefix, escaped
+// (STOMP 1.1 and 1.2) or not (1.0).
+func splitPrefix(prefix string, escaped bool) subInfo {
+	rest := prefix[len("MESSAGE\ndestination:"):]
+	i := strings.IndexByte(rest, '\n')
+	dest := rest[:i]
+	rest = rest[i+1+len("subscription:"):]
+	id := rest[:strings.IndexByte(rest, '\n')]
+	if escaped {
+		dest, id = unescapeHeader(dest), unescapeHeader(id)
+	}
+	return subInfo{dest: dest, id: id}
+}
+
+// unescapeHeader undoes a header value's escapes (\n, \r, \c, \\).
+func unescapeHeader(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) {
+			i++
+			switch s[i] {
+			case 'n':
+				c = '\n'
+			case 'r':
+				c = '\r'
+			case 'c':
+				c = ':'
+			default:
+				c = s[i]
+			}
+		}
+		b = append(b, c)
+	}
+	return string(b)
 }
 
 // Deliver implements fanout.Subscriber for topic subscriptions.
@@ -105,7 +168,7 @@ func (s *session) subscribe(f *stomp.Frame) {
 	case s.findSub(id) != nil:
 		s.fail(errSubscription, "subscription id "+string(id)+" already in use", rid, frame.CloseProtocolError)
 		return
-	case len(s.subs) >= s.p.o.MaxSubscriptions:
+	case s.countSubs() >= s.p.o.MaxSubscriptions:
 		s.fail(errTooManySubs, "too many subscriptions", rid, frame.ClosePolicyViolation)
 		return
 	}
@@ -135,14 +198,20 @@ func (s *session) subscribe(f *stomp.Frame) {
 		s.fail(errSubscription, "ack must be auto, client or client-individual", rid, frame.CloseProtocolError)
 		return
 	}
-	sb := &sub{sess: s, id: string(id), dest: dest, name: name, kind: kind, ack: ack}
-	sb.prefix = s.headPrefix(dest, sb.id)
-	s.mu.Lock()
-	s.subs = append(s.subs, sb)
-	s.mu.Unlock()
+	since, ok := parseSince(h)
+	if !ok {
+		s.fail(errSubscription, "since must be last, or since-offset a number with since-epoch", rid, frame.CloseProtocolError)
+		return
+	}
+	var tmp [2*maxDestination + 2*maxSubID + 64]byte
+	sb := &sub{sess: s, kind: kind, ack: ack, key: s.p.keys.acquire(s.appendPrefix(tmp[:0], dest, id))}
+	mu := s.lock()
+	mu.Lock()
+	sb.next, s.subs = s.subs, sb
+	mu.Unlock()
 	switch kind {
 	case destTopic:
-		s.joinTopic(sb, f)
+		s.joinTopic(sb, f, since)
 	case destQueue:
 		s.p.queues.subscribe(sb)
 		s.receipt(f)
@@ -151,32 +220,47 @@ func (s *session) subscribe(f *stomp.Frame) {
 	}
 }
 
-// headPrefix builds a subscription's constant MESSAGE head start, with
-// the session's escaping rules.
-func (s *session) headPrefix(dest, id string) string {
-	var tmp [2*maxDestination + 2*maxSubID + 64]byte
-	b := append(tmp[:0], "MESSAGE\n"...)
+// appendPrefix appends a subscription's constant MESSAGE head start, with
+// the session's escaping rules, to b.
+func (s *session) appendPrefix(b []byte, dest string, id []byte) []byte {
+	b = append(b, "MESSAGE\n"...)
 	if s.ver == stomp.V10 {
-		b = append(b, "destination:"+dest+"\nsubscription:"+id+"\n"...)
+		b = append(b, "destination:"...)
+		b = append(b, dest...)
+		b = append(b, "\nsubscription:"...)
+		b = append(b, id...)
+		b = append(b, '\n')
 	} else {
 		b = stomp.AppendHeader(b, stomp.CmdMessage, stomp.HeaderDestination, dest)
 		b = stomp.AppendHeader(b, stomp.CmdMessage, stomp.HeaderSubscription, id)
 	}
-	return string(append(b, "message-id:"...))
+	return b
 }
 
 // joinTopic adds a topic subscription to its room on the room's worker,
 // in order with the room's messages; the RECEIPT goes out from there,
 // after the join. A full queue refuses the SUBSCRIBE.
-func (s *session) joinTopic(sb *sub, f *stomp.Frame) {
-	rb := receiptBuf(f)
-	j := fanout.Job{Room: sb.name, Ctl: membership{sb: sb, join: true}, From: sb, Buf: rb}
+// A room with history joins with a resume (history.go).
+func (s *session) joinTopic(sb *sub, f *stomp.Frame, since history.Since) {
+	var rb *poller.Buf
+	k := sb.k()
+	j := fanout.Job{Room: k.name, Ctl: membership{sb: sb, join: true}, From: sb}
+	if s.p.keeps(k.name) {
+		var rid []byte
+		if r := receiptOf(f); r != nil {
+			rid = append(rid, r...)
+		}
+		j.Ctl = &resumeMembership{sb: sb, since: since, rid: rid}
+	} else {
+		rb = receiptBuf(f)
+		j.Buf = rb
+	}
 	if !s.p.pool.TrySubmit(j) {
 		if rb != nil {
 			rb.Release()
 		}
 		s.forgetSub(sb)
-		s.overloaded(receiptOf(f), sb.dest)
+		s.overloaded(receiptOf(f), k.dest)
 	}
 }
 
@@ -200,13 +284,15 @@ type membership struct {
 func (m membership) Apply(d *fanout.Delivery) bool {
 	sb := m.sb
 	s := sb.sess
-	s.mu.Lock()
+	name := sb.k().name
+	mu := s.lock()
+	mu.Lock()
 	if !m.join {
-		d.Hub().Leave(sb.name, sb)
+		d.Hub().Leave(name, sb)
 	} else if !s.closed && !sb.dead.Load() {
-		d.Hub().Join(sb.name, sb)
+		d.Hub().Join(name, sb)
 	}
-	s.mu.Unlock()
+	mu.Unlock()
 	if b := d.Job().Buf; b != nil {
 		first, ok := s.c.Queue(b)
 		return first && ok
@@ -229,13 +315,14 @@ func (s *session) unsubscribe(f *stomp.Frame) {
 	sb.dead.Store(true)
 	if sb.kind == destTopic {
 		rb := receiptBuf(f)
-		if s.p.pool.TrySubmit(fanout.Job{Room: sb.name, Ctl: membership{sb: sb}, From: sb, Buf: rb}) {
+		name := sb.k().name
+		if s.p.pool.TrySubmit(fanout.Job{Room: name, Ctl: membership{sb: sb}, From: sb, Buf: rb}) {
 			return
 		}
 		if rb != nil {
 			rb.Release()
 		}
-		s.p.pool.Hub().Leave(sb.name, sb) // the dead flag already stops its messages
+		s.p.pool.Hub().Leave(name, sb) // the dead flag already stops its messages
 	} else {
 		s.p.dropSub(sb)
 	}
@@ -248,7 +335,7 @@ func (p *Protocol) dropSub(sb *sub) {
 	sb.dead.Store(true)
 	switch sb.kind {
 	case destTopic:
-		p.pool.Hub().Leave(sb.name, sb)
+		p.pool.Hub().Leave(sb.k().name, sb)
 	case destQueue:
 		p.queues.unsubscribe(sb)
 	}
@@ -256,24 +343,33 @@ func (p *Protocol) dropSub(sb *sub) {
 
 // findSub returns the subscription with id, or nil. Event loop only.
 func (s *session) findSub(id []byte) *sub {
-	for _, sb := range s.subs {
-		if sb.id == string(id) {
+	for sb := s.subs; sb != nil; sb = sb.next {
+		if sb.k().id == string(id) {
 			return sb
 		}
 	}
 	return nil
 }
 
-// forgetSub removes sb from the session's list.
+// countSubs returns the number of the session's subscriptions. Event loop
+// only.
+func (s *session) countSubs() int {
+	n := 0
+	for sb := s.subs; sb != nil; sb = sb.next {
+		n++
+	}
+	return n
+}
+
+// forgetSub removes sb from the session's list and releases its key.
 func (s *session) forgetSub(sb *sub) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, x := range s.subs {
-		if x == sb {
-			last := len(s.subs) - 1
-			s.subs[i] = s.subs[last]
-			s.subs[last] = nil
-			s.subs = s.subs[:last]
+	mu := s.lock()
+	mu.Lock()
+	defer mu.Unlock()
+	for p := &s.subs; *p != nil; p = &(*p).next {
+		if *p == sb {
+			*p = sb.next
+			s.p.keys.release(sb.key)
 			return
 		}
 	}

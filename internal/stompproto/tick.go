@@ -26,14 +26,14 @@ func (p *Protocol) Tick(c protocol.Conn, now time.Time) (time.Duration, error) {
 	if s == nil {
 		return 0, nil
 	}
-	n := now.UnixNano()
+	n := p.now(now)
 	switch s.state.Load() {
 	case stateNew:
-		left := s.opened.Load() + int64(p.o.ConnectTimeout) - n
+		left := p.o.ConnectTimeout - elapsed(n, s.since.Load())
 		if left > 0 {
 			// Tick again soon: CONNECT (due any moment) may start
 			// heart-beats, which only a Tick sends.
-			return min(time.Duration(left), connectPoll), nil
+			return min(left, connectPoll), nil
 		}
 		p.countError(errConnectTimeout)
 		queueError(c, "no CONNECT frame within "+p.o.ConnectTimeout.String())
@@ -42,28 +42,29 @@ func (p *Protocol) Tick(c protocol.Conn, now time.Time) (time.Duration, error) {
 	default:
 		return 0, nil
 	}
-	var next int64
+	var next time.Duration
 	if send := s.hbSend.Load(); send > 0 {
 		early := send / 10 // the wheel fires late by up to a tick: send a little early
 		if s.nextSend == 0 {
-			s.nextSend = n + send
+			s.nextSend = dueAt(n + send)
 		}
-		if n >= s.nextSend-early {
+		if int32(n-(s.nextSend-early)) >= 0 {
 			eolFrame.Retain()
 			if first, ok := c.Queue(eolFrame); first && ok {
 				c.Flush()
 			}
 			eolFrame.Release()
-			s.nextSend = n + send
+			s.nextSend = dueAt(n + send)
 		}
-		next = s.nextSend - early - n
+		next = ms(s.nextSend - early - n)
 	}
 	if recv := s.hbRecv.Load(); recv > 0 {
-		if s.heard.Swap(false) || s.lastHeard == 0 {
-			s.lastHeard = n
+		if s.heard.Swap(false) {
+			s.since.Store(n)
 		}
-		limit := recv + recv/2 + int64(heartBeatGrace)
-		if n-s.lastHeard > limit {
+		silent := elapsed(n, s.since.Load())
+		limit := ms(recv) + ms(recv)/2 + heartBeatGrace
+		if silent > limit {
 			p.countError(errHeartBeat)
 			if p.sm != nil {
 				p.sm.HeartBeatTimeouts.Inc()
@@ -71,13 +72,31 @@ func (p *Protocol) Tick(c protocol.Conn, now time.Time) (time.Duration, error) {
 			queueError(c, "no heart-beat from the client")
 			return 0, errSilent
 		}
-		left := s.lastHeard + limit - n + int64(time.Millisecond)
-		if next == 0 || left < next {
+		if left := limit - silent + time.Millisecond; next == 0 || left < next {
 			next = left
 		}
 	}
-	return time.Duration(max(next, int64(time.Millisecond))), nil
+	if next == 0 {
+		return noHeartBeats, nil
+	}
+	return max(next, time.Millisecond), nil
 }
+
+// ms converts a difference of session clock readings (or an interval) to
+// a duration.
+func ms(d uint32) time.Duration { return time.Duration(d) * time.Millisecond }
+
+// elapsed is the time from since to now on the session clock, 0 when
+// since is later (another goroutine read the clock after now was taken).
+func elapsed(now, since uint32) time.Duration { return ms(uint32(max(int32(now-since), 0))) }
+
+// dueAt is t as a nextSend value: never 0, which means "not set".
+func dueAt(t uint32) uint32 { return max(t, 1) }
+
+// noHeartBeats is the next Tick a session without heart-beats asks for:
+// none sooner than the server's own checks of the connection (a session
+// ticked every wheel tick would cost an idle server CPU for nothing).
+const noHeartBeats = time.Hour
 
 // queueError queues an ERROR frame from any goroutine, ahead of the close
 // that follows it.

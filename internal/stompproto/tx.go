@@ -37,27 +37,31 @@ func (s *session) onTransaction(f *stomp.Frame) {
 		s.fail(errTransaction, f.Command.String()+" without transaction header", rid, frame.CloseProtocolError)
 		return
 	}
-	tx := s.tx[string(name)]
+	var tx *transaction
+	if x := s.x.Load(); x != nil {
+		tx = x.tx[string(name)]
+	}
 	switch f.Command {
 	case stomp.CmdBegin:
 		if tx != nil {
 			s.fail(errTransaction, "transaction "+string(name)+" already begun", rid, frame.CloseProtocolError)
 			return
 		}
-		if len(s.tx) >= maxTransactions {
+		x := s.more()
+		if len(x.tx) >= maxTransactions {
 			s.fail(errTransaction, "too many open transactions", rid, frame.ClosePolicyViolation)
 			return
 		}
-		if s.tx == nil {
-			s.tx = make(map[string]*transaction)
+		if x.tx == nil {
+			x.tx = make(map[string]*transaction)
 		}
-		s.tx[string(name)] = &transaction{}
+		x.tx[string(name)] = &transaction{}
 	case stomp.CmdCommit, stomp.CmdAbort:
 		if tx == nil {
 			s.fail(errTransaction, "no transaction "+string(name), rid, frame.CloseProtocolError)
 			return
 		}
-		delete(s.tx, string(name))
+		delete(s.x.Load().tx, string(name))
 		if f.Command == stomp.CmdCommit && !s.commit(tx, rid) {
 			return
 		}
@@ -68,7 +72,10 @@ func (s *session) onTransaction(f *stomp.Frame) {
 // hold keeps a copy of a SEND, ACK or NACK for its transaction.
 func (s *session) hold(f *stomp.Frame, name []byte) {
 	rid := receiptOf(f)
-	tx := s.tx[string(name)]
+	var tx *transaction
+	if x := s.x.Load(); x != nil {
+		tx = x.tx[string(name)]
+	}
 	if tx == nil {
 		s.fail(errTransaction, "no transaction "+string(name), rid, frame.CloseProtocolError)
 		return

@@ -91,6 +91,46 @@ test('a rejoin past the kept history reports recovered: false', async () => {
   assert.deepEqual(ev.message.map((m) => m.data), [1, 7]);
 });
 
+test('a rejoin refused as overloaded is asked again with backoff, and resumes', async () => {
+  const s = await standIn();
+  const c = client(s.url);
+  const ev = record(c);
+  await c.connect();
+  await c.join('h.busy');
+  s.publish('h.busy', 1);
+  await waitFor(() => ev.message.length === 1, 'a message');
+
+  s.o.overloadJoins = 3; // a reconnect storm: the room's queue is full for a while
+  const joinsBefore = s.joins.length;
+  s.drop(1006);
+  s.publish('h.busy', 2);
+  const rj = await waitFor(() => ev.joined.find((e) => e.rejoin), 'the rejoin after three refusals');
+  assert.equal(rj.recovered, true);
+  const asked = s.joins.slice(joinsBefore);
+  assert.equal(asked.length, 4, 'three refused, the fourth served');
+  for (const j of asked) assert.deepEqual(j.since, { offset: 1, epoch: s.epoch }, 'every attempt resumes from the last offset');
+  assert.equal(ev.error.filter((e) => e.code === 'overloaded').length, 3, 'each refusal reported');
+  s.publish('h.busy', 3);
+  await waitFor(() => ev.message.length === 3, 'the missed message and a new one');
+  assert.deepEqual(ev.message.map((m) => m.data), [1, 2, 3], 'each once, in order');
+
+  // A first join refused the same way waits for the room, too.
+  s.o.overloadJoins = 2;
+  const j = await c.join('h.other');
+  assert.equal(j.room, 'h.other');
+  assert.deepEqual([...c.rooms.keys()].sort(), ['h.busy', 'h.other']);
+
+  // Leaving while a retry waits ends it.
+  s.o.overloadJoins = 1;
+  const p = c.join('h.gone').catch((e) => e);
+  await waitFor(() => ev.error.filter((e) => e.code === 'overloaded').length === 6, 'the refusal');
+  const n = s.joins.length;
+  await c.leave('h.gone');
+  assert.equal((await p).code, 'left');
+  await sleep(300);
+  assert.equal(s.joins.length, n, 'no join after the leave');
+});
+
 test('join with since replays from a given offset', async () => {
   const s = await standIn();
   for (let i = 1; i <= 5; i++) s.publish('h.since', i);

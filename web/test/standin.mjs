@@ -14,7 +14,8 @@ export class StandIn {
   // options: acks (answer publishes with an id), holdAcks (receive them
   // but do not answer yet), history (offsets and replay), replayFirst
   // (replay before the joined reply instead of after), keep (messages kept
-  // per room). Options may change while it runs.
+  // per room), overloadJoins (refuse that many joins with "overloaded", as
+  // a full fan-out queue does). Options may change while it runs.
   constructor(options = {}) {
     this.o = { acks: true, history: true, replayFirst: false, keep: 100, ...options };
     this.epoch = 'e' + Math.random().toString(36).slice(2, 8);
@@ -73,6 +74,10 @@ export class StandIn {
       const r = this.room(m.room);
       if (m.type === 'join') {
         this.joins.push(m);
+        if (this.o.overloadJoins > 0) {
+          this.o.overloadJoins--;
+          return send({ type: 'error', code: 'overloaded', room: m.room, id: m.id, message: 'the room\'s fan-out queue is full; try again later' });
+        }
         r.members.add(ws);
         const reply = { type: 'joined', room: m.room, id: m.id };
         let replay = [];

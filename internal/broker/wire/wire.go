@@ -75,6 +75,13 @@ type Message struct {
 	Dest string
 	// Payload is the message body, unchanged.
 	Payload []byte
+	// Offset, Prev and Time describe a message of a room's history as the
+	// history stream passed it on: its offset, the offset of the room's
+	// message before it (0: none kept), and when the stream took it (unix
+	// nanoseconds). They are not encoded: the broker sets them from the
+	// stream's headers. Zero for other messages.
+	Offset, Prev uint64
+	Time         int64
 }
 
 // Version is the first byte of every encoded message.

@@ -1,4 +1,4 @@
-package server
+package gateway
 
 import (
 	"sync"
@@ -9,11 +9,11 @@ import (
 	"github.com/wsgate/wsgate/poller"
 )
 
-// sjHTTP is a connection serving SockJS HTTP requests (stateHTTP): the
-// request parser, the receiver a receiving request attaches to its
-// session, and the Stream that carries the responses. It hangs off the
-// connection's connExt (as its state), so a WebSocket connection pays
-// nothing for it.
+// HTTP is a connection serving SockJS HTTP requests: the request parser,
+// the receiver a receiving request attaches to its session, and the
+// sockjs.Stream that carries the responses. The server keeps it as the
+// connection's state, from the first SockJS request on, so a WebSocket
+// connection pays nothing for it.
 //
 // Requests are parsed in place on the event loop, one after another on a
 // keep-alive connection; while a receiving response is open the
@@ -21,8 +21,9 @@ import (
 // in pending, bounded). The response ends from whichever goroutine the
 // session runs on (End); the connection then reads requests again or
 // closes once its queue is written.
-type sjHTTP struct {
-	c *conn
+type HTTP struct {
+	gw *Gateway
+	c  HTTPConn
 	// parser is taken from parserPool while requests are read and given
 	// back between them, so an idle or streaming connection holds none.
 	parser *sockjs.Parser
@@ -34,8 +35,8 @@ type sjHTTP struct {
 	inResp bool
 	// pending holds bytes read while a response was open.
 	pending []byte
-	// slow marks a connection whose queue passed -send-queue: it takes no
-	// more output and its timer closes it.
+	// slow marks a connection whose queue passed the send queue: it takes
+	// no more output and its timer closes it.
 	slow bool
 	// closing is set once the connection will read no more requests.
 	closing bool
@@ -46,53 +47,36 @@ type sjHTTP struct {
 // maxPending bounds what a client may send while its response is open.
 const maxPending = 64 << 10
 
-// startHTTP turns a connection whose first request is a SockJS HTTP
-// request into an HTTP connection and serves req (a complete head) and
-// the bytes that followed it.
-func (c *conn) startHTTP(b *batch, req, rest []byte) {
-	s := c.srv()
-	if c.ext == nil {
-		c.ext = &connExt{}
-	}
-	h := &sjHTTP{c: c}
-	c.ext.state = h // before the state changes: the timer reads it in stateHTTP
-	if !c.casState(stateHandshake, stateHTTP) {
-		return
-	}
-	c.lastRead.Store(int32(s.eng.Now()))
-	c.scheduleHTTP()
-	if h.feed(b, req) && len(rest) > 0 {
-		h.feed(b, rest)
-	}
-}
+// NewHTTP makes the HTTP state of a connection whose first request the
+// gateway diverted. The server keeps it before it moves the connection
+// into its HTTP state (its timer may then call OnTimer), and then calls
+// Start.
+func (g *Gateway) NewHTTP(c HTTPConn) *HTTP { return &HTTP{gw: g, c: c} }
 
-// httpState returns the connection's SockJS HTTP state.
-func (c *conn) httpState() *sjHTTP { return c.ext.state.(*sjHTTP) }
-
-// onHTTPData serves the requests in one read.
-func (c *conn) onHTTPData(b *batch, data []byte) {
-	c.lastRead.Store(int32(c.srv().eng.Now()))
-	c.httpState().feed(b, data)
+// Start serves req (a complete request head) and the bytes that followed
+// it in the same read, on the event loop.
+func (h *HTTP) Start(req, rest []byte) {
+	h.schedule()
+	if h.Feed(req) && len(rest) > 0 {
+		h.Feed(rest)
+	}
 }
 
 var parserPool = sync.Pool{New: func() any { return new(sockjs.Parser) }}
 
 // getParser takes a parser for the connection's next requests.
-func (h *sjHTTP) getParser() *sockjs.Parser {
+func (h *HTTP) getParser() *sockjs.Parser {
 	if h.parser == nil {
-		s := h.c.srv()
 		p := parserPool.Get().(*sockjs.Parser)
-		p.MaxHeader = s.cfg.MaxHeader
-		// A body carries messages as a JSON array of strings, and escaping
-		// makes a control character six bytes (\u0001).
-		p.MaxBody = 6*int(max(s.cfg.RoomMessageLimit(), s.cfg.MaxMessage)) + 1024
+		p.MaxHeader = h.gw.cfg.MaxHeader
+		p.MaxBody = h.gw.cfg.MaxBody
 		h.parser = p
 	}
 	return h.parser
 }
 
 // putParser gives the parser back unless it holds part of a request.
-func (h *sjHTTP) putParser() {
+func (h *HTTP) putParser() {
 	if p := h.parser; p != nil && p.Buffered() == 0 {
 		p.Reset()
 		h.parser = nil
@@ -100,12 +84,11 @@ func (h *sjHTTP) putParser() {
 	}
 }
 
-// feed parses and serves the requests in data; it reports false once
-// the connection is done (an error answered, or a response without
-// keep-alive).
-func (h *sjHTTP) feed(b *batch, data []byte) bool {
+// Feed parses and serves the requests in data, read on the event loop;
+// it reports false once the connection is done (an error answered, or a
+// response without keep-alive).
+func (h *HTTP) Feed(data []byte) bool {
 	defer h.putParser()
-	c := h.c
 	for len(data) > 0 {
 		h.mu.Lock()
 		if h.closing {
@@ -119,7 +102,7 @@ func (h *sjHTTP) feed(b *batch, data []byte) bool {
 			}
 			h.mu.Unlock()
 			if !ok {
-				_ = c.Close()
+				h.c.Close(ReasonNone)
 			}
 			return ok
 		}
@@ -136,7 +119,7 @@ func (h *sjHTTP) feed(b *batch, data []byte) bool {
 		if req == nil {
 			return true
 		}
-		h.serve(b, req)
+		h.serve(req)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -144,35 +127,33 @@ func (h *sjHTTP) feed(b *batch, data []byte) bool {
 }
 
 // fail answers with a plain error and closes the connection.
-func (h *sjHTTP) fail(status int, body string) {
+func (h *HTTP) fail(status int, body string) {
 	var buf [256]byte
 	h.refuse(sockjs.AppendStatusResponse(buf[:0], status, body))
 }
 
 // refuse writes a complete response and closes the connection after it.
-func (h *sjHTTP) refuse(resp []byte) {
+func (h *HTTP) refuse(resp []byte) {
 	h.mu.Lock()
 	h.closing = true
 	h.mu.Unlock()
-	_ = h.c.Write(resp)
+	h.c.Write(resp)
 	h.c.CloseWhenFlushed()
 }
 
 // serve answers one request.
-func (h *sjHTTP) serve(b *batch, req *sockjs.Request) {
-	c := h.c
-	s := c.srv()
-	se, rt, room, ok := s.sj.route(req.Path)
+func (h *HTTP) serve(req *sockjs.Request) {
+	se, rt, room, ok := h.gw.route(req.Path)
 	switch {
 	case !ok:
 		h.fail(404, "404 Error: Page not found\n")
 		return
-	case s.draining.Load():
+	case h.gw.host.Draining():
 		h.fail(503, "server shutting down\n")
 		return
 	}
 	h.recv.Open = nil
-	if rt.Kind == sockjs.KindSession && !h.prepare(b, se, rt, room, req) {
+	if rt.Kind == sockjs.KindSession && !h.prepare(se, rt, room, req) {
 		return
 	}
 	h.mu.Lock()
@@ -181,20 +162,19 @@ func (h *sjHTTP) serve(b *batch, req *sockjs.Request) {
 	res := se.ep.Serve(req, rt, h, &h.recv)
 	h.settle()
 	if res == sockjs.ResultUpgrade || res == sockjs.ResultRawWebSocket {
-		// Upgrades go to the handshake, never here: refuse.
+		// Upgrades go to the server's handshake, never here: refuse.
 		h.fail(400, "Not a valid websocket request\n")
 	}
 }
 
 // prepare readies a session request: a receiving request that will
 // create a session is admitted (token, room permission, connection
-// limits) and its session state made; a send request's session gets the
-// loop's batch for its replies. It reports false when it refused the
-// request.
-func (h *sjHTTP) prepare(b *batch, se *sjEndpoint, rt sockjs.Route, room []byte, req *sockjs.Request) bool {
+// limits) and its session state made. It reports false when it refused
+// the request.
+func (h *HTTP) prepare(se *endpoint, rt sockjs.Route, room []byte, req *sockjs.Request) bool {
 	sess := se.ep.Lookup(rt.Session)
 	if sess != nil {
-		sc, _ := sess.AppData().(*sjConn)
+		sc, _ := sess.AppData().(*session)
 		if sc != nil && sc.room != string(room) {
 			h.fail(404, "404 Error: Page not found\n") // the id belongs to another room
 			return false
@@ -207,12 +187,7 @@ func (h *sjHTTP) prepare(b *batch, se *sjEndpoint, rt sockjs.Route, room []byte,
 	sc, err := h.admit(se, room, req)
 	if err != nil {
 		var buf [256]byte
-		srv := h.c.srv()
-		status := rejectionStatus(err)
-		srv.rejected.Add(1)
-		srv.m.Handshakes[hsResultForStatus(status)].Inc()
-		srv.logReject(h.c, status, err)
-		h.refuse(appendRejection(buf[:0], err))
+		h.refuse(h.gw.host.Refusal(buf[:0], h.c, err))
 		return false
 	}
 	h.recv.Open = sc
@@ -232,26 +207,18 @@ func opensSession(t sockjs.Transport, req *sockjs.Request) bool {
 }
 
 // settle runs after Serve: a session state prepared for a request that
-// did not create a session gives its slot back, and send requests
-// forget the loop's batch.
-func (h *sjHTTP) settle() {
-	if sc, _ := h.recv.Open.(*sjConn); sc != nil && sc.sess == nil {
+// did not create a session gives its slot back.
+func (h *HTTP) settle() {
+	if sc, _ := h.recv.Open.(*session); sc != nil && sc.sess == nil {
 		sc.release()
 	}
 	h.recv.Open = nil
 }
 
-// admit checks a request that opens a session as the handshake checks
-// an upgrade: the token (access_token query parameter, Authorization
-// header, or access_token cookie), the room permission, and the
-// connection maxima, which count sessions.
-func (h *sjHTTP) admit(se *sjEndpoint, room []byte, req *sockjs.Request) (*sjConn, error) {
-	s := se.x.s
-	g := &s.guard
-	ip := h.c.RemoteAddrPort().Addr()
-	if err := s.checkConnRate(ip); err != nil {
-		return nil, err
-	}
+// admit checks a request that opens a session as the server checks an
+// upgrade; the token comes as the access_token query parameter, an
+// Authorization header, or an access_token cookie.
+func (h *HTTP) admit(se *endpoint, room []byte, req *sockjs.Request) (*session, error) {
 	var tc auth.TokenCollector
 	tc.Query(req.Query)
 	if len(req.Authorization) > 0 {
@@ -260,36 +227,15 @@ func (h *sjHTTP) admit(se *sjEndpoint, room []byte, req *sockjs.Request) (*sjCon
 	if tok := cookieValue(req.Cookie, "access_token"); len(tok) > 0 {
 		tc.Header(append([]byte("Bearer "), tok...))
 	}
-	sc := &sjConn{se: se, ip: ip}
+	ip := h.c.Addr()
+	cl, err := h.gw.host.Admit(ip, &tc, req.Query, room)
+	if err != nil {
+		return nil, err
+	}
+	sc := &session{se: se, user: cl.User, id: cl.ID, ip: ip, counted: true}
 	if len(room) > 0 {
 		sc.room = string(room)
 	}
-	tok, _, err := tc.Token()
-	switch {
-	case err == auth.ErrNoToken && s.cfg.AdmitsAnonymous():
-		if s.cfg.DevMode {
-			sc.user = string(queryValue(req.Query, "user"))
-		}
-	case err != nil:
-		return nil, err
-	case g.verifier == nil:
-		return nil, auth.ErrUnknownKey
-	default:
-		id, err := g.verifier.Verify(tok)
-		if err != nil {
-			return nil, err
-		}
-		sc.id, sc.user = id, id.Subject
-	}
-	if sc.room != "" && sc.id != nil && !sc.id.CanJoin(sc.room) {
-		s.m.ForbiddenJoin.Inc()
-		return nil, errRoomForbidden
-	}
-	if err := g.counter.Acquire(sc.user, ip); err != nil {
-		s.countConnRejection(err)
-		return nil, err
-	}
-	sc.counted = true
 	return sc, nil
 }
 
@@ -327,12 +273,11 @@ func trimSpace(b []byte) []byte {
 
 // The sockjs.Stream methods. The session calls them with its lock held,
 // from any goroutine; none of them closes the connection synchronously
-// (which would run OnClose, and Abort, under that lock) except End, whose
-// session has already detached the receiver.
+// (which would run the server's close path, and Abort, under that lock)
+// except End, whose session has already detached the receiver.
 
 // Send implements sockjs.Stream.
-func (h *sjHTTP) Send(b *poller.Buf) {
-	c := h.c
+func (h *HTTP) Send(b *poller.Buf) {
 	h.mu.Lock()
 	slow := h.slow
 	h.mu.Unlock()
@@ -340,40 +285,44 @@ func (h *sjHTTP) Send(b *poller.Buf) {
 		b.Release()
 		return
 	}
-	queued, err := c.Send(b)
-	if err == nil && int64(queued) > c.srv().cfg.SendQueue {
+	if queued, ok := h.c.Send(b); ok && int64(queued) > h.gw.cfg.SendQueue {
 		h.slowConsumer()
 	}
 }
 
 // slowConsumer applies the slow-consumer policy to a response whose
-// queue passed -send-queue: drop-oldest discards whole queued frames
+// queue passed the send queue: drop-oldest discards whole queued frames
 // (each a complete chunk or line), close ends the connection, and with
 // it the session.
-func (h *sjHTTP) slowConsumer() {
-	c := h.c
-	s := c.srv()
-	if s.cfg.SlowPolicy == "drop-oldest" {
-		if n := c.DropOldest(int(s.cfg.SendQueue)); n > 0 {
-			s.m.SlowConsumer[metrics.PolicyDropOldest].Inc()
-			s.m.Dropped.Add(n)
-		}
+func (h *HTTP) slowConsumer() {
+	if h.gw.dropOldest(h.c) {
 		return
 	}
 	h.mu.Lock()
 	first := !h.slow
 	h.slow = true
 	h.mu.Unlock()
-	if first {
-		s.m.SlowConsumer[metrics.PolicyClose].Inc()
-		c.setReason(reasonSlowConsumer)
-		s.eng.Schedule(&c.Conn, 0) // the timer closes it, off the session's lock
+	if first && h.c.CloseSlow() {
+		h.gw.cfg.Metrics.SlowConsumer[metrics.PolicyClose].Inc()
 	}
+}
+
+// dropOldest applies drop-oldest to a connection over the send queue,
+// and reports false when the policy is to close instead.
+func (g *Gateway) dropOldest(c Conn) bool {
+	if !g.cfg.DropOldest {
+		return false
+	}
+	if n := c.DropOldest(int(g.cfg.SendQueue)); n > 0 {
+		g.cfg.Metrics.SlowConsumer[metrics.PolicyDropOldest].Inc()
+		g.cfg.Metrics.Dropped.Add(n)
+	}
+	return true
 }
 
 // Write implements sockjs.Stream: p is copied into the queue as one
 // whole unit, so that drop-oldest never cuts a frame.
-func (h *sjHTTP) Write(p []byte) {
+func (h *HTTP) Write(p []byte) {
 	b := poller.NewBuf(len(p))
 	b.B = append(b.B, p...)
 	h.Send(b)
@@ -381,76 +330,70 @@ func (h *sjHTTP) Write(p []byte) {
 
 // Flush implements sockjs.Stream. A write error closes the connection
 // from here; the session then learns of it through Abort's deferred path.
-func (h *sjHTTP) Flush() { _ = h.c.Conn.Flush() }
+func (h *HTTP) Flush() { h.c.Flush() }
 
 // End implements sockjs.Stream: the response is complete.
-func (h *sjHTTP) End(keepAlive bool) {
-	c := h.c
+func (h *HTTP) End(keepAlive bool) {
 	h.mu.Lock()
 	h.inResp = false
-	keep := keepAlive && len(h.pending) == 0 && !h.slow && !c.srv().draining.Load()
+	keep := keepAlive && len(h.pending) == 0 && !h.slow && !h.gw.host.Draining()
 	h.closing = !keep
 	h.mu.Unlock()
 	if !keep {
-		c.CloseWhenFlushed()
+		h.c.CloseWhenFlushed()
 		return
 	}
-	_ = c.Conn.Flush()
-	c.scheduleHTTP()
+	h.c.Flush()
+	h.schedule()
 }
 
 // PeerGone implements sockjs.PeerProber.
-func (h *sjHTTP) PeerGone() bool { return h.c.PeerClosed() }
+func (h *HTTP) PeerGone() bool { return h.c.PeerClosed() }
 
-// scheduleHTTP arms the timer of an HTTP connection: the write timeout
-// while a response is open, the keep-alive idle timeout otherwise.
-func (c *conn) scheduleHTTP() {
-	cfg := &c.srv().cfg
+// schedule arms the connection's timer: the write timeout while a
+// response is open, the keep-alive idle timeout otherwise.
+func (h *HTTP) schedule() {
+	cfg := &h.gw.cfg
 	d := cfg.WriteTimeout
 	if cfg.IdleTimeout > 0 {
 		d = min(d, cfg.IdleTimeout)
 	}
-	c.srv().eng.Schedule(&c.Conn, max(d/2, cfg.Tick))
+	h.c.Schedule(max(d/2, cfg.Tick))
 }
 
-// onHTTPTimer runs on the wheel goroutine for an HTTP connection.
-func (c *conn) onHTTPTimer() {
-	s := c.srv()
-	h := c.httpState()
+// OnTimer runs on the server's timer goroutine when the connection's
+// timer fires.
+func (h *HTTP) OnTimer() {
+	cfg := &h.gw.cfg
 	h.mu.Lock()
 	inResp, slow, partial := h.inResp, h.slow, h.partial
 	h.mu.Unlock()
-	now := s.eng.Now()
 	switch {
 	case slow:
-		_ = c.Close()
+		h.c.Close(ReasonNone) // the reason was given when it turned slow
 		return
 	case inResp:
-		if since := c.BlockedSince(); since != 0 && now-since >= s.eng.Ticks(s.cfg.WriteTimeout) {
-			s.m.SlowConsumer[metrics.PolicyClose].Inc()
-			c.setReason(reasonWriteTimeout)
-			_ = c.Close()
+		if h.c.StalledFor(cfg.WriteTimeout) {
+			cfg.Metrics.SlowConsumer[metrics.PolicyClose].Inc()
+			h.c.Close(ReasonWriteTimeout)
 			return
 		}
 	default:
-		idle := now - int64(c.lastRead.Load())
-		limit := s.cfg.IdleTimeout
+		limit := cfg.IdleTimeout
 		if partial {
-			limit = s.cfg.HandshakeTimeout // a request that stopped halfway
+			limit = cfg.HandshakeTimeout // a request that stopped halfway
 		}
-		if limit > 0 && idle >= s.eng.Ticks(limit) {
-			c.setReason(reasonIdle)
-			_ = c.Close()
+		if limit > 0 && h.c.IdleFor(limit) {
+			h.c.Close(ReasonIdle)
 			return
 		}
 	}
-	c.scheduleHTTP()
+	h.schedule()
 }
 
-// onHTTPClose runs when an HTTP connection has closed: an attached
-// receiving request is aborted (which closes its session).
-func (c *conn) onHTTPClose() {
-	h := c.httpState()
+// OnClose runs when the connection has closed: an attached receiving
+// request is aborted (which closes its session).
+func (h *HTTP) OnClose() {
 	h.recv.Abort()
 	h.mu.Lock()
 	h.pending = nil

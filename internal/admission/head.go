@@ -1,30 +1,24 @@
-package server
+package admission
 
 import (
 	"bytes"
-	"net/http"
-
-	"github.com/gobwas/ws"
+	"errors"
 )
 
-// Rejections of request heads that are ambiguous or malformed at the HTTP
-// level. gobwas/ws parses leniently (it trims whitespace before a colon
-// and keeps the last of repeated headers); a request that an intermediary
-// in front of wsgate may have read differently is refused instead, with
-// 400.
+// Refusals of request heads that are ambiguous or malformed at the HTTP
+// level, by CheckRequestHead. A lenient parser (gobwas/ws trims whitespace
+// before a colon and keeps the last of repeated headers) would read them
+// one way, and an intermediary in front of the gateway may have read them
+// another: each is refused with 400 instead.
 var (
-	errRequestLineCtl = badRequest("server: control character in the request line")
-	errHeaderName     = badRequest("server: header name is not a token (no whitespace before the colon)")
-	errHeaderValue    = badRequest("server: control character (NUL, CR, LF) in a header value")
-	errHeaderFold     = badRequest("server: obsolete line folding in a header")
-	errDupHost        = badRequest(`server: more than one "Host" header`)
-	errDupKey         = badRequest(`server: more than one "Sec-WebSocket-Key" header`)
-	errDupOrigin      = badRequest(`server: more than one "Origin" header`)
+	ErrRequestLineCtl = errors.New("admission: control character in the request line")
+	ErrHeaderName     = errors.New("admission: header name is not a token (no whitespace before the colon)")
+	ErrHeaderValue    = errors.New("admission: control character (NUL, CR, LF) in a header value")
+	ErrHeaderFold     = errors.New("admission: obsolete line folding in a header")
+	ErrDupHost        = errors.New(`admission: more than one "Host" header`)
+	ErrDupKey         = errors.New(`admission: more than one "Sec-WebSocket-Key" header`)
+	ErrDupOrigin      = errors.New(`admission: more than one "Origin" header`)
 )
-
-func badRequest(reason string) error {
-	return ws.RejectConnectionError(ws.RejectionStatus(http.StatusBadRequest), ws.RejectionReason(reason))
-}
 
 // singleHeaders are the headers a request may carry at most once (RFC 9112
 // section 3.2, RFC 6455 section 11.3.1, RFC 6454 section 7), with the
@@ -33,12 +27,12 @@ var singleHeaders = [...]struct {
 	name string
 	err  error
 }{
-	{"host", errDupHost},
-	{"sec-websocket-key", errDupKey},
-	{"origin", errDupOrigin},
+	{"host", ErrDupHost},
+	{"sec-websocket-key", ErrDupKey},
+	{"origin", ErrDupOrigin},
 }
 
-// checkRequestHead checks the framing of a request head (request line,
+// CheckRequestHead checks the framing of a request head (request line,
 // header lines, each ending in CRLF): no control character in the request
 // line; header names that are tokens directly followed by the colon (RFC
 // 9112 section 5.1); values without NUL, bare CR, bare LF or other control
@@ -46,11 +40,11 @@ var singleHeaders = [...]struct {
 // 9112 section 5.2); Host, Sec-WebSocket-Key and Origin at most once. An
 // unterminated last line is checked the same way and left to the parser.
 // It does not allocate.
-func checkRequestHead(req []byte) error {
+func CheckRequestHead(req []byte) error {
 	line, rest := cutLine(req)
 	for _, b := range line {
 		if isCtl(b) {
-			return errRequestLineCtl
+			return ErrRequestLineCtl
 		}
 	}
 	var seen uint8
@@ -60,21 +54,21 @@ func checkRequestHead(req []byte) error {
 			return nil // the empty line ending the head
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			return errHeaderFold
+			return ErrHeaderFold
 		}
 		colon := bytes.IndexByte(line, ':')
 		if colon <= 0 {
-			return errHeaderName
+			return ErrHeaderName
 		}
 		name := line[:colon]
 		for _, b := range name {
 			if !isTchar(b) {
-				return errHeaderName
+				return ErrHeaderName
 			}
 		}
 		for _, b := range line[colon+1:] {
 			if isCtl(b) && b != '\t' {
-				return errHeaderValue
+				return ErrHeaderValue
 			}
 		}
 		for i, h := range singleHeaders {
