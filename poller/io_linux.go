@@ -16,6 +16,7 @@ package poller
 // readiness event rather than once per read.
 
 import (
+	"io"
 	"syscall"
 	"unsafe"
 
@@ -86,6 +87,13 @@ func (e *Engine) onRead(nc *nbio.Conn) {
 		}
 		switch errno {
 		case 0:
+			if n == 0 {
+				// End of stream. epoll reports it as EPOLLRDHUP too, and
+				// nbio's loop closes on that; closing here does not
+				// depend on it.
+				_ = nc.CloseWithError(io.EOF)
+				return
+			}
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:

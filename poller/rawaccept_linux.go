@@ -59,7 +59,7 @@ func findNbioConnFields() connFields {
 }
 
 // RawAccept reports whether listeners accept connections without the
-// standard library's net.Conn (see the top of accept_linux.go). It is
+// standard library's net.Conn (see the top of rawaccept_linux.go). It is
 // false only if the nbio in the build no longer has the fields it fills.
 func RawAccept() bool { return nbioConnFields.ok }
 
@@ -113,9 +113,9 @@ type rawListener struct {
 
 	mu     sync.Mutex
 	fd     int
-	busy   bool // Accept is in accept4
+	busy   int // Accept calls in accept4 (net.Listener allows several at once)
 	closed bool
-	idle   sync.Cond // signalled when Accept leaves accept4 after Close
+	idle   sync.Cond // signalled when an Accept leaves accept4 after Close
 }
 
 // newRawListener takes over ln's socket. On error ln is left open.
@@ -170,17 +170,22 @@ func (r *rawListener) Accept() (net.Conn, error) {
 		r.mu.Unlock()
 		return nil, net.ErrClosed
 	}
-	r.busy = true
+	r.busy++
 	fd := r.fd
 	r.mu.Unlock()
 	c, err := r.accept(fd)
 	r.mu.Lock()
-	r.busy = false
-	if r.closed {
+	r.busy--
+	closed := r.closed
+	if closed && r.busy == 0 {
 		r.idle.Broadcast()
 	}
 	r.mu.Unlock()
 	if err != nil {
+		if closed {
+			// Close's shutdown woke accept4 (EINVAL): say so plainly.
+			return nil, net.ErrClosed
+		}
 		return nil, err
 	}
 	return c, nil
@@ -197,7 +202,7 @@ func (r *rawListener) Close() error {
 	}
 	r.closed = true
 	_ = syscall.Shutdown(r.fd, syscall.SHUT_RDWR)
-	for r.busy {
+	for r.busy > 0 {
 		r.idle.Wait()
 	}
 	return syscall.Close(r.fd)

@@ -11,7 +11,7 @@ import (
 // TestRawAcceptEnabled fails when the nbio in go.mod no longer has the
 // fields the listeners fill in: accepting has fallen back to the standard
 // library's Accept, eleven more syscalls and allocations per connection
-// (see accept_linux.go).
+// (see rawaccept_linux.go).
 func TestRawAcceptEnabled(t *testing.T) {
 	if !RawAccept() {
 		t.Fatal("nbio.Conn has no fd/typ fields of the expected types any more: raw accept is off")
@@ -158,4 +158,67 @@ func openFDs(t *testing.T) int {
 		t.Skip(err)
 	}
 	return len(ents)
+}
+
+// TestRawListenerCloseWhileAccepting: Close while two Accept calls are
+// blocked in accept4 wakes both with net.ErrClosed, returns only after
+// they have left accept4 (TestStopReleasesListener checks that the
+// descriptor is released); a later
+// Accept fails at once and a second Close is a no-op.
+func TestRawListenerCloseWhileAccepting(t *testing.T) {
+	if !RawAccept() {
+		t.Skip("raw accept is off")
+	}
+	std, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := newRawListener(std, &addrIntern{})
+	if err != nil {
+		std.Close()
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			c, err := r.Accept()
+			if c != nil {
+				c.Close()
+			}
+			errs <- err
+		}()
+	}
+	// Wait until both are inside accept4.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r.mu.Lock()
+		busy := r.busy
+		r.mu.Unlock()
+		if busy == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d Accept calls blocked, want 2", busy)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		select {
+		case err := <-errs:
+			if err != net.ErrClosed {
+				t.Errorf("Accept after Close: %v, want net.ErrClosed", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Accept still blocked after Close")
+		}
+	}
+	if _, err := r.Accept(); err != net.ErrClosed {
+		t.Errorf("Accept on a closed listener: %v, want net.ErrClosed", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
 }
