@@ -88,8 +88,10 @@ func (e *Engine) compactAddrs(nc *nbio.Conn) {
 
 // get returns the shared value for a, or a compact copy of it once the set
 // is full.
-func (in *addrIntern) get(a *net.TCPAddr) net.Addr {
-	ap := a.AddrPort()
+func (in *addrIntern) get(a *net.TCPAddr) net.Addr { return in.getPort(a.AddrPort()) }
+
+// getPort is get for an address given as a netip.AddrPort.
+func (in *addrIntern) getPort(ap netip.AddrPort) net.Addr {
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	in.mu.Lock()
 	defer in.mu.Unlock()

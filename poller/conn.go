@@ -5,7 +5,6 @@ import (
 	"net"
 	"sync"
 	"syscall"
-	"unsafe"
 
 	"github.com/lesismal/nbio"
 )
@@ -156,12 +155,9 @@ func (c *Conn) Write(p []byte) error {
 		return c.writeTLSUnlock(p)
 	}
 	if c.q == nil && !c.armed {
-		n, err := syscall.Write(int(c.fd), p)
-		if n < 0 {
-			n = 0
-		}
+		n, err := writeFD(int(c.fd), p)
 		c.e.countWrite(c.fd, n)
-		if err != nil && err != syscall.EAGAIN && err != syscall.EINTR {
+		if err != 0 && err != syscall.EAGAIN && err != syscall.EINTR {
 			c.closeUnlock(err)
 			return err
 		}
@@ -459,17 +455,6 @@ func (c *Conn) onClosed() {
 		c.e.io[int(c.fd)%len(c.e.io)].unsent.Add(uint64(unsent))
 	}
 	c.nc.Unlock()
-}
-
-func writev(fd int, iov []syscall.Iovec) (int, syscall.Errno) {
-	if len(iov) == 0 {
-		return 0, 0
-	}
-	n, _, errno := syscall.Syscall(syscall.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(n), 0
 }
 
 // ShutdownWrite half-closes the connection (SHUT_WR) after queued bytes

@@ -222,7 +222,7 @@ func New(cfg Config, h Handler) (*Engine, error) {
 		Listen:         e.listenFunc(cfg.ReusePort),
 	})
 	e.nb.OnOpen(e.onOpen)
-	e.nb.OnData(e.onData)
+	e.nb.OnRead(e.onRead)
 	e.nb.OnClose(e.onClose)
 	return e, nil
 }
@@ -230,21 +230,32 @@ func New(cfg Config, h Handler) (*Engine, error) {
 func (e *Engine) listenFunc(reuse bool) func(network, addr string) (net.Listener, error) {
 	return func(network, addr string) (net.Listener, error) {
 		lc := net.ListenConfig{}
-		if reuse {
-			lc.Control = func(_, _ string, rc syscall.RawConn) error {
-				var serr error
-				err := rc.Control(func(fd uintptr) {
+		lc.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				if reuse {
 					serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, 0xf /* SO_REUSEPORT */, 1)
-				})
-				if err != nil {
-					return err
 				}
-				return serr
+				if serr == nil && RawAccept() {
+					serr = setInheritedOptions(int(fd))
+				}
+			})
+			if err != nil {
+				return err
 			}
+			return serr
 		}
 		ln, err := lc.Listen(context.Background(), network, addr)
 		if err != nil {
 			return nil, err
+		}
+		if RawAccept() {
+			r, err := newRawListener(ln, &e.interned)
+			if err != nil {
+				ln.Close()
+				return nil, err
+			}
+			ln = r
 		}
 		l := newListener(ln, e.onAcceptErr)
 		e.lns = append(e.lns, l)
@@ -410,14 +421,15 @@ func shutdown(nc *nbio.Conn) {
 	}
 }
 
-func (e *Engine) onData(nc *nbio.Conn, data []byte) {
+// onData hands bytes read from nc to the handler; l is nc's Loop.
+func (e *Engine) onData(l *Loop, nc *nbio.Conn, data []byte) {
 	raceHandoff(nc)
 	if e.tls != nil {
 		e.onDataTLS(nc, data)
 		return
 	}
 	if s, ok := nc.Session().(Session); ok {
-		e.h.OnData(e.loopOf(nc), s, data)
+		e.h.OnData(l, s, data)
 	}
 }
 

@@ -22,7 +22,8 @@ import (
 // descriptor left, every client would be accepted and dropped at once,
 // unseen. The wrapper adopts it itself, and while descriptors are
 // exhausted it reports each failure and retries every 50 ms with the
-// client waiting, instead.
+// client waiting, instead. (A raw listener, rawaccept_linux.go, hands
+// over nbio connections already: there is nothing to duplicate.)
 type listener struct {
 	net.Listener
 	onErr      func(error) // Config.OnAcceptError, or nil

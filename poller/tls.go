@@ -524,9 +524,10 @@ func (c *Conn) writeOutLocked(ts *tlsConn) (n, left int, err error) {
 	ts.mu.Lock()
 	if ts.out != nil && len(*ts.out) > ts.outOff {
 		p := (*ts.out)[ts.outOff:]
-		n, err = syscall.Write(int(c.fd), p)
-		if n < 0 {
-			n = 0
+		var errno syscall.Errno
+		n, errno = writeFD(int(c.fd), p)
+		if errno != 0 {
+			err = errno
 		}
 		c.e.countWrite(c.fd, n)
 		ts.outOff += n
