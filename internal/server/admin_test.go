@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -262,13 +263,23 @@ func TestAdminUserSendAndRooms(t *testing.T) {
 // freeAddr returns a loopback address with a port free at the time of the
 // call.
 func freeAddr(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		// The kernel may hand a port just released to the next caller:
+		// processes given the same address would fight over it.
+		if _, dup := handedOut.LoadOrStore(addr, true); !dup {
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
+
+// handedOut holds the addresses freeAddr has returned in this process.
+var handedOut sync.Map
 
 // buildWsgate builds cmd/wsgate into a temporary directory.
 func buildWsgate(t testing.TB) string {
