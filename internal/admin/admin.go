@@ -154,6 +154,10 @@ func Handler(b Backend, o Options) http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if st, ok := b.(Starter); ok && st.Starting() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
 		if b.Draining() {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
 			return
@@ -386,4 +390,12 @@ func (a *api) handleMemStats(w http.ResponseWriter, r *http.Request) {
 		HeapReleased: ms.HeapReleased, StackInuse: ms.StackInuse, GCSys: ms.GCSys, Sys: ms.Sys,
 		NumGC: ms.NumGC, Goroutines: runtime.NumGoroutine(),
 	})
+}
+
+// Starter is what a Backend adds when the API may answer before the
+// gateway accepts connections: /readyz says 503 "starting" until then, so
+// that no load balancer sends clients to a listener not yet open.
+type Starter interface {
+	// Starting reports whether the gateway's listeners are not open yet.
+	Starting() bool
 }

@@ -83,5 +83,9 @@ func (b adminBackend) Metrics() http.Handler { return b.s.m.Handler() }
 // Draining implements admin.Backend.
 func (b adminBackend) Draining() bool { return b.s.draining.Load() }
 
+// Starting implements admin.Starter: the admin listener opens before the
+// WebSocket listener does.
+func (b adminBackend) Starting() bool { return !b.s.started.Load() }
+
 // OpenConns implements admin.Backend.
 func (b adminBackend) OpenConns() int64 { return b.s.open.Load() }
