@@ -1,12 +1,19 @@
 package upgrade
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"testing"
+
+	"github.com/gobwas/ws"
 
 	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/admission"
 	"github.com/wsgate/wsgate/internal/auth"
+	"github.com/wsgate/wsgate/internal/limits"
 )
 
 // quietHost routes like testHost and admits everyone (or refuses with
@@ -96,5 +103,23 @@ func BenchmarkUpgrade(b *testing.B) {
 				u.Upgrade(buf, testIP)
 			}
 		})
+	}
+}
+
+// TestAppendRefusalAllocs checks that rendering a refusal allocates
+// nothing, whatever its kind (a limits.Rejection and a wrapped token error
+// included).
+func TestAppendRefusalAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	errs := []error{ErrNotFound, ErrDraining, ws.ErrHandshakeBadMethod, ws.ErrHandshakeUpgradeRequired, io.EOF,
+		fmt.Errorf("verify: %w", auth.ErrSignature), auth.ErrNoToken,
+		limits.NewRejection(limits.ErrTooManyIPConns, http.StatusTooManyRequests, 7), errors.New("something: went wrong")}
+	buf := make([]byte, 0, 512)
+	for _, err := range errs {
+		if n := testing.AllocsPerRun(100, func() { buf = AppendRefusal(buf[:0], err) }); n != 0 {
+			t.Errorf("AppendRefusal(%v): %v allocations", err, n)
+		}
 	}
 }

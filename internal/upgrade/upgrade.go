@@ -164,7 +164,7 @@ func (u *Upgrader) Upgrade(req []byte, ip netip.Addr) (Result, []byte, error) {
 	u.id, u.ip, u.counted, u.bearer, u.userID = nil, ip, false, false, ""
 	u.neg.Reset(u.cfg.Deflate)
 	u.rd.Reset(req)
-	hs, err := u.up.Upgrade(u)
+	hs, err := u.up.Upgrade((*wire)(u))
 	if err != nil {
 		if u.counted { // a hook after Admit failed: undo the count
 			u.host.Release(u.userID, u.ip)
@@ -190,13 +190,14 @@ func (u *Upgrader) Upgrade(req []byte, ip netip.Addr) (Result, []byte, error) {
 	return r, nil, nil
 }
 
-// Read and Write make Upgrader the io.ReadWriter gobwas/ws works on: it
-// reads the request and captures the response.
-func (u *Upgrader) Read(p []byte) (int, error) { return u.rd.Read(p) }
+// wire is the io.ReadWriter gobwas/ws works on: it reads the request and
+// captures the response.
+type wire Upgrader
 
-// Write implements io.Writer; see Read.
-func (u *Upgrader) Write(p []byte) (int, error) {
-	u.out = append(u.out, p...)
+func (w *wire) Read(p []byte) (int, error) { return w.rd.Read(p) }
+
+func (w *wire) Write(p []byte) (int, error) {
+	w.out = append(w.out, p...)
 	return len(p), nil
 }
 
