@@ -9,6 +9,7 @@ import (
 	"github.com/wsgate/wsgate/internal/auth"
 	"github.com/wsgate/wsgate/internal/limits"
 	"github.com/wsgate/wsgate/internal/metrics"
+	"github.com/wsgate/wsgate/internal/upgrade"
 )
 
 // Admission: the decisions (tokens, room permissions, connection maxima,
@@ -92,18 +93,25 @@ func (s *Server) checkConnRate(ip netip.Addr) error {
 	return err
 }
 
-// admitClient runs the gate's Admit and counts a refusal; a room refusal
-// becomes the handshake's 403.
-func (s *Server) admitClient(r admission.Request) (admission.Client, error) {
-	cl, err := s.guard.gate.Admit(r)
+// upgradeHost is the server as the upgrade parser's host (upgrade.Host):
+// its endpoint table (endpoint.go) and its admission.
+type upgradeHost struct{ s *Server }
+
+// Admit implements upgrade.Host: the gate's Admit, a refusal counted; a
+// room refusal becomes the handshake's 403.
+func (h upgradeHost) Admit(r admission.Request) (admission.Client, error) {
+	cl, err := h.s.guard.gate.Admit(r)
 	if err != nil {
-		s.countRefusal(err)
+		h.s.countRefusal(err)
 		if err == admission.ErrRoomForbidden {
-			err = errRoomForbidden
+			err = upgrade.ErrRoomForbidden
 		}
 	}
 	return cl, err
 }
+
+// Release implements upgrade.Host (and gateway.Host, for sjHost).
+func (h upgradeHost) Release(user string, ip netip.Addr) { h.s.guard.gate.Release(user, ip) }
 
 // countRefusal counts an admission refusal in the metrics.
 func (s *Server) countRefusal(err error) {
@@ -114,22 +122,8 @@ func (s *Server) countRefusal(err error) {
 	}
 }
 
-// admit runs when the request has parsed and its key checked: it verifies
-// the token (or admits an anonymous client), checks the room permission
-// for a room endpoint, and counts the connection against the maxima.
-func (h *handshake) admit() error {
-	s := h.srv
-	late := h.kind != 0 && s.endpoints[h.kind-1].lateAuth
-	cl, err := s.admitClient(admission.Request{Tokens: &h.tok, IP: h.ip, Room: h.room, User: h.user, LateAuth: late})
-	h.id, h.userID = cl.ID, cl.User
-	if err != nil {
-		return err
-	}
-	h.counted = true
-	return nil
-}
-
-// releaseCount undoes admit's Acquire when the connection closes.
+// releaseCount undoes the upgrade's admission count when the connection
+// closes.
 func (c *conn) releaseCount() {
 	if c.gate.And(^uint32(gateCounted))&gateCounted == 0 {
 		return

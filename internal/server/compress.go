@@ -1,8 +1,6 @@
 package server
 
 import (
-	"github.com/gobwas/httphead"
-
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/fanout"
@@ -15,23 +13,6 @@ import (
 // with pooled codecs, so an idle connection holds no compression state.
 // With -deflate-context-takeover the connection's connExt also holds a
 // Compressor and/or Decompressor for the directions that keep context.
-
-// onExtensions is gobwas/ws's ExtensionCustom hook: it feeds each
-// Sec-WebSocket-Extensions header line to the negotiator. The response
-// header is written by upgrade, after the whole request was seen.
-func (h *handshake) onExtensions(value []byte, opts []httphead.Option) ([]httphead.Option, bool) {
-	h.neg.Offer(value)
-	return opts, true
-}
-
-// appendExtensionHeader inserts the Sec-WebSocket-Extensions response
-// header into a captured 101 response.
-func appendExtensionHeader(resp []byte, p deflate.Params) []byte {
-	resp = resp[:len(resp)-2] // drop the final CRLF
-	resp = append(resp, "Sec-WebSocket-Extensions: "...)
-	resp = deflate.AppendResponse(resp, p)
-	return append(resp, "\r\n\r\n"...)
-}
 
 // setupDeflate records the negotiated parameters on c.
 func (c *conn) setupDeflate(p deflate.Params) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/internal/admission"
+	"github.com/wsgate/wsgate/internal/upgrade"
 	"github.com/wsgate/wsgate/poller"
 )
 
@@ -210,7 +211,7 @@ func (c *conn) onHandshakeData(b *batch, data []byte) {
 			return
 		}
 		if len(data) >= limit {
-			c.reject(errHeaderTooLarge)
+			c.reject(upgrade.ErrHeaderTooLarge)
 			return
 		}
 		if c.ext == nil {
@@ -235,7 +236,7 @@ func (c *conn) onHandshakeData(b *batch, data []byte) {
 	if len(*buf) >= limit {
 		c.ext.hs = nil
 		putHSBuf(buf)
-		c.reject(errHeaderTooLarge)
+		c.reject(upgrade.ErrHeaderTooLarge)
 	}
 }
 
@@ -255,7 +256,7 @@ func (c *conn) onRequest(b *batch, req, rest []byte) {
 		return
 	}
 	if s.draining.Load() {
-		c.reject(errDraining)
+		c.reject(upgrade.ErrDraining)
 		return
 	}
 	ip := c.RemoteAddrPort().Addr()
@@ -266,9 +267,8 @@ func (c *conn) onRequest(b *batch, req, rest []byte) {
 	if s.demo != nil && c.serveStatic(s.demo, req) {
 		return
 	}
-	h := s.hsPool.Get().(*handshake)
-	h.ip = ip
-	u, resp, err := h.upgrade(req)
+	h := s.hsPool.Get().(*upgrade.Upgrader)
+	u, resp, err := h.Upgrade(req, ip)
 	if err != nil {
 		c.rejectWith(resp, err) // resp aliases h: write it before h goes back
 		s.hsPool.Put(h)
@@ -280,7 +280,7 @@ func (c *conn) onRequest(b *batch, req, rest []byte) {
 	s.accepted.Add(1)
 	s.m.Handshakes[hsOK].Inc()
 	s.m.HandshakeSeconds.Update(float64(s.micros()-c.lastRead.Load()) / 1e6)
-	c.open(u) // queues u.resp, which aliases h
+	c.open(u) // queues u.Response, which aliases h
 	s.hsPool.Put(h)
 	c.lastRead.Store(int32(s.eng.Now()))
 	c.scheduleCheck()
@@ -296,28 +296,28 @@ func (c *conn) onRequest(b *batch, req, rest []byte) {
 // (joining rooms), and flushes. A message fanned out the moment the client
 // is in a room goes out after the 101, and a client that has read its 101
 // misses nothing published after that.
-func (c *conn) open(u upgraded) {
-	c.setEndpoint(u.kind)
-	if u.counted {
+func (c *conn) open(u upgrade.Result) {
+	c.setEndpoint(endpointKind(u.Kind))
+	if u.Counted {
 		c.gate.Or(gateCounted)
 	}
 	ep := c.ep()
 	// Every connection but a plain echo one gets its ext before it is
 	// open, so no other goroutine can see it appear.
-	if u.room != "" || u.user != "" || u.id != nil || u.subproto != "" || ep.keepsState {
+	if u.Room != "" || u.User != "" || u.Identity != nil || u.Subprotocol != "" || ep.keepsState {
 		if c.ext == nil {
 			c.ext = &connExt{}
 		}
-		c.ext.room = u.room
-		if u.user != "" || u.id != nil {
-			c.ext.who.Store(&identity{user: u.user, id: u.id})
+		c.ext.room = u.Room
+		if u.User != "" || u.Identity != nil {
+			c.ext.who.Store(&identity{user: u.User, id: u.Identity})
 		}
 	}
-	if u.dflOK {
-		c.setupDeflate(u.deflate)
+	if u.DeflateOK {
+		c.setupDeflate(u.Deflate)
 	}
-	if u.subproto != "" {
-		c.ext.subproto = u.subproto // ext exists: the endpoint keeps state
+	if u.Subprotocol != "" {
+		c.ext.subproto = u.Subprotocol // ext exists: the endpoint keeps state
 	}
 	if c.dflBits() != 0 {
 		c.dec.Init(&ep.lim.dfl, false, true)
@@ -325,8 +325,8 @@ func (c *conn) open(u upgraded) {
 		c.dec.Init(&ep.lim.plain, false, false)
 	}
 	c.storeState(stateOpen)
-	rb := poller.NewBuf(len(u.resp))
-	rb.B = append(rb.B, u.resp...)
+	rb := poller.NewBuf(len(u.Response))
+	rb.B = append(rb.B, u.Response...)
 	_, _ = c.Send(rb)
 	if st := ep.proto.Open(c); st != nil {
 		if c.ext == nil {
@@ -334,8 +334,8 @@ func (c *conn) open(u upgraded) {
 		}
 		c.ext.state = st
 	}
-	if u.user != "" {
-		c.srv().hub.AddUser(u.user, c)
+	if u.User != "" {
+		c.srv().hub.AddUser(u.User, c)
 	}
 	_ = c.Conn.Flush()
 }
@@ -343,13 +343,13 @@ func (c *conn) open(u upgraded) {
 // reject answers the handshake with err's HTTP status and reason.
 func (c *conn) reject(err error) {
 	var buf [256]byte
-	c.rejectWith(appendRejection(buf[:0], err), err)
+	c.rejectWith(upgrade.AppendRefusal(buf[:0], err), err)
 }
 
 func (c *conn) rejectWith(resp []byte, err error) {
 	s := c.srv()
 	s.rejected.Add(1)
-	status := rejectionStatus(err)
+	status := upgrade.RefusalStatus(err)
 	s.m.Handshakes[hsResultForStatus(status)].Inc()
 	s.logReject(c, status, err)
 	c.setReason(reasonRejected)
@@ -375,7 +375,7 @@ func (c *conn) feed(b *batch, data []byte) {
 		var pe *frame.ProtocolError
 		if err != errStop && err != frame.ErrDecoderFailed && errors.As(err, &pe) {
 			// Fail the connection (RFC 6455 section 7.1.7).
-			c.close(pe.Code, clientText(pe.Msg), reasonForCode(pe.Code), closeFailed)
+			c.close(pe.Code, upgrade.ClientText(pe.Msg), reasonForCode(pe.Code), closeFailed)
 			return
 		}
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/wsgate/wsgate/internal/metrics"
 	"github.com/wsgate/wsgate/internal/protocol"
 	"github.com/wsgate/wsgate/internal/rawproto"
+	"github.com/wsgate/wsgate/internal/upgrade"
 	"github.com/wsgate/wsgate/poller"
 )
 
@@ -57,6 +59,43 @@ func (s *Server) handle(path string, prefix bool, p protocol.Protocol, lim *endp
 	}
 	s.endpoints = append(s.endpoints, newEndpoint(path, prefix, p, lim))
 	return nil
+}
+
+// Route implements upgrade.Host: a SockJS websocket route first, then the
+// endpoint table in its order.
+func (h upgradeHost) Route(path []byte) (upgrade.Route, bool) {
+	s := h.s
+	if s.sj != nil {
+		if k, room, ok := s.sj.wsRoute(path); ok {
+			return s.endpoints[k-1].route(k, room), true
+		}
+	}
+	for i := range s.endpoints {
+		e := &s.endpoints[i]
+		if !e.prefix && string(path) == e.path {
+			return e.route(endpointKind(i+1), nil), true
+		}
+		if room, ok := bytes.CutPrefix(path, []byte(e.path)); ok && e.prefix {
+			return e.route(endpointKind(i+1), room), true
+		}
+	}
+	return upgrade.Route{}, false
+}
+
+// route is where a request for endpoint k (e) leads.
+func (e *endpoint) route(k endpointKind, room []byte) upgrade.Route {
+	return upgrade.Route{Kind: uint8(k), Prefix: e.prefix, Room: room, Subprotocols: e.subprotos, LateAuth: e.lateAuth}
+}
+
+// newUpgrader returns the handshake pool's New: upgrade parsers sharing
+// one Config, which ask the server for routes and admission.
+func (s *Server) newUpgrader() func() any {
+	cfg := &s.cfg
+	uc := &upgrade.Config{MaxHeader: cfg.MaxHeader, Subprotocols: cfg.Subprotocols, QueryUser: cfg.DevMode, Origins: &s.origins}
+	if cfg.Deflate {
+		uc.Deflate = &deflate.Options{ContextTakeover: cfg.DeflateContextTakeover, Level: cfg.DeflateLevel, Threshold: cfg.DeflateThreshold}
+	}
+	return func() any { return upgrade.New(uc, upgradeHost{s}) }
 }
 
 // ep returns the connection's endpoint; it must be upgraded.

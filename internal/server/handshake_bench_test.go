@@ -1,16 +1,20 @@
 package server
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/wsgate/wsgate/internal/config"
+	"github.com/wsgate/wsgate/internal/upgrade"
 	"github.com/wsgate/wsgate/internal/wstest"
 )
 
 // BenchmarkUpgrade measures the server's part of one handshake in the
 // process, without sockets: parsing a browser-like upgrade request with
-// the gobwas/ws hooks, the key, origin and admission checks, and the 101
-// response. allocs/op is what one handshake allocates on this path.
+// the gobwas/ws hooks (internal/upgrade), the endpoint table, the key,
+// origin and admission checks, and the 101 response. allocs/op is what one
+// handshake allocates on this path: gobwas/ws's accept key, and the room
+// name the connection keeps.
 func BenchmarkUpgrade(b *testing.B) {
 	for _, tc := range []struct {
 		name string
@@ -38,14 +42,15 @@ func BenchmarkUpgrade(b *testing.B) {
 				"Accept-Encoding: gzip, deflate, br", "Accept-Language: en-GB,en;q=0.9",
 				"Cache-Control: no-cache", "Pragma: no-cache",
 				"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
-			h := newHandshake(s)
+			h := s.newUpgrader()().(*upgrade.Upgrader)
+			ip := netip.MustParseAddr("127.0.0.1")
 			buf := make([]byte, len(req))
 			b.ReportAllocs()
 			b.SetBytes(int64(len(req)))
 			for b.Loop() {
 				copy(buf, req)
-				u, _, err := h.upgrade(buf)
-				if err != nil || u.kind == 0 {
+				u, _, err := h.Upgrade(buf, ip)
+				if err != nil || u.Kind == 0 {
 					b.Fatal(err)
 				}
 			}

@@ -1,7 +1,7 @@
 // Package server is wsgate's composition root: it wires the event loop
-// (poller), the handshake (gobwas/ws), the codec (frame), the hub and the
-// metrics into a running gateway. It is the only package that knows all
-// the parts.
+// (poller), the upgrade request's parsing (internal/upgrade), the codec
+// (frame), the hub and the metrics into a running gateway. It is the only
+// package that knows all the parts.
 package server
 
 import (
@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
-	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/admin"
 	"github.com/wsgate/wsgate/internal/broker"
 	"github.com/wsgate/wsgate/internal/cluster"
@@ -27,6 +26,7 @@ import (
 	"github.com/wsgate/wsgate/internal/limits"
 	"github.com/wsgate/wsgate/internal/metrics"
 	"github.com/wsgate/wsgate/internal/stompproto"
+	"github.com/wsgate/wsgate/internal/upgrade"
 	"github.com/wsgate/wsgate/poller"
 	"github.com/wsgate/wsgate/web"
 )
@@ -39,8 +39,7 @@ type Server struct {
 	// lim are the size limits of the echo endpoint ([0]) and of the
 	// fan-out endpoints, /room and /ws ([1]).
 	lim     [2]endpointLimits
-	dflOpts deflate.Options
-	origins *config.OriginMatcher
+	origins upgrade.Origins
 	// endpoints are the registered paths and their protocols; a
 	// connection's endpoint kind is its index plus one.
 	endpoints []endpoint
@@ -56,7 +55,7 @@ type Server struct {
 	adminLn   net.Listener
 
 	start     time.Time // for micros
-	hsPool    sync.Pool // *handshake
+	hsPool    sync.Pool // *upgrade.Upgrader
 	rejectLog limits.Lines
 
 	open     atomic.Int64
@@ -97,11 +96,13 @@ func New(cfg config.Config) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		origins: config.NewOriginMatcher(cfg.Origins),
+		origins: upgrade.Origins{Any: cfg.DevMode},
 		start:   time.Now(),
 		hub:     hub.New[fanout.Subscriber](0),
 		apiKey:  cfg.APIKey,
-		dflOpts: deflate.Options{ContextTakeover: cfg.DeflateContextTakeover, Level: cfg.DeflateLevel, Threshold: cfg.DeflateThreshold},
+	}
+	if len(cfg.Origins) > 0 {
+		s.origins.List = config.NewOriginMatcher(cfg.Origins)
 	}
 	s.lim[0] = newEndpointLimits(cfg.FrameLimit(), cfg.MaxMessage, cfg.MaxFragments)
 	s.lim[1] = newEndpointLimits(cfg.RoomFrameLimit(), cfg.RoomMessageLimit(), cfg.MaxFragments)
@@ -174,7 +175,7 @@ func New(cfg config.Config) (*Server, error) {
 		s.demo = web.RecordDemo()
 	}
 	s.rejectLog.Burst = 10
-	s.hsPool.New = func() any { return newHandshake(s) }
+	s.hsPool.New = s.newUpgrader()
 	tlsCfg, err := s.setupTLS()
 	if err != nil {
 		return nil, err

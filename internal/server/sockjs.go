@@ -9,6 +9,7 @@ import (
 	"github.com/wsgate/wsgate/internal/auth"
 	"github.com/wsgate/wsgate/internal/rawproto"
 	"github.com/wsgate/wsgate/internal/sockjs/gateway"
+	"github.com/wsgate/wsgate/internal/upgrade"
 	"github.com/wsgate/wsgate/poller"
 )
 
@@ -67,7 +68,7 @@ func (s *Server) setupSockJS() {
 		// makes a control character six bytes (\u0001).
 		MaxBody:      6*int(max(cfg.RoomMessageLimit(), cfg.MaxMessage)) + 1024,
 		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, HandshakeTimeout: cfg.HandshakeTimeout,
-	}, sjHost{s}, eps)
+	}, sjHost{upgradeHost{s}}, eps)
 	for i := range n {
 		p := x.WebSocket(i)
 		if p == nil {
@@ -229,14 +230,14 @@ func (w *sjWSConn) CloseWhenFlushed() {
 }
 
 // sjHost is the server as the gateway's host: its drain, origin policy,
-// admission and refusals.
-type sjHost struct{ s *Server }
+// admission and refusals. It shares the upgrade's host's admission.
+type sjHost struct{ upgradeHost }
 
 // Draining implements gateway.Host.
 func (h sjHost) Draining() bool { return h.s.draining.Load() }
 
 // OriginAllowed implements gateway.Host: -origins, as for an upgrade.
-func (h sjHost) OriginAllowed(origin, host []byte) bool { return h.s.originAllowed(origin, host) }
+func (h sjHost) OriginAllowed(origin, host []byte) bool { return h.s.origins.Allowed(origin, host) }
 
 // Admit implements gateway.Host: the checks of an upgrade, in its order.
 func (h sjHost) Admit(ip netip.Addr, tc *auth.TokenCollector, query, room []byte) (admission.Client, error) {
@@ -246,13 +247,10 @@ func (h sjHost) Admit(ip netip.Addr, tc *auth.TokenCollector, query, room []byte
 	}
 	r := admission.Request{Tokens: tc, IP: ip, Room: room}
 	if s.cfg.DevMode {
-		r.User = queryValue(query, "user")
+		r.User = upgrade.QueryValue(query, "user")
 	}
-	return s.admitClient(r)
+	return h.upgradeHost.Admit(r)
 }
-
-// Release implements gateway.Host.
-func (h sjHost) Release(user string, ip netip.Addr) { h.s.guard.gate.Release(user, ip) }
 
 // AllowMessage implements gateway.Host.
 func (h sjHost) AllowMessage(r **admission.Rate, user string, n int) admission.Verdict {
@@ -267,11 +265,11 @@ func (h sjHost) AllowMessage(r **admission.Rate, user string, n int) admission.V
 // logged as one.
 func (h sjHost) Refusal(dst []byte, hc gateway.HTTPConn, err error) []byte {
 	s := h.s
-	status := rejectionStatus(err)
+	status := upgrade.RefusalStatus(err)
 	s.rejected.Add(1)
 	s.m.Handshakes[hsResultForStatus(status)].Inc()
 	if c, ok := hc.(*sjHTTPConn); ok {
 		s.logReject((*conn)(c), status, err)
 	}
-	return appendRejection(dst, err)
+	return upgrade.AppendRefusal(dst, err)
 }

@@ -79,29 +79,6 @@ func newEndpoint(path string, prefix bool, p protocol.Protocol, lim *endpointLim
 	return e
 }
 
-// chooseOwn selects, from one Sec-WebSocket-Protocol header value, the
-// first of own (server preference) that the client offered; "" when none.
-func chooseOwn(v []byte, own []string) string {
-	best := len(own)
-	ps := auth.ProtocolsOf(v)
-	for {
-		p, ok := ps.Next()
-		if !ok {
-			break
-		}
-		for i, o := range own[:best] {
-			if string(p) == o {
-				best = i
-				break
-			}
-		}
-	}
-	if best == len(own) {
-		return ""
-	}
-	return own[best]
-}
-
 // tickWithin bounds how long a connection of a Ticker endpoint waits for
 // its next Tick: what the last Tick asked, else one timer-wheel tick (the
 // first Tick after the upgrade comes at once, and the protocol says when

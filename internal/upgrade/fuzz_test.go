@@ -1,19 +1,20 @@
-package server
+package upgrade
 
 import (
 	"bytes"
 	"strconv"
 	"testing"
 
+	"github.com/wsgate/wsgate/frame/deflate"
 	"github.com/wsgate/wsgate/internal/config"
 )
 
-// FuzzHandshake feeds arbitrary request bytes to the upgrade parser
+// FuzzUpgrade feeds arbitrary request bytes to the upgrade parser
 // (gobwas/ws's Upgrader with our hooks and response mapping). It must never
 // panic, and must answer either a 101 with an accept key or one of the
 // HTTP errors the server documents, with a well-formed status line, a
 // Content-Length that matches the body, and Connection: close.
-func FuzzHandshake(f *testing.F) {
+func FuzzUpgrade(f *testing.F) {
 	good := "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 	seeds := []string{
@@ -36,24 +37,17 @@ func FuzzHandshake(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Admin = ""
-	cfg.DevMode = true
-	cfg.Anonymous, cfg.NoLimits = true, true // core tests: no token, no rate limits
-	cfg.Origins = []string{"https://*.example.com"}
+	cfg := testConfig()
+	cfg.QueryUser, cfg.Deflate = true, &deflate.Options{}
+	cfg.Origins = &Origins{List: config.NewOriginMatcher([]string{"https://*.example.com"})}
 	cfg.Subprotocols = []string{"chat"}
-	s, err := New(cfg)
-	if err != nil {
-		f.Fatal(err)
-	}
 	allowed := map[int]bool{400: true, 403: true, 404: true, 405: true, 426: true, 431: true, 503: true}
 	f.Fuzz(func(t *testing.T, req []byte) {
-		h := newHandshake(s)
+		h := &testHost{}
 		in := append([]byte(nil), req...)
-		u, resp, err := h.upgrade(in)
+		u, resp, err := New(cfg, h).Upgrade(in, testIP)
 		if err == nil {
-			resp, kind := u.resp, u.kind
+			resp, kind := u.Response, u.Kind
 			if !bytes.HasPrefix(resp, []byte("HTTP/1.1 101 Switching Protocols\r\n")) ||
 				!bytes.Contains(resp, []byte("\r\nSec-WebSocket-Accept: ")) || !bytes.HasSuffix(resp, []byte("\r\n\r\n")) {
 				t.Fatalf("accepted with a bad response %q", resp)
