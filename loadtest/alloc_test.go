@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // openPair returns an open client Conn on the event loop whose peer is a
@@ -25,7 +27,7 @@ func openPair(t testing.TB, ev Events) *Conn {
 			s.Close()
 		}
 	}()
-	cl, err := NewClient(ClientOptions{}, NewRecorder())
+	cl, err := NewClient(ClientOptions{}, stats.NewRecorder())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/lesismal/nbio"
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/frame/deflate"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // Client errors.
@@ -56,7 +58,7 @@ type Events interface {
 // connection. Dials run on a bounded set of short-lived goroutines.
 type Client struct {
 	nb      *nbio.Engine
-	rec     *Recorder
+	rec     *stats.Recorder
 	opts    ClientOptions
 	tlsCfg  *tls.Config
 	lim     frame.Limits
@@ -109,7 +111,7 @@ type Conn struct {
 }
 
 // NewClient starts an nbio engine in client mode.
-func NewClient(opts ClientOptions, rec *Recorder) (*Client, error) {
+func NewClient(opts ClientOptions, rec *stats.Recorder) (*Client, error) {
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
@@ -149,7 +151,7 @@ func NewClient(opts ClientOptions, rec *Recorder) (*Client, error) {
 func (cl *Client) getBuf() *[]byte  { return cl.bufs.Get().(*[]byte) }
 func (cl *Client) putBuf(b *[]byte) { *b = (*b)[:0]; cl.bufs.Put(b) }
 
-func (cl *Client) sinceStart() int64 { return int64(time.Since(cl.rec.start)) }
+func (cl *Client) sinceStart() int64 { return int64(time.Since(cl.rec.Start())) }
 
 // Dial starts a connection to t. It blocks while MaxDials dials are in
 // flight (that is the back-pressure a ramp sees), then returns; the outcome
@@ -390,7 +392,7 @@ func (c *Conn) handshakeDataLocked(data []byte) {
 		return
 	}
 	cl := c.cl
-	cl.rec.Record(KindHandshake, c.ID, time.Duration(cl.sinceStart()-c.startNs))
+	cl.rec.Record(stats.KindHandshake, c.ID, time.Duration(cl.sinceStart()-c.startNs))
 	cl.rec.C.Connected.Add(1)
 	cl.rec.C.Open.Add(1)
 	_ = c.nc.SetReadDeadline(time.Time{})

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // Hard limits: every run is bounded in time and count whatever the flags say.
@@ -237,4 +239,10 @@ func (c *Config) ipShare() []net.IP {
 		out = append(out, c.SourceIPs[i])
 	}
 	return out
+}
+
+// plan is what the run was asked to do, for judging its results.
+func (c *Config) plan() stats.Plan {
+	return stats.Plan{Scenario: c.Scenario, Conns: c.Conns, Publishers: c.Publishers, PublishURL: c.PublishURL,
+		MsgRate: c.MsgRate, Duration: c.Duration, Deflate: c.Deflate, Size: c.Size}
 }

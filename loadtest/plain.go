@@ -8,6 +8,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // plainSet holds the slow and stalled readers. They use ordinary blocking
@@ -98,7 +100,7 @@ func (s *plainSet) dial(t *Target, slow bool) (*plainConn, error) {
 		return fail(err)
 	}
 	_ = nc.SetDeadline(time.Time{})
-	rec.Record(KindHandshake, 0, time.Since(start))
+	rec.Record(stats.KindHandshake, 0, time.Since(start))
 	rec.C.Connected.Add(1)
 	rec.C.Open.Add(1)
 	if slow {

@@ -6,10 +6,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
-// Progress receives one Point per second while a run goes on.
-type Progress func(p Point, server *ProcSample)
+// Progress receives one stats.Point per second while a run goes on.
+type Progress func(p stats.Point, server *stats.ProcSample)
 
 // Barrier waits until every worker of a multi-process run is ready (it is
 // nil in a single-process run).
@@ -18,7 +20,7 @@ type Barrier func(ctx context.Context) error
 // env is what a scenario works with.
 type env struct {
 	cfg     *Config
-	rec     *Recorder
+	rec     *stats.Recorder
 	cl      *Client
 	targets []*Target
 	barrier Barrier
@@ -45,12 +47,12 @@ func (e *env) stopMeasure() {
 
 // Run executes cfg's scenario until it ends or ctx is cancelled (Ctrl-C),
 // and returns what was measured so far in either case.
-func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Snapshot, error) {
+func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*stats.Snapshot, error) {
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := &env{cfg: cfg, rec: NewRecorder(), barrier: barrier}
+	e := &env{cfg: cfg, rec: stats.NewRecorder(), barrier: barrier}
 	path := cfg.Path
 	if cfg.Scenario == "broadcast" && path == "" {
 		path = "/room/" + cfg.Room
@@ -102,26 +104,26 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 	snap.Version = Version()
 	snap.Measured = e.mEnd.Sub(e.mStart).Seconds()
 	if !e.mStart.IsZero() {
-		snap.MeasureStart = e.mStart.Sub(e.rec.start).Seconds()
+		snap.MeasureStart = e.mStart.Sub(e.rec.Start()).Seconds()
 	}
 	if !e.drained.IsZero() {
-		snap.DrainEnd = e.drained.Sub(e.rec.start).Seconds()
+		snap.DrainEnd = e.drained.Sub(e.rec.Start()).Seconds()
 	}
 	snap.Server = server
 	snap.Config = configMap(cfg)
-	snap.finalize()
+	snap.Finalize()
 	return snap, runErr
 }
 
-// startTicker records a Point every second and samples the server process;
+// startTicker records a stats.Point every second and samples the server process;
 // the returned function stops it and returns the server samples.
-func (e *env) startTicker(prog Progress) func() []ProcSample {
+func (e *env) startTicker(prog Progress) func() []stats.ProcSample {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	var ps *procSampler
+	var ps *stats.ProcSampler
 	if e.cfg.ServerPID > 0 {
-		ps = &procSampler{pid: e.cfg.ServerPID}
-		ps.sample(0)
+		ps = stats.NewProcSampler(e.cfg.ServerPID)
+		ps.Sample(0)
 	}
 	wg.Add(1)
 	go func() {
@@ -135,9 +137,9 @@ func (e *env) startTicker(prog Progress) func() []ProcSample {
 			case <-t.C:
 			}
 			p := e.rec.Tick()
-			var sp *ProcSample
+			var sp *stats.ProcSample
 			if ps != nil {
-				if s, ok := ps.sample(p.Second); ok {
+				if s, ok := ps.Sample(p.Second); ok {
 					sp = &s
 				}
 			}
@@ -146,13 +148,13 @@ func (e *env) startTicker(prog Progress) func() []ProcSample {
 			}
 		}
 	}()
-	return func() []ProcSample {
+	return func() []stats.ProcSample {
 		close(done)
 		wg.Wait()
 		if ps == nil {
 			return nil
 		}
-		return ps.samples
+		return ps.Samples()
 	}
 }
 

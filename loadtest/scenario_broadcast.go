@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // Broadcast roles, kept in Conn.Tag.
@@ -77,7 +79,7 @@ func (ev *bcastEvents) Message(c *Conn, op frame.Opcode, p []byte) {
 		rec.C.Reordered.Add(1)
 	}
 	rec.C.Delivered.Add(1)
-	rec.Record(KindMessage, c.ID, time.Duration(now-ts))
+	rec.Record(stats.KindMessage, c.ID, time.Duration(now-ts))
 }
 
 func (ev *bcastEvents) Close(*Conn, bool, string) {}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // echoEvents drives the echo scenario. In closed loop every reply sends the
@@ -75,7 +77,7 @@ func (ev *echoEvents) Message(c *Conn, op frame.Opcode, p []byte) {
 		return
 	}
 	rec.C.Delivered.Add(1)
-	rec.Record(KindMessage, c.ID, time.Duration(now-ts))
+	rec.Record(stats.KindMessage, c.ID, time.Duration(now-ts))
 	ev.nextLocked(c, now)
 }
 
@@ -129,7 +131,7 @@ func runEcho(ctx context.Context, e *env) error {
 
 // answered counts the echo messages that got a reply: the echo itself,
 // a reply that failed its checks, or the server's error message.
-func answered(c *liveCounters) int64 {
+func answered(c *stats.LiveCounters) int64 {
 	return c.Delivered.Load() + c.Corrupt.Load() + c.ErrorFrames.Load()
 }
 

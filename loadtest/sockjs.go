@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // SockJS transports of the client. A SockJS connection receives on its
@@ -278,7 +280,7 @@ func (c *Conn) sjOpenLocked() {
 	}
 	c.sj.open = true
 	cl := c.cl
-	cl.rec.Record(KindHandshake, c.ID, time.Duration(cl.sinceStart()-c.startNs))
+	cl.rec.Record(stats.KindHandshake, c.ID, time.Duration(cl.sinceStart()-c.startNs))
 	cl.rec.C.Connected.Add(1)
 	cl.rec.C.Open.Add(1)
 	_ = c.nc.SetReadDeadline(time.Time{})
