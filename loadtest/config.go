@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/loadtest/stats"
+	"github.com/wsgate/wsgate/loadtest/wsclient"
 )
 
 // Hard limits: every run is bounded in time and count whatever the flags say.
@@ -138,7 +139,7 @@ func (c *Config) Validate() error {
 		bad("no target URL")
 	}
 	for _, t := range c.Targets {
-		if _, err := ParseTarget(t, ""); err != nil {
+		if _, err := wsclient.ParseTarget(t, ""); err != nil {
 			bad("target %q: %v", t, err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/loadtest/stats"
+	"github.com/wsgate/wsgate/loadtest/wsclient"
 )
 
 // Progress receives one stats.Point per second while a run goes on.
@@ -21,8 +22,8 @@ type Barrier func(ctx context.Context) error
 type env struct {
 	cfg     *Config
 	rec     *stats.Recorder
-	cl      *Client
-	targets []*Target
+	cl      *wsclient.Client
+	targets []*wsclient.Target
 	barrier Barrier
 	plain   *plainSet
 	sending atomic.Bool // scenario is in its measuring phase
@@ -61,14 +62,14 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*sta
 		path = "/stomp"
 	}
 	for _, u := range cfg.Targets {
-		t, err := ParseTarget(u, path)
+		t, err := wsclient.ParseTarget(u, path)
 		if err != nil {
 			return nil, err
 		}
 		e.targets = append(e.targets, t)
 	}
 	e.sockjsTargets()
-	cl, err := NewClient(ClientOptions{
+	cl, err := wsclient.New(wsclient.Options{
 		DialTimeout: cfg.DialTimeout, HandshakeTimeout: cfg.HandshakeTimeout,
 		Deflate: cfg.Deflate, SourceIPs: cfg.ipShare(), CAFile: cfg.CAFile, Insecure: cfg.Insecure,
 	}, e.rec)
@@ -181,7 +182,7 @@ func (e *env) role(i int) int {
 }
 
 // target returns the target of connection i.
-func (e *env) target(i int) *Target { return e.targets[i%len(e.targets)] }
+func (e *env) target(i int) *wsclient.Target { return e.targets[i%len(e.targets)] }
 
 // globalID numbers connection i of this worker uniquely across workers.
 func (e *env) globalID(i int) uint32 { return uint32(i*e.cfg.Workers + e.cfg.WorkerIndex) }
@@ -207,7 +208,7 @@ func (e *env) ramp(ctx context.Context, n int, dial func(i int)) {
 
 // dialRole dials connection i according to its role; ev receives normal
 // connections.
-func (e *env) dialRole(i int, t *Target, ev Events, tag uint32) {
+func (e *env) dialRole(i int, t *wsclient.Target, ev wsclient.Events, tag uint32) {
 	switch e.role(i) {
 	case roleSlow:
 		e.plain.start(t, true)

@@ -3,7 +3,6 @@ package loadtest
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -183,17 +182,5 @@ func TestServerErrorCode(t *testing.T) {
 		if got := serverErrorCode([]byte(in)); got != want {
 			t.Errorf("%s: %q, want %q", in, got, want)
 		}
-	}
-}
-
-func TestStatusErrorKindAndReason(t *testing.T) {
-	var acc [28]byte
-	_, err := parseResponse([]byte("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 10\r\nContent-Length: 28\r\n\r\nlimits: too many from this\r\n"), &acc, false)
-	var se *StatusError
-	if !errors.As(err, &se) || se.Kind() != "http_429_too_many_requests" || se.RetryAfter != "10" || se.Body != "limits: too many from this" {
-		t.Fatalf("%#v", err)
-	}
-	if FailureKind(&StatusError{Code: 599}) != "http_599" || FailureKind(&StatusError{Code: 503}) != "http_503_service_unavailable" {
-		t.Error("kinds")
 	}
 }

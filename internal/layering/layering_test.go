@@ -59,7 +59,9 @@ var allowed = map[string][]string{
 		"github.com/prometheus/client_golang"},
 	"github.com/wsgate/wsgate/web": nil,
 	"github.com/wsgate/wsgate/loadtest": {"github.com/lesismal/nbio", "github.com/wsgate/wsgate/frame",
-		"github.com/wsgate/wsgate/loadtest/stats", "github.com/wsgate/wsgate/loadtest/report"},
+		"github.com/wsgate/wsgate/loadtest/stats", "github.com/wsgate/wsgate/loadtest/report", "github.com/wsgate/wsgate/loadtest/wsclient"},
+	"github.com/wsgate/wsgate/loadtest/wsclient": {"github.com/lesismal/nbio", "github.com/wsgate/wsgate/frame",
+		"github.com/wsgate/wsgate/loadtest/stats"},
 	"github.com/wsgate/wsgate/loadtest/stats":  {"github.com/HdrHistogram"},
 	"github.com/wsgate/wsgate/loadtest/report": {"github.com/wsgate/wsgate/loadtest/stats"},
 }
