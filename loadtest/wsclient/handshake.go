@@ -32,6 +32,7 @@ type StatusError struct {
 	Body       string // the start of the response body: often the server's reason
 }
 
+// Error says what the server answered, with its Retry-After and reason.
 func (e *StatusError) Error() string {
 	s := "loadtest: server answered HTTP " + strconv.Itoa(e.Code)
 	if t := http.StatusText(e.Code); t != "" {
