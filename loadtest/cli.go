@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/lesismal/nbio/logging"
+
+	"github.com/wsgate/wsgate/loadtest/report"
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // Exit codes of Main.
@@ -21,7 +24,7 @@ const (
 	ExitOK         = 0
 	ExitThreshold  = 1 // the run completed but a --threshold failed
 	ExitUsage      = 2 // bad flags or the run could not start
-	ExitIncomplete = 3 // the run could not do what it was asked (Snapshot.Incomplete), without --allow-incomplete
+	ExitIncomplete = 3 // the run could not do what it was asked (stats.Snapshot.Incomplete), without --allow-incomplete
 )
 
 const usageHead = `wsload: WebSocket load generator
@@ -172,9 +175,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return ExitUsage
 	}
-	var ths []Threshold
+	var ths []stats.Threshold
 	for _, e := range o.thresholds {
-		t, err := ParseThreshold(e)
+		t, err := stats.ParseThreshold(e)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return ExitUsage
@@ -190,21 +193,18 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if o.worker {
 		return runWorker(ctx, cfg, os.Stdin, stdout, stderr)
 	}
-	pp := &progressPrinter{w: stderr}
-	if f, ok := stderr.(*os.File); ok {
-		pp.tty = isTerminal(f)
-	}
-	prog := Progress(pp.print)
+	pp := report.NewProgressPrinter(stderr)
+	prog := Progress(pp.Print)
 	if o.quiet {
 		prog = nil
 	}
-	var snap *Snapshot
+	var snap *stats.Snapshot
 	if o.procs > 1 {
 		snap, err = RunProcs(ctx, args, o.procs, cfg, prog, stderr)
 	} else {
 		snap, err = Run(ctx, cfg, prog, nil)
 	}
-	pp.done()
+	pp.Done()
 	if snap == nil {
 		fmt.Fprintln(stderr, err)
 		return ExitUsage
@@ -212,9 +212,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "wsload:", err)
 	}
-	snap.Assess(cfg)
-	checks, pass := CheckAll(ths, snap)
-	WriteSummary(stdout, snap, checks)
+	snap.Assess(cfg.plan())
+	checks, pass := stats.CheckAll(ths, snap)
+	report.WriteSummary(stdout, snap, checks)
 	if err := writeOutputs(o, snap, checks); err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitUsage
@@ -230,11 +230,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 // Result is the JSON document written by --json.
 type Result struct {
-	*Snapshot
-	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
+	*stats.Snapshot
+	Thresholds []stats.ThresholdResult `json:"thresholds,omitempty"`
 }
 
-func writeOutputs(o *cliOptions, s *Snapshot, checks []ThresholdResult) error {
+func writeOutputs(o *cliOptions, s *stats.Snapshot, checks []stats.ThresholdResult) error {
 	if o.jsonPath != "" {
 		b, err := json.MarshalIndent(Result{Snapshot: s, Thresholds: checks}, "", "  ")
 		if err != nil {
@@ -249,7 +249,7 @@ func writeOutputs(o *cliOptions, s *Snapshot, checks []ThresholdResult) error {
 		if err != nil {
 			return err
 		}
-		if err := WriteHTML(f, s, checks); err != nil {
+		if err := report.WriteHTML(f, s, checks); err != nil {
 			f.Close()
 			return err
 		}

@@ -6,6 +6,9 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
+	"github.com/wsgate/wsgate/loadtest/wsclient"
 )
 
 // Hard limits: every run is bounded in time and count whatever the flags say.
@@ -136,7 +139,7 @@ func (c *Config) Validate() error {
 		bad("no target URL")
 	}
 	for _, t := range c.Targets {
-		if _, err := ParseTarget(t, ""); err != nil {
+		if _, err := wsclient.ParseTarget(t, ""); err != nil {
 			bad("target %q: %v", t, err)
 		}
 	}
@@ -237,4 +240,10 @@ func (c *Config) ipShare() []net.IP {
 		out = append(out, c.SourceIPs[i])
 	}
 	return out
+}
+
+// plan is what the run was asked to do, for judging its results.
+func (c *Config) plan() stats.Plan {
+	return stats.Plan{Scenario: c.Scenario, Conns: c.Conns, Publishers: c.Publishers, PublishURL: c.PublishURL,
+		MsgRate: c.MsgRate, Duration: c.Duration, Deflate: c.Deflate, Size: c.Size}
 }

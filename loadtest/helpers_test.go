@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // TestMain lets the test binary act as a wsload worker process, so that
@@ -156,7 +158,7 @@ func launchNode(t testing.TB, flags ...string) (*nodeServer, func()) {
 }
 
 // run runs cfg and fails the test on error.
-func run(t testing.TB, cfg *Config) *Snapshot {
+func run(t testing.TB, cfg *Config) *stats.Snapshot {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

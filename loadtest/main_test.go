@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // The command line end to end: a run with --json, --report and thresholds
@@ -32,9 +34,9 @@ func TestMainEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r struct {
-		Counters   Counters          `json:"counters"`
-		Latency    map[string]*Hist  `json:"latency"`
-		Thresholds []ThresholdResult `json:"thresholds"`
+		Counters   stats.Counters          `json:"counters"`
+		Latency    map[string]*stats.Hist  `json:"latency"`
+		Thresholds []stats.ThresholdResult `json:"thresholds"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // These tests drive every scenario against a third-party server: npm ws,
@@ -18,7 +20,7 @@ func echoCfg(url string) *Config {
 }
 
 // checkExactEcho asserts that every message sent came back once, intact.
-func checkExactEcho(t *testing.T, s *Snapshot, conns int64) {
+func checkExactEcho(t *testing.T, s *stats.Snapshot, conns int64) {
 	t.Helper()
 	c := s.Counters
 	if c.Connected != conns || c.ConnectFailed != 0 {

@@ -2,12 +2,12 @@ package loadtest
 
 import (
 	"bufio"
-	"crypto/tls"
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"time"
+
+	"github.com/wsgate/wsgate/loadtest/wsclient"
 )
 
 // plainSet holds the slow and stalled readers. They use ordinary blocking
@@ -36,7 +36,7 @@ func (s *plainSet) stopCh() chan struct{} {
 }
 
 // start dials one slow (slow=true) or stalled reader in the background.
-func (s *plainSet) start(t *Target, slow bool) {
+func (s *plainSet) start(t *wsclient.Target, slow bool) {
 	stop := s.stopCh()
 	s.wg.Add(1)
 	go func() {
@@ -51,86 +51,21 @@ func (s *plainSet) start(t *Target, slow bool) {
 	}()
 }
 
-func (s *plainSet) dial(t *Target, slow bool) (*plainConn, error) {
-	e := s.e
-	rec := e.rec
-	rec.C.ConnectAttempts.Add(1)
-	start := time.Now()
-	fail := func(err error) (*plainConn, error) {
-		rec.Fail(FailureKind(err), err)
+func (s *plainSet) dial(t *wsclient.Target, slow bool) (*plainConn, error) {
+	nc, err := s.e.cl.DialBlocking(t)
+	if err != nil {
 		return nil, err
 	}
-	d := net.Dialer{Timeout: e.cfg.DialTimeout, LocalAddr: e.cl.localAddr()}
-	if d.LocalAddr != nil {
-		d.Control = bindNoPort
-	}
-	nc, err := d.Dial("tcp", t.Addr)
-	if err != nil {
-		return fail(err)
-	}
-	if t.TLS {
-		cfg := e.cl.tlsCfg.Clone()
-		cfg.ServerName, _, _ = net.SplitHostPort(t.Addr)
-		tconn := tls.Client(nc, cfg)
-		_ = nc.SetDeadline(time.Now().Add(e.cfg.HandshakeTimeout))
-		if err := tconn.Handshake(); err != nil {
-			nc.Close()
-			return fail(&tlsError{err})
-		}
-		nc = tconn
-	}
-	var r rng
-	r.seed(uint64(start.UnixNano()))
-	var key [24]byte
-	var accept [28]byte
-	makeKey(&r, &key, &accept)
-	_ = nc.SetDeadline(time.Now().Add(e.cfg.HandshakeTimeout))
-	if _, err := nc.Write(t.appendRequest(nil, key[:], false)); err != nil {
-		nc.Close()
-		return fail(err)
-	}
-	head, err := readHead(nc)
-	if err == nil {
-		_, err = parseResponse(head, &accept, false)
-	}
-	if err != nil {
-		nc.Close()
-		return fail(err)
-	}
-	_ = nc.SetDeadline(time.Time{})
-	rec.Record(KindHandshake, 0, time.Since(start))
-	rec.C.Connected.Add(1)
-	rec.C.Open.Add(1)
 	if slow {
-		rec.C.SlowConns.Add(1)
+		s.e.rec.C.SlowConns.Add(1)
 	} else {
-		rec.C.StalledConns.Add(1)
+		s.e.rec.C.StalledConns.Add(1)
 	}
 	pc := &plainConn{nc: nc, slow: slow}
 	s.mu.Lock()
 	s.conns = append(s.conns, pc)
 	s.mu.Unlock()
 	return pc, nil
-}
-
-// readHead reads byte by byte up to the end of the response head, so that
-// no frame bytes are consumed (a stalled reader must leave them unread).
-func readHead(nc net.Conn) ([]byte, error) {
-	var head []byte
-	var b [1]byte
-	for len(head) < maxResponseHeader {
-		if _, err := io.ReadFull(nc, b[:]); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, errEOF
-			}
-			return nil, err
-		}
-		head = append(head, b[0])
-		if n := len(head); n >= 4 && string(head[n-4:]) == "\r\n\r\n" {
-			return head, nil
-		}
-	}
-	return nil, ErrHeaderTooBig
 }
 
 // readSlowly reads pc at SlowRate bytes per second until stop or an error.

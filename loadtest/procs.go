@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // A --procs run re-executes the program as N workers, each with a share of
@@ -23,10 +25,10 @@ import (
 
 // workerMsg is one line a worker writes.
 type workerMsg struct {
-	Type  string    `json:"type"` // "tick", "ready", "final"
-	Point *Point    `json:"point,omitempty"`
-	Snap  *Snapshot `json:"snapshot,omitempty"`
-	Error string    `json:"error,omitempty"`
+	Type  string          `json:"type"` // "tick", "ready", "final"
+	Point *stats.Point    `json:"point,omitempty"`
+	Snap  *stats.Snapshot `json:"snapshot,omitempty"`
+	Error string          `json:"error,omitempty"`
 }
 
 // ErrWorker reports a worker that exited without a final snapshot.
@@ -67,7 +69,7 @@ func runWorker(ctx context.Context, cfg *Config, stdin io.Reader, stdout, stderr
 			return ctx.Err()
 		}
 	}
-	snap, err := Run(ctx, cfg, func(p Point, _ *ProcSample) { send(workerMsg{Type: "tick", Point: &p}) }, barrier)
+	snap, err := Run(ctx, cfg, func(p stats.Point, _ *stats.ProcSample) { send(workerMsg{Type: "tick", Point: &p}) }, barrier)
 	m := workerMsg{Type: "final", Snap: snap}
 	if err != nil {
 		m.Error = err.Error()
@@ -84,19 +86,19 @@ func runWorker(ctx context.Context, cfg *Config, stdin io.Reader, stdout, stderr
 type worker struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	final *Snapshot
+	final *stats.Snapshot
 	err   string
 }
 
 // RunProcs runs args as procs worker processes of exe (the running program
 // when exe is ""), merging their results. It returns the merged snapshot.
-func RunProcs(ctx context.Context, args []string, procs int, cfg *Config, prog Progress, stderr io.Writer) (*Snapshot, error) {
+func RunProcs(ctx context.Context, args []string, procs int, cfg *Config, prog Progress, stderr io.Writer) (*stats.Snapshot, error) {
 	snap, _, err := runProcs(ctx, "", args, procs, cfg, prog, stderr)
 	return snap, err
 }
 
 // runProcs is RunProcs that also returns each worker's own snapshot.
-func runProcs(ctx context.Context, exe string, args []string, procs int, cfg *Config, prog Progress, stderr io.Writer) (*Snapshot, []*Snapshot, error) {
+func runProcs(ctx context.Context, exe string, args []string, procs int, cfg *Config, prog Progress, stderr io.Writer) (*stats.Snapshot, []*stats.Snapshot, error) {
 	if exe == "" {
 		var err error
 		if exe, err = os.Executable(); err != nil {
@@ -134,18 +136,18 @@ func runProcs(ctx context.Context, exe string, args []string, procs int, cfg *Co
 			_ = cmd.Wait()
 		}()
 	}
-	var ps *procSampler
+	var ps *stats.ProcSampler
 	if cfg.ServerPID > 0 {
-		ps = &procSampler{pid: cfg.ServerPID}
-		ps.sample(0)
+		ps = stats.NewProcSampler(cfg.ServerPID)
+		ps.Sample(0)
 	}
 	stopCtl := make(chan struct{})
 	go controlWorkers(ctx, ws, ready, stopCtl)
 	go ticks.emit(prog, ps, stopCtl)
 	wg.Wait()
 	close(stopCtl)
-	merged := &Snapshot{Scenario: cfg.Scenario, Targets: cfg.Targets, Config: configMap(cfg)}
-	var parts []*Snapshot
+	merged := &stats.Snapshot{Scenario: cfg.Scenario, Targets: cfg.Targets, Config: configMap(cfg)}
+	var parts []*stats.Snapshot
 	var errs []error
 	for i, w := range ws {
 		if w.final == nil {
@@ -159,7 +161,7 @@ func runProcs(ctx context.Context, exe string, args []string, procs int, cfg *Co
 		merged.Merge(w.final)
 	}
 	if ps != nil {
-		merged.Server = ps.samples
+		merged.Server = ps.Samples()
 	}
 	merged.Config["workers"] = procs
 	if len(parts) == 0 {
@@ -223,28 +225,28 @@ type tickMerger struct {
 	mu      sync.Mutex
 	n       int
 	pending map[int]*tickAgg
-	ready   chan Point
+	ready   chan stats.Point
 }
 
 type tickAgg struct {
 	count int
-	p     Point
+	p     stats.Point
 }
 
 func newTickMerger(n int) *tickMerger {
-	return &tickMerger{n: n, pending: map[int]*tickAgg{}, ready: make(chan Point, 64)}
+	return &tickMerger{n: n, pending: map[int]*tickAgg{}, ready: make(chan stats.Point, 64)}
 }
 
-func (t *tickMerger) add(p *Point) {
+func (t *tickMerger) add(p *stats.Point) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	a := t.pending[p.Second]
 	if a == nil {
-		a = &tickAgg{p: Point{Second: p.Second}}
+		a = &tickAgg{p: stats.Point{Second: p.Second}}
 		t.pending[p.Second] = a
 	}
 	a.count++
-	a.p.add(p)
+	a.p.Add(p)
 	if a.count == t.n {
 		delete(t.pending, p.Second)
 		select {
@@ -254,10 +256,10 @@ func (t *tickMerger) add(p *Point) {
 	}
 }
 
-func (t *tickMerger) emit(prog Progress, ps *procSampler, done chan struct{}) {
+func (t *tickMerger) emit(prog Progress, ps *stats.ProcSampler, done chan struct{}) {
 	tk := time.NewTicker(time.Second)
 	defer tk.Stop()
-	var last *ProcSample
+	var last *stats.ProcSample
 	sec := 0
 	for {
 		select {
@@ -266,7 +268,7 @@ func (t *tickMerger) emit(prog Progress, ps *procSampler, done chan struct{}) {
 		case <-tk.C:
 			sec++
 			if ps != nil {
-				if s, ok := ps.sample(sec); ok {
+				if s, ok := ps.Sample(sec); ok {
 					last = &s
 				}
 			}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // Two real worker processes (this test binary re-executed through
@@ -28,10 +30,10 @@ func TestProcsMergeEqualsSumOfParts(t *testing.T) {
 	if len(parts) != 2 || merged.Workers != 2 {
 		t.Fatalf("%d parts, %d workers", len(parts), merged.Workers)
 	}
-	var sum Counters
+	var sum stats.Counters
 	var lat, hs int64
 	for _, p := range parts {
-		sum.add(&p.Counters)
+		sum.Add(&p.Counters)
 		lat += p.Latency["message"].Count()
 		hs += p.Latency["handshake"].Count()
 	}

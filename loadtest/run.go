@@ -6,10 +6,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
+	"github.com/wsgate/wsgate/loadtest/wsclient"
 )
 
-// Progress receives one Point per second while a run goes on.
-type Progress func(p Point, server *ProcSample)
+// Progress receives one stats.Point per second while a run goes on.
+type Progress func(p stats.Point, server *stats.ProcSample)
 
 // Barrier waits until every worker of a multi-process run is ready (it is
 // nil in a single-process run).
@@ -18,9 +21,9 @@ type Barrier func(ctx context.Context) error
 // env is what a scenario works with.
 type env struct {
 	cfg     *Config
-	rec     *Recorder
-	cl      *Client
-	targets []*Target
+	rec     *stats.Recorder
+	cl      *wsclient.Client
+	targets []*wsclient.Target
 	barrier Barrier
 	plain   *plainSet
 	sending atomic.Bool // scenario is in its measuring phase
@@ -45,12 +48,12 @@ func (e *env) stopMeasure() {
 
 // Run executes cfg's scenario until it ends or ctx is cancelled (Ctrl-C),
 // and returns what was measured so far in either case.
-func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Snapshot, error) {
+func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*stats.Snapshot, error) {
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := &env{cfg: cfg, rec: NewRecorder(), barrier: barrier}
+	e := &env{cfg: cfg, rec: stats.NewRecorder(), barrier: barrier}
 	path := cfg.Path
 	if cfg.Scenario == "broadcast" && path == "" {
 		path = "/room/" + cfg.Room
@@ -59,14 +62,14 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 		path = "/stomp"
 	}
 	for _, u := range cfg.Targets {
-		t, err := ParseTarget(u, path)
+		t, err := wsclient.ParseTarget(u, path)
 		if err != nil {
 			return nil, err
 		}
 		e.targets = append(e.targets, t)
 	}
 	e.sockjsTargets()
-	cl, err := NewClient(ClientOptions{
+	cl, err := wsclient.New(wsclient.Options{
 		DialTimeout: cfg.DialTimeout, HandshakeTimeout: cfg.HandshakeTimeout,
 		Deflate: cfg.Deflate, SourceIPs: cfg.ipShare(), CAFile: cfg.CAFile, Insecure: cfg.Insecure,
 	}, e.rec)
@@ -102,26 +105,26 @@ func Run(ctx context.Context, cfg *Config, prog Progress, barrier Barrier) (*Sna
 	snap.Version = Version()
 	snap.Measured = e.mEnd.Sub(e.mStart).Seconds()
 	if !e.mStart.IsZero() {
-		snap.MeasureStart = e.mStart.Sub(e.rec.start).Seconds()
+		snap.MeasureStart = e.mStart.Sub(e.rec.Start()).Seconds()
 	}
 	if !e.drained.IsZero() {
-		snap.DrainEnd = e.drained.Sub(e.rec.start).Seconds()
+		snap.DrainEnd = e.drained.Sub(e.rec.Start()).Seconds()
 	}
 	snap.Server = server
 	snap.Config = configMap(cfg)
-	snap.finalize()
+	snap.Finalize()
 	return snap, runErr
 }
 
-// startTicker records a Point every second and samples the server process;
+// startTicker records a stats.Point every second and samples the server process;
 // the returned function stops it and returns the server samples.
-func (e *env) startTicker(prog Progress) func() []ProcSample {
+func (e *env) startTicker(prog Progress) func() []stats.ProcSample {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	var ps *procSampler
+	var ps *stats.ProcSampler
 	if e.cfg.ServerPID > 0 {
-		ps = &procSampler{pid: e.cfg.ServerPID}
-		ps.sample(0)
+		ps = stats.NewProcSampler(e.cfg.ServerPID)
+		ps.Sample(0)
 	}
 	wg.Add(1)
 	go func() {
@@ -135,9 +138,9 @@ func (e *env) startTicker(prog Progress) func() []ProcSample {
 			case <-t.C:
 			}
 			p := e.rec.Tick()
-			var sp *ProcSample
+			var sp *stats.ProcSample
 			if ps != nil {
-				if s, ok := ps.sample(p.Second); ok {
+				if s, ok := ps.Sample(p.Second); ok {
 					sp = &s
 				}
 			}
@@ -146,13 +149,13 @@ func (e *env) startTicker(prog Progress) func() []ProcSample {
 			}
 		}
 	}()
-	return func() []ProcSample {
+	return func() []stats.ProcSample {
 		close(done)
 		wg.Wait()
 		if ps == nil {
 			return nil
 		}
-		return ps.samples
+		return ps.Samples()
 	}
 }
 
@@ -179,7 +182,7 @@ func (e *env) role(i int) int {
 }
 
 // target returns the target of connection i.
-func (e *env) target(i int) *Target { return e.targets[i%len(e.targets)] }
+func (e *env) target(i int) *wsclient.Target { return e.targets[i%len(e.targets)] }
 
 // globalID numbers connection i of this worker uniquely across workers.
 func (e *env) globalID(i int) uint32 { return uint32(i*e.cfg.Workers + e.cfg.WorkerIndex) }
@@ -205,7 +208,7 @@ func (e *env) ramp(ctx context.Context, n int, dial func(i int)) {
 
 // dialRole dials connection i according to its role; ev receives normal
 // connections.
-func (e *env) dialRole(i int, t *Target, ev Events, tag uint32) {
+func (e *env) dialRole(i int, t *wsclient.Target, ev wsclient.Events, tag uint32) {
 	switch e.role(i) {
 	case roleSlow:
 		e.plain.start(t, true)

@@ -10,9 +10,12 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
+	"github.com/wsgate/wsgate/loadtest/wsclient"
 )
 
-// Broadcast roles, kept in Conn.Tag.
+// Broadcast roles, kept in wsclient.Conn.Tag.
 const (
 	tagSubscriber = 0
 	tagPublisher  = 1
@@ -27,10 +30,10 @@ type bcastEvents struct {
 	e    *env
 	pubs int // publishers over all workers
 	mu   sync.Mutex
-	pubc map[uint32]*Conn // guarded by mu: open publisher connections by publisher id
+	pubc map[uint32]*wsclient.Conn // guarded by mu: open publisher connections by publisher id
 }
 
-func (ev *bcastEvents) Open(c *Conn) {
+func (ev *bcastEvents) Open(c *wsclient.Conn) {
 	if c.Tag == tagPublisher {
 		ev.mu.Lock()
 		ev.pubc[c.ID&^pubConnBit] = c
@@ -38,17 +41,17 @@ func (ev *bcastEvents) Open(c *Conn) {
 		return
 	}
 	c.State = make([]seqTracker, ev.pubs)
-	c.cl.rec.C.Subscribers.Add(1)
+	c.Recorder().C.Subscribers.Add(1)
 }
 
 // pubConnBit marks the connection id of a publisher connection; the low
 // bits are the publisher id.
 const pubConnBit = 1 << 31
 
-func (ev *bcastEvents) Message(c *Conn, op frame.Opcode, p []byte) {
+func (ev *bcastEvents) Message(c *wsclient.Conn, op frame.Opcode, p []byte) {
 	now := time.Now().UnixNano()
 	countIn(c, p)
-	rec := c.cl.rec
+	rec := c.Recorder()
 	trk, _ := c.State.([]seqTracker)
 	ts, id, seq, ok := parseStamp(p)
 	if c.Tag == tagPublisher {
@@ -77,17 +80,17 @@ func (ev *bcastEvents) Message(c *Conn, op frame.Opcode, p []byte) {
 		rec.C.Reordered.Add(1)
 	}
 	rec.C.Delivered.Add(1)
-	rec.Record(KindMessage, c.ID, time.Duration(now-ts))
+	rec.Record(stats.KindMessage, c.ID, time.Duration(now-ts))
 }
 
-func (ev *bcastEvents) Close(*Conn, bool, string) {}
-func (ev *bcastEvents) Fail(*Conn, string, error) {}
+func (ev *bcastEvents) Close(*wsclient.Conn, bool, string) {}
+func (ev *bcastEvents) Fail(*wsclient.Conn, string, error) {}
 
 // runBroadcast connects the subscribers and this worker's publishers, waits
 // for every worker, publishes for Duration, and drains deliveries.
 func runBroadcast(ctx context.Context, e *env) error {
 	cfg := e.cfg
-	ev := &bcastEvents{e: e, pubs: cfg.Publishers, pubc: map[uint32]*Conn{}}
+	ev := &bcastEvents{e: e, pubs: cfg.Publishers, pubc: map[uint32]*wsclient.Conn{}}
 	var myPubs []uint32
 	for p := cfg.WorkerIndex; p < cfg.Publishers; p += cfg.Workers {
 		myPubs = append(myPubs, uint32(p))
@@ -190,7 +193,7 @@ func (ev *bcastEvents) publishWS(id uint32, op frame.Opcode, p []byte) error {
 	c := ev.pubc[id]
 	ev.mu.Unlock()
 	if c == nil {
-		return ErrNotOpen
+		return wsclient.ErrNotOpen
 	}
 	return c.Send(op, p)
 }
@@ -210,7 +213,7 @@ func (ev *bcastEvents) publishHTTP(hc *http.Client, p []byte) error {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return &StatusError{Code: resp.StatusCode}
+		return &wsclient.StatusError{Code: resp.StatusCode}
 	}
 	return nil
 }

@@ -6,19 +6,20 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/loadtest/wsclient"
 )
 
 // churnEvents keeps Conns connection slots busy: each connection lives a
 // jittered Lifetime, closes (with a close frame, or abruptly for
 // AbruptFraction of them) and its slot reconnects after a jittered
-// exponential backoff that grows with consecutive failures. Conn.ID is the
-// slot and Conn.Tag the number of consecutive failures before this dial.
+// exponential backoff that grows with consecutive failures. wsclient.Conn.ID is the
+// slot and wsclient.Conn.Tag the number of consecutive failures before this dial.
 type churnEvents struct {
 	e   *env
 	ctx context.Context
 }
 
-func (ev *churnEvents) Open(c *Conn) {
+func (ev *churnEvents) Open(c *wsclient.Conn) {
 	life := jitter(ev.e.cfg.Lifetime)
 	abrupt := rand.Float64() < ev.e.cfg.AbruptFraction
 	time.AfterFunc(life, func() {
@@ -30,11 +31,11 @@ func (ev *churnEvents) Open(c *Conn) {
 	})
 }
 
-func (ev *churnEvents) Message(c *Conn, _ frame.Opcode, p []byte) { countIn(c, p) }
+func (ev *churnEvents) Message(c *wsclient.Conn, _ frame.Opcode, p []byte) { countIn(c, p) }
 
-func (ev *churnEvents) Close(c *Conn, _ bool, _ string) { ev.redial(c.ID, 0) }
+func (ev *churnEvents) Close(c *wsclient.Conn, _ bool, _ string) { ev.redial(c.ID, 0) }
 
-func (ev *churnEvents) Fail(c *Conn, _ string, _ error) { ev.redial(c.ID, c.Tag+1) }
+func (ev *churnEvents) Fail(c *wsclient.Conn, _ string, _ error) { ev.redial(c.ID, c.Tag+1) }
 
 // redial schedules the slot's next connection after the backoff for the
 // given number of consecutive failures.

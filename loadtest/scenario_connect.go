@@ -5,25 +5,26 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/loadtest/wsclient"
 )
 
-// nopEvents counts nothing beyond what the Client records itself: the
+// nopEvents counts nothing beyond what the wsclient.Client records itself: the
 // connect scenario only opens and holds connections.
 type nopEvents struct{}
 
-func (nopEvents) Open(*Conn)                                {}
-func (nopEvents) Message(c *Conn, _ frame.Opcode, p []byte) { countIn(c, p) }
-func (nopEvents) Close(*Conn, bool, string)                 {}
-func (nopEvents) Fail(*Conn, string, error)                 {}
+func (nopEvents) Open(*wsclient.Conn)                                {}
+func (nopEvents) Message(c *wsclient.Conn, _ frame.Opcode, p []byte) { countIn(c, p) }
+func (nopEvents) Close(*wsclient.Conn, bool, string)                 {}
+func (nopEvents) Fail(*wsclient.Conn, string, error)                 {}
 
-func countIn(c *Conn, p []byte) {
-	c.cl.rec.C.MsgsIn.Add(1)
-	c.cl.rec.C.BytesIn.Add(int64(len(p)))
+func countIn(c *wsclient.Conn, p []byte) {
+	c.Recorder().C.MsgsIn.Add(1)
+	c.Recorder().C.BytesIn.Add(int64(len(p)))
 }
 
 // runConnect ramps to Conns connections at ConnRate per second, then holds
 // them for Duration. Handshake latency and failures by kind are recorded by
-// the Client.
+// the wsclient.Client.
 func runConnect(ctx context.Context, e *env) error {
 	n := e.cfg.share(e.cfg.Conns)
 	e.ramp(ctx, n, func(i int) { e.dialRole(i, e.target(i), nopEvents{}, 0) })

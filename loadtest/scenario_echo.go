@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
+	"github.com/wsgate/wsgate/loadtest/wsclient"
 )
 
 // echoEvents drives the echo scenario. In closed loop every reply sends the
@@ -18,7 +21,7 @@ type echoEvents struct {
 	closed   bool   // closed loop
 }
 
-// Conn.Tag bit used by the echo scenario: the first InFlight messages have
+// wsclient.Conn.Tag bit used by the echo scenario: the first InFlight messages have
 // been sent on this connection.
 const tagStarted = 1
 
@@ -30,14 +33,14 @@ func newEchoEvents(e *env) *echoEvents {
 	return &echoEvents{e: e, op: op, template: newPayload(e.cfg.Size, 1), closed: e.cfg.MsgRate == 0}
 }
 
-func (ev *echoEvents) Open(c *Conn) {
+func (ev *echoEvents) Open(c *wsclient.Conn) {
 	if ev.closed && ev.e.sending.Load() {
 		ev.startLocked(c)
 	}
 }
 
 // startLocked sends the first InFlight messages of a closed loop.
-func (ev *echoEvents) startLocked(c *Conn) {
+func (ev *echoEvents) startLocked(c *wsclient.Conn) {
 	if c.Tag&tagStarted != 0 {
 		return
 	}
@@ -48,19 +51,19 @@ func (ev *echoEvents) startLocked(c *Conn) {
 }
 
 // sendLocked sends one stamped message whose intended send time is ts.
-func (ev *echoEvents) sendLocked(c *Conn, ts int64) {
-	b := c.cl.getBuf()
+func (ev *echoEvents) sendLocked(c *wsclient.Conn, ts int64) {
+	b := c.GetBuf()
 	p := append((*b)[:0], ev.template...)
 	c.UserN++
 	putStamp(p, ts, c.ID, uint64(c.UserN))
 	_ = c.SendLocked(ev.op, p)
 	*b = p[:0]
-	c.cl.putBuf(b)
+	c.PutBuf(b)
 }
 
-func (ev *echoEvents) Message(c *Conn, op frame.Opcode, p []byte) {
+func (ev *echoEvents) Message(c *wsclient.Conn, op frame.Opcode, p []byte) {
 	now := time.Now().UnixNano()
-	rec := c.cl.rec
+	rec := c.Recorder()
 	countIn(c, p)
 	ts, id, _, ok := parseStamp(p)
 	if !ok || id != c.ID || len(p) != len(ev.template) || op != ev.op {
@@ -75,19 +78,19 @@ func (ev *echoEvents) Message(c *Conn, op frame.Opcode, p []byte) {
 		return
 	}
 	rec.C.Delivered.Add(1)
-	rec.Record(KindMessage, c.ID, time.Duration(now-ts))
+	rec.Record(stats.KindMessage, c.ID, time.Duration(now-ts))
 	ev.nextLocked(c, now)
 }
 
 // nextLocked sends a closed loop's next message after a reply at now.
-func (ev *echoEvents) nextLocked(c *Conn, now int64) {
+func (ev *echoEvents) nextLocked(c *wsclient.Conn, now int64) {
 	if ev.closed && ev.e.sending.Load() {
 		ev.sendLocked(c, now)
 	}
 }
 
-func (ev *echoEvents) Close(*Conn, bool, string) {}
-func (ev *echoEvents) Fail(*Conn, string, error) {}
+func (ev *echoEvents) Close(*wsclient.Conn, bool, string) {}
+func (ev *echoEvents) Fail(*wsclient.Conn, string, error) {}
 
 // runEcho ramps up, sends for Duration, then drains replies for up to Drain.
 func runEcho(ctx context.Context, e *env) error {
@@ -103,12 +106,12 @@ func runEcho(ctx context.Context, e *env) error {
 	e.startMeasure()
 	end := time.Now().Add(e.cfg.Duration)
 	if ev.closed {
-		for _, c := range e.cl.snapshotConns() {
-			c.mu.Lock()
-			if c.state == stOpen {
+		for _, c := range e.cl.Conns() {
+			c.Lock()
+			if c.OpenLocked() {
 				ev.startLocked(c)
 			}
-			c.mu.Unlock()
+			c.Unlock()
 		}
 		holdUntil(ctx, end)
 	} else {
@@ -129,7 +132,7 @@ func runEcho(ctx context.Context, e *env) error {
 
 // answered counts the echo messages that got a reply: the echo itself,
 // a reply that failed its checks, or the server's error message.
-func answered(c *liveCounters) int64 {
+func answered(c *stats.LiveCounters) int64 {
 	return c.Delivered.Load() + c.Corrupt.Load() + c.ErrorFrames.Load()
 }
 
@@ -159,7 +162,7 @@ func (ev *echoEvents) openLoop(ctx context.Context, end time.Time) {
 	if interval <= 0 {
 		interval = 1
 	}
-	conns := e.cl.snapshotConns()
+	conns := e.cl.Conns()
 	refresh := time.Now().Add(time.Second)
 	start := time.Now()
 	startUnix := start.UnixNano()
@@ -178,7 +181,7 @@ func (ev *echoEvents) openLoop(ctx context.Context, end time.Time) {
 			return
 		}
 		if now.After(refresh) {
-			conns, refresh = e.cl.snapshotConns(), now.Add(time.Second)
+			conns, refresh = e.cl.Conns(), now.Add(time.Second)
 		}
 		for ; i < total; i++ {
 			due := time.Duration(i) * interval
@@ -199,13 +202,13 @@ func (ev *echoEvents) openLoop(ctx context.Context, end time.Time) {
 			}
 			rr = (rr + 1) % len(conns)
 			c := conns[rr]
-			c.mu.Lock()
-			if c.state == stOpen {
+			c.Lock()
+			if c.OpenLocked() {
 				ev.sendLocked(c, startUnix+int64(due))
 			} else {
 				e.rec.C.Unsent.Add(1) // its connection has closed
 			}
-			c.mu.Unlock()
+			c.Unlock()
 		}
 		next := start.Add(time.Duration(i) * interval)
 		if d := time.Until(next); d > 0 {

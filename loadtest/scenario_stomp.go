@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsgate/wsgate/frame"
+	"github.com/wsgate/wsgate/loadtest/wsclient"
 )
 
 // The STOMP scenarios run the broadcast and echo scenarios over a STOMP
@@ -18,38 +19,28 @@ import (
 // RECEIPT is back; MESSAGE bodies are what the wrapped scenario checks
 // and times, and its sends go out as SEND frames.
 
-// tagRawFrame (in Conn.Tag) sends a payload as it is, not wrapped: the
-// STOMP scenarios' CONNECT and SUBSCRIBE frames.
-const tagRawFrame = 1 << 30
-
-// payloadWrapper is implemented by Events whose sends are framed by a
-// protocol over WebSocket: SendLocked sends wrapPayload's result.
-type payloadWrapper interface {
-	wrapPayload(c *Conn, dst, payload []byte) []byte
-}
-
-// Per-connection STOMP progress, in Conn.Tag above the scenario's bits.
+// Per-connection STOMP progress, in wsclient.Conn.Tag above the scenario's bits.
 const (
 	tagStompConnected = 1 << 28 // CONNECTED read
 	tagStompReady     = 1 << 29 // the subscription's RECEIPT read (or none needed)
 	stompBits         = tagStompConnected | tagStompReady
 )
 
-// stompEvents wraps a scenario's Events with STOMP framing.
+// stompEvents wraps a scenario's wsclient.Events with STOMP framing.
 type stompEvents struct {
-	inner Events
+	inner wsclient.Events
 	// dest returns connection c's SEND destination; sub its subscription
 	// ("" for none: a broadcast publisher).
-	dest func(c *Conn) string
-	sub  func(c *Conn) string
+	dest func(c *wsclient.Conn) string
+	sub  func(c *wsclient.Conn) string
 	mu   sync.Mutex
-	ids  map[*Conn]string // destinations, built once per connection
+	ids  map[*wsclient.Conn]string // destinations, built once per connection
 	// ownIDs gives each subscription an id of its own (the connection's
 	// number) instead of 0.
 	ownIDs bool
 }
 
-func (ev *stompEvents) destination(c *Conn) string {
+func (ev *stompEvents) destination(c *wsclient.Conn) string {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	d, ok := ev.ids[c]
@@ -62,20 +53,20 @@ func (ev *stompEvents) destination(c *Conn) string {
 
 // sendRaw sends one control frame (CONNECT, SUBSCRIBE) unwrapped and not
 // counted as a scenario message.
-func sendRaw(c *Conn, b []byte) {
-	c.Tag |= tagRawFrame
+func sendRaw(c *wsclient.Conn, b []byte) {
+	c.Tag |= wsclient.TagRawFrame
 	if c.SendLocked(frame.OpText, b) == nil {
-		c.cl.rec.C.MsgsOut.Add(-1)
-		c.cl.rec.C.BytesOut.Add(-int64(len(b)))
+		c.Recorder().C.MsgsOut.Add(-1)
+		c.Recorder().C.BytesOut.Add(-int64(len(b)))
 	}
-	c.Tag &^= tagRawFrame
+	c.Tag &^= wsclient.TagRawFrame
 }
 
-func (ev *stompEvents) Open(c *Conn) {
+func (ev *stompEvents) Open(c *wsclient.Conn) {
 	sendRaw(c, []byte("CONNECT\naccept-version:1.2\nhost:wsload\nheart-beat:0,0\n\n\x00"))
 }
 
-func (ev *stompEvents) Message(c *Conn, op frame.Opcode, p []byte) {
+func (ev *stompEvents) Message(c *wsclient.Conn, op frame.Opcode, p []byte) {
 	for len(p) > 0 {
 		for len(p) > 0 && (p[0] == '\n' || p[0] == '\r') {
 			p = p[1:] // heart-beats
@@ -85,7 +76,7 @@ func (ev *stompEvents) Message(c *Conn, op frame.Opcode, p []byte) {
 		}
 		cmd, _, body, rest, ok := splitFrame(p)
 		if !ok {
-			c.cl.rec.C.Corrupt.Add(1)
+			c.Recorder().C.Corrupt.Add(1)
 			return
 		}
 		p = rest
@@ -109,12 +100,12 @@ func (ev *stompEvents) Message(c *Conn, op frame.Opcode, p []byte) {
 		case "RECEIPT":
 			ev.ready(c)
 		default: // ERROR
-			c.cl.rec.ErrorFrame("stomp_error")
+			c.Recorder().ErrorFrame("stomp_error")
 		}
 	}
 }
 
-func (ev *stompEvents) ready(c *Conn) {
+func (ev *stompEvents) ready(c *wsclient.Conn) {
 	if c.Tag&tagStompReady == 0 {
 		t := c.Tag&stompBits | tagStompReady
 		c.Tag &^= stompBits
@@ -123,11 +114,13 @@ func (ev *stompEvents) ready(c *Conn) {
 	}
 }
 
-func (ev *stompEvents) Close(c *Conn, byPeer bool, reason string) { ev.inner.Close(c, byPeer, reason) }
-func (ev *stompEvents) Fail(c *Conn, what string, err error)      { ev.inner.Fail(c, what, err) }
+func (ev *stompEvents) Close(c *wsclient.Conn, byPeer bool, reason string) {
+	ev.inner.Close(c, byPeer, reason)
+}
+func (ev *stompEvents) Fail(c *wsclient.Conn, what string, err error) { ev.inner.Fail(c, what, err) }
 
-// wrapPayload implements payloadWrapper: a SEND frame with content-length.
-func (ev *stompEvents) wrapPayload(c *Conn, dst, payload []byte) []byte {
+// WrapPayload implements wsclient.PayloadWrapper: a SEND frame with content-length.
+func (ev *stompEvents) WrapPayload(c *wsclient.Conn, dst, payload []byte) []byte {
 	dst = append(dst, "SEND\ndestination:"...)
 	dst = append(dst, ev.destination(c)...)
 	dst = append(dst, "\ncontent-length:"...)
@@ -174,11 +167,11 @@ func splitFrame(p []byte) (cmd, headers, body, rest []byte, ok bool) {
 // /topic/ROOM, publishers sending to it.
 func runStompBroadcast(ctx context.Context, e *env) error {
 	cfg := e.cfg
-	inner := &bcastEvents{e: e, pubs: cfg.Publishers, pubc: map[uint32]*Conn{}}
+	inner := &bcastEvents{e: e, pubs: cfg.Publishers, pubc: map[uint32]*wsclient.Conn{}}
 	dest := "/topic/" + cfg.Room
-	ev := &stompEvents{inner: inner, ids: map[*Conn]string{}, ownIDs: cfg.OwnSubIDs,
-		dest: func(*Conn) string { return dest },
-		sub: func(c *Conn) string {
+	ev := &stompEvents{inner: inner, ids: map[*wsclient.Conn]string{}, ownIDs: cfg.OwnSubIDs,
+		dest: func(*wsclient.Conn) string { return dest },
+		sub: func(c *wsclient.Conn) string {
 			if c.Tag&^stompBits == tagPublisher {
 				return ""
 			}
@@ -235,8 +228,10 @@ func (e *env) waitStompReady(ctx context.Context, subs int64, pubsReady func() i
 // a round trip through the server's fan-out.
 func runStompEcho(ctx context.Context, e *env) error {
 	inner := newEchoEvents(e)
-	mine := func(c *Conn) string { return "/topic/" + e.cfg.Room + ".e" + strconv.FormatUint(uint64(c.ID), 10) }
-	ev := &stompEvents{inner: inner, ids: map[*Conn]string{}, dest: mine, sub: mine, ownIDs: e.cfg.OwnSubIDs}
+	mine := func(c *wsclient.Conn) string {
+		return "/topic/" + e.cfg.Room + ".e" + strconv.FormatUint(uint64(c.ID), 10)
+	}
+	ev := &stompEvents{inner: inner, ids: map[*wsclient.Conn]string{}, dest: mine, sub: mine, ownIDs: e.cfg.OwnSubIDs}
 	n := e.cfg.share(e.cfg.Conns)
 	e.ramp(ctx, n, func(i int) { e.dialRole(i, e.target(i), ev, 0) })
 	e.waitOpen(ctx, int64(n))
@@ -252,12 +247,12 @@ func runStompEcho(ctx context.Context, e *env) error {
 	e.startMeasure()
 	end := time.Now().Add(e.cfg.Duration)
 	if inner.closed {
-		for _, c := range e.cl.snapshotConns() {
-			c.mu.Lock()
-			if c.state == stOpen && c.Tag&tagStompReady != 0 {
+		for _, c := range e.cl.Conns() {
+			c.Lock()
+			if c.OpenLocked() && c.Tag&tagStompReady != 0 {
 				inner.startLocked(c)
 			}
-			c.mu.Unlock()
+			c.Unlock()
 		}
 		holdUntil(ctx, end)
 	} else {
@@ -280,7 +275,7 @@ func runStompEcho(ctx context.Context, e *env) error {
 // connections whose subscription is in place and what arrives on them.
 type stompIdleEvents struct{ nopEvents }
 
-func (stompIdleEvents) Open(c *Conn) { c.cl.rec.C.Subscribers.Add(1) }
+func (stompIdleEvents) Open(c *wsclient.Conn) { c.Recorder().C.Subscribers.Add(1) }
 
 // runStompConnect is the connect scenario over STOMP: each connection
 // sends CONNECT and SUBSCRIBEs to /topic/ROOM (with a receipt); once
@@ -288,8 +283,8 @@ func (stompIdleEvents) Open(c *Conn) { c.cl.rec.C.Subscribers.Add(1) }
 // Duration. It measures what an idle STOMP session costs a server.
 func runStompConnect(ctx context.Context, e *env) error {
 	dest := "/topic/" + e.cfg.Room
-	ev := &stompEvents{inner: stompIdleEvents{}, ids: map[*Conn]string{}, ownIDs: e.cfg.OwnSubIDs,
-		dest: func(*Conn) string { return dest }, sub: func(*Conn) string { return dest }}
+	ev := &stompEvents{inner: stompIdleEvents{}, ids: map[*wsclient.Conn]string{}, ownIDs: e.cfg.OwnSubIDs,
+		dest: func(*wsclient.Conn) string { return dest }, sub: func(*wsclient.Conn) string { return dest }}
 	n := e.cfg.share(e.cfg.Conns)
 	e.ramp(ctx, n, func(i int) { e.dialRole(i, e.target(i), ev, 0) })
 	e.waitOpen(ctx, int64(n))
@@ -308,12 +303,12 @@ func runStompConnect(ctx context.Context, e *env) error {
 // stompReady counts connections whose subscription is in place.
 func (e *env) stompReady() int {
 	n := 0
-	for _, c := range e.cl.snapshotConns() {
-		c.mu.Lock()
+	for _, c := range e.cl.Conns() {
+		c.Lock()
 		if c.Tag&tagStompReady != 0 {
 			n++
 		}
-		c.mu.Unlock()
+		c.Unlock()
 	}
 	return n
 }

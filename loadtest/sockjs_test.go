@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"github.com/wsgate/wsgate/loadtest/wsclient"
 	"testing"
 	"time"
 )
@@ -10,7 +11,7 @@ import (
 // that streaming responses end and are renewed many times mid-run.
 func TestWsgateSockJS(t *testing.T) {
 	g := startWsgate(t, "-anonymous", "-no-limits", "-sockjs", "-sockjs-response-limit", "4KiB")
-	for _, tr := range []string{TransportXHRStreaming, TransportXHRPolling} {
+	for _, tr := range []string{wsclient.TransportXHRStreaming, wsclient.TransportXHRPolling} {
 		t.Run(tr, func(t *testing.T) {
 			cfg := echoCfg(g.URL)
 			cfg.Transport, cfg.InFlight = tr, 4

@@ -1,5 +1,7 @@
 package loadtest
 
+import "github.com/wsgate/wsgate/loadtest/wsclient"
+
 // Every message wsload sends starts with a 42-byte ASCII stamp, so that text
 // and binary messages, echoed or broadcast, carry the same facts:
 //
@@ -21,10 +23,10 @@ func newPayload(size int, seed uint64) []byte {
 		size = stampLen
 	}
 	p := make([]byte, size)
-	r := rng{}
-	r.seed(seed)
+	r := wsclient.Rand{}
+	r.Seed(seed)
 	for i := stampLen; i < size; i++ {
-		p[i] = fillerAlphabet[r.next()>>58]
+		p[i] = fillerAlphabet[r.Next()>>58]
 	}
 	putStamp(p, 0, 0, 0)
 	return p

@@ -2,13 +2,9 @@ package loadtest
 
 import (
 	"bytes"
-	"os"
 	"strings"
 	"testing"
-	"time"
 )
-
-func osGetpid() int { return os.Getpid() }
 
 func TestStampRoundTrip(t *testing.T) {
 	p := newPayload(100, 3)
@@ -91,90 +87,6 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 	for _, want := range []string{"unknown scenario", "no target", "--conns", "--duration"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
-		}
-	}
-}
-
-func TestParseResponse(t *testing.T) {
-	var key [24]byte
-	var acc [28]byte
-	var r rng
-	r.seed(9)
-	makeKey(&r, &key, &acc)
-	// RFC 6455 sample.
-	var sample [28]byte
-	computeAccept([]byte("dGhlIHNhbXBsZSBub25jZQ=="), &sample)
-	if string(sample[:]) != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
-		t.Fatalf("accept %s", sample)
-	}
-	ok := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + string(acc[:]) + "\r\n\r\nXX"
-	resp, err := parseResponse([]byte(ok), &acc, false)
-	if err != nil || resp.header != len(ok)-2 || resp.deflate {
-		t.Errorf("ok response: %+v %v", resp, err)
-	}
-	defl := strings.Replace(ok, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n\r\n", 1)
-	if resp, err := parseResponse([]byte(defl), &acc, true); err != nil || !resp.deflate {
-		t.Errorf("deflate response: %+v %v", resp, err)
-	}
-	if _, err := parseResponse([]byte(defl), &acc, false); err != ErrBadExtension {
-		t.Errorf("unoffered extension: %v", err)
-	}
-	cases := map[string]string{
-		"HTTP/1.1 503 Busy\r\n\r\n": "http_503_service_unavailable",
-		strings.Replace(ok, string(acc[:]), "AAAAAAAAAAAAAAAAAAAAAAAAAAA=", 1): "protocol",
-		"garbage\r\n\r\n": "protocol",
-	}
-	for in, kind := range cases {
-		_, err := parseResponse([]byte(in), &acc, false)
-		if got := FailureKind(err); got != kind {
-			t.Errorf("%q: kind %s (%v), want %s", in, got, err, kind)
-		}
-	}
-}
-
-func TestTargetRequest(t *testing.T) {
-	tg, err := ParseTarget("ws://example.com:9000/echo?x=1", "")
-	if err != nil || tg.Addr != "example.com:9000" || tg.Path != "/echo?x=1" {
-		t.Fatalf("%+v %v", tg, err)
-	}
-	req := string(tg.appendRequest(nil, []byte("dGhlIHNhbXBsZSBub25jZQ=="), true))
-	for _, want := range []string{"GET /echo?x=1 HTTP/1.1\r\n", "Host: example.com:9000\r\n", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "permessage-deflate", "\r\n\r\n"} {
-		if !strings.Contains(req, want) {
-			t.Errorf("request lacks %q:\n%s", want, req)
-		}
-	}
-	if tg, _ := ParseTarget("wss://h/x", ""); !tg.TLS || tg.Addr != "h:443" {
-		t.Errorf("wss target %+v", tg)
-	}
-	if _, err := ParseTarget("http2://h", ""); err == nil {
-		t.Error("bad scheme accepted")
-	}
-}
-
-func TestThresholds(t *testing.T) {
-	s := &Snapshot{
-		Elapsed:  10,
-		Counters: Counters{MsgsIn: 5000, Expected: 1000, Lost: 5, Errors: 1, Connected: 7},
-		Latency:  map[string]*Hist{"message": histOf(10*time.Millisecond, 20*time.Millisecond, 80*time.Millisecond)},
-	}
-	cases := map[string]bool{
-		"p99<50ms": false, "p99<100ms": true, "p50<=21ms": true, "max<1s": true, "p50 < 15": false,
-		"errors<1": false, "errors<=1": true, "loss<1%": true, "loss<0.1%": false, "loss<5": false,
-		"rate>400": true, "rate>=600": false, "conns>=7": true,
-	}
-	for expr, pass := range cases {
-		th, err := ParseThreshold(expr)
-		if err != nil {
-			t.Errorf("%q: %v", expr, err)
-			continue
-		}
-		if r := th.Check(s); r.Pass != pass {
-			t.Errorf("%q: pass=%v (%s), want %v", expr, r.Pass, r.Describe(), pass)
-		}
-	}
-	for _, bad := range []string{"p99", "foo<1", "p99<abc", "<5"} {
-		if _, err := ParseThreshold(bad); err == nil {
-			t.Errorf("%q accepted", bad)
 		}
 	}
 }

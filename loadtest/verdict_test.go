@@ -3,7 +3,6 @@ package loadtest
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,7 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // startRefuser runs an HTTP server on 127.0.0.1 that answers every upgrade
@@ -48,7 +48,7 @@ func runMain(t *testing.T, args ...string) (code int, stdout string, r Result) {
 	if err != nil {
 		t.Fatalf("no JSON (exit %d): %v\nstdout:\n%s\nstderr:\n%s", code, err, out.String(), errb.String())
 	}
-	r.Snapshot = &Snapshot{}
+	r.Snapshot = &stats.Snapshot{}
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
@@ -110,37 +110,6 @@ func TestWsgateLimitsNamed(t *testing.T) {
 	}
 }
 
-// Every counter in the JSON appears in the text summary under the same
-// name with the same value, for a run where every counter is non-zero.
-func TestCounterNamesAgreeTextAndJSON(t *testing.T) {
-	s := &Snapshot{Scenario: "broadcast", Workers: 1, Elapsed: 3, Measured: 2,
-		Failures: map[string]int64{"refused": 1}, Closes: map[string]int64{"eof": 1}, ErrorCodes: map[string]int64{"rate_limited": 1},
-		Latency: map[string]*Hist{"message": histOf(time.Millisecond)}}
-	v := reflectCounters(&s.Counters)
-	for i := range v {
-		*v[i] = int64(1000 + 7*i)
-	}
-	var sum bytes.Buffer
-	WriteSummary(&sum, s, nil)
-	b, err := json.Marshal(s.Counters)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var js map[string]int64
-	if err := json.Unmarshal(b, &js); err != nil {
-		t.Fatal(err)
-	}
-	if len(js) != len(CounterNames()) {
-		t.Errorf("JSON has %d counters, CounterNames %d", len(js), len(CounterNames()))
-	}
-	rows := summaryRows(sum.String())
-	for name, val := range js {
-		if got, ok := rows[name]; !ok || got != val {
-			t.Errorf("counter %s: JSON %d, summary %d (present %v)", name, val, got, ok)
-		}
-	}
-}
-
 // A real run: the summary's figures are the JSON's.
 func TestCounterNamesAgreeRealRun(t *testing.T) {
 	srv := startNode(t)
@@ -178,55 +147,6 @@ func summaryRows(sum string) map[string]int64 {
 	return rows
 }
 
-func TestParsePercentileThresholds(t *testing.T) {
-	h := NewHist()
-	for i := 1; i <= 10000; i++ {
-		h.Record(time.Duration(i) * time.Microsecond) // 1 µs .. 10 ms
-	}
-	s := &Snapshot{Latency: map[string]*Hist{"message": h, "handshake": histOf(3 * time.Millisecond)}}
-	cases := []struct {
-		expr, metric string
-		q            float64
-		pass         bool
-	}{
-		{"p95<9.6ms", "p95", 95, true},
-		{"p95<9ms", "p95", 95, false},
-		{"p99.95 < 10ms", "p99.95", 99.95, true},
-		{"p99.95<9.99ms", "p99.95", 99.95, false},
-		{"p999<=10ms", "p99.9", 99.9, true},
-		{"p9999>9ms", "p99.99", 99.99, true},
-		{"p50<5100us", "p50", 50, true},
-		{"p50>=4.9ms", "p50", 50, true},
-		{"hs_p99.9<4", "hs_p99.9", 99.9, true},
-		{"hs_p99.9<2ms", "hs_p99.9", 99.9, false},
-	}
-	for _, c := range cases {
-		th, err := ParseThreshold(c.expr)
-		if err != nil {
-			t.Errorf("%q: %v", c.expr, err)
-			continue
-		}
-		r := th.Check(s)
-		if th.Metric != c.metric || th.q != c.q || r.Pass != c.pass || r.Unit != "ms" || !strings.Contains(r.Describe(), " ms") {
-			t.Errorf("%q: metric %s q %v pass %v (%s); want %s %v %v", c.expr, th.Metric, th.q, r.Pass, r.Describe(), c.metric, c.q, c.pass)
-		}
-	}
-	for _, bad := range []string{"p101<1ms", "p-1<1ms", "pabc<1ms", "p<1ms", "p1e2<1ms", "errors<1%", "lost<x"} {
-		if _, err := ParseThreshold(bad); !errors.Is(err, ErrBadThreshold) {
-			t.Errorf("%q: err %v, want ErrBadThreshold", bad, err)
-		}
-	}
-	th, _ := ParseThreshold("lost<=0.5%")
-	r := th.Check(&Snapshot{Counters: Counters{Expected: 1000, Lost: 4}})
-	if !r.Pass || r.Describe() != "lost = 0.4% of expected" {
-		t.Errorf("lost%%: %+v %q", r, r.Describe())
-	}
-	th, _ = ParseThreshold("conns>=3")
-	if r := th.Check(&Snapshot{Counters: Counters{Connected: 3}}); !r.Pass || r.Describe() != "connected = 3" {
-		t.Errorf("conns alias: %+v %q", r, r.Describe())
-	}
-}
-
 func TestVersionFlag(t *testing.T) {
 	for _, arg := range []string{"-version", "--version"} {
 		var out, errb bytes.Buffer
@@ -262,17 +182,5 @@ func TestServerErrorCode(t *testing.T) {
 		if got := serverErrorCode([]byte(in)); got != want {
 			t.Errorf("%s: %q, want %q", in, got, want)
 		}
-	}
-}
-
-func TestStatusErrorKindAndReason(t *testing.T) {
-	var acc [28]byte
-	_, err := parseResponse([]byte("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 10\r\nContent-Length: 28\r\n\r\nlimits: too many from this\r\n"), &acc, false)
-	var se *StatusError
-	if !errors.As(err, &se) || se.Kind() != "http_429_too_many_requests" || se.RetryAfter != "10" || se.Body != "limits: too many from this" {
-		t.Fatalf("%#v", err)
-	}
-	if FailureKind(&StatusError{Code: 599}) != "http_599" || FailureKind(&StatusError{Code: 503}) != "http_503_service_unavailable" {
-		t.Error("kinds")
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // gate is a running wsgate.
@@ -144,7 +146,7 @@ func TestWsgateBroadcast(t *testing.T) {
 	if probe.Counters.Connected == 0 {
 		t.Skipf("wsgate does not serve /room/{name} yet (%v)", probe.Failures)
 	}
-	check := func(name string, s *Snapshot) {
+	check := func(name string, s *stats.Snapshot) {
 		c := s.Counters
 		if c.Subscribers != 30 || c.Published == 0 || c.PublishFailed != 0 || c.Delivered != c.Published*30 ||
 			c.Duplicates+c.Reordered+c.Corrupt != 0 {

@@ -57,8 +57,13 @@ var allowed = map[string][]string{
 		"github.com/wsgate/wsgate/internal/fanout", "github.com/wsgate/wsgate/internal/history", "github.com/wsgate/wsgate/internal/hub",
 		"github.com/wsgate/wsgate/internal/limits", "github.com/wsgate/wsgate/internal/metrics", "github.com/wsgate/wsgate/internal/stompproto",
 		"github.com/prometheus/client_golang"},
-	"github.com/wsgate/wsgate/web":      nil,
-	"github.com/wsgate/wsgate/loadtest": {"github.com/lesismal/nbio", "github.com/HdrHistogram", "github.com/wsgate/wsgate/frame"},
+	"github.com/wsgate/wsgate/web": nil,
+	"github.com/wsgate/wsgate/loadtest": {"github.com/lesismal/nbio", "github.com/wsgate/wsgate/frame",
+		"github.com/wsgate/wsgate/loadtest/stats", "github.com/wsgate/wsgate/loadtest/report", "github.com/wsgate/wsgate/loadtest/wsclient"},
+	"github.com/wsgate/wsgate/loadtest/wsclient": {"github.com/lesismal/nbio", "github.com/wsgate/wsgate/frame",
+		"github.com/wsgate/wsgate/loadtest/stats"},
+	"github.com/wsgate/wsgate/loadtest/stats":  {"github.com/HdrHistogram"},
+	"github.com/wsgate/wsgate/loadtest/report": {"github.com/wsgate/wsgate/loadtest/stats"},
 }
 
 func TestDependencyArrows(t *testing.T) {

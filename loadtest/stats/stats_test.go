@@ -1,7 +1,8 @@
-package loadtest
+package stats
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -9,20 +10,10 @@ import (
 	"time"
 )
 
-// reflectCounters returns a pointer to every field of c.
-func reflectCounters(c *Counters) []*int64 {
-	v := reflect.ValueOf(c).Elem()
-	out := make([]*int64, v.NumField())
-	for i := range out {
-		out[i] = v.Field(i).Addr().Interface().(*int64)
-	}
-	return out
-}
-
 // Every counter but the derived errors has a live twin that snapshot
 // reads, and errors is the sum of its parts.
 func TestLiveCountersSnapshotEveryField(t *testing.T) {
-	var l liveCounters
+	var l LiveCounters
 	lv := reflect.ValueOf(&l).Elem()
 	ct := reflect.TypeFor[Counters]()
 	for i := 0; i < ct.NumField(); i++ {
@@ -47,7 +38,7 @@ func TestLiveCountersSnapshotEveryField(t *testing.T) {
 		}
 	}
 	var sum int64
-	for _, n := range errorParts {
+	for _, n := range ErrorParts {
 		v, ok := c.Get(n)
 		if !ok {
 			t.Errorf("error part %s is not a counter", n)
@@ -67,7 +58,7 @@ func TestCountersAddCoversEveryField(t *testing.T) {
 		va.Field(i).SetInt(int64(i + 1))
 		vb.Field(i).SetInt(int64(100 * (i + 1)))
 	}
-	a.add(&b)
+	a.Add(&b)
 	for i := 0; i < va.NumField(); i++ {
 		if got, want := va.Field(i).Int(), int64(101*(i+1)); got != want {
 			t.Errorf("field %s = %d after add, want %d", va.Type().Field(i).Name, got, want)
@@ -170,7 +161,7 @@ func TestRecorderTickAndSnapshot(t *testing.T) {
 }
 
 func TestReadProcSelf(t *testing.T) {
-	s, err := ReadProc(osGetpid())
+	s, err := ReadProc(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}

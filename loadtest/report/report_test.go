@@ -1,4 +1,4 @@
-package loadtest
+package report
 
 import (
 	"bytes"
@@ -7,11 +7,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // series builds n one-second points with f filling each.
-func series(n int, f func(p *Point)) []Point {
-	out := make([]Point, n)
+func series(n int, f func(p *stats.Point)) []stats.Point {
+	out := make([]stats.Point, n)
 	for i := range out {
 		out[i].Second = i + 1
 		f(&out[i])
@@ -19,10 +21,10 @@ func series(n int, f func(p *Point)) []Point {
 	return out
 }
 
-func report(t *testing.T, s *Snapshot) string {
+func report(t *testing.T, s *stats.Snapshot) string {
 	t.Helper()
 	var b bytes.Buffer
-	if err := WriteHTML(&b, s, []ThresholdResult{{Expr: "p99<1ms", Metric: "p99", Of: "message latency", Measured: 5, Unit: "ms"}}); err != nil {
+	if err := WriteHTML(&b, s, []stats.ThresholdResult{{Expr: "p99<1ms", Metric: "p99", Of: "message latency", Measured: 5, Unit: "ms"}}); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -51,10 +53,10 @@ func chartTitles(html string) []string {
 // Broadcast: 200 msgs/s out and 200k/s in go on separate panels, and the
 // verdict, units and measured phase show.
 func TestReportSeparatesScales(t *testing.T) {
-	s := &Snapshot{Scenario: "broadcast", Workers: 1, Elapsed: 6, MeasureStart: 1, Measured: 4,
-		Latency:    map[string]*Hist{"message": histOf(time.Millisecond, 30*time.Millisecond), "handshake": histOf(200 * time.Microsecond)},
+	s := &stats.Snapshot{Scenario: "broadcast", Workers: 1, Elapsed: 6, MeasureStart: 1, Measured: 4,
+		Latency:    map[string]*stats.Hist{"message": histOf(time.Millisecond, 30*time.Millisecond), "handshake": histOf(200 * time.Microsecond)},
 		Incomplete: []string{"only 1 of 2 connections opened"}, Hints: []string{"start it with `make run-bench`"},
-		Series: series(6, func(p *Point) {
+		Series: series(6, func(p *stats.Point) {
 			p.Open, p.MsgsOut, p.MsgsIn, p.P50Ms, p.P99Ms, p.MaxMs = 1004, 200, 200_000, 30, 90, 120
 		}),
 	}
@@ -75,10 +77,10 @@ func TestReportSeparatesScales(t *testing.T) {
 
 // Echo: identical out and in share a panel, told apart by name and style.
 func TestReportMarksIdenticalSeries(t *testing.T) {
-	s := &Snapshot{Scenario: "echo", Workers: 1, Elapsed: 3, Measured: 3,
-		Latency: map[string]*Hist{"message": histOf(time.Millisecond)},
-		Series:  series(3, func(p *Point) { p.Open, p.MsgsOut, p.MsgsIn = 10, 5000, 5000 }),
-		Server:  []ProcSample{{Second: 1, RSSBytes: 1 << 20, CPUPct: 50}, {Second: 2, RSSBytes: 2 << 20, CPUPct: 70}},
+	s := &stats.Snapshot{Scenario: "echo", Workers: 1, Elapsed: 3, Measured: 3,
+		Latency: map[string]*stats.Hist{"message": histOf(time.Millisecond)},
+		Series:  series(3, func(p *stats.Point) { p.Open, p.MsgsOut, p.MsgsIn = 10, 5000, 5000 }),
+		Server:  []stats.ProcSample{{Second: 1, RSSBytes: 1 << 20, CPUPct: 50}, {Second: 2, RSSBytes: 2 << 20, CPUPct: 70}},
 	}
 	out := report(t, s)
 	if !strings.Contains(out, "msgs_in (identical to msgs_out)") || !strings.Contains(out, `stroke-dasharray="9 6"`) {
@@ -94,9 +96,9 @@ func TestReportMarksIdenticalSeries(t *testing.T) {
 // Churn: no message charts (named as left out), and reconnects and
 // closes per second are drawn.
 func TestReportChurnConnectionEvents(t *testing.T) {
-	s := &Snapshot{Scenario: "churn", Workers: 1, Elapsed: 8, Measured: 8,
-		Latency: map[string]*Hist{"handshake": histOf(time.Millisecond), "message": NewHist()},
-		Series: series(8, func(p *Point) {
+	s := &stats.Snapshot{Scenario: "churn", Workers: 1, Elapsed: 8, Measured: 8,
+		Latency: map[string]*stats.Hist{"handshake": histOf(time.Millisecond), "message": stats.NewHist()},
+		Series: series(8, func(p *stats.Point) {
 			p.Open, p.Connected, p.Closed, p.Reconnects = 2000, 400, 390, 380
 			if p.Second == 1 {
 				p.Connected, p.Closed, p.Reconnects = 2000, 0, 0

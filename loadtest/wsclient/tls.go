@@ -1,4 +1,4 @@
-package loadtest
+package wsclient
 
 import (
 	"crypto/tls"

@@ -1,4 +1,4 @@
-package loadtest
+package stats
 
 import (
 	"reflect"
@@ -59,16 +59,16 @@ type Counters struct {
 	Errors int64 `json:"errors"`
 }
 
-// errorParts are the counters whose sum is Counters.Errors, by JSON name.
-var errorParts = []string{"connect_failed", "protocol_errors", "send_errors", "corrupt", "error_frames", "publish_failed"}
+// ErrorParts are the counters whose sum is Counters.Errors, by JSON name.
+var ErrorParts = []string{"connect_failed", "protocol_errors", "send_errors", "corrupt", "error_frames", "publish_failed"}
 
 // sumErrors sets Errors to the sum of its parts.
 func (c *Counters) sumErrors() {
 	c.Errors = c.ConnectFailed + c.ProtocolErrors + c.SendErrors + c.Corrupt + c.ErrorFrames + c.PublishFailed
 }
 
-// add adds o to c field by field.
-func (c *Counters) add(o *Counters) {
+// Add adds o to c field by field.
+func (c *Counters) Add(o *Counters) {
 	a, b := reflect.ValueOf(c).Elem(), reflect.ValueOf(o).Elem()
 	for i := 0; i < a.NumField(); i++ {
 		a.Field(i).SetInt(a.Field(i).Int() + b.Field(i).Int())
@@ -102,10 +102,10 @@ func jsonName(f reflect.StructField) string {
 	return n
 }
 
-// liveCounters is the atomic form of Counters used while running: one
+// LiveCounters is the atomic form of Counters used while running: one
 // field of the same name for each counter except the derived Errors, and
-// the gauge Open.
-type liveCounters struct {
+// the gauge Open. Code that measures adds to its fields directly.
+type LiveCounters struct {
 	ConnectAttempts, Connected, ConnectFailed, Cancelled, DeflateConns atomic.Int64
 	Closed, ServerCloses, Reconnects                                   atomic.Int64
 	MsgsOut, MsgsIn, BytesOut, BytesIn                                 atomic.Int64
@@ -120,7 +120,7 @@ type liveCounters struct {
 
 // snapshot reads every live counter into a Counters (not atomically as a
 // whole: each figure is exact, their sum may straddle an update).
-func (l *liveCounters) snapshot() Counters {
+func (l *LiveCounters) snapshot() Counters {
 	var c Counters
 	cv := reflect.ValueOf(&c).Elem()
 	lv := reflect.ValueOf(l).Elem()

@@ -1,4 +1,4 @@
-package loadtest
+package stats
 
 import (
 	"errors"
@@ -178,10 +178,10 @@ func (t Threshold) Measure(s *Snapshot) (float64, string) {
 		}
 		return 100 * float64(v) / float64(of), "of " + pctOf[t.Metric]
 	case t.Metric == "rate":
-		if s.window() <= 0 {
+		if s.Window() <= 0 {
 			return 0, "msgs_in per measured second"
 		}
-		return float64(c.MsgsIn) / s.window(), "msgs_in per measured second"
+		return float64(c.MsgsIn) / s.Window(), "msgs_in per measured second"
 	}
 	return 0, ""
 }
@@ -252,7 +252,7 @@ func fmtValue(v float64, unit string) string {
 	case "%":
 		return strconv.FormatFloat(v, 'g', 4, 64) + "%"
 	case "msgs/s":
-		return human(v) + " msgs/s"
+		return Human(v) + " msgs/s"
 	}
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }

@@ -1,4 +1,4 @@
-package loadtest
+package wsclient
 
 import (
 	"bytes"
@@ -32,6 +32,7 @@ type StatusError struct {
 	Body       string // the start of the response body: often the server's reason
 }
 
+// Error says what the server answered, with its Retry-After and reason.
 func (e *StatusError) Error() string {
 	s := "loadtest: server answered HTTP " + strconv.Itoa(e.Code)
 	if t := http.StatusText(e.Code); t != "" {
@@ -158,9 +159,9 @@ var offerParams = deflate.Params{ServerNoContextTakeover: true, ClientNoContextT
 
 // makeKey fills key (24 bytes) with a random base64 key from r and accept
 // (28 bytes) with the expected Sec-WebSocket-Accept.
-func makeKey(r *rng, key *[24]byte, accept *[28]byte) {
+func makeKey(r *Rand, key *[24]byte, accept *[28]byte) {
 	var raw [16]byte
-	a, b := r.next(), r.next()
+	a, b := r.Next(), r.Next()
 	for i := 0; i < 8; i++ {
 		raw[i] = byte(a >> (8 * i))
 		raw[8+i] = byte(b >> (8 * i))

@@ -1,20 +1,28 @@
-package loadtest
+// Package report renders a load run's results (a stats.Snapshot and the
+// checked thresholds): the per-second progress line, the end-of-run text
+// summary and the self-contained HTML report with its inline SVG charts.
+package report
 
 import (
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
 	"fmt"
+	"github.com/wsgate/wsgate/loadtest/stats"
 	"io"
 	"os"
-	"sort"
 	"strings"
 )
 
 // ProgressLine formats one second of a run with the counters' own names:
 // open connections, connections opened and failed, messages per second
 // out and in, latency and errors in that second.
-func ProgressLine(p Point, server *ProcSample) string {
+func ProgressLine(p stats.Point, server *stats.ProcSample) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%4ds] open %6d  connected +%-5d connect_failed %-5d  msgs_out %7s/s  msgs_in %7s/s  p50 %7s  p99 %7s  errors %d",
-		p.Second, p.Open, p.Connected, p.ConnectFailed, human(float64(p.MsgsOut)), human(float64(p.MsgsIn)),
+		p.Second, p.Open, p.Connected, p.ConnectFailed, stats.Human(float64(p.MsgsOut)), stats.Human(float64(p.MsgsIn)),
 		fmtMs(p.P50Ms), fmtMs(p.P99Ms), p.Errors)
 	if server != nil {
 		fmt.Fprintf(&b, "  server cpu %5.1f%% rss %s", server.CPUPct, humanBytes(server.RSSBytes))
@@ -22,20 +30,30 @@ func ProgressLine(p Point, server *ProcSample) string {
 	return b.String()
 }
 
-// isTerminal reports whether f is a character device (a TTY).
-func isTerminal(f *os.File) bool {
+// isTerminal reports whether w is a character device (a TTY).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// progressPrinter writes progress lines to w, rewriting one line with \r
-// when w is a terminal.
-type progressPrinter struct {
+// ProgressPrinter writes progress lines to a writer, rewriting one line
+// with \r when the writer is a terminal.
+type ProgressPrinter struct {
 	w   io.Writer
 	tty bool
 }
 
-func (pp *progressPrinter) print(p Point, s *ProcSample) {
+// NewProgressPrinter returns a ProgressPrinter writing to w.
+func NewProgressPrinter(w io.Writer) *ProgressPrinter {
+	return &ProgressPrinter{w: w, tty: isTerminal(w)}
+}
+
+// Print writes the progress line of one second.
+func (pp *ProgressPrinter) Print(p stats.Point, s *stats.ProcSample) {
 	line := ProgressLine(p, s)
 	if pp.tty {
 		fmt.Fprintf(pp.w, "\r%s\x1b[K", line)
@@ -44,20 +62,12 @@ func (pp *progressPrinter) print(p Point, s *ProcSample) {
 	fmt.Fprintln(pp.w, line)
 }
 
-func (pp *progressPrinter) done() {
+// Done ends the progress output: on a terminal, it ends the line that
+// was rewritten in place.
+func (pp *ProgressPrinter) Done() {
 	if pp.tty {
 		fmt.Fprintln(pp.w)
 	}
-}
-
-func human(v float64) string {
-	switch {
-	case v >= 1e6:
-		return fmt.Sprintf("%.2fM", v/1e6)
-	case v >= 1e4:
-		return fmt.Sprintf("%.1fk", v/1e3)
-	}
-	return fmt.Sprintf("%.0f", v)
 }
 
 func humanBytes(v int64) string {
@@ -72,6 +82,11 @@ func humanBytes(v int64) string {
 	return fmt.Sprintf("%d B", v)
 }
 
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// trimFloat formats v without trailing zeros: 99.9, 50, 99.95.
+func trimFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
 func fmtMs(v float64) string {
 	switch {
 	case v == 0:
@@ -84,20 +99,13 @@ func fmtMs(v float64) string {
 	return fmt.Sprintf("%.2fs", v/1000)
 }
 
-func pct(part, whole int64) string {
-	if whole == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.1f%%", 100*float64(part)/float64(whole))
-}
-
 // alwaysShown are the counters the summary prints even when zero; every
 // other counter is printed when it is not zero (and the deflate ones when
 // deflate was negotiated).
 var alwaysShown = map[string]bool{"connect_attempts": true, "connected": true, "msgs_out": true, "msgs_in": true, "errors": true}
 
 // shownFor adds the counters a scenario always prints.
-func shownFor(s *Snapshot, name string) bool {
+func shownFor(s *stats.Snapshot, name string) bool {
 	if alwaysShown[name] {
 		return true
 	}
@@ -115,7 +123,7 @@ func shownFor(s *Snapshot, name string) bool {
 // WriteSummary writes the end-of-run summary. Every counter row is
 // labelled with the counter's JSON name and starts with its value; what
 // follows in parentheses explains it.
-func WriteSummary(w io.Writer, s *Snapshot, checks []ThresholdResult) {
+func WriteSummary(w io.Writer, s *stats.Snapshot, checks []stats.ThresholdResult) {
 	version := ""
 	if s.Version != "" {
 		version = ", wsload " + s.Version
@@ -126,7 +134,7 @@ func WriteSummary(w io.Writer, s *Snapshot, checks []ThresholdResult) {
 	row("elapsed_s", fmt.Sprintf("%.1f  (measured_s %.1f from %.1f s after the start: rates are per measured second)",
 		s.Elapsed, s.Measured, s.MeasureStart))
 	c := &s.Counters
-	for _, name := range CounterNames() {
+	for _, name := range stats.CounterNames() {
 		v, _ := c.Get(name)
 		if v == 0 && !shownFor(s, name) {
 			continue
@@ -206,7 +214,7 @@ func plural(n int, one, many string) string {
 
 // examples writes one line per kind with the example kept for it.
 func examples(w io.Writer, counts map[string]int64, ex map[string]string) {
-	for _, k := range sortedKeys(counts) {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		if e := ex[k]; e != "" {
 			fmt.Fprintf(w, "    e.g. %s: %s\n", k, e)
 		}
@@ -214,19 +222,19 @@ func examples(w io.Writer, counts map[string]int64, ex map[string]string) {
 }
 
 // counterNote explains a counter's value in the summary.
-func counterNote(s *Snapshot, name string) string {
+func counterNote(s *stats.Snapshot, name string) string {
 	c := &s.Counters
 	perSec := func(n int64) string {
-		if s.window() <= 0 {
+		if s.Window() <= 0 {
 			return "-"
 		}
-		return human(float64(n)/s.window()) + " msgs/s"
+		return stats.Human(float64(n)/s.Window()) + " msgs/s"
 	}
 	switch name {
 	case "connected":
-		return "(" + pct(c.Connected, c.ConnectAttempts) + " of connect_attempts)"
+		return "(" + stats.Percent(c.Connected, c.ConnectAttempts) + " of connect_attempts)"
 	case "connect_failed":
-		return fmtMap(s.Failures)
+		return stats.FormatCounts(s.Failures)
 	case "cancelled":
 		return "(dials still in their handshake when the run ended)"
 	case "deflate_conns":
@@ -234,7 +242,7 @@ func counterNote(s *Snapshot, name string) string {
 	case "closed":
 		return fmt.Sprintf("(open connections closed during the run: %d by wsload, %d by the server)", c.Closed-c.ServerCloses, c.ServerCloses)
 	case "server_closes":
-		return fmtMap(s.Closes)
+		return stats.FormatCounts(s.Closes)
 	case "msgs_out", "msgs_in":
 		v, _ := c.Get(name)
 		note := "(" + perSec(v)
@@ -244,7 +252,7 @@ func counterNote(s *Snapshot, name string) string {
 		return note + ")"
 	case "bytes_out", "bytes_in":
 		v, _ := c.Get(name)
-		return "(" + humanBytes(v) + ", " + humanBytes(int64(float64(v)/max(s.window(), 1e-9))) + "/s; uncompressed payload)"
+		return "(" + humanBytes(v) + ", " + humanBytes(int64(float64(v)/max(s.Window(), 1e-9))) + "/s; uncompressed payload)"
 	case "deflate_msgs_out":
 		return "(of " + fmt.Sprint(c.MsgsOut) + " msgs_out sent compressed)"
 	case "deflate_msgs_in":
@@ -257,9 +265,9 @@ func counterNote(s *Snapshot, name string) string {
 		v, _ := c.Get(name)
 		return "(" + humanBytes(v) + " before compression)"
 	case "deflate_wire_out":
-		return "(" + humanBytes(c.DeflateWireOut) + " compressed: " + pct(c.DeflateWireOut, c.DeflateBytesOut) + " of deflate_bytes_out)"
+		return "(" + humanBytes(c.DeflateWireOut) + " compressed: " + stats.Percent(c.DeflateWireOut, c.DeflateBytesOut) + " of deflate_bytes_out)"
 	case "deflate_wire_in":
-		return "(" + humanBytes(c.DeflateWireIn) + " compressed: " + pct(c.DeflateWireIn, c.DeflateBytesIn) + " of deflate_bytes_in)"
+		return "(" + humanBytes(c.DeflateWireIn) + " compressed: " + stats.Percent(c.DeflateWireIn, c.DeflateBytesIn) + " of deflate_bytes_in)"
 	case "publisher_msgs_in":
 		return "(publishers are room members: what they received from the others, or their own with echo-self; not in delivered)"
 	case "published":
@@ -270,9 +278,9 @@ func counterNote(s *Snapshot, name string) string {
 		}
 		return "(one reply per msgs_out)"
 	case "delivered":
-		return "(" + pct(c.Delivered, c.Expected) + " of expected)"
+		return "(" + stats.Percent(c.Delivered, c.Expected) + " of expected)"
 	case "lost":
-		return "(" + pct(c.Lost, c.Expected) + " of expected)"
+		return "(" + stats.Percent(c.Lost, c.Expected) + " of expected)"
 	case "late":
 		return "(open loop: left over 1 ms after their intended send time)"
 	case "unsent":
@@ -282,7 +290,7 @@ func counterNote(s *Snapshot, name string) string {
 	case "stalled_closed":
 		return "(of " + fmt.Sprint(c.StalledConns) + " stalled_conns, disconnected by the server)"
 	case "error_frames":
-		return fmtMap(s.ErrorCodes)
+		return stats.FormatCounts(s.ErrorCodes)
 	case "errors":
 		return errorsNote(c)
 	}
@@ -290,15 +298,15 @@ func counterNote(s *Snapshot, name string) string {
 }
 
 // errorsNote spells out the sum that Counters.Errors is.
-func errorsNote(c *Counters) string {
+func errorsNote(c *stats.Counters) string {
 	var parts []string
-	for _, n := range errorParts {
+	for _, n := range stats.ErrorParts {
 		if v, _ := c.Get(n); v != 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", n, v))
 		}
 	}
 	if len(parts) == 0 {
-		return "(none: " + strings.Join(errorParts, " + ") + ")"
+		return "(none: " + strings.Join(stats.ErrorParts, " + ") + ")"
 	}
 	return "(= " + strings.Join(parts, " + ") + ")"
 }
@@ -306,8 +314,8 @@ func errorsNote(c *Counters) string {
 // latencyPercentiles are the columns of the summary's latency table.
 var latencyPercentiles = []float64{50, 90, 99, 99.9}
 
-func writeLatency(w io.Writer, s *Snapshot) {
-	names := sortedKeys(s.Latency)
+func writeLatency(w io.Writer, s *stats.Snapshot) {
+	names := slices.Sorted(maps.Keys(s.Latency))
 	shown := false
 	for _, k := range names {
 		h := s.Latency[k]
@@ -328,22 +336,4 @@ func writeLatency(w io.Writer, s *Snapshot) {
 		}
 		fmt.Fprintf(w, " %9s\n", fmtMs(ms(h.Max())))
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func fmtMap(m map[string]int64) string {
-	keys := sortedKeys(m)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
-	}
-	return strings.Join(parts, " ")
 }

@@ -1,20 +1,33 @@
-package loadtest
+package stats
 
 import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // minDone is the share of what a run was asked to do under which it is
 // incomplete: fewer connections opened, messages answered or published.
 const minDone = 0.5
 
+// Plan is what a run was asked to do, as far as Assess judges it.
+type Plan struct {
+	Scenario   string        // connect, echo, broadcast, churn, stomp-...
+	Conns      int           // connections (broadcast: subscribers) asked for
+	Publishers int           // broadcast publishers
+	PublishURL string        // broadcast: publishing over HTTP when not empty (publishers hold no connection)
+	MsgRate    float64       // open-loop echo: messages per second in all (0: closed loop)
+	Duration   time.Duration // measuring phase
+	Deflate    bool          // permessage-deflate asked for
+	Size       int           // message payload bytes
+}
+
 // Assess fills s.Incomplete with every way the run fell short of what cfg
 // asked (under half the connections opened, under half the messages
 // answered, ...) and s.Hints with what to change. It is called once, on
 // the final (merged) snapshot.
-func (s *Snapshot) Assess(cfg *Config) {
+func (s *Snapshot) Assess(cfg Plan) {
 	s.Incomplete, s.Hints = nil, nil
 	c := &s.Counters
 	short := func(done, asked int64) bool { return asked > 0 && float64(done) < minDone*float64(asked) }
@@ -27,15 +40,15 @@ func (s *Snapshot) Assess(cfg *Config) {
 			asked += int64(cfg.Publishers)
 		}
 		if short(c.Connected, asked) {
-			bad("only %d of %d connections opened (%s)", c.Connected, asked, pct(c.Connected, asked))
+			bad("only %d of %d connections opened (%s)", c.Connected, asked, Percent(c.Connected, asked))
 		}
 	case "churn":
 		if c.ConnectAttempts > 0 && float64(c.ConnectFailed) > minDone*float64(c.ConnectAttempts) {
-			bad("%d of %d connection attempts failed (%s)", c.ConnectFailed, c.ConnectAttempts, pct(c.ConnectFailed, c.ConnectAttempts))
+			bad("%d of %d connection attempts failed (%s)", c.ConnectFailed, c.ConnectAttempts, Percent(c.ConnectFailed, c.ConnectAttempts))
 		}
 	}
 	if float64(c.ServerCloses) > minDone*float64(c.Connected) {
-		bad("the server closed %d of the %d connections that opened (%s)", c.ServerCloses, c.Connected, fmtMap(s.Closes))
+		bad("the server closed %d of the %d connections that opened (%s)", c.ServerCloses, c.Connected, FormatCounts(s.Closes))
 	}
 	switch kind {
 	case "echo":
@@ -43,7 +56,7 @@ func (s *Snapshot) Assess(cfg *Config) {
 		case c.MsgsOut == 0 && c.Connected > 0:
 			bad("no message was sent")
 		case short(c.Delivered, c.MsgsOut):
-			bad("only %d of %d messages were echoed back (%s)", c.Delivered, c.MsgsOut, pct(c.Delivered, c.MsgsOut))
+			bad("only %d of %d messages were echoed back (%s)", c.Delivered, c.MsgsOut, Percent(c.Delivered, c.MsgsOut))
 		}
 		if sched := scheduled(cfg); short(c.MsgsOut, sched) {
 			bad("only %d of the %d messages scheduled at --msg-rate %g were sent", c.MsgsOut, sched, cfg.MsgRate)
@@ -53,14 +66,14 @@ func (s *Snapshot) Assess(cfg *Config) {
 			bad("only %d of %d messages were published", c.Published, tried)
 		}
 		if short(c.Delivered, c.Expected) {
-			bad("only %d of %d deliveries arrived (%s)", c.Delivered, c.Expected, pct(c.Delivered, c.Expected))
+			bad("only %d of %d deliveries arrived (%s)", c.Delivered, c.Expected, Percent(c.Delivered, c.Expected))
 		}
 	}
 	s.hints(cfg)
 }
 
 // scheduled is the number of messages an open-loop echo run plans to send.
-func scheduled(cfg *Config) int64 {
+func scheduled(cfg Plan) int64 {
 	if strings.TrimPrefix(cfg.Scenario, "stomp-") != "echo" || cfg.MsgRate <= 0 {
 		return 0
 	}
@@ -88,7 +101,7 @@ func (s *Snapshot) failuresWith(prefixes ...string) (int64, []string) {
 // runBench is the advice for a load test against wsgate's default limits.
 const runBench = "against wsgate, start it with `make run-bench` (wsgate -dev -no-limits: no rate limits, no connection maxima)"
 
-func (s *Snapshot) hints(cfg *Config) {
+func (s *Snapshot) hints(cfg Plan) {
 	c := &s.Counters
 	hint := func(format string, a ...any) { s.Hints = append(s.Hints, fmt.Sprintf(format, a...)) }
 	if n, kinds := s.failuresWith("http_429", "http_503"); n > 0 && (2*n > c.ConnectAttempts || len(s.Incomplete) > 0) {

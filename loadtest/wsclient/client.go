@@ -1,4 +1,9 @@
-package loadtest
+// Package wsclient is the load generator's client: WebSocket connections
+// (ws:// and wss://, with permessage-deflate) and SockJS sessions on an
+// nbio event loop, with no goroutine per connection. A Client reports
+// every dial, handshake, message and close to a stats.Recorder and hands
+// each connection's life to the caller's Events.
+package wsclient
 
 import (
 	"bytes"
@@ -16,6 +21,8 @@ import (
 	"github.com/lesismal/nbio"
 	"github.com/wsgate/wsgate/frame"
 	"github.com/wsgate/wsgate/frame/deflate"
+
+	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
 // Client errors.
@@ -24,8 +31,8 @@ var (
 	ErrNotOpen      = errors.New("loadtest: connection not open")
 )
 
-// ClientOptions configures a Client. Zero values take the documented default.
-type ClientOptions struct {
+// Options configures a Client. Zero values take the documented default.
+type Options struct {
 	DialTimeout      time.Duration // TCP connect timeout; default 5s
 	HandshakeTimeout time.Duration // request sent to verified 101; default 5s
 	Deflate          bool          // offer permessage-deflate (no context takeover)
@@ -56,8 +63,8 @@ type Events interface {
 // connection. Dials run on a bounded set of short-lived goroutines.
 type Client struct {
 	nb      *nbio.Engine
-	rec     *Recorder
-	opts    ClientOptions
+	rec     *stats.Recorder
+	opts    Options
 	tlsCfg  *tls.Config
 	lim     frame.Limits
 	nextIP  atomic.Uint32
@@ -70,6 +77,18 @@ type Client struct {
 	// sjClient posts SockJS sends (sockjs.go), made once.
 	sjOnce   sync.Once
 	sjClient *http.Client
+}
+
+// TagRawFrame, set in Conn.Tag, makes SendLocked send a payload as it
+// is, without the Events' PayloadWrapper framing (a STOMP CONNECT or
+// SUBSCRIBE frame).
+const TagRawFrame = 1 << 30
+
+// PayloadWrapper is implemented by Events whose sends are framed by a
+// protocol over WebSocket (STOMP): SendLocked sends WrapPayload's result,
+// which appends the framed payload to dst.
+type PayloadWrapper interface {
+	WrapPayload(c *Conn, dst, payload []byte) []byte
 }
 
 // Connection states.
@@ -95,7 +114,7 @@ type Conn struct {
 	reason  string // why an open connection closed, when known before OnClose
 	why     string // the server's close reason text, when it sent one
 	startNs int64  // dial start, monotonic nanoseconds since the recorder start
-	rnd     rng
+	rnd     Rand
 	accept  [28]byte
 	ID      uint32 // caller's connection number
 	Tag     uint32 // caller's data (scenario role, publisher id...)
@@ -108,8 +127,9 @@ type Conn struct {
 	State   any      // scenario's per-connection state (broadcast: sequence trackers)
 }
 
-// NewClient starts an nbio engine in client mode.
-func NewClient(opts ClientOptions, rec *Recorder) (*Client, error) {
+// New starts an nbio engine in client mode; rec receives the
+// measurements.
+func New(opts Options, rec *stats.Recorder) (*Client, error) {
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
@@ -149,14 +169,35 @@ func NewClient(opts ClientOptions, rec *Recorder) (*Client, error) {
 func (cl *Client) getBuf() *[]byte  { return cl.bufs.Get().(*[]byte) }
 func (cl *Client) putBuf(b *[]byte) { *b = (*b)[:0]; cl.bufs.Put(b) }
 
-func (cl *Client) sinceStart() int64 { return int64(time.Since(cl.rec.start)) }
+// GetBuf returns an empty scratch buffer from the client's pool, to build
+// a payload without allocating; give it back with PutBuf.
+func (c *Conn) GetBuf() *[]byte { return c.cl.getBuf() }
+
+// PutBuf returns a buffer taken with GetBuf to the pool.
+func (c *Conn) PutBuf(b *[]byte) { c.cl.putBuf(b) }
+
+// Recorder returns the Recorder the connection's client reports to.
+func (c *Conn) Recorder() *stats.Recorder { return c.cl.rec }
+
+// Lock locks the connection, as the event loop does while it delivers
+// data: a caller outside Events holds it to use the *Locked methods.
+func (c *Conn) Lock() { c.mu.Lock() }
+
+// Unlock unlocks the connection.
+func (c *Conn) Unlock() { c.mu.Unlock() }
+
+// OpenLocked reports whether the connection is open (its handshake
+// done, not closed); the caller holds the lock.
+func (c *Conn) OpenLocked() bool { return c.state == stOpen }
+
+func (cl *Client) sinceStart() int64 { return int64(time.Since(cl.rec.Start())) }
 
 // Dial starts a connection to t. It blocks while MaxDials dials are in
 // flight (that is the back-pressure a ramp sees), then returns; the outcome
 // arrives through ev. It returns ErrClientClosed after Close.
 func (cl *Client) Dial(t *Target, ev Events, id, tag uint32) (*Conn, error) {
 	c := &Conn{cl: cl, ev: ev, ID: id, Tag: tag}
-	c.rnd.seed(uint64(id)<<32 ^ uint64(cl.sinceStart()))
+	c.rnd.Seed(uint64(id)<<32 ^ uint64(cl.sinceStart()))
 	cl.mu.Lock()
 	if cl.closed {
 		cl.mu.Unlock()
@@ -390,7 +431,7 @@ func (c *Conn) handshakeDataLocked(data []byte) {
 		return
 	}
 	cl := c.cl
-	cl.rec.Record(KindHandshake, c.ID, time.Duration(cl.sinceStart()-c.startNs))
+	cl.rec.Record(stats.KindHandshake, c.ID, time.Duration(cl.sinceStart()-c.startNs))
 	cl.rec.C.Connected.Add(1)
 	cl.rec.C.Open.Add(1)
 	_ = c.nc.SetReadDeadline(time.Time{})
@@ -604,9 +645,9 @@ func (c *Conn) SendLocked(op frame.Opcode, payload []byte) error {
 		return c.sjSendLocked(payload)
 	}
 	cl := c.cl
-	if w, ok := c.ev.(payloadWrapper); ok && c.Tag&tagRawFrame == 0 {
+	if w, ok := c.ev.(PayloadWrapper); ok && c.Tag&TagRawFrame == 0 {
 		wb := cl.getBuf()
-		*wb = w.wrapPayload(c, (*wb)[:0], payload)
+		*wb = w.WrapPayload(c, (*wb)[:0], payload)
 		defer cl.putBuf(wb)
 		payload = *wb
 	}
@@ -660,20 +701,21 @@ func (cl *Client) Close(grace time.Duration) {
 	cl.closed = true
 	cl.mu.Unlock()
 	cl.dials.Wait()
-	for _, c := range cl.snapshotConns() {
+	for _, c := range cl.Conns() {
 		c.Close()
 	}
 	deadline := time.Now().Add(grace)
 	for cl.Len() > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	for _, c := range cl.snapshotConns() {
+	for _, c := range cl.Conns() {
 		c.Abort()
 	}
 	cl.nb.Stop()
 }
 
-func (cl *Client) snapshotConns() []*Conn {
+// Conns returns the connections not yet closed.
+func (cl *Client) Conns() []*Conn {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	out := make([]*Conn, 0, len(cl.conns))
@@ -683,22 +725,25 @@ func (cl *Client) snapshotConns() []*Conn {
 	return out
 }
 
-// rng is a xorshift64* generator: cheap mask keys and handshake keys.
-type rng struct{ s uint64 }
+// Rand is a xorshift64* generator: cheap mask keys, handshake keys and
+// payload filler. Seed it before use.
+type Rand struct{ s uint64 }
 
-func (r *rng) seed(s uint64) {
+// Seed restarts the sequence from s.
+func (r *Rand) Seed(s uint64) {
 	r.s = s*0x9E3779B97F4A7C15 | 1
 }
 
-func (r *rng) next() uint64 {
+// Next returns the next 64 pseudo-random bits.
+func (r *Rand) Next() uint64 {
 	r.s ^= r.s >> 12
 	r.s ^= r.s << 25
 	r.s ^= r.s >> 27
 	return r.s * 2685821657736338717
 }
 
-func (r *rng) key() [4]byte {
-	v := r.next()
+func (r *Rand) key() [4]byte {
+	v := r.Next()
 	return [4]byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)}
 }
 

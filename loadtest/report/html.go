@@ -1,7 +1,10 @@
-package loadtest
+package report
 
 import (
+	"maps"
+
 	"fmt"
+	"github.com/wsgate/wsgate/loadtest/stats"
 	"html/template"
 	"io"
 	"math"
@@ -15,13 +18,13 @@ import (
 // second, latency per second, connections and connection events per
 // second, errors, server CPU and RSS). It loads nothing from the network
 // and runs no script.
-func WriteHTML(w io.Writer, s *Snapshot, checks []ThresholdResult) error {
+func WriteHTML(w io.Writer, s *stats.Snapshot, checks []stats.ThresholdResult) error {
 	var sum strings.Builder
 	WriteSummary(&sum, s, checks)
 	d := struct {
-		S       *Snapshot
+		S       *stats.Snapshot
 		Summary string
-		Checks  []ThresholdResult
+		Checks  []stats.ThresholdResult
 		Config  [][2]string
 		Charts  []template.HTML
 		Omitted []string
@@ -91,7 +94,7 @@ from {{printf "%.1f" .S.MeasureStart}} s (shaded in the time charts); {{.S.Worke
 // reportCharts chooses the report's charts for what the run measured:
 // series of different scales go on separate panels; charts without data
 // are left out and named in omitted.
-func reportCharts(s *Snapshot) (out []*chart, omitted []string) {
+func reportCharts(s *stats.Snapshot) (out []*chart, omitted []string) {
 	add := func(title string, cs ...*chart) {
 		if len(cs) == 0 {
 			omitted = append(omitted, title)
@@ -105,7 +108,7 @@ func reportCharts(s *Snapshot) (out []*chart, omitted []string) {
 	for i := range s.Series {
 		xs[i] = float64(s.Series[i].Second)
 	}
-	pick := func(name string, f func(p *Point) float64) chartSeries {
+	pick := func(name string, f func(p *stats.Point) float64) chartSeries {
 		cs := chartSeries{name: name, xs: xs, ys: make([]float64, len(s.Series))}
 		for i := range s.Series {
 			cs.ys[i] = f(&s.Series[i])
@@ -117,13 +120,13 @@ func reportCharts(s *Snapshot) (out []*chart, omitted []string) {
 			xfmt: fmtSeconds, series: series, shade: [2]float64{s.MeasureStart, s.MeasureStart + s.Measured}}
 	}
 	msgs := panels(timeChart("Messages per second", "msgs/s", false,
-		pick("msgs_out", func(p *Point) float64 { return float64(p.MsgsOut) }),
-		pick("msgs_in", func(p *Point) float64 { return float64(p.MsgsIn) })))
+		pick("msgs_out", func(p *stats.Point) float64 { return float64(p.MsgsOut) }),
+		pick("msgs_in", func(p *stats.Point) float64 { return float64(p.MsgsIn) })))
 	add("messages per second and message latency per second (no messages)", msgs...)
 	lat := timeChart("Message latency per second (log scale)", "latency", true,
-		pick("p50", func(p *Point) float64 { return p.P50Ms }),
-		pick("p99", func(p *Point) float64 { return p.P99Ms }),
-		pick("max", func(p *Point) float64 { return p.MaxMs }))
+		pick("p50", func(p *stats.Point) float64 { return p.P50Ms }),
+		pick("p99", func(p *stats.Point) float64 { return p.P99Ms }),
+		pick("max", func(p *stats.Point) float64 { return p.MaxMs }))
 	lat.yfmt = fmtLatencyTick
 	if hasData(lat.series) {
 		out = append(out, lat)
@@ -131,14 +134,14 @@ func reportCharts(s *Snapshot) (out []*chart, omitted []string) {
 		omitted = append(omitted, "message latency per second (no message was timed)")
 	}
 	add("open connections (none at any second's end)", panels(timeChart("Open connections", "connections", false,
-		pick("open", func(p *Point) float64 { return float64(p.Open) })))...)
+		pick("open", func(p *stats.Point) float64 { return float64(p.Open) })))...)
 	add("connection events per second (none)", panels(timeChart("Connection events per second", "per second", false,
-		pick("connected/s", func(p *Point) float64 { return float64(p.Connected) }),
-		pick("connect_failed/s", func(p *Point) float64 { return float64(p.ConnectFailed) }),
-		pick("closed/s", func(p *Point) float64 { return float64(p.Closed) }),
-		pick("reconnects/s", func(p *Point) float64 { return float64(p.Reconnects) })))...)
+		pick("connected/s", func(p *stats.Point) float64 { return float64(p.Connected) }),
+		pick("connect_failed/s", func(p *stats.Point) float64 { return float64(p.ConnectFailed) }),
+		pick("closed/s", func(p *stats.Point) float64 { return float64(p.Closed) }),
+		pick("reconnects/s", func(p *stats.Point) float64 { return float64(p.Reconnects) })))...)
 	add("errors per second (there were none)", panels(timeChart("Errors per second", "errors/s", false,
-		pick("errors/s", func(p *Point) float64 { return float64(p.Errors) })))...)
+		pick("errors/s", func(p *stats.Point) float64 { return float64(p.Errors) })))...)
 	if len(s.Server) > 0 {
 		var cpu, rss chartSeries
 		cpu.name, rss.name = "server cpu", "server rss"
@@ -274,9 +277,9 @@ func restoreOrder(all, g []chartSeries) []chartSeries {
 // (x = log10(1/(1-q))), the usual HdrHistogram percentile plot, with a
 // logarithmic latency axis so that handshakes and messages of very
 // different latencies both read well.
-func percentileChart(s *Snapshot) *chart {
+func percentileChart(s *stats.Snapshot) *chart {
 	var series []chartSeries
-	for _, k := range sortedKeys(s.Latency) {
+	for _, k := range slices.Sorted(maps.Keys(s.Latency)) {
 		h := s.Latency[k]
 		if h.Count() == 0 {
 			continue

@@ -1,4 +1,4 @@
-package loadtest
+package stats
 
 import (
 	"bytes"
@@ -71,15 +71,25 @@ func statusField(status []byte, name string) int64 {
 	return v
 }
 
-// procSampler turns successive ReadProc results into samples with CPU %.
-type procSampler struct {
+// ProcSampler turns successive ReadProc results into samples with CPU %.
+// It is used by one goroutine.
+type ProcSampler struct {
 	pid      int
 	prev     ProcSample
 	prevTime time.Time
 	samples  []ProcSample
 }
 
-func (p *procSampler) sample(second int) (ProcSample, bool) {
+// NewProcSampler returns a sampler of process pid.
+func NewProcSampler(pid int) *ProcSampler { return &ProcSampler{pid: pid} }
+
+// Samples returns the samples taken so far at seconds after the first.
+func (p *ProcSampler) Samples() []ProcSample { return p.samples }
+
+// Sample reads the process now and returns its sample for the given
+// second, or false when the process cannot be read. Samples at second 0
+// set the baseline for the CPU share and are not kept.
+func (p *ProcSampler) Sample(second int) (ProcSample, bool) {
 	s, err := ReadProc(p.pid)
 	if err != nil {
 		return s, false

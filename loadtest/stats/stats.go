@@ -1,4 +1,9 @@
-package loadtest
+// Package stats holds what a load run measures and how it is judged: the
+// counters, HDR latency histograms, per-second points, the Recorder that
+// collects them from many goroutines, snapshots that merge losslessly across
+// worker processes, --threshold checks and the verdict (incomplete runs and
+// hints).
+package stats
 
 import (
 	"encoding/json"
@@ -148,7 +153,9 @@ type Point struct {
 	Lat           *Hist   `json:"lat,omitempty"` // the second's message latencies (kept for merging)
 }
 
-func (p *Point) add(o *Point) {
+// Add adds o's counts into p and merges its latencies, as when the
+// workers' points of the same second are combined.
+func (p *Point) Add(o *Point) {
 	p.Open += o.Open
 	p.Connected += o.Connected
 	p.ConnectFailed += o.ConnectFailed
@@ -203,8 +210,8 @@ type Snapshot struct {
 	Hints      []string `json:"hints,omitempty"`
 }
 
-// window returns the seconds that rates are computed over.
-func (s *Snapshot) window() float64 {
+// Window returns the seconds that rates are computed over.
+func (s *Snapshot) Window() float64 {
 	if s.Measured > 0 {
 		return s.Measured
 	}
@@ -214,7 +221,7 @@ func (s *Snapshot) window() float64 {
 // Merge adds o into s: counters, failure kinds and per-second points add,
 // histograms merge, elapsed time is the longest.
 func (s *Snapshot) Merge(o *Snapshot) {
-	s.Counters.add(&o.Counters)
+	s.Counters.Add(&o.Counters)
 	s.Workers += o.Workers
 	s.Elapsed = max(s.Elapsed, o.Elapsed)
 	s.Measured = max(s.Measured, o.Measured)
@@ -244,13 +251,13 @@ func (s *Snapshot) Merge(o *Snapshot) {
 	if len(o.Server) > 0 {
 		s.Server = o.Server
 	}
-	s.finalize()
+	s.Finalize()
 }
 
-// finalize derives the figures that are not sums of the parts: errors,
+// Finalize derives the figures that are not sums of the parts: errors,
 // and for broadcast the deliveries expected, every published message times
 // every subscriber.
-func (s *Snapshot) finalize() {
+func (s *Snapshot) Finalize() {
 	c := &s.Counters
 	c.sumErrors()
 	if s.Scenario != "broadcast" && s.Scenario != "stomp-broadcast" {
@@ -293,11 +300,11 @@ func mergeSeries(a, b []Point) []Point {
 	}
 	for i := range b {
 		if j, ok := idx[b[i].Second]; ok {
-			a[j].add(&b[i])
+			a[j].Add(&b[i])
 			continue
 		}
 		p := Point{Second: b[i].Second}
-		p.add(&b[i])
+		p.Add(&b[i])
 		idx[p.Second] = len(a)
 		a = append(a, p)
 	}
@@ -309,7 +316,7 @@ func mergeSeries(a, b []Point) []Point {
 // sharded (callers pass a shard hint, usually a connection id) and each shard
 // is guarded by its own mutex; counters are atomics.
 type Recorder struct {
-	C        liveCounters
+	C        LiveCounters
 	shards   [nShards]recShard
 	mu       sync.Mutex // guards the maps, series and last
 	failures map[string]int64
@@ -341,6 +348,9 @@ func NewRecorder() *Recorder {
 	}
 	return r
 }
+
+// Start returns the time the Recorder's clock started: the run's start.
+func (r *Recorder) Start() time.Time { return r.start }
 
 // Record adds a latency of the given kind; shard is any number that spreads
 // concurrent callers (a connection id).
