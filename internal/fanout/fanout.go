@@ -230,7 +230,8 @@ func (p *Pool) Submit(ctx context.Context, j Job) error {
 }
 
 // Fence waits until every job queued before the call has been delivered
-// to its subscribers (a graceful drain uses it), or until ctx ends.
+// to its subscribers and they have been flushed (a graceful drain uses
+// it), or until ctx ends.
 func (p *Pool) Fence(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, q := range p.qs {
@@ -257,7 +258,11 @@ func (p *Pool) Fence(ctx context.Context) error {
 // fence is the Control Fence queues on every worker.
 type fence struct{ done *sync.WaitGroup }
 
-func (f fence) Apply(*Delivery) bool { f.done.Done(); return false }
+func (f fence) Apply(d *Delivery) bool {
+	d.flushDirty() // what the burst delivered before the fence
+	f.done.Done()
+	return false
+}
 
 // Pending returns the number of queued jobs.
 func (p *Pool) Pending() int {
@@ -297,6 +302,11 @@ func (p *Pool) runBurst(d *Delivery, first Job) {
 		}
 		p.run(d, j)
 	}
+	d.flushDirty()
+}
+
+// flushDirty flushes every subscriber the current burst delivered to.
+func (d *Delivery) flushDirty() {
 	for _, s := range d.dirty {
 		s.Flush()
 	}
