@@ -33,9 +33,11 @@ deps:
 	$(GO) mod download
 	./scripts/setup-test-deps.sh
 
-## test: the full test suite, with third-party clients and the race detector
+## test: the full test suite, with third-party clients and the race detector; then the
+## allocation tests, which the race detector's own allocations make skip, without it
 test: deps
 	WSGATE_REQUIRE_INTEROP=1 $(GO) test -race -shuffle=on -count=1 -timeout 14m $(PKGS)
+	$(GO) test -count=1 -run 'Alloc' $(PKGS)
 
 ## test-short: the Go tests alone, without installing anything
 test-short:
