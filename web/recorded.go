@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"github.com/wsgate/wsgate/internal/reqhead"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -93,17 +94,17 @@ func (r *Recorded) Response(req []byte) []byte {
 	target, _, _ := bytes.Cut(rest, []byte(" "))
 	path, _, _ := bytes.Cut(target, []byte("?"))
 	head := string(method) == "HEAD"
-	if (!head && string(method) != "GET") || len(headerValue(req, "upgrade")) > 0 {
+	if (!head && string(method) != "GET") || len(reqhead.Value(req, "upgrade")) > 0 {
 		return nil
 	}
 	pg := r.pages[string(path)]
 	if pg == nil {
 		return nil
 	}
-	if inm := headerValue(req, "if-none-match"); len(inm) > 0 && bytes.Contains(inm, []byte(pg.etag)) {
+	if inm := reqhead.Value(req, "if-none-match"); len(inm) > 0 && bytes.Contains(inm, []byte(pg.etag)) {
 		return pg.notModified
 	}
-	gz := acceptsGzip(string(headerValue(req, "accept-encoding")))
+	gz := acceptsGzip(string(reqhead.Value(req, "accept-encoding")))
 	switch {
 	case head && gz:
 		return pg.headG
@@ -113,21 +114,4 @@ func (r *Recorded) Response(req []byte) []byte {
 		return pg.getGz
 	}
 	return pg.get
-}
-
-// headerValue returns the trimmed value of the first header named name
-// (lower case) in a raw request head, or nil.
-func headerValue(req []byte, name string) []byte {
-	for len(req) > 0 {
-		line, rest, ok := bytes.Cut(req, []byte("\r\n"))
-		if !ok {
-			return nil
-		}
-		req = rest
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if ok && len(k) == len(name) && bytes.EqualFold(k, []byte(name)) {
-			return bytes.TrimSpace(v)
-		}
-	}
-	return nil
 }

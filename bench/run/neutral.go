@@ -72,7 +72,7 @@ func (r *runner) runNeutral(sc scenario, spec serverSpec, round int) result {
 		res.Err = err.Error()
 		return res
 	}
-	fmt.Fprintf(r.Log, "%s %s r%d: %s %s\n", sc.ID, spec.Name, round, r.Bin.Client, strings.Join(args, " "))
+	r.logRun(sc.ID, spec.Name, round, r.Bin.Client, args)
 	if err := cmd.Start(); err != nil {
 		res.Err = "benchclient: " + err.Error()
 		return res
@@ -80,14 +80,9 @@ func (r *runner) runNeutral(sc scenario, spec serverSpec, round int) result {
 	w := watchWindow(ctx, out, pid)
 	runErr := cmd.Wait()
 
-	raw, err := os.ReadFile(filepath.Join(r.Dir, rel))
-	if err != nil {
-		res.Err = fmt.Sprintf("benchclient: %v (%v)", runErr, err)
-		return res
-	}
 	var rep clientReport
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		res.Err = "benchclient json: " + err.Error()
+	if err := r.readReport("benchclient", rel, runErr, &rep); err != nil {
+		res.Err = err.Error()
 		return res
 	}
 	res.JSON = rel
@@ -153,4 +148,25 @@ func neutralFigures(k kind, rep clientReport, w window) map[string]float64 {
 		}
 	}
 	return m
+}
+
+// logRun records one client run in log.txt: the client by its name, and
+// paths inside the run's folder relative to it, so the log reads the same
+// wherever the run was made and whatever temporary folder held the builds.
+func (r *runner) logRun(id, name string, round int, bin string, args []string) {
+	line := strings.ReplaceAll(strings.Join(args, " "), r.Dir+string(filepath.Separator), "")
+	fmt.Fprintf(r.Log, "%s %s r%d: %s %s\n", id, name, round, filepath.Base(bin), line)
+}
+
+// readReport decodes the JSON report a client (tool) wrote to rel in the
+// run's folder into v; runErr, the client's exit, explains a missing one.
+func (r *runner) readReport(tool, rel string, runErr error, v any) error {
+	raw, err := os.ReadFile(filepath.Join(r.Dir, rel))
+	if err != nil {
+		return fmt.Errorf("%s: %v (%v)", tool, runErr, err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%s json: %v", tool, err)
+	}
+	return nil
 }

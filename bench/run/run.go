@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -124,14 +123,9 @@ func (r *runner) runOne(sc scenario, spec serverSpec, round int) result {
 	cpu := cpuSeconds(pid) - cpu0
 	maxRSS := peak()
 
-	raw, err := os.ReadFile(filepath.Join(r.Dir, rel))
-	if err != nil {
-		res.Err = fmt.Sprintf("wsload: %v (%v)", runErr, err)
-		return res
-	}
 	var rep wsloadReport
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		res.Err = "wsload json: " + err.Error()
+	if err := r.readReport("wsload", rel, runErr, &rep); err != nil {
+		res.Err = err.Error()
 		return res
 	}
 	res.JSON = rel

@@ -87,7 +87,7 @@ func (r *runner) runVariant(sc scenario, v variant, spec serverSpec, round int) 
 	defer cancel()
 	cmd := exec.CommandContext(ctx, r.Bin.WSLoad, args...)
 	cmd.Stdout, cmd.Stderr = io.Discard, r.Log
-	fmt.Fprintf(r.Log, "%s %s r%d: %s %s\n", sc.ID, v.Name, round, r.Bin.WSLoad, strings.Join(args, " "))
+	r.logRun(sc.ID, v.Name, round, r.Bin.WSLoad, args)
 	if err := cmd.Start(); err != nil {
 		res.Err = "wsload: " + err.Error()
 		return res
@@ -115,14 +115,9 @@ func (r *runner) runVariant(sc scenario, v variant, spec serverSpec, round int) 
 	wg.Wait()
 	samples := stopCPU()
 
-	raw, err := os.ReadFile(filepath.Join(r.Dir, rel))
-	if err != nil {
-		res.Err = fmt.Sprintf("wsload: %v (%v)", runErr, err)
-		return res
-	}
 	var rep wsloadReport
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		res.Err = "wsload json: " + err.Error()
+	if err := r.readReport("wsload", rel, runErr, &rep); err != nil {
+		res.Err = err.Error()
 		return res
 	}
 	res.JSON = rel

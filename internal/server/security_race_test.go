@@ -1,6 +1,6 @@
 package server_test
 
-// A reproduction of finding F8 (/work/notes/security-findings.md): a
+// A reproduction of a handshake race: a
 // request that completes just as its handshake timer fires can be
 // upgraded and counted while the timer's close runs OnClose, which then
 // finds nothing to release; the slot is lost for the life of the process.

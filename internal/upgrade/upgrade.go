@@ -9,6 +9,7 @@ package upgrade
 import (
 	"bytes"
 	"encoding/base64"
+	"github.com/wsgate/wsgate/internal/reqhead"
 	"net/netip"
 
 	"github.com/gobwas/httphead"
@@ -299,7 +300,7 @@ func (u *Upgrader) onExtensions(value []byte, opts []httphead.Option) ([]httphea
 // base64 of exactly 16 bytes: gobwas/ws checks only its length), then the
 // origin, then asks the host to admit the client.
 func (u *Upgrader) onBeforeUpgrade() (ws.HandshakeHeader, error) {
-	key := headerValue(u.req, "sec-websocket-key")
+	key := reqhead.Value(u.req, "sec-websocket-key")
 	var dec [18]byte
 	n, err := base64.StdEncoding.Decode(dec[:], key)
 	if err != nil || n != 16 {
@@ -351,25 +352,6 @@ func QueryValue(query []byte, key string) []byte {
 		if k, v, ok := bytes.Cut(pair, []byte("=")); ok && string(k) == key && hub.ValidName(string(v)) {
 			return v
 		}
-	}
-	return nil
-}
-
-// headerValue returns the trimmed value of the first header named name
-// (lower case) in a raw request, or nil.
-func headerValue(req []byte, name string) []byte {
-	for len(req) > 0 {
-		i := bytes.Index(req, []byte("\r\n"))
-		if i < 0 {
-			return nil
-		}
-		line := req[:i]
-		req = req[i+2:]
-		colon := bytes.IndexByte(line, ':')
-		if colon != len(name) || !bytes.EqualFold(line[:colon], []byte(name)) {
-			continue
-		}
-		return bytes.TrimSpace(line[colon+1:])
 	}
 	return nil
 }

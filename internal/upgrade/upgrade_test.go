@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"bytes"
+	"github.com/wsgate/wsgate/internal/reqhead"
 	"net/netip"
 	"reflect"
 	"strconv"
@@ -296,10 +297,10 @@ func TestQueryValue(t *testing.T) {
 
 func TestHeaderValue(t *testing.T) {
 	req := []byte("GET / HTTP/1.1\r\nX-Sec-WebSocket-Key: no\r\nsec-websocket-KEY:  k1 \r\nSec-WebSocket-Key: k2\r\n\r\n")
-	if got := headerValue(req, "sec-websocket-key"); string(got) != "k1" {
+	if got := reqhead.Value(req, "sec-websocket-key"); string(got) != "k1" {
 		t.Errorf("headerValue = %q, want k1", got)
 	}
-	if got := headerValue(req, "origin"); got != nil {
+	if got := reqhead.Value(req, "origin"); got != nil {
 		t.Errorf("headerValue of a missing header = %q", got)
 	}
 }

@@ -17,6 +17,7 @@ package gateway
 
 import (
 	"bytes"
+	"github.com/wsgate/wsgate/internal/reqhead"
 	"net/netip"
 	"sync"
 	"time"
@@ -368,7 +369,7 @@ func (g *Gateway) Diverts(req []byte) bool {
 	if !ok {
 		return false
 	}
-	upgrade := string(method) == "GET" && bytes.EqualFold(headerValue(req, "upgrade"), []byte("websocket"))
+	upgrade := string(method) == "GET" && bytes.EqualFold(reqhead.Value(req, "upgrade"), []byte("websocket"))
 	switch {
 	case !upgrade:
 		return true
@@ -378,23 +379,6 @@ func (g *Gateway) Diverts(req []byte) bool {
 		return se.NoWebSocket
 	}
 	return true
-}
-
-// headerValue returns the trimmed value of the first header named name
-// (lower case) in a raw request head, or nil.
-func headerValue(req []byte, name string) []byte {
-	for len(req) > 0 {
-		line, rest, ok := bytes.Cut(req, []byte("\r\n"))
-		if !ok {
-			return nil
-		}
-		req = rest
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if ok && len(k) == len(name) && bytes.EqualFold(k, []byte(name)) {
-			return bytes.TrimSpace(v)
-		}
-	}
-	return nil
 }
 
 // closeProtocol is the test endpoint /close: every session is closed as
