@@ -111,7 +111,13 @@ func (l *listener) adopt(c net.Conn) (net.Conn, error) {
 // neither end the TCP connection nor leave the poller's epoll set, whose
 // events for the stale descriptor number would then reach the next
 // connection given that number.
+//
+// A raw listener's connections are nbio's already, accepted with
+// close-on-exec set: they pass through without a system call.
 func nbioConn(c net.Conn) (*nbio.Conn, error) {
+	if nc, ok := c.(*nbio.Conn); ok {
+		return nc, nil
+	}
 	syscall.ForkLock.RLock()
 	defer syscall.ForkLock.RUnlock()
 	nc, err := nbio.NBConn(c)
