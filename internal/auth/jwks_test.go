@@ -222,7 +222,9 @@ func TestJWKSDownAtStart(t *testing.T) {
 	if _, err := v.Verify(tok); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("before any set: %v, want ErrUnknownKey", err)
 	}
-	if st := v.JWKSStatus(); st.Keys != 0 || st.Failures != 1 || !st.LastSuccess.IsZero() {
+	// At least the first fetch failed; on a busy machine the retry every
+	// 200 ms may have failed too before the status is read.
+	if st := v.JWKSStatus(); st.Keys != 0 || st.Failures < 1 || !st.LastSuccess.IsZero() {
 		t.Errorf("status with the provider down at start: %+v", st)
 	}
 	p.publish(t, jwk(t, &k.rsa.PublicKey, "a", ""))
