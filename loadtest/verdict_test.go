@@ -3,7 +3,6 @@ package loadtest
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wsgate/wsgate/internal/wstest"
 	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
@@ -117,7 +117,7 @@ func TestCounterNamesAgreeRealRun(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
-	rows := summaryRows(out)
+	rows := wstest.SummaryRows(out)
 	b, _ := json.Marshal(r.Counters)
 	var js map[string]int64
 	_ = json.Unmarshal(b, &js)
@@ -129,22 +129,6 @@ func TestCounterNamesAgreeRealRun(t *testing.T) {
 	if rows["deflate_conns"] != 5 || rows["deflate_msgs_out"] == 0 {
 		t.Errorf("deflate rows: %v", rows)
 	}
-}
-
-// summaryRows reads "  name   value  (...)" rows of a summary.
-func summaryRows(sum string) map[string]int64 {
-	rows := map[string]int64{}
-	for _, line := range strings.Split(sum, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 || !strings.HasPrefix(line, "  ") || strings.HasPrefix(line, "    ") {
-			continue
-		}
-		var v int64
-		if _, err := fmt.Sscan(f[1], &v); err == nil {
-			rows[f[0]] = v
-		}
-	}
-	return rows
 }
 
 func TestVersionFlag(t *testing.T) {

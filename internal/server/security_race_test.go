@@ -18,9 +18,10 @@ import (
 
 // TestHandshakeDeadlineFreesSlots sends 3,000 upgrade requests timed
 // around a 30 ms handshake deadline, then checks every one of MaxConns
-// (40) slots is free again. Before the upgrade and the timer claimed the
-// connection with a compare-and-swap (finding F8), 2-4 slots leaked per
-// run, and -race reported a race on conn.ext.
+// (40) slots is free again. The upgrade and the deadline's timer each
+// claim the connection with a compare-and-swap, so exactly one of them
+// releases its slot; when both could act, 2-4 slots leaked per run and
+// -race reported a race on conn.ext.
 func TestHandshakeDeadlineFreesSlots(t *testing.T) {
 	const maxConns = 40
 	srv, addr, _ := secServer(t, func(c *config.Config) {

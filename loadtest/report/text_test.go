@@ -3,12 +3,11 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/wsgate/wsgate/internal/wstest"
 	"github.com/wsgate/wsgate/loadtest/stats"
 )
 
@@ -35,7 +34,7 @@ func TestCounterNamesAgreeTextAndJSON(t *testing.T) {
 	if len(js) != len(stats.CounterNames()) {
 		t.Errorf("JSON has %d counters, CounterNames %d", len(js), len(stats.CounterNames()))
 	}
-	rows := summaryRows(sum.String())
+	rows := wstest.SummaryRows(sum.String())
 	for name, val := range js {
 		if got, ok := rows[name]; !ok || got != val {
 			t.Errorf("counter %s: JSON %d, summary %d (present %v)", name, val, got, ok)
@@ -50,20 +49,4 @@ func histOf(ds ...time.Duration) *stats.Hist {
 		h.Record(d)
 	}
 	return h
-}
-
-// summaryRows reads "  name   value  (...)" rows of a summary.
-func summaryRows(sum string) map[string]int64 {
-	rows := map[string]int64{}
-	for _, line := range strings.Split(sum, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 || !strings.HasPrefix(line, "  ") || strings.HasPrefix(line, "    ") {
-			continue
-		}
-		var v int64
-		if _, err := fmt.Sscan(f[1], &v); err == nil {
-			rows[f[0]] = v
-		}
-	}
-	return rows
 }
