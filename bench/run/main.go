@@ -47,6 +47,8 @@ type meta struct {
 	// Rows names the rows of the scenarios that compare variants of
 	// wsgate instead of servers (STOMP against raw /room).
 	Rows map[string][]string `json:"rows,omitempty"`
+	// Floors names the rows of bench/echofloor, which are no peers.
+	Floors []string `json:"floors,omitempty"`
 }
 
 // kept is the whole of results.json.
@@ -154,6 +156,9 @@ func mainErr() int {
 		Machine: procmem.Describe(), Titles: map[string]string{}, Kinds: map[string]kind{}}
 	for _, s := range specs {
 		m.Servers = append(m.Servers, s.Name)
+		if s.Floor {
+			m.Floors = append(m.Floors, s.Name)
+		}
 	}
 	r := &runner{Bin: bin, Dir: dir, ProfileSec: *prof, Log: logf}
 	var all []result
@@ -167,7 +172,7 @@ func mainErr() int {
 		for round := 1; round <= p.Rounds; round++ {
 			for i := range specs {
 				spec := specs[(i+round-1)%len(specs)]
-				if sc.Deflate && !spec.Deflate {
+				if (sc.Deflate && !spec.Deflate) || (spec.Floor && !sc.Kind.neutral()) {
 					continue
 				}
 				t0 := time.Now()

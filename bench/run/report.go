@@ -121,6 +121,49 @@ func roundRatios(k kept, id string) string {
 	return s + ".\n\n"
 }
 
+// bestPeer describes, for a neutral-client scenario, the best peer on the
+// column that ranks servers by their own cost (msgs per server CPU s for
+// echo, handshakes/s for the connect phase) and wsgate's and the floors'
+// ratios to it.
+func bestPeer(k kept, id string, rows []row) string {
+	var key string
+	switch k.Meta.Kinds[id] {
+	case kindNeutralEcho:
+		key = "per_cpu"
+	case kindNeutralConnect:
+		key = "hs_s"
+	default:
+		return ""
+	}
+	label := ""
+	for _, c := range k.Meta.Kinds[id].metrics() {
+		if c.Key == key {
+			label = c.Label
+		}
+	}
+	floor := map[string]bool{}
+	for _, f := range k.Meta.Floors {
+		floor[f] = true
+	}
+	var best *row
+	for i := range rows {
+		r := &rows[i]
+		if r.Server != "wsgate" && !floor[r.Server] && r.Runs > 0 && (best == nil || r.Mean[key] > best.Mean[key]) {
+			best = r
+		}
+	}
+	if best == nil || best.Mean[key] <= 0 {
+		return ""
+	}
+	var parts []string
+	for _, r := range rows {
+		if (r.Server == "wsgate" || floor[r.Server]) && r.Runs > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.2f", r.Server, r.Mean[key]/best.Mean[key]))
+		}
+	}
+	return fmt.Sprintf("Best peer by %s: %s (%s). Divided by it: %s.\n\n", label, best.Server, num(best.Mean[key]), strings.Join(parts, ", "))
+}
+
 // markdown renders the harness's section of RESULTS.md; rel is the run
 // directory relative to the markdown file.
 func markdown(w io.Writer, rel string, k kept) {
@@ -195,6 +238,7 @@ func markdown(w io.Writer, rel string, k kept) {
 			}
 		}
 		fmt.Fprintln(w)
+		fmt.Fprint(w, bestPeer(k, id, rows))
 		fmt.Fprint(w, roundRatios(k, id))
 		if lo, hi := loadRange(k, id); hi > 0 {
 			fmt.Fprintf(w, "1-minute load average when these runs started: %.1f–%.1f (%d cores).\n\n", lo, hi, m.Machine.Cores)
@@ -218,7 +262,12 @@ const neutralHow = "Neutral client (tables marked *neutral client*): `bench/peer
 	"last 101, with 1,000 handshakes in flight. The client announces its window on stdout; the harness reads the " +
 	"server's utime+stime (/proc/PID/stat) at both ends, so **server CPU s** covers the window alone (no ramp, no " +
 	"warm-up), and samples its RSS every 200 ms inside it (**server RSS MiB** is the highest, connections open). " +
-	"**client CPU s** is benchclient's own CPU time over the window: client and server share the 2 cores.\n\n"
+	"**client CPU s** is benchclient's own CPU time over the window: client and server share the 2 cores. " +
+	"Rows **floor-rw** and **floor-ring** are no servers but `bench/echofloor`, a WebSocket echo that makes only the " +
+	"system calls an echo needs (no allocation, no metrics, no limits): floor-rw with one read and one write per " +
+	"message, as wsgate and every peer here do, so no server can cost less per message than it without calling the " +
+	"kernel differently; floor-ring with each epoll batch's reads, then its writes, submitted through io_uring, one " +
+	"call each. They are never the best peer.\n\n"
 
 // variantHow explains the tables that compare variants of wsgate.
 const variantHow = "STOMP tables (rows *wsgate /room* and *wsgate /stomp*): wsgate alone, run once per row and round " +

@@ -182,3 +182,23 @@ func TestMarkdownDescribesTheNeutralClient(t *testing.T) {
 		}
 	}
 }
+
+// The best peer of a neutral scenario is chosen among the peers only: a
+// floor row is cheaper than any server and must not become the bar.
+func TestBestPeerLeavesOutFloors(t *testing.T) {
+	k := kept{Meta: meta{Plan: "full", Rounds: 1, Servers: []string{"wsgate", "quickws", "gws", "floor-rw", "floor-ring"},
+		Floors: []string{"floor-rw", "floor-ring"},
+		Titles: map[string]string{"n": "Echo"}, Kinds: map[string]kind{"n": kindNeutralEcho}, Order: []string{"n"}}}
+	for server, v := range map[string]float64{"wsgate": 120, "quickws": 100, "gws": 80, "floor-rw": 125, "floor-ring": 150} {
+		k.Results = append(k.Results, result{Scenario: "n", Server: server, Round: 1, Metrics: map[string]float64{"per_cpu": v, "msgs_s": 1}})
+	}
+	got := bestPeer(k, "n", aggregate(k, "n"))
+	want := "Best peer by msgs per server CPU s: quickws (100). Divided by it: wsgate 1.20, floor-rw 1.25, floor-ring 1.50.\n\n"
+	if got != want {
+		t.Errorf("bestPeer = %q, want %q", got, want)
+	}
+	k.Meta.Kinds["n"] = kindEcho // wsload's rows name no best peer
+	if got := bestPeer(k, "n", aggregate(k, "n")); got != "" {
+		t.Errorf("bestPeer of a wsload scenario = %q, want none", got)
+	}
+}

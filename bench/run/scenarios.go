@@ -260,11 +260,11 @@ func fullPlan() plan {
 }
 
 // quickPlan is `make bench-quick`: 1,000 connections (10,000 for the
-// neutral client's connect phase), 5 s runs, one round, six servers;
+// neutral client's connect phase), 5 s runs, one round, six servers and the two floors;
 // about 6 minutes.
 func quickPlan() plan {
 	const d = 5 * time.Second
-	return plan{Rounds: 1, Servers: []string{"wsgate", "nbio", "nbio-mixed", "quickws", "gws", "gorilla"}, Scenarios: []scenario{
+	return plan{Rounds: 1, Servers: []string{"wsgate", "nbio", "nbio-mixed", "quickws", "gws", "gorilla", "floor-rw", "floor-ring"}, Scenarios: []scenario{
 		idle(1000, 3*time.Second),
 		echo(1000, 64, d, false), neutralEcho(1000, 64, d),
 		echo(1000, 1024, d, false), neutralEcho(1000, 1024, d),

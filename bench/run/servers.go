@@ -32,6 +32,10 @@ type serverSpec struct {
 	argv func(bin binaries, addr, admin string, deflate bool) []string
 	// env holds extra environment entries.
 	env func(bin binaries) []string
+	// Floor marks bench/echofloor: not a server under test but what the
+	// kernel alone charges for an echo. It runs only in the neutral
+	// client's scenarios and is never a peer.
+	Floor bool
 }
 
 // binaries are the paths of everything the harness built.
@@ -40,6 +44,7 @@ type binaries struct {
 	Repo   string // repository root
 	WSLoad string
 	Client string // bench/peers/cmd/benchclient, the neutral client
+	Floor  string // bench/echofloor
 	Node   string // node executable, "" when absent
 }
 
@@ -56,6 +61,11 @@ func allServers() []serverSpec {
 		}}
 	}
 	peer := func(name string, deflate bool) serverSpec { return peerOf(name, name, deflate) }
+	floor := func(name, io string) serverSpec {
+		return serverSpec{Name: name, Floor: true, argv: func(b binaries, addr, _ string, _ bool) []string {
+			return []string{b.Floor, "-addr", addr, "-io", io}
+		}}
+	}
 	return []serverSpec{
 		{Name: "wsgate", Deflate: true, argv: func(b binaries, addr, admin string, d bool) []string {
 			return []string{filepath.Join(b.Dir, "wsgate"), "-listen", addr, "-admin", admin,
@@ -79,6 +89,8 @@ func allServers() []serverSpec {
 		}, env: func(b binaries) []string {
 			return []string{"NODE_PATH=" + filepath.Join(b.Repo, "test/node/node_modules")}
 		}},
+		floor("floor-rw", "syscall"),
+		floor("floor-ring", "ring"),
 	}
 }
 
@@ -90,7 +102,8 @@ func build(repo string, specs []serverSpec, logw *os.File) (binaries, error) {
 	if err != nil {
 		return binaries{}, err
 	}
-	b := binaries{Dir: dir, Repo: repo, WSLoad: filepath.Join(dir, "wsload"), Client: filepath.Join(dir, "benchclient")}
+	b := binaries{Dir: dir, Repo: repo, WSLoad: filepath.Join(dir, "wsload"), Client: filepath.Join(dir, "benchclient"),
+		Floor: filepath.Join(dir, "echofloor")}
 	goBuild := func(wd, out, pkg string) error {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
 		cmd.Dir = wd
@@ -104,6 +117,9 @@ func build(repo string, specs []serverSpec, logw *os.File) (binaries, error) {
 		return b, err
 	}
 	if err := goBuild(repo, "wsload", "./cmd/wsload"); err != nil {
+		return b, err
+	}
+	if err := goBuild(repo, "echofloor", "./bench/echofloor"); err != nil {
 		return b, err
 	}
 	peers := filepath.Join(repo, "bench/peers")
