@@ -154,23 +154,13 @@ func (r *ring) run(done func(tag uint64, res int32)) {
 // Handshakes and sockets with output waiting take the syscall path; they
 // are not the steady state this mode measures.
 func (l *loop) serveBatch(events []syscall.EpollEvent) {
-	l.batch, l.spans, l.dead = l.batch[:0], l.spans[:0], l.dead[:0]
+	l.batch, l.dead = l.batch[:0], l.dead[:0]
 	for i := range events {
-		ev := &events[i]
-		c := l.connOf(ev.Fd)
+		c := l.ready(&events[i])
 		if c == nil {
 			continue
 		}
-		if ev.Events&syscall.EPOLLOUT != 0 {
-			l.flushPending(c)
-		}
-		if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) == 0 || l.s.conns[c.fd].Load() != c {
-			continue
-		}
 		if !c.open || len(c.out) > 0 {
-			if l.buf == nil {
-				l.buf = make([]byte, readBuf)
-			}
 			l.readSyscall(c)
 			continue
 		}
@@ -182,9 +172,7 @@ func (l *loop) serveBatch(events []syscall.EpollEvent) {
 		return
 	}
 	l.out = l.out[:0]
-	for range l.batch {
-		l.spans = append(l.spans, [2]int{})
-	}
+	clear(l.spans[:len(l.batch)])
 	l.r.run(func(tag uint64, res int32) {
 		c := l.batch[tag]
 		switch {

@@ -145,7 +145,7 @@ type loop struct {
 	epfd int
 	wake int // eventfd that ends the loop
 	stop atomic.Bool
-	buf  []byte // syscall mode: the read buffer
+	buf  []byte // read(2) buffer: every read in syscall mode, handshakes in ring mode
 	out  []byte // output built for one socket (syscall) or one batch (ring)
 	r    *ring  // ring mode only
 	// ring mode: one batch's sockets, their receive slots and output spans
@@ -169,16 +169,14 @@ func newLoop(s *server, useRing bool) (*loop, error) {
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, int(w), &ev); err != nil {
 		return nil, err
 	}
-	l := &loop{s: s, epfd: epfd, wake: int(w), out: make([]byte, 0, 256<<10)}
+	l := &loop{s: s, epfd: epfd, wake: int(w), buf: make([]byte, readBuf), out: make([]byte, 0, 256<<10)}
 	if useRing {
 		if l.r, err = newRing(2 * maxEvents); err != nil {
 			return nil, fmt.Errorf("%w: %v", errRing, err)
 		}
 		l.slots = make([]byte, maxEvents*slotSize)
 		l.batch = make([]*conn, 0, maxEvents)
-		l.spans = make([][2]int, 0, maxEvents)
-	} else {
-		l.buf = make([]byte, readBuf)
+		l.spans = make([][2]int, maxEvents)
 	}
 	return l, nil
 }
@@ -201,26 +199,31 @@ func (l *loop) run() {
 			continue
 		}
 		for i := range events[:n] {
-			ev := &events[i]
-			c := l.connOf(ev.Fd)
-			if c == nil {
-				continue
-			}
-			if ev.Events&syscall.EPOLLOUT != 0 {
-				l.flushPending(c)
-			}
-			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 && l.s.conns[c.fd].Load() == c {
+			if c := l.ready(&events[i]); c != nil {
 				l.readSyscall(c)
 			}
 		}
 	}
 }
 
-func (l *loop) connOf(fd int32) *conn {
-	if fd < 0 || int(fd) >= len(l.s.conns) {
+// ready writes what ev's socket holds back when the event says it is
+// writable, and returns the socket when there is also something to read
+// and it is still open.
+func (l *loop) ready(ev *syscall.EpollEvent) *conn {
+	if ev.Fd < 0 || int(ev.Fd) >= len(l.s.conns) {
 		return nil
 	}
-	return l.s.conns[fd].Load()
+	c := l.s.conns[ev.Fd].Load()
+	if c == nil {
+		return nil
+	}
+	if ev.Events&syscall.EPOLLOUT != 0 {
+		l.flushPending(c)
+	}
+	if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) == 0 || l.s.conns[c.fd].Load() != c {
+		return nil
+	}
+	return c
 }
 
 // readSyscall serves one readable socket with read(2) and write(2).
