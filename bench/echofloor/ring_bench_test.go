@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/wsgate/wsgate/internal/uring"
 )
 
 // The cost of one send and one receive on a loopback TCP socket, made as
@@ -73,12 +75,12 @@ func threadCPU() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-func benchRing(b *testing.B) *ring {
-	r, err := newRing(2 * benchSockets)
+func benchRing(b *testing.B) *uring.Ring {
+	r, err := uring.New(2 * benchSockets)
 	if err != nil {
 		b.Skipf("this kernel refuses io_uring: %v", err)
 	}
-	b.Cleanup(func() { syscall.Close(r.fd) })
+	b.Cleanup(r.Close)
 	return r
 }
 
@@ -96,13 +98,17 @@ func readEach(fds []int, buf []byte) {
 
 // ringAll makes op on every socket with one io_uring_enter; it reports
 // whether each moved at least a byte.
-func ringAll(r *ring, op uint8, fds []int, p []byte) bool {
+func ringAll(r *uring.Ring, send bool, fds []int, p []byte) bool {
 	for i, fd := range fds {
-		r.queue(op, fd, p, uint64(i))
+		if send {
+			r.Send(fd, p, uint64(i))
+		} else {
+			r.Recv(fd, p, uint64(i))
+		}
 	}
 	ok := true
-	r.run(func(_ uint64, res int32) { ok = ok && res > 0 })
-	return ok
+	err := r.Run(func(_ uint64, res int32) { ok = ok && res > 0 })
+	return ok && err == nil
 }
 
 // measure runs batches of one op per socket until b.N ops, timing only
@@ -135,7 +141,7 @@ func BenchmarkLoopbackSend(b *testing.B) {
 		p := loopbackPairs(b, benchSockets)
 		r := benchRing(b)
 		ok := true
-		measure(b, p, func() { ok = ringAll(r, opSend, p.srv, msg) && ok }, func() { readEach(p.cli, buf) })
+		measure(b, p, func() { ok = ringAll(r, true, p.srv, msg) && ok }, func() { readEach(p.cli, buf) })
 		if !ok {
 			b.Fatal("a send failed or fell short")
 		}
@@ -155,7 +161,7 @@ func BenchmarkLoopbackRecv(b *testing.B) {
 		r := benchRing(b)
 		writeEach(p.srv, msg)
 		ok := true
-		measure(b, p, func() { ok = ringAll(r, opRecv, p.cli, buf) && ok }, func() { writeEach(p.srv, msg) })
+		measure(b, p, func() { ok = ringAll(r, false, p.cli, buf) && ok }, func() { writeEach(p.srv, msg) })
 		if !ok {
 			b.Fatal("a receive failed or came back empty")
 		}

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"unsafe"
+
+	"github.com/wsgate/wsgate/internal/uring"
 )
 
 const (
@@ -145,9 +147,9 @@ type loop struct {
 	epfd int
 	wake int // eventfd that ends the loop
 	stop atomic.Bool
-	buf  []byte // read(2) buffer: every read in syscall mode, handshakes in ring mode
-	out  []byte // output built for one socket (syscall) or one batch (ring)
-	r    *ring  // ring mode only
+	buf  []byte      // read(2) buffer: every read in syscall mode, handshakes in ring mode
+	out  []byte      // output built for one socket (syscall) or one batch (ring)
+	r    *uring.Ring // ring mode only
 	// ring mode: one batch's sockets, their receive slots and output spans
 	batch []*conn
 	slots []byte
@@ -171,7 +173,7 @@ func newLoop(s *server, useRing bool) (*loop, error) {
 	}
 	l := &loop{s: s, epfd: epfd, wake: int(w), buf: make([]byte, readBuf), out: make([]byte, 0, 256<<10)}
 	if useRing {
-		if l.r, err = newRing(2 * maxEvents); err != nil {
+		if l.r, err = uring.New(2 * maxEvents); err != nil {
 			return nil, fmt.Errorf("%w: %v", errRing, err)
 		}
 		l.slots = make([]byte, maxEvents*slotSize)
