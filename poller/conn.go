@@ -40,7 +40,10 @@ type Conn struct {
 	// blockedSince is the wheel tick at which the socket last refused
 	// bytes, or 0 while writes go through.
 	blockedSince int32
-	armed        bool // registered with the write poller (waiting for EPOLLOUT)
+	// armed says why the queue must not be written now: armedPoll, the
+	// write poller waits for EPOLLOUT; armedBatch, a send is in the loop's
+	// batch (sendbatch_linux.go). Writers queue behind either.
+	armed uint8
 	// closing records a close asked for: once the queue drains
 	// (closeFlushed), or now (closeAsked and up, which also say which
 	// error OnClose reports; see Close).
@@ -154,7 +157,7 @@ func (c *Conn) Write(p []byte) error {
 	if c.tls {
 		return c.writeTLSUnlock(p)
 	}
-	if c.q == nil && !c.armed {
+	if c.q == nil && c.armed == 0 {
 		n, err := writeFD(int(c.fd), p)
 		c.e.countWrite(c.fd, n)
 		if err != 0 && err != syscall.EAGAIN && err != syscall.EINTR {
@@ -206,7 +209,7 @@ func (c *Conn) flushLocked() (closeNow bool, err error) {
 		return c.flushTLSLocked()
 	}
 	var iov [64]syscall.Iovec
-	for c.q != nil && !c.armed {
+	for c.q != nil && c.armed == 0 {
 		q := c.q
 		cnt, total := 0, 0
 		for i := q.head; i < len(q.items) && cnt < len(iov); i++ {
@@ -239,7 +242,7 @@ func (c *Conn) flushLocked() (closeNow bool, err error) {
 			if c.blockedSince == 0 || n > 0 {
 				c.blockedSince = int32(c.e.wheel.Now())
 			}
-			c.armed = true
+			c.armed |= armedPoll
 			if err := c.e.wp.arm(c); err != nil {
 				return false, err
 			}
@@ -346,7 +349,7 @@ func (c *Conn) CloseWhenFlushed() {
 		c.nc.Unlock()
 		return
 	}
-	if c.q == nil && (!c.tls || c.tlsState().pendingOut() == 0) {
+	if c.q == nil && c.armed == 0 && (!c.tls || c.tlsState().pendingOut() == 0) {
 		c.closeUnlock(nil)
 		return
 	}
@@ -459,9 +462,15 @@ func (c *Conn) onClosed() {
 
 // ShutdownWrite half-closes the connection (SHUT_WR) after queued bytes
 // already handed to the kernel, so the peer reads them and then EOF.
+//
+// While a send of the connection waits in its loop's batch (see
+// WriteFrom), the half-close would come before it: the connection closes
+// once the batch has written it instead.
 func (c *Conn) ShutdownWrite() {
 	c.nc.Lock()
-	if closed, _ := c.nc.IsClosed(); !closed {
+	if c.armed&armedBatch != 0 && c.closing == 0 {
+		c.closing = closeFlushed
+	} else if closed, _ := c.nc.IsClosed(); !closed {
 		_ = syscall.Shutdown(int(c.fd), syscall.SHUT_WR)
 	}
 	c.nc.Unlock()

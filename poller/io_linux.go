@@ -72,6 +72,10 @@ const maxReadsPerEvent = 3
 // close the connection in nbio's loop after this returns.
 func (e *Engine) onRead(nc *nbio.Conn) {
 	l := e.loopOf(nc)
+	if sb := l.sends.Load(); sb != nil && sb.nc == nc {
+		sb.woken()
+		return
+	}
 	buf := *l.key
 	fd := nc.Hash()
 	for range maxReadsPerEvent {

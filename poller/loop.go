@@ -27,6 +27,9 @@ type Loop struct {
 	key *[]byte    // nbio's read buffer of this poller: its identity
 	mu  sync.Mutex // TLS engines only; see above
 	tls []byte     // TLS plaintext buffer
+	// sends is the loop's send batch, set once when the engine batches
+	// sends (Config.BatchSends) and the loop got a ring.
+	sends atomic.Pointer[sendBatch]
 }
 
 // loops is the Engine's set of Loops, found by nbio's per-poller read

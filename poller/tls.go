@@ -468,7 +468,7 @@ func (p *tlsPipe) SetWriteDeadline(time.Time) error { return nil }
 // otherwise it is copied to the queue.
 func (c *Conn) writeTLSUnlock(p []byte) error {
 	ts := c.tlsState()
-	if c.q == nil && !c.armed && len(p) <= tlsBatch && ts.st.Load() == tlsOpen {
+	if c.q == nil && c.armed == 0 && len(p) <= tlsBatch && ts.st.Load() == tlsOpen {
 		if _, err := ts.tc.Write(p); err != nil {
 			c.closeUnlock(err)
 			return err
@@ -486,7 +486,7 @@ func (c *Conn) writeTLSUnlock(p []byte) error {
 func (c *Conn) flushTLSLocked() (closeNow bool, err error) {
 	ts := c.tlsState()
 	open := ts.st.Load() == tlsOpen
-	for !c.armed {
+	for c.armed == 0 {
 		if open && c.q != nil && ts.pendingOut() < tlsBatch {
 			if err := c.encryptLocked(ts); err != nil {
 				return false, err
@@ -504,7 +504,7 @@ func (c *Conn) flushTLSLocked() (closeNow bool, err error) {
 			if c.blockedSince == 0 || n > 0 {
 				c.blockedSince = int32(c.e.wheel.Now())
 			}
-			c.armed = true
+			c.armed |= armedPoll
 			return false, c.e.wp.arm(c)
 		}
 		if c.q == nil {

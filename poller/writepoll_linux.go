@@ -88,7 +88,7 @@ func (w *writePoller) run() {
 				continue
 			}
 			c.nc.Lock()
-			c.armed = false
+			c.armed &^= armedPoll
 			if closed, _ := c.nc.IsClosed(); closed {
 				c.nc.Unlock()
 				continue

@@ -264,6 +264,11 @@ type Config struct {
 	ReadBuffer int
 	// Tick is the resolution of the deadline timer wheel. Default 250ms.
 	Tick time.Duration
+	// IOUring makes each event loop send the replies to one readiness
+	// batch with one io_uring_enter instead of a write system call per
+	// connection. Where io_uring is unavailable the loops write as
+	// without it, and the start-up log and wsgate_io_uring_loops say so.
+	IOUring bool
 
 	// Origins is the Origin allow-list: exact origins ("https://app.example.com"),
 	// patterns with one leading "*." host label ("https://*.example.com"),

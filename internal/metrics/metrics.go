@@ -97,6 +97,8 @@ type Gauges struct {
 	Rooms, Users func() float64
 	// Draining is 1 while the server drains.
 	Draining func() float64
+	// IOUringLoops returns the event loops that send through io_uring.
+	IOUringLoops func() float64
 	// WriteSyscalls and WrittenBytes return the socket writes made and the
 	// bytes they carried.
 	WriteSyscalls, WrittenBytes func() float64
@@ -191,6 +193,7 @@ func (m *Metrics) gauges(c *collector, g Gauges) {
 	m.gauge("wsgate_rooms", "Rooms with at least one member.", g.Rooms)
 	m.gauge("wsgate_users", "Distinct user ids connected.", g.Users)
 	m.gauge("wsgate_draining", "1 once a graceful shutdown began, else 0.", g.Draining)
+	m.gauge("wsgate_io_uring_loops", "Event loops that send each readiness batch's replies with one io_uring_enter (-io-uring); 0 when off or unavailable.", g.IOUringLoops)
 	if g.WriteSyscalls != nil && g.WrittenBytes != nil {
 		c.counterFunc("wsgate_write_syscalls_total", "Socket writes (write, writev) made; written bytes over these is the batching achieved.", g.WriteSyscalls)
 		c.counterFunc("wsgate_written_bytes_total", "Bytes written to sockets, frames and TLS records included.", g.WrittenBytes)

@@ -84,7 +84,7 @@ func (c *conn) close(code frame.CloseCode, text string, why closeReason, mode cl
 	case closeFailed, closeEcho:
 		b := c.batch()
 		b.b = append(b.b, fr...)
-		c.flushBatch(b)
+		c.writeBatch(b, false) // now: what follows depends on Queued
 		if mode == closeFailed && c.Queued() == 0 {
 			c.ShutdownWrite()
 		} else {
@@ -138,12 +138,21 @@ func (c *conn) slowConsumer(stuck bool) {
 // batch returns the output batch of the event loop serving c.
 func (c *conn) batch() *batch { return c.srv().eng.LoopOf(&c.Conn).Data.(*batch) }
 
-// flushBatch writes the loop's batched output for c.
-func (c *conn) flushBatch(b *batch) {
+// flushBatch writes the loop's batched output for c, with the loop's
+// other sends when the engine batches them (-io-uring).
+func (c *conn) flushBatch(b *batch) { c.writeBatch(b, true) }
+
+// writeBatch writes the loop's batched output for c; with batched false
+// the bytes go to the socket (or c's queue) before it returns.
+func (c *conn) writeBatch(b *batch, batched bool) {
 	if len(b.b) == 0 {
 		return
 	}
-	_ = c.Write(b.b)
+	if batched && b.l != nil {
+		_ = c.WriteFrom(b.l, b.b)
+	} else {
+		_ = c.Write(b.b)
+	}
 	if cap(b.b) > 1<<20 {
 		b.b = nil // do not pin a huge echo buffer
 	} else {

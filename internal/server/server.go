@@ -86,6 +86,7 @@ type batch struct {
 	scratch []byte // protocols' reply scratch (protocol.Conn.Scratch)
 	reads   uint64 // reads served, for sampling loop latency
 	loop    int    // the loop's index, for its latency histogram
+	l       *poller.Loop
 }
 
 // New validates cfg and builds a Server; Start begins serving.
@@ -147,6 +148,10 @@ func New(cfg config.Config) (*Server, error) {
 			return 0
 		},
 		JWKS: s.jwksState(),
+		IOUringLoops: func() float64 {
+			n, _, _ := s.eng.BatchedLoops()
+			return float64(n)
+		},
 		OverloadGauges: metrics.OverloadGauges{
 			Unsent:  func() float64 { return float64(s.eng.Unsent()) },
 			Pending: func() float64 { return float64(s.eng.PendingHandshakes()) },
@@ -196,6 +201,7 @@ func New(cfg config.Config) (*Server, error) {
 		MaxPendingPerIP: pendingCap(cfg, cfg.MaxPendingHandshakesPerIP),
 		MaxPending:      pendingCap(cfg, cfg.MaxPendingHandshakes),
 		PendingIPv6Bits: cfg.IPv6Prefix,
+		BatchSends:      cfg.IOUring,
 	}, (*handler)(s))
 	if err != nil {
 		return nil, err
@@ -238,6 +244,14 @@ func (s *Server) Start() (err error) {
 			s.admin.Close()
 		}
 		return err
+	}
+	if s.cfg.IOUring {
+		n, loops, err := s.eng.BatchedLoops()
+		if err != nil {
+			s.log.Warn("io_uring sends unavailable on some event loops: they write with a system call per connection", "loops", loops, "io_uring_loops", n, "err", err)
+		} else {
+			s.log.Info("event loops send through io_uring", "loops", n)
+		}
 	}
 	s.started.Store(true)
 	return nil
@@ -323,6 +337,7 @@ func (h *handler) OnData(l *poller.Loop, ps poller.Session, data []byte) {
 	// Loop latency is sampled: one read in 64 per loop is timed, so the
 	// clock and the histogram's lock stay off the common path.
 	b := l.Data.(*batch)
+	b.l = l
 	b.reads++
 	if s.cfg.Metrics && b.reads&63 == 0 {
 		t := time.Now()
