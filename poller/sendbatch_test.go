@@ -434,4 +434,3 @@ func testNBConn(t *testing.T, fd int) *nbio.Conn {
 	t.Cleanup(func() { _ = nc.Close() })
 	return nc
 }
-
