@@ -342,6 +342,7 @@ func Default() Config {
 		Pollers:          n,
 		Workers:          2 * n,
 		ReadBuffer:       64 << 10,
+		IOUring:          true,
 		Tick:             250 * time.Millisecond,
 
 		TLSHandshakes:      1024,

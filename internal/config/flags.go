@@ -179,7 +179,7 @@ func (c *Config) Bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.Workers, "workers", c.Workers, "[engine] worker pool size for handler work")
 	fs.Var(byteSize[int]{&c.ReadBuffer}, "read-buffer", "[engine] shared read buffer per poller")
 	fs.DurationVar(&c.Tick, "tick", c.Tick, "[engine] resolution of the deadline timer wheel")
-	fs.BoolVar(&c.IOUring, "io-uring", c.IOUring, "[engine] send each loop's replies to a readiness batch with one io_uring_enter, not a write per connection (falls back to writes where io_uring is unavailable)")
+	fs.BoolVar(&c.IOUring, "io-uring", c.IOUring, "[engine] send each loop's replies to a readiness batch with one io_uring_enter, not a write per connection (writes where io_uring is unavailable)")
 	c.bindSockJS(fs)
 	c.bindHistory(fs)
 	c.bindCluster(fs)
