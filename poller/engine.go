@@ -145,8 +145,14 @@ type Engine struct {
 	batchSends bool
 	pollers    int
 	wakeNew    atomic.Pointer[sendBatch]
-	batching   []*sendBatch
-	batchErr   error
+	batches    atomic.Pointer[batchState] // set once Start has made them
+	starting   batchState                 // Start's goroutine only
+}
+
+// batchState is the loops' send batches and why a loop has none.
+type batchState struct {
+	all []*sendBatch
+	err error
 }
 
 type ioStats struct {
@@ -301,9 +307,11 @@ func (e *Engine) Start() error {
 	}
 	time.Sleep(5 * time.Millisecond)
 	if e.batchSends {
-		if _, err := e.startBatches(e.pollers); err != nil && e.batchErr == nil {
-			e.batchErr = err
+		if _, err := e.startBatches(e.pollers); err != nil && e.starting.err == nil {
+			e.starting.err = err
 		}
+		st := e.starting
+		e.batches.Store(&st)
 	}
 	go e.wheel.run()
 	go e.wp.run()
@@ -313,7 +321,19 @@ func (e *Engine) Start() error {
 // BatchedLoops reports how many loops send in batches (Config.BatchSends)
 // out of how many, and why the others do not.
 func (e *Engine) BatchedLoops() (batched, loops int, err error) {
-	return len(e.batching), e.pollers, e.batchErr
+	st := e.batches.Load()
+	if st == nil {
+		return 0, e.pollers, nil
+	}
+	err = st.err
+	for _, sb := range st.all {
+		if sb.loop.sends.Load() == sb {
+			batched++
+		} else if p := sb.loop.ringErr.Load(); p != nil && err == nil {
+			err = *p
+		}
+	}
+	return batched, e.pollers, err
 }
 
 // Addrs returns the listeners' addresses (with the real port when the

@@ -30,6 +30,8 @@ type Loop struct {
 	// sends is the loop's send batch, set once when the engine batches
 	// sends (Config.BatchSends) and the loop got a ring.
 	sends atomic.Pointer[sendBatch]
+	// ringErr is why the loop stopped batching, once its ring failed.
+	ringErr atomic.Pointer[error]
 }
 
 // loops is the Engine's set of Loops, found by nbio's per-poller read

@@ -62,6 +62,7 @@ const (
 // sendBatch is one loop's batch; only the loop's goroutine uses it.
 type sendBatch struct {
 	r    *uring.Ring
+	loop *Loop
 	nc   *nbio.Conn // the wake socket's end the loop reads
 	wake int        // the end written to wake the loop
 	pend []pendSend
@@ -145,7 +146,13 @@ func (sb *sendBatch) submit() {
 		p.res = errBatchLost
 		sb.r.Send(int(c.fd), sb.out[p.at:p.end], uint64(i))
 	}
-	_ = sb.r.Run(func(tag uint64, res int32) { sb.pend[tag].res = res })
+	if err := sb.r.Run(func(tag uint64, res int32) { sb.pend[tag].res = res }); err != nil {
+		// The ring failed: the sends it did not report may or may not
+		// have been made, so their connections close (errBatchLost), and
+		// the loop writes with system calls from now on.
+		sb.loop.sends.Store(nil)
+		sb.loop.ringErr.Store(&err)
+	}
 	for i := range sb.pend {
 		p := &sb.pend[i]
 		if p.c != nil {
@@ -219,8 +226,8 @@ func (e *Engine) startBatches(pollers int) (int, error) {
 	have := 0
 	for try := 0; have < pollers && try < 4*pollers; try++ {
 		ok, err := e.addWake()
-		if e.batchErr != nil {
-			return have, e.batchErr
+		if e.starting.err != nil {
+			return have, e.starting.err
 		}
 		if err != nil && !errors.Is(err, errNoWake) {
 			return have, err
@@ -287,21 +294,24 @@ func (e *Engine) openWake(nc *nbio.Conn) bool {
 	}
 	r, err := newRing(batchSends)
 	if err != nil {
-		e.batchErr = err
+		e.starting.err = err
 		return true
 	}
-	sb.r = r
+	sb.r, sb.loop = r, l
 	l.sends.Store(sb)
-	e.batching = append(e.batching, sb)
+	e.starting.all = append(e.starting.all, sb)
 	return true
 }
 
 // stopBatches releases the rings and wake sockets once the loops are
 // stopped.
 func (e *Engine) stopBatches() {
-	for _, sb := range e.batching {
+	st := e.batches.Swap(nil)
+	if st == nil {
+		return
+	}
+	for _, sb := range st.all {
 		sb.r.Close()
 		syscall.Close(sb.wake)
 	}
-	e.batching = nil
 }
