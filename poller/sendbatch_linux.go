@@ -146,12 +146,8 @@ func (sb *sendBatch) submit() {
 		p.res = errBatchLost
 		sb.r.Send(int(c.fd), sb.out[p.at:p.end], uint64(i))
 	}
-	if err := sb.r.Run(func(tag uint64, res int32) { sb.pend[tag].res = res }); err != nil {
-		// The ring failed: the sends it did not report may or may not
-		// have been made, so their connections close (errBatchLost), and
-		// the loop writes with system calls from now on.
-		sb.loop.sends.Store(nil)
-		sb.loop.ringErr.Store(&err)
+	if err := sb.r.Run(sb.done); err != nil {
+		sb.failed(err)
 	}
 	for i := range sb.pend {
 		p := &sb.pend[i]
@@ -165,6 +161,18 @@ func (sb *sendBatch) submit() {
 		sb.out = make([]byte, 0, batchBytes)
 	}
 	sb.out = sb.out[:0]
+}
+
+// done records a send's result.
+func (sb *sendBatch) done(tag uint64, res int32) { sb.pend[tag].res = res }
+
+// failed stops the loop's batching after its ring failed: the sends it
+// did not report may or may not have been made, so their connections
+// close (errBatchLost), and the loop writes with system calls from now
+// on.
+func (sb *sendBatch) failed(err error) {
+	sb.loop.sends.Store(nil)
+	sb.loop.ringErr.Store(&err)
 }
 
 // settleLocked ends c's batched send of span, whose result was res, and
