@@ -51,6 +51,14 @@ const (
 	batchSpan = 16 << 10
 	// batchBytes bounds the bytes of one batch.
 	batchBytes = 512 << 10
+	// batchMin and batchRest: a batch of fewer than batchMin sends costs
+	// more than it saves (the wake socket's write and read and an extra
+	// epoll round against a write each), so after one the loop makes its
+	// next batchRest writes directly, then tries a batch again. A loop
+	// that serves few connections at a time thus writes almost as it
+	// would without batching, and one that serves many batches.
+	batchMin  = 2
+	batchRest = 32
 )
 
 // armed bits of Conn.armed.
@@ -68,6 +76,9 @@ type sendBatch struct {
 	pend []pendSend
 	out  []byte
 	buf  [64]byte // drains the wake socket
+	// direct counts the writes still to make directly after a small
+	// batch (batchMin).
+	direct int
 }
 
 type pendSend struct {
@@ -89,6 +100,10 @@ const errBatchLost = -int32(syscall.EIO)
 func (c *Conn) WriteFrom(l *Loop, p []byte) error {
 	sb := l.sends.Load()
 	if sb == nil || c.tls || len(p) > batchSpan || len(p) == 0 {
+		return c.Write(p)
+	}
+	if sb.direct > 0 && len(sb.pend) == 0 {
+		sb.direct--
 		return c.Write(p)
 	}
 	c.nc.Lock()
@@ -130,6 +145,9 @@ func (sb *sendBatch) woken() {
 func (sb *sendBatch) submit() {
 	if len(sb.pend) == 0 {
 		return
+	}
+	if len(sb.pend) < batchMin {
+		sb.direct = batchRest
 	}
 	for i := range sb.pend {
 		p := &sb.pend[i]

@@ -346,6 +346,53 @@ func TestBatchRefused(t *testing.T) {
 	}
 }
 
+// TestBatchSmall: after a batch too small to pay for itself the loop
+// writes directly for a while (nothing waits in the batch), then batches
+// again; the bytes arrive in order either way.
+func TestBatchSmall(t *testing.T) {
+	r, err := uring.New(batchSends)
+	if err != nil {
+		t.Skipf("io_uring unavailable here: %v", err)
+	}
+	defer r.Close()
+	a := socketPair(t)
+	wake := socketPair(t)
+	nc := testNBConn(t, a[0])
+	c := &Conn{nc: nc, e: &Engine{io: make([]ioStats, 1)}, fd: int32(nc.Hash())}
+	sb := &sendBatch{r: r, wake: wake[1]}
+	l := &Loop{}
+	l.sends.Store(sb)
+	var want []byte
+	batched := 0
+	for i := range 2*batchRest + 4 {
+		rec := record('E', uint64(i))
+		want = append(want, rec...)
+		if err := c.WriteFrom(l, rec); err != nil {
+			t.Fatal(err)
+		}
+		if len(sb.pend) > 0 {
+			batched++
+			sb.submit()
+		}
+	}
+	// A batch of one, batchRest direct writes, again, and once more.
+	if batched != 3 {
+		t.Fatalf("%d of %d writes batched, want 3", batched, 2*batchRest+4)
+	}
+	got := make([]byte, 0, len(want))
+	buf := make([]byte, 4096)
+	for len(got) < len(want) {
+		n, err := syscall.Read(a[1], buf)
+		if err != nil || n == 0 {
+			t.Fatalf("read after %d bytes: %d, %v", len(got), n, err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the stream differs from what was written")
+	}
+}
+
 // TestBatchUnavailable: where io_uring cannot be set up the engine says
 // so and writes as without batching.
 func TestBatchUnavailable(t *testing.T) {
@@ -388,6 +435,7 @@ func TestBatchSendAllocs(t *testing.T) {
 	msg := bytes.Repeat([]byte("x"), 70)
 	buf := make([]byte, 4096)
 	allocs := testing.AllocsPerRun(1000, func() {
+		sb.direct = 0 // batch every send, small as the batch is
 		if err := c.WriteFrom(l, msg); err != nil {
 			t.Fatal(err)
 		}
