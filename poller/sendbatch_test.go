@@ -393,6 +393,71 @@ func TestBatchSmall(t *testing.T) {
 	}
 }
 
+// TestBatchRingFails: a ring whose io_uring_enter fails stops its
+// loop's batching, and the connection whose send it did not report is
+// closed (its bytes may or may not have gone).
+func TestBatchRingFails(t *testing.T) {
+	before := ringFDs(t)
+	r, err := uring.New(batchSends)
+	if err != nil {
+		t.Skipf("io_uring unavailable here: %v", err)
+	}
+	defer r.Close()
+	var rfd = -1
+	for fd := range ringFDs(t) {
+		if !before[fd] {
+			rfd = fd
+		}
+	}
+	if rfd < 0 {
+		t.Fatal("the ring's descriptor was not found")
+	}
+	a := socketPair(t)
+	wake := socketPair(t)
+	nc := testNBConn(t, a[0])
+	c := &Conn{nc: nc, e: &Engine{io: make([]ioStats, 1)}, fd: int32(nc.Hash())}
+	l := &Loop{}
+	sb := &sendBatch{r: r, loop: l, wake: wake[1]}
+	l.sends.Store(sb)
+	if err := c.WriteFrom(l, record('E', 1)); err != nil {
+		t.Fatal(err)
+	}
+	// The ring's descriptor becomes a socket: io_uring_enter fails on it.
+	if err := syscall.Dup3(wake[0], rfd, syscall.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	sb.submit()
+	if l.sends.Load() != nil {
+		t.Fatal("the loop still batches after its ring failed")
+	}
+	if p := l.ringErr.Load(); p == nil || !errors.Is(*p, uring.ErrRing) {
+		t.Fatalf("ringErr = %v", p)
+	}
+	buf := make([]byte, 64)
+	if n, err := syscall.Read(a[1], buf); n != 0 || err != nil {
+		t.Fatalf("the peer read %d bytes (%v), want the end of the stream", n, err)
+	}
+}
+
+// ringFDs returns this process's io_uring descriptors.
+func ringFDs(t *testing.T) map[int]bool {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip(err)
+	}
+	fds := map[int]bool{}
+	for _, e := range ents {
+		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && l == "anon_inode:[io_uring]" {
+			var fd int
+			if _, err := fmt.Sscan(e.Name(), &fd); err == nil {
+				fds[fd] = true
+			}
+		}
+	}
+	return fds
+}
+
 // TestBatchUnavailable: where io_uring cannot be set up the engine says
 // so and writes as without batching.
 func TestBatchUnavailable(t *testing.T) {
