@@ -7,6 +7,9 @@
 //     counted Bufs, flushed with one writev per Flush; a socket that is full
 //     waits for EPOLLOUT in a second epoll set (the write poller), so the
 //     queue keeps references rather than copies until the kernel takes them.
+//   - Batched sends: what OnData answers with WriteFrom is sent with the
+//     loop's other answers to the same readiness batch in one
+//     io_uring_enter (Config.BatchSends; sendbatch_linux.go).
 //   - Timers: one hashed timing Wheel drives every deadline, with one
 //     intrusive node per connection: no time.Timer and no goroutine per
 //     connection.
