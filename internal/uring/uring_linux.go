@@ -155,10 +155,14 @@ func (r *Ring) Send(fd int, p []byte, tag uint64) { r.queue(opSend, fd, p, tag) 
 func (r *Ring) Recv(fd int, p []byte, tag uint64) { r.queue(opRecv, fd, p, tag) }
 
 func (r *Ring) queue(op uint8, fd int, p []byte, tag uint64) {
+	flags := uint32(syscall.MSG_DONTWAIT)
+	if op == opSend {
+		flags |= syscall.MSG_NOSIGNAL // a closed peer is an error, not a SIGPIPE
+	}
 	t := atomic.LoadUint32(r.sqTail)
 	i := t & r.sqMask
 	r.sqes[i] = sqe{opcode: op, fd: int32(fd), addr: uint64(uintptr(unsafe.Pointer(&p[0]))), len: uint32(len(p)),
-		msgFlags: syscall.MSG_DONTWAIT, userData: tag}
+		msgFlags: flags, userData: tag}
 	r.sqArray[i] = i
 	atomic.StoreUint32(r.sqTail, t+1)
 	r.queued++
