@@ -146,7 +146,6 @@ type Engine struct {
 	// batched sends (sendbatch_linux.go): the wake socket being added,
 	// the loops' batches, and why a loop has none.
 	batchSends bool
-	pollers    int
 	wakeNew    atomic.Pointer[sendBatch]
 	batches    atomic.Pointer[batchState] // set once Start has made them
 	starting   batchState                 // Start's goroutine only
@@ -229,7 +228,7 @@ func New(cfg Config, h Handler) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{h: h, wp: wp, open: cfg.OpenTimeout, data: cfg.Data, io: make([]ioStats, cfg.Pollers), onAcceptErr: cfg.OnAcceptError,
-		batchSends: cfg.BatchSends, pollers: cfg.Pollers}
+		batchSends: cfg.BatchSends}
 	e.loops.make = cfg.LoopData
 	e.pend = newPendingSet(cfg)
 	e.wheel = newWheel(cfg.Tick, cfg.Pollers, e.fire)
@@ -310,9 +309,7 @@ func (e *Engine) Start() error {
 	}
 	time.Sleep(5 * time.Millisecond)
 	if e.batchSends {
-		if _, err := e.startBatches(e.pollers); err != nil && e.starting.err == nil {
-			e.starting.err = err
-		}
+		e.startBatches()
 		st := e.starting
 		e.batches.Store(&st)
 	}
@@ -326,7 +323,7 @@ func (e *Engine) Start() error {
 func (e *Engine) BatchedLoops() (batched, loops int, err error) {
 	st := e.batches.Load()
 	if st == nil {
-		return 0, e.pollers, nil
+		return 0, len(e.io), nil
 	}
 	err = st.err
 	for _, sb := range st.all {
@@ -336,7 +333,7 @@ func (e *Engine) BatchedLoops() (batched, loops int, err error) {
 			err = *p
 		}
 	}
-	return batched, e.pollers, err
+	return batched, len(e.io), err
 }
 
 // Addrs returns the listeners' addresses (with the real port when the

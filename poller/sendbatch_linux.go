@@ -38,8 +38,8 @@ import (
 // is put back at the head of the queue and the queue is flushed.
 // Descriptors stay safe as they are with direct writes: the batch holds
 // the connection locks of its sockets from the check that each is open
-// until the ring has run, and nbio closes a descriptor only under its
-// connection's lock.
+// until the ring has run, and nbio marks a connection closed under that
+// lock before it closes the descriptor.
 
 // Limits of one send batch.
 const (
@@ -112,10 +112,8 @@ func (c *Conn) WriteFrom(l *Loop, p []byte) error {
 		return ErrClosed
 	}
 	if c.q != nil || c.armed != 0 {
-		b := NewBuf(len(p))
-		b.B = append(b.B, p...)
-		c.pushLocked(b)
-		return c.flushUnlock()
+		c.nc.Unlock()
+		return c.Write(p) // behind what waits: Write queues it
 	}
 	first := len(sb.pend) == 0
 	at := len(sb.out)
@@ -246,65 +244,62 @@ func (c *Conn) unshiftLocked(b *Buf) {
 // errNoWake reports a wake socket that landed on a loop that has one.
 var errNoWake = errors.New("poller: no loop left for a wake socket")
 
-// startBatches gives every loop a ring and a wake socket. It returns how
-// many loops batch their sends; the error says why the others do not.
-func (e *Engine) startBatches(pollers int) (int, error) {
-	have := 0
-	for try := 0; have < pollers && try < 4*pollers; try++ {
-		ok, err := e.addWake()
+// startBatches gives every loop a ring and a wake socket, collecting
+// them in e.starting with the reason a loop got none.
+func (e *Engine) startBatches() {
+	loops := len(e.io)
+	for try := 0; len(e.starting.all) < loops && try < 4*loops; try++ {
+		err := e.addWake()
 		if e.starting.err != nil {
-			return have, e.starting.err
+			return
 		}
 		if err != nil && !errors.Is(err, errNoWake) {
-			return have, err
-		}
-		if ok {
-			have++
+			e.starting.err = err
+			return
 		}
 	}
-	if have < pollers {
-		return have, fmt.Errorf("poller: %d of %d loops got a wake socket", have, pollers)
+	if n := len(e.starting.all); n < loops {
+		e.starting.err = fmt.Errorf("poller: %d of %d loops got a wake socket", n, loops)
 	}
-	return have, nil
 }
 
 // addWake makes one wake socket pair and adds its reading end to nbio,
-// which puts it on the loop its descriptor maps to; ok is false when that
-// loop already batches (the pair is closed again).
-func (e *Engine) addWake() (ok bool, err error) {
+// which puts it on the loop its descriptor maps to; it fails with
+// errNoWake when that loop already batches (the pair is closed again).
+func (e *Engine) addWake() error {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return false, err
+		return err
 	}
 	f := os.NewFile(uintptr(fds[0]), "wsgate-wake")
 	fc, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
 		syscall.Close(fds[1])
-		return false, err
+		return err
 	}
 	nc, err := nbio.NBConn(fc) // a descriptor of its own; fc is closed
 	if err != nil {
 		syscall.Close(fds[1])
-		return false, err
+		return err
 	}
 	sb := &sendBatch{nc: nc, wake: fds[1], out: make([]byte, 0, 64<<10), pend: make([]pendSend, 0, batchSends)}
 	e.wakeNew.Store(sb)
 	_, err = e.nb.AddConn(nc) // onOpen places sb on nc's loop, or not
 	e.wakeNew.Store(nil)
+	if err == nil && sb.r == nil {
+		_ = nc.Close()
+		err = errNoWake
+	}
 	if err != nil {
-		syscall.Close(fds[1])
-		if sb.r != nil {
+		if sb.r != nil { // placed, then nbio could not watch it
+			sb.loop.sends.Store(nil)
+			e.starting.all = e.starting.all[:len(e.starting.all)-1]
 			sb.r.Close()
 		}
-		return false, err
-	}
-	if sb.r == nil {
-		_ = nc.Close()
 		syscall.Close(fds[1])
-		return false, errNoWake
 	}
-	return true, nil
+	return err
 }
 
 // openWake is onOpen for a wake socket: the loop that serves it takes it

@@ -281,25 +281,15 @@ func TestBatchClose(t *testing.T) {
 // full) goes back to the head of the queue, ahead of what was queued
 // behind it, and the write poller finishes the job in order.
 func TestBatchRefused(t *testing.T) {
-	r, err := uring.New(batchSends)
-	if err != nil {
-		t.Skipf("io_uring unavailable here: %v", err)
-	}
-	defer r.Close()
-	a := socketPair(t)
-	wake := socketPair(t)
-	nc := testNBConn(t, a[0])
+	c, sb, l, peer := batchRig(t)
 	wp, err := newWritePoller()
 	if err != nil {
 		t.Fatal(err)
 	}
 	go wp.run()
 	defer wp.close()
-	c := &Conn{nc: nc, e: &Engine{io: make([]ioStats, 1), wp: wp, wheel: newWheel(time.Second, 1, func(*TimerNode) {})}, fd: int32(nc.Hash())}
+	c.e.wp, c.e.wheel = wp, newWheel(time.Second, 1, func(*TimerNode) {})
 	wp.add(c)
-	sb := &sendBatch{r: r, wake: wake[1]}
-	l := &Loop{}
-	l.sends.Store(sb)
 
 	// Fill the socket.
 	var filled []byte
@@ -328,21 +318,8 @@ func TestBatchRefused(t *testing.T) {
 		t.Fatalf("queued %d bytes after a refused batch, want %d", c.Queued(), 2*recLen)
 	}
 	want := append(append(filled, span...), record('m', 1)...)
-	got := make([]byte, 0, len(want))
-	buf := make([]byte, 4096)
-	for len(got) < len(want) {
-		n, err := syscall.Read(a[1], buf)
-		if err == syscall.EAGAIN {
-			time.Sleep(time.Millisecond) // the write poller's turn
-			continue
-		}
-		if err != nil || n == 0 {
-			t.Fatalf("read: %d, %v", n, err)
-		}
-		got = append(got, buf[:n]...)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("stream differs from what was written (%d bytes, the last 40 %q)", len(got), got[len(got)-40:])
+	if got := readN(t, peer, len(want)); !bytes.Equal(got, want) {
+		t.Fatalf("stream differs from what was written (the last 40 bytes %q)", got[len(got)-40:])
 	}
 }
 
@@ -350,18 +327,7 @@ func TestBatchRefused(t *testing.T) {
 // writes directly for a while (nothing waits in the batch), then batches
 // again; the bytes arrive in order either way.
 func TestBatchSmall(t *testing.T) {
-	r, err := uring.New(batchSends)
-	if err != nil {
-		t.Skipf("io_uring unavailable here: %v", err)
-	}
-	defer r.Close()
-	a := socketPair(t)
-	wake := socketPair(t)
-	nc := testNBConn(t, a[0])
-	c := &Conn{nc: nc, e: &Engine{io: make([]ioStats, 1)}, fd: int32(nc.Hash())}
-	sb := &sendBatch{r: r, wake: wake[1]}
-	l := &Loop{}
-	l.sends.Store(sb)
+	c, sb, l, peer := batchRig(t)
 	var want []byte
 	batched := 0
 	for i := range 2*batchRest + 4 {
@@ -379,16 +345,7 @@ func TestBatchSmall(t *testing.T) {
 	if batched != 3 {
 		t.Fatalf("%d of %d writes batched, want 3", batched, 2*batchRest+4)
 	}
-	got := make([]byte, 0, len(want))
-	buf := make([]byte, 4096)
-	for len(got) < len(want) {
-		n, err := syscall.Read(a[1], buf)
-		if err != nil || n == 0 {
-			t.Fatalf("read after %d bytes: %d, %v", len(got), n, err)
-		}
-		got = append(got, buf[:n]...)
-	}
-	if !bytes.Equal(got, want) {
+	if !bytes.Equal(readN(t, peer, len(want)), want) {
 		t.Fatal("the stream differs from what was written")
 	}
 }
@@ -398,11 +355,7 @@ func TestBatchSmall(t *testing.T) {
 // closed (its bytes may or may not have gone).
 func TestBatchRingFails(t *testing.T) {
 	before := ringFDs(t)
-	r, err := uring.New(batchSends)
-	if err != nil {
-		t.Skipf("io_uring unavailable here: %v", err)
-	}
-	defer r.Close()
+	c, sb, l, peer := batchRig(t)
 	var rfd = -1
 	for fd := range ringFDs(t) {
 		if !before[fd] {
@@ -412,18 +365,11 @@ func TestBatchRingFails(t *testing.T) {
 	if rfd < 0 {
 		t.Fatal("the ring's descriptor was not found")
 	}
-	a := socketPair(t)
-	wake := socketPair(t)
-	nc := testNBConn(t, a[0])
-	c := &Conn{nc: nc, e: &Engine{io: make([]ioStats, 1)}, fd: int32(nc.Hash())}
-	l := &Loop{}
-	sb := &sendBatch{r: r, loop: l, wake: wake[1]}
-	l.sends.Store(sb)
 	if err := c.WriteFrom(l, record('E', 1)); err != nil {
 		t.Fatal(err)
 	}
 	// The ring's descriptor becomes a socket: io_uring_enter fails on it.
-	if err := syscall.Dup3(wake[0], rfd, syscall.O_CLOEXEC); err != nil {
+	if err := syscall.Dup3(peer, rfd, syscall.O_CLOEXEC); err != nil {
 		t.Fatal(err)
 	}
 	sb.submit()
@@ -434,7 +380,7 @@ func TestBatchRingFails(t *testing.T) {
 		t.Fatalf("ringErr = %v", p)
 	}
 	buf := make([]byte, 64)
-	if n, err := syscall.Read(a[1], buf); n != 0 || err != nil {
+	if n, err := syscall.Read(peer, buf); n != 0 || err != nil {
 		t.Fatalf("the peer read %d bytes (%v), want the end of the stream", n, err)
 	}
 }
@@ -485,18 +431,7 @@ func TestBatchSendAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
-	r, err := uring.New(batchSends)
-	if err != nil {
-		t.Skipf("io_uring unavailable here: %v", err)
-	}
-	defer r.Close()
-	a := socketPair(t)
-	wake := socketPair(t)
-	nc := testNBConn(t, a[0])
-	c := &Conn{nc: nc, e: &Engine{io: make([]ioStats, 1)}, fd: int32(nc.Hash())}
-	sb := &sendBatch{r: r, wake: wake[1], out: make([]byte, 0, 64<<10), pend: make([]pendSend, 0, batchSends)}
-	l := &Loop{}
-	l.sends.Store(sb)
+	c, sb, l, peer := batchRig(t)
 	msg := bytes.Repeat([]byte("x"), 70)
 	buf := make([]byte, 4096)
 	allocs := testing.AllocsPerRun(1000, func() {
@@ -505,8 +440,7 @@ func TestBatchSendAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 		sb.submit()
-		n, _ := syscall.Read(a[1], buf)
-		_, _ = syscall.Read(wake[0], buf)
+		n, _ := syscall.Read(peer, buf)
 		if n != len(msg) {
 			t.Fatalf("read %d bytes", n)
 		}
@@ -514,6 +448,46 @@ func TestBatchSendAllocs(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations per batched send", allocs)
 	}
+}
+
+// batchRig is one batching loop's state without an engine: a connection
+// on one end of a Unix socket pair (peer is the other end) and the loop's
+// batch over a real ring.
+func batchRig(t *testing.T) (c *Conn, sb *sendBatch, l *Loop, peer int) {
+	t.Helper()
+	r, err := uring.New(batchSends)
+	if err != nil {
+		t.Skipf("io_uring unavailable here: %v", err)
+	}
+	t.Cleanup(r.Close)
+	a := socketPair(t)
+	wake := socketPair(t)
+	nc := testNBConn(t, a[0])
+	c = &Conn{nc: nc, e: &Engine{io: make([]ioStats, 1)}, fd: int32(nc.Hash())}
+	l = &Loop{}
+	sb = &sendBatch{r: r, loop: l, wake: wake[1]}
+	l.sends.Store(sb)
+	return c, sb, l, a[1]
+}
+
+// readN reads n bytes from the non-blocking socket fd, waiting while
+// the write poller has yet to write them.
+func readN(t *testing.T, fd, n int) []byte {
+	t.Helper()
+	got := make([]byte, 0, n)
+	buf := make([]byte, 4096)
+	for len(got) < n {
+		k, err := syscall.Read(fd, buf)
+		if err == syscall.EAGAIN {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if err != nil || k == 0 {
+			t.Fatalf("read after %d bytes: %d, %v", len(got), k, err)
+		}
+		got = append(got, buf[:k]...)
+	}
+	return got
 }
 
 func socketPair(t *testing.T) [2]int {

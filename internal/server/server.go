@@ -80,13 +80,12 @@ type Server struct {
 // batch is one event loop's output and scratch buffers (poller.Loop's
 // Data): only the loop's goroutine uses it, while it serves a read.
 type batch struct {
-	b       []byte // frames to write for the connection being served
-	inflate []byte // decompression scratch
-	comp    []byte // compression scratch
-	scratch []byte // protocols' reply scratch (protocol.Conn.Scratch)
-	reads   uint64 // reads served, for sampling loop latency
-	loop    int    // the loop's index, for its latency histogram
-	l       *poller.Loop
+	b       []byte       // frames to write for the connection being served
+	inflate []byte       // decompression scratch
+	comp    []byte       // compression scratch
+	scratch []byte       // protocols' reply scratch (protocol.Conn.Scratch)
+	reads   uint64       // reads served, for sampling loop latency
+	l       *poller.Loop // the loop, set by OnData: its index, its send batch
 }
 
 // New validates cfg and builds a Server; Start begins serving.
@@ -195,7 +194,7 @@ func New(cfg config.Config) (*Server, error) {
 		Data:           s,
 		TLS:            tlsCfg,
 		TLSHandshakes:  cfg.TLSHandshakes,
-		LoopData:       func(i int) any { return &batch{loop: i} },
+		LoopData:       func(int) any { return &batch{} },
 		OnAcceptError:  s.onAcceptError,
 		// Pending handshakes are capped at accept (NoLimits: not at all).
 		MaxPendingPerIP: pendingCap(cfg, cfg.MaxPendingHandshakesPerIP),
@@ -342,7 +341,7 @@ func (h *handler) OnData(l *poller.Loop, ps poller.Session, data []byte) {
 	if s.cfg.Metrics && b.reads&63 == 0 {
 		t := time.Now()
 		c.onData(b, data)
-		s.m.LoopSeconds[b.loop].UpdateDuration(t)
+		s.m.LoopSeconds[l.Index].UpdateDuration(t)
 	} else {
 		c.onData(b, data)
 	}
