@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -178,5 +179,63 @@ func TestReconnectBufferBound(t *testing.T) {
 	}
 	if got := n.log.count("dropping messages"); got != 1 {
 		t.Errorf("drops logged %d times, want once", got)
+	}
+}
+
+// TestSlowConsumerMissed fills a node's only delivery queue while its
+// handler is stuck, so that NATS drops messages for it (a slow consumer),
+// the last ones of the room among them. Nothing later would reveal those:
+// the broker must call Missed once the queue has drained, when every
+// message it was sent has been either delivered or dropped.
+func TestSlowConsumerMissed(t *testing.T) {
+	servers := startCluster(t, 1)
+	url := servers[0].ClientURL()
+	release := make(chan struct{})
+	type look struct{ handled, dropped uint64 }
+	var (
+		mu    sync.Mutex
+		looks []look
+		b     *fakeNode
+		mb    *member
+	)
+	b = newFakeNode(t, "b", url, func(o *Options) {
+		o.Dispatchers, o.DispatchQueue = 1, 4
+		deliver := o.Handler
+		o.Handler = func(m Message) {
+			<-release
+			deliver(m)
+		}
+		o.Missed = func() {
+			l := look{handled: uint64(mb.len()), dropped: b.b.State().ReceiveDropped}
+			mu.Lock()
+			looks = append(looks, l)
+			mu.Unlock()
+		}
+	})
+	a := newFakeNode(t, "a", url, nil)
+	const room, total = "r.slow", 200
+	mb = b.join(Room, room)
+	b.sync()
+	waitInterest(t, servers, wire.Subject(DefaultSubjectPrefix, Room, room), 1)
+	for i := range total {
+		if err := a.publish(Room, room, "p", fmt.Sprintf("p:%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wstest.WaitFor(t, patience, "NATS to drop messages for the stuck node", func() bool {
+		return b.b.State().ReceiveDropped > 0
+	})
+	close(release)
+	wstest.WaitFor(t, patience, "Missed after the queue drained", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(looks) > 0 && looks[len(looks)-1].handled+looks[len(looks)-1].dropped == total
+	})
+	st := b.b.State()
+	if got := uint64(mb.len()); got+st.ReceiveDropped != total || got != st.Received {
+		t.Fatalf("delivered %d, state %+v: want every one of %d messages delivered or dropped", got, st, total)
+	}
+	if b.log.count("catching up from the history log") == 0 || b.log.count("slow consumer") == 0 {
+		t.Errorf("log lacks the drop or the catch-up:\n%s", b.log)
 	}
 }

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -76,6 +77,10 @@ type NATS struct {
 
 	pmu   sync.Mutex
 	peers map[string]peer // guarded by pmu
+
+	missedMu   sync.Mutex  // one Options.Missed call at a time
+	dropsSeen  atomic.Bool // a slow-consumer drop since the recovery's last look
+	recovering atomic.Bool // a recovery goroutine is running
 
 	closed atomic.Bool
 	done   chan struct{}
@@ -168,9 +173,7 @@ func (b *NATS) connect(role string) (*nats.Conn, error) {
 			log.Info("NATS reconnected", "server", nc.ConnectedUrlRedacted())
 			if role == "main" {
 				b.announce(true)
-				if b.opts.Reconnected != nil {
-					b.opts.Reconnected()
-				}
+				b.missed()
 			}
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { log.Info("NATS connection closed") }),
@@ -180,6 +183,9 @@ func (b *NATS) connect(role string) (*nats.Conn, error) {
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			if sub != nil {
 				log.Warn("NATS subscription error", "subject", sub.Subject, "err", err)
+				if role == "main" && errors.Is(err, nats.ErrSlowConsumer) {
+					b.afterDrops()
+				}
 				return
 			}
 			log.Warn("NATS error", "err", err)
@@ -264,6 +270,82 @@ func (b *NATS) dropped(err error) error {
 		b.log.Warn("dropping messages to other nodes", "err", err)
 	}
 	return fmt.Errorf("%w: %w", ErrDropped, err)
+}
+
+// missed calls Options.Missed, if set, never twice at once.
+func (b *NATS) missed() {
+	if b.opts.Missed == nil {
+		return
+	}
+	b.missedMu.Lock()
+	defer b.missedMu.Unlock()
+	b.opts.Missed()
+}
+
+// How the broker recovers from a slow-consumer episode: it looks whether
+// its delivery queues have drained every drainPoll, and calls Missed once
+// they have (and every drainNag while they have not).
+const (
+	drainPoll = 20 * time.Millisecond
+	drainNag  = 2 * time.Second
+)
+
+// afterDrops is called when NATS dropped messages for the node because a
+// delivery queue was full (a slow consumer). NATS reports that once, at
+// the first drop of an episode; later messages of the same episode may be
+// dropped too, up to the first one a queue has room for. A room's gap is
+// noticed at the room's next message, but nothing reveals the loss of a
+// room's last message: so once the queues have drained (the episode is
+// over, every drop is in the past), Missed makes the history store ask
+// the log where each room stands. While the queues stay full it is called
+// every drainNag, and once more when they drain.
+func (b *NATS) afterDrops() {
+	if b.opts.Missed == nil || b.closed.Load() {
+		return
+	}
+	b.dropsSeen.Store(true)
+	if b.recovering.CompareAndSwap(false, true) {
+		go b.recover()
+	}
+}
+
+func (b *NATS) recover() {
+	t := time.NewTicker(drainPoll)
+	defer t.Stop()
+	for {
+		b.dropsSeen.Store(false)
+		nag := time.Now().Add(drainNag)
+		for !b.drained() {
+			select {
+			case <-b.done:
+				b.recovering.Store(false)
+				return
+			case now := <-t.C:
+				if now.After(nag) {
+					b.missed()
+					nag = now.Add(drainNag)
+				}
+			}
+		}
+		b.log.Info("delivery queues drained after dropped messages; catching up from the history log")
+		b.missed()
+		b.recovering.Store(false)
+		// A drop reported after the look above and before the flag fell
+		// found the flag still up and started nothing: look again.
+		if !b.dropsSeen.Load() || !b.recovering.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// drained reports whether every delivery queue is empty.
+func (b *NATS) drained() bool {
+	for _, d := range b.disp {
+		if len(d.ch) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // dispatcher is one delivery goroutine and its queue. Every room or user

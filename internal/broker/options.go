@@ -94,13 +94,16 @@ type Options struct {
 
 	// RoomFollowed, when set, is called once the node's subscription to a
 	// room has reached its NATS server (before any request the node sends
-	// after it), and RoomUnfollowed once it has ended; Reconnected after
-	// the main connection came back (what was sent meanwhile did not reach
-	// the node). They run on the broker's own goroutines, one at a time,
-	// and may wait briefly. A store of room history over JetStream uses
-	// them to know which rooms' messages it receives.
+	// after it), and RoomUnfollowed once it has ended. Missed is called
+	// when messages sent to the node may not have reached it: after the
+	// main connection came back, and after NATS dropped messages because a
+	// delivery queue was full, once the queues have drained (and every
+	// two seconds while they stay full). They run on the broker's own
+	// goroutines, Missed never twice at once, and may wait briefly. A
+	// store of room history over JetStream uses them to know which rooms'
+	// messages it receives, and when to ask the log what it missed.
 	RoomFollowed, RoomUnfollowed func(room string)
-	Reconnected                  func()
+	Missed                       func()
 }
 
 // DefaultSubjectPrefix is the subject prefix when Options.SubjectPrefix is

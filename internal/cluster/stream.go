@@ -50,7 +50,7 @@ func streamOptions(cfg *config.Config) broker.HistoryOptions {
 }
 
 // wire plugs the log into the broker's options: the rooms the node
-// follows, and its reconnections.
+// follows, and when messages may have been lost on the way to it.
 func (lg *streamLog) wire(opts *broker.Options) {
 	n := lg.n
 	opts.RoomFollowed = func(room string) {
@@ -63,7 +63,7 @@ func (lg *streamLog) wire(opts *broker.Options) {
 			lg.store.Unfollow(room)
 		}
 	}
-	opts.Reconnected = lg.store.Recheck
+	opts.Missed = lg.store.Recheck
 }
 
 // open opens the stream on the node's broker.

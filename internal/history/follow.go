@@ -19,7 +19,8 @@ func (s *Replicated) Unfollow(room string) { s.submit(room, &followCtl{s: s}) }
 
 // Recheck makes the node ask the log again where each room it follows
 // stands, and catch up with what it missed: after its connection to NATS
-// came back (messages sent meanwhile did not reach it).
+// came back (messages sent meanwhile did not reach it), or after NATS
+// dropped messages for it (a delivery queue was full).
 func (s *Replicated) Recheck() { s.broadcast(&sweepCtl{s: s, recheck: true}) }
 
 // Reset makes the store start again under a new epoch (the log was lost
