@@ -282,13 +282,9 @@ func (b *NATS) missed() {
 	b.opts.Missed()
 }
 
-// How the broker recovers from a slow-consumer episode: it looks whether
-// its delivery queues have drained every drainPoll, and calls Missed once
-// they have (and every drainNag while they have not).
-const (
-	drainPoll = 20 * time.Millisecond
-	drainNag  = 2 * time.Second
-)
+// drainPoll is how often the broker looks whether its delivery queues
+// have drained after NATS dropped messages for it.
+const drainPoll = 20 * time.Millisecond
 
 // afterDrops is called when NATS dropped messages for the node because a
 // delivery queue was full (a slow consumer). NATS reports that once, at
@@ -297,8 +293,9 @@ const (
 // noticed at the room's next message, but nothing reveals the loss of a
 // room's last message: so once the queues have drained (the episode is
 // over, every drop is in the past), Missed makes the history store ask
-// the log where each room stands. While the queues stay full it is called
-// every drainNag, and once more when they drain.
+// the log where each room stands. Not before: asking the log for every
+// room while the node cannot keep up would add to what it cannot keep up
+// with.
 func (b *NATS) afterDrops() {
 	if b.opts.Missed == nil || b.closed.Load() {
 		return
@@ -314,17 +311,12 @@ func (b *NATS) recover() {
 	defer t.Stop()
 	for {
 		b.dropsSeen.Store(false)
-		nag := time.Now().Add(drainNag)
 		for !b.drained() {
 			select {
 			case <-b.done:
 				b.recovering.Store(false)
 				return
-			case now := <-t.C:
-				if now.After(nag) {
-					b.missed()
-					nag = now.Add(drainNag)
-				}
+			case <-t.C:
 			}
 		}
 		b.log.Info("delivery queues drained after dropped messages; catching up from the history log")

@@ -97,11 +97,11 @@ type Options struct {
 	// after it), and RoomUnfollowed once it has ended. Missed is called
 	// when messages sent to the node may not have reached it: after the
 	// main connection came back, and after NATS dropped messages because a
-	// delivery queue was full, once the queues have drained (and every
-	// two seconds while they stay full). They run on the broker's own
-	// goroutines, Missed never twice at once, and may wait briefly. A
-	// store of room history over JetStream uses them to know which rooms'
-	// messages it receives, and when to ask the log what it missed.
+	// delivery queue was full, once the queues have drained. They run on
+	// the broker's own goroutines, Missed never twice at once, and may
+	// wait briefly. A store of room history over JetStream uses them to
+	// know which rooms' messages it receives, and when to ask the log what
+	// it missed.
 	RoomFollowed, RoomUnfollowed func(room string)
 	Missed                       func()
 }
