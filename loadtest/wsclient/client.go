@@ -163,6 +163,9 @@ func New(opts Options, rec *stats.Recorder) (*Client, error) {
 	if err := cl.nb.Start(); err != nil {
 		return nil, err
 	}
+	if err := cl.waitLoops(opts.Pollers); err != nil {
+		return nil, err // not Stop: it would wait for a loop that never ran
+	}
 	return cl, nil
 }
 
@@ -376,6 +379,9 @@ var errEOF = errors.New("loadtest: connection closed during handshake")
 func (cl *Client) onData(nc *nbio.Conn, data []byte) {
 	c, ok := nc.Session().(*Conn)
 	if !ok {
+		if probed(nc) {
+			return
+		}
 		_ = nc.Close()
 		return
 	}
