@@ -31,52 +31,48 @@ var errProbe = errors.New("wsclient: an event loop did not start")
 // it was made (a short test, a run that fails at once) must not hang.
 func (cl *Client) waitLoops(n int) error {
 	type probe struct {
-		nc   *nbio.Conn
 		peer int
 		p    *startProbe
 	}
 	var probes []probe
-	var spare []any // unused probe ends: *nbio.Conn and peer descriptors
+	// What to close at the end: every probe's connection and descriptor,
+	// used or not (unused ones stay open meanwhile to move the numbers on).
+	var conns []*nbio.Conn
+	var fds []int
 	defer func() {
-		for _, pr := range probes {
-			_ = pr.nc.Close()
-			syscall.Close(pr.peer)
+		for _, nc := range conns {
+			_ = nc.Close()
 		}
-		for _, x := range spare {
-			switch x := x.(type) {
-			case *nbio.Conn:
-				_ = x.Close()
-			case int:
-				syscall.Close(x)
-			}
+		for _, fd := range fds {
+			syscall.Close(fd)
 		}
 	}()
 	covered := make(map[int]bool, n)
 	for try := 0; len(covered) < n && try < 4*n+8; try++ {
-		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+		pair, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return err
 		}
-		f := os.NewFile(uintptr(fds[0]), "wsload-probe")
+		f := os.NewFile(uintptr(pair[0]), "wsload-probe")
 		fc, err := net.FileConn(f) // a descriptor of its own
 		f.Close()
 		if err != nil {
-			syscall.Close(fds[1])
+			syscall.Close(pair[1])
 			return err
 		}
 		nc, err := nbio.NBConn(fc) // another; fc is closed
 		if err != nil {
-			syscall.Close(fds[1])
+			syscall.Close(pair[1])
 			return err
 		}
+		conns, fds = append(conns, nc), append(fds, pair[1])
 		loop := nc.Hash() % n // how nbio places a connection
 		if covered[loop] {
 			// Kept open until the end, with try more descriptors, so
 			// that the next pair's numbers fall on other loops.
-			spare = append(spare, nc, fds[1])
 			for range try + 1 {
-				if d, err := syscall.Dup(fds[1]); err == nil {
-					spare = append(spare, d)
+				if d, err := syscall.Dup(pair[1]); err == nil {
+					fds = append(fds, d)
 				}
 			}
 			continue
@@ -84,11 +80,10 @@ func (cl *Client) waitLoops(n int) error {
 		p := &startProbe{seen: make(chan struct{})}
 		nc.SetSession(p)
 		if _, err := cl.nb.AddConn(nc); err != nil {
-			syscall.Close(fds[1])
 			return err
 		}
 		covered[loop] = true
-		probes = append(probes, probe{nc: nc, peer: fds[1], p: p})
+		probes = append(probes, probe{peer: pair[1], p: p})
 	}
 	if len(covered) < n {
 		return errProbe
